@@ -1,0 +1,85 @@
+/**
+ * Inputs of the pure cloud-init renderers. All values are resolved plain data
+ * (no Pulumi Outputs): components resolve keys and addresses, then call a renderer
+ * inside `.apply()`. Same spec in, byte-identical text out.
+ */
+import type { RoutePropagation } from "../components/types";
+
+export interface WireGuardPeerSpec {
+  /** Site name of the peer, written as a comment in wg0.conf. */
+  name: string;
+  publicKey: string;
+  presharedKey: string;
+  /** "host:port"; absent on the hub, which waits for spokes to dial in. */
+  endpoint?: string;
+  /** CIDRs routed to this peer (its tunnel /32 and its subnet(s)). */
+  allowedIps: string[];
+  /** Seconds; absent or 0 means no keepalive. */
+  persistentKeepalive?: number;
+}
+
+export interface WireGuardInterfaceSpec {
+  privateKey: string;
+  /** Tunnel address with prefix, e.g. "172.16.0.1/32". */
+  address: string;
+  listenPort: number;
+  mtu: number;
+  peers: WireGuardPeerSpec[];
+}
+
+/** One allowed forwarding direction through the gateway (the reverse is a separate flow). */
+export interface ForwardFlow {
+  from: string;
+  to: string;
+}
+
+export interface StaticRoute {
+  destination: string;
+  via: string;
+}
+
+export interface DhcpServerSpec {
+  /** LAN subnet served, e.g. "192.168.1.0/24". */
+  subnet: string;
+  rangeStart: string;
+  rangeEnd: string;
+  /** Lease time as dnsmasq writes it, e.g. "12h". */
+  leaseTime: string;
+  /** Option 121 routes pushed to clients (remote subnets via the gateway). */
+  routes: StaticRoute[];
+  /**
+   * The LAN's own default router. RFC 3442: a client given option 121 ignores option 3,
+   * so when set it is also pushed as 0.0.0.0/0 in option 121; when unset, no router is
+   * advertised at all (dnsmasq would otherwise advertise itself).
+   */
+  lanRouter?: string;
+}
+
+export interface GatewaySpec {
+  siteName: string;
+  /** Gateway's private address with prefix, e.g. "192.168.0.2/24". */
+  privateAddress: string;
+  wireguard: WireGuardInterfaceSpec;
+  /** Flows the forward policy allows; everything else forwarded is dropped. */
+  forwardFlows: ForwardFlow[];
+  routePropagation: RoutePropagation;
+  /** Present when routePropagation is "dhcp". */
+  dhcp?: DhcpServerSpec;
+  /** Bound on waiting for the private NIC, which Scaleway attaches after boot. */
+  privateNicTimeoutSeconds: number;
+  sshAuthorizedKeys: string[];
+  /** Optional pinned SSH host key (OpenSSH format), so verification can check it. */
+  sshHostKey?: { privateKeyOpenssh: string; publicKeyOpenssh: string };
+}
+
+export interface TestHostSpec {
+  siteName: string;
+  /** Test host's private address with prefix, e.g. "192.168.0.3/24". */
+  privateAddress: string;
+  routePropagation: RoutePropagation;
+  /** Routes cloud-init adds on the host ("static" propagation only; empty otherwise). */
+  staticRoutes: StaticRoute[];
+  privateNicTimeoutSeconds: number;
+  sshAuthorizedKeys: string[];
+  sshHostKey?: { privateKeyOpenssh: string; publicKeyOpenssh: string };
+}

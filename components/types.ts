@@ -1,0 +1,88 @@
+/**
+ * The stack's data model: one Scaleway site (the hub) and a list of remote sites.
+ * The seed tutorial is the one-remote-site case. Everything here is plain data,
+ * produced by `parseStackConfig` (components/config.ts) and checked by
+ * `validateStackConfig` (components/validation.ts) before any resource exists.
+ */
+
+/** How hosts on a site learn the route to the other sites' subnets. */
+export type RoutePropagation =
+  /** Scaleway VPC custom route to the gateway's private NIC (Scaleway-built sites only; the default there). */
+  | "vpc-route"
+  /** dnsmasq on the gateway hands out DHCP option 121 (external sites whose LAN DHCP the gateway owns). */
+  | "dhcp"
+  /** cloud-init (or the operator, for external sites) adds the route on each host. */
+  | "static";
+
+export const ROUTE_PROPAGATIONS: readonly RoutePropagation[] = ["vpc-route", "dhcp", "static"];
+
+/** `simulated`: built on Scaleway as a second VPC. `external`: a real gateway we only configure for. */
+export type RemoteSiteKind = "simulated" | "external";
+
+export const REMOTE_SITE_KINDS: readonly RemoteSiteKind[] = ["simulated", "external"];
+
+export interface TunnelSettings {
+  /** UDP port every gateway listens on (seed: 52435). */
+  listenPort: number;
+  /** PersistentKeepalive on the remote side, seconds (seed: 25). 0 disables it. */
+  keepaliveSeconds: number;
+  /** MTU of wg0, chosen explicitly (1420 fits a 1500-byte underlay over IPv4 or IPv6). */
+  mtu: number;
+  /** Range the tunnel addresses come from (seed: 172.16.0.0/24). Must not overlap any site subnet. */
+  cidr: string;
+}
+
+export interface ScalewaySiteConfig {
+  /** Lower-case DNS label; names every resource of the site. */
+  name: string;
+  /** The private network's IPv4 subnet (seed: 192.168.0.0/24). */
+  subnet: string;
+  /** Gateway's fixed private address (reserved in IPAM). Not .0/.1/last two: Scaleway reserves them. */
+  gatewayAddress: string;
+  /** Test host's fixed private address (reserved in IPAM). */
+  testHostAddress: string;
+  /** Hub's address inside the tunnel range (seed: 172.16.0.1). */
+  tunnelAddress: string;
+  routePropagation: RoutePropagation;
+  /** Bump to rotate this gateway's private key. Keys never change otherwise. */
+  keyGeneration: number;
+}
+
+export interface RemoteSiteConfig {
+  name: string;
+  kind: RemoteSiteKind;
+  subnet: string;
+  /** The remote gateway's LAN address (simulated: reserved in IPAM on its own VPC). */
+  gatewayAddress: string;
+  /** A host on the remote LAN to ping. Required for `simulated` (we build it), optional for `external`. */
+  testHostAddress?: string;
+  /** This site's address inside the tunnel range. Explicit, so it never depends on list order. */
+  tunnelAddress: string;
+  routePropagation: RoutePropagation;
+  /** `external` only: the remote gateway's public IPv4 (WireGuard is allowed only from it). */
+  publicIp?: string;
+  /** `dhcp` only: the LAN's own default router, kept in option 121 so hosts keep their default route. */
+  lanRouter?: string;
+  /** Allow traffic between this site and other spokes that also allow it, through the hub. Default false. */
+  allowSpokeToSpoke: boolean;
+  /** Bump to rotate this site's gateway key and its tunnel's preshared key. */
+  keyGeneration: number;
+}
+
+export interface StackConfig {
+  /** Scaleway zone for every instance, e.g. fr-par-1. The region is derived from it. */
+  zone: string;
+  /** CIDRs allowed to SSH to the gateways. Required: there is no silent 0.0.0.0/0. */
+  adminCidrs: string[];
+  /** Extra OpenSSH public keys authorised on every host (the deploy key is always added). */
+  sshPublicKeys: string[];
+  instanceType: string;
+  image: string;
+  /** Give test hosts a public IP. Default false: the gateway is their SSH jump host. */
+  testHostPublicIp: boolean;
+  /** Run the post-deploy verification (SSH: cloud-init done, handshake, ping). */
+  verify: boolean;
+  tunnel: TunnelSettings;
+  scalewaySite: ScalewaySiteConfig;
+  remoteSites: RemoteSiteConfig[];
+}
