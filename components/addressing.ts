@@ -1,0 +1,223 @@
+/**
+ * IPv4 address and CIDR helpers on top of `ip-address`. Pure functions, no Pulumi.
+ *
+ * Two kinds of entry points:
+ *  - `parseCidr` / `parseIpv4` never throw; they say *why* a string is rejected, so the
+ *    validator can turn the reason into a message with a fix.
+ *  - Everything else takes strings that are already known to be valid (the validator runs
+ *    first) and throws a TypeError on bad input: a bad string there is a programming error.
+ *
+ * Only canonical spellings are accepted ("192.168.0.0/24", not "192.168.000.0/024" or a
+ * bare "192.168.0.0"): these strings end up in wg0.conf, nft rules and Scaleway resources,
+ * and one spelling per network keeps diffs and comparisons honest.
+ */
+import { Address4 } from "ip-address";
+
+export interface Ipv4Cidr {
+  /** Network address, e.g. "192.168.0.0". */
+  readonly network: string;
+  readonly prefix: number;
+  /** Canonical text, e.g. "192.168.0.0/24". */
+  readonly text: string;
+}
+
+export type CidrParseResult =
+  | { ok: true; cidr: Ipv4Cidr }
+  | { ok: false; reason: "malformed"; message: string }
+  /** Valid syntax, but bits are set after the prefix (192.168.0.5/24). `network` is what was probably meant. */
+  | { ok: false; reason: "host-bits"; message: string; network: string };
+
+export type Ipv4ParseResult = { ok: true; address: string } | { ok: false; message: string };
+
+const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const CIDR_SHAPE = /^([0-9.]+)\/(0|[1-9]\d?)$/;
+
+/** Parses a dotted-quad IPv4 address (no prefix). Rejects leading zeros, which some tools read as octal. */
+export function parseIpv4(text: string): Ipv4ParseResult {
+  if (typeof text !== "string" || !DOTTED_QUAD.test(text)) {
+    return { ok: false, message: `${show(text)} is not an IPv4 address (expected four numbers 0-255, like 192.168.0.2)` };
+  }
+  let address: Address4;
+  try {
+    address = new Address4(text);
+  } catch {
+    return { ok: false, message: `${show(text)} is not an IPv4 address (each of the four numbers must be 0-255, without leading zeros)` };
+  }
+  if (address.correctForm() !== text) {
+    return { ok: false, message: `${show(text)} is not in canonical form; write ${address.correctForm()}` };
+  }
+  return { ok: true, address: text };
+}
+
+/** Parses "a.b.c.d/len". Host bits set after the prefix get their own reason and a suggested network. */
+export function parseCidr(text: string): CidrParseResult {
+  const shape = typeof text === "string" ? CIDR_SHAPE.exec(text) : null;
+  if (!shape) {
+    const hint =
+      typeof text === "string" && parseIpv4(text).ok ? ` (a single address is written ${text}/32)` : " (expected a network like 192.168.0.0/24)";
+    return { ok: false, reason: "malformed", message: `${show(text)} is not an IPv4 CIDR${hint}` };
+  }
+  const [, addressText, prefixText] = shape;
+  const address = parseIpv4(addressText);
+  if (!address.ok) return { ok: false, reason: "malformed", message: `${show(text)} is not an IPv4 CIDR: ${address.message}` };
+  const prefix = Number(prefixText);
+  if (prefix > 32) {
+    return { ok: false, reason: "malformed", message: `${show(text)} is not an IPv4 CIDR: the prefix length must be 0-32` };
+  }
+  const parsed = new Address4(text);
+  const network = parsed.startAddress().correctForm();
+  if (network !== addressText) {
+    return {
+      ok: false,
+      reason: "host-bits",
+      network: `${network}/${prefix}`,
+      message: `${show(text)} has host bits set: the /${prefix} network containing ${addressText} is ${network}/${prefix}`,
+    };
+  }
+  return { ok: true, cidr: { network, prefix, text } };
+}
+
+export function isValidCidr(text: string): boolean {
+  return parseCidr(text).ok;
+}
+
+export function isValidIpv4(text: string): boolean {
+  return parseIpv4(text).ok;
+}
+
+/** The address as an unsigned 32-bit integer. */
+export function ipv4ToNumber(address: string): number {
+  return Number(toAddress(address).bigInt());
+}
+
+export function numberToIpv4(value: number): string {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new TypeError(`${value} is not an IPv4 address number (0 to 2^32-1)`);
+  }
+  return Address4.fromInteger(value).correctForm();
+}
+
+export function networkAddress(cidr: string): string {
+  return toCidr(cidr).network;
+}
+
+export function prefixLength(cidr: string): number {
+  return toCidr(cidr).prefix;
+}
+
+/** How many addresses the block holds, network and broadcast included (2^(32-prefix)). */
+export function addressCount(cidr: string): number {
+  return 2 ** (32 - toCidr(cidr).prefix);
+}
+
+/** The last address of the block (the broadcast address when prefix <= 30). */
+export function lastAddress(cidr: string): string {
+  return new Address4(toCidr(cidr).text).endAddress().correctForm();
+}
+
+/**
+ * The n-th address of the block counting from the network address (n = 0); negative n
+ * counts back from the last address (n = -1). hostAddress("192.168.0.0/24", 2) = "192.168.0.2".
+ * Throws a RangeError when n falls outside the block.
+ */
+export function hostAddress(cidr: string, n: number): string {
+  const block = toCidr(cidr);
+  const size = 2 ** (32 - block.prefix);
+  if (!Number.isInteger(n) || n >= size || n < -size) {
+    throw new RangeError(`${cidr} has ${size} addresses; there is no address number ${n}`);
+  }
+  const offset = n >= 0 ? n : size + n;
+  return numberToIpv4(ipv4ToNumber(block.network) + offset);
+}
+
+/**
+ * First address a host may use. /31 (RFC 3021) and /32 have no network/broadcast
+ * address, so every address there is usable.
+ */
+export function firstUsable(cidr: string): string {
+  return hostAddress(cidr, toCidr(cidr).prefix >= 31 ? 0 : 1);
+}
+
+export function lastUsable(cidr: string): string {
+  return hostAddress(cidr, toCidr(cidr).prefix >= 31 ? -1 : -2);
+}
+
+/**
+ * Addresses Scaleway keeps for itself in every Private Network subnet: the first two and
+ * the last two (docs-content ipam/how-to/reserve-ip). In a /24: .0 .1 .254 .255.
+ * Sorted ascending, without duplicates (a /31 or /32 is entirely reserved).
+ */
+export function scalewayReservedAddresses(subnet: string): string[] {
+  const size = addressCount(subnet);
+  const offsets = [...new Set([0, 1, size - 2, size - 1].filter((o) => o >= 0))].sort((a, b) => a - b);
+  return offsets.map((o) => hostAddress(subnet, o));
+}
+
+/** The range of addresses a resource may get in a Scaleway subnet, or undefined when none is left (/30 and longer). */
+export function scalewayAssignableRange(subnet: string): { first: string; last: string } | undefined {
+  if (addressCount(subnet) <= 4) return undefined;
+  return { first: hostAddress(subnet, 2), last: hostAddress(subnet, -3) };
+}
+
+export function contains(cidr: string, address: string): boolean {
+  return toAddress(address).isHostInSubnet(new Address4(toCidr(cidr).text));
+}
+
+/** Every address of `inner` is in `outer`. */
+export function isSubnetOf(inner: string, outer: string): boolean {
+  return new Address4(toCidr(inner).text).isInSubnet(new Address4(toCidr(outer).text));
+}
+
+/** Two CIDR blocks share an address exactly when one contains the other. */
+export function overlaps(a: string, b: string): boolean {
+  return isSubnetOf(a, b) || isSubnetOf(b, a);
+}
+
+/** RFC 1918: 10/8, 172.16/12, 192.168/16. */
+export function isPrivate(address: string): boolean {
+  return toAddress(address).isPrivate();
+}
+
+/** Every address of the block is RFC 1918. */
+export function isPrivateCidr(cidr: string): boolean {
+  return ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"].some((block) => isSubnetOf(cidr, block));
+}
+
+/**
+ * An address a WireGuard peer could plausibly have on the internet: not RFC 1918,
+ * loopback, link-local, multicast, 0/8 ("this network"), 100.64/10 (carrier-grade NAT),
+ * or 240/4 (reserved, includes 255.255.255.255).
+ * The documentation ranges 192.0.2/24, 198.51.100/24 and 203.0.113/24 (RFC 5737) ARE
+ * accepted on purpose: the local lab uses them as stand-in public addresses, and they
+ * never appear on the real internet, so accepting them cannot mis-route anything.
+ */
+export function isPublicUnicast(address: string): boolean {
+  const a = toAddress(address);
+  return !(
+    a.isPrivate() ||
+    a.isLoopback() ||
+    a.isLinkLocal() ||
+    a.isMulticast() ||
+    a.isHostInSubnet(new Address4("0.0.0.0/8")) ||
+    a.isCGNAT() ||
+    a.isReserved() ||
+    a.isBroadcast()
+  );
+}
+
+function toCidr(text: string): Ipv4Cidr {
+  const result = parseCidr(text);
+  if (!result.ok) throw new TypeError(result.message);
+  return result.cidr;
+}
+
+function toAddress(text: string): Address4 {
+  const result = parseIpv4(text);
+  if (!result.ok) throw new TypeError(result.message);
+  return new Address4(result.address);
+}
+
+function show(value: unknown): string {
+  if (typeof value !== "string") return `${JSON.stringify(value) ?? String(value)}`;
+  return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+}
