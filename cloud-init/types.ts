@@ -53,6 +53,8 @@ export interface DhcpServerSpec {
    * advertised at all (dnsmasq would otherwise advertise itself).
    */
   lanRouter?: string;
+  /** DNS servers pushed as option 6. Absent: none (dnsmasq runs with DNS off, port=0). */
+  dnsServers?: string[];
 }
 
 export interface GatewaySpec {
@@ -65,6 +67,11 @@ export interface GatewaySpec {
   routePropagation: RoutePropagation;
   /** Present when routePropagation is "dhcp". */
   dhcp?: DhcpServerSpec;
+  /**
+   * "static" only: the routes every LAN host needs (the operator bundle's routes.sh).
+   * Absent: each forward flow's destination whose source is this LAN, via privateAddress.
+   */
+  lanRoutes?: StaticRoute[];
   /** Bound on waiting for the private NIC, which Scaleway attaches after boot. */
   privateNicTimeoutSeconds: number;
   sshAuthorizedKeys: string[];
