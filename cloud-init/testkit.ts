@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import nacl from "tweetnacl";
+import { parse as parseYaml } from "yaml";
 import type { RoutePropagation } from "../components/types";
 import type { GatewaySpec, TestHostSpec } from "./types";
 
@@ -216,13 +217,16 @@ export function dnsmasqTest(config: string): ToolResult {
 
 export const NFT = "/usr/sbin/nft";
 
+let namespaceCounter = 0;
+
 /**
  * Runs `body` with a fresh network namespace, always deleted afterwards. The namespace
  * has no link to anything: only loopback.
  */
 export function withNetns<T>(run: (ns: string) => T): T {
+  requireRoot("this test");
   requireTool(NFT, "nftables");
-  const ns = `wgs2s-ci-${process.pid}-${Date.now().toString(36)}`;
+  const ns = `wgs2s-ci-${process.pid}-${(namespaceCounter += 1)}`;
   execFileSync("ip", ["netns", "add", ns]);
   try {
     return run(ns);
@@ -233,4 +237,40 @@ export function withNetns<T>(run: (ns: string) => T): T {
 
 export function inNetns(ns: string, command: string, args: string[]): ToolResult {
   return runTool(undefined, "ip", ["netns", "exec", ns, command, ...args]);
+}
+
+/** The parts of a rendered cloud-config the tests look at. */
+export interface ParsedCloudConfig {
+  raw: Record<string, unknown>;
+  files: Map<string, { content: string; owner: string; permissions: string }>;
+  runcmd: string[][];
+  packages: string[] | undefined;
+}
+
+export function parseCloudConfig(text: string): ParsedCloudConfig {
+  if (!text.startsWith("#cloud-config\n")) throw new Error("rendered user-data does not start with #cloud-config");
+  const raw = parseYaml(text) as Record<string, unknown>;
+  const entries = (raw.write_files ?? []) as { path: string; content: string; owner: string; permissions: string }[];
+  const files = new Map(entries.map((entry) => [entry.path, entry]));
+  if (files.size !== entries.length) throw new Error("write_files lists a path twice");
+  return {
+    raw,
+    files,
+    runcmd: (raw.runcmd ?? []) as string[][],
+    packages: raw.packages as string[] | undefined,
+  };
+}
+
+/** Index of the first runcmd entry whose joined words contain `needle`; -1 when absent. */
+export function commandIndex(runcmd: string[][], needle: string): number {
+  return runcmd.findIndex((command) => command.join(" ").includes(needle));
+}
+
+/** Something shaped like a WireGuard key left unmasked. */
+export const WIREGUARD_KEY_SHAPE = /[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/;
+
+export function requireRoot(what: string): void {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) {
+    throw new Error(`${what} needs root (network namespaces); run the tests as root, as CI does. Not skipping silently.`);
+  }
 }

@@ -1,0 +1,195 @@
+import { BUNDLE_FILES, renderGatewayCloudConfig, renderGatewayFiles } from ".";
+import { PATHS } from "./common";
+import {
+  KeyRing,
+  WIREGUARD_KEY_SHAPE,
+  cloudInitSchema,
+  commandIndex,
+  hubGatewaySpec,
+  parseCloudConfig,
+  shellcheck,
+  spokeGatewaySpec,
+} from "./testkit";
+import type { GatewaySpec } from "./types";
+
+type Variant = { name: string; build: (keys: KeyRing) => GatewaySpec };
+
+const VARIANTS: Variant[] = [
+  { name: "hub, vpc-route", build: (keys) => hubGatewaySpec(keys, "vpc-route") },
+  { name: "spoke, static", build: (keys) => spokeGatewaySpec(keys, "static") },
+  { name: "spoke, dhcp without lanRouter", build: (keys) => spokeGatewaySpec(keys, "dhcp") },
+  { name: "spoke, dhcp with lanRouter", build: (keys) => spokeGatewaySpec(keys, "dhcp", "192.168.1.254") },
+];
+
+describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
+  const keys = new KeyRing();
+  const spec = build(keys);
+  const text = renderGatewayCloudConfig(spec);
+  const doc = parseCloudConfig(text);
+
+  it("matches the snapshot with every key masked", () => {
+    const masked = keys.mask(text);
+    for (const secret of keys.secrets()) expect(masked).not.toContain(secret);
+    expect(masked).not.toMatch(WIREGUARD_KEY_SHAPE);
+    expect(masked).toMatchSnapshot();
+  });
+
+  it("is byte-identical when rendered again, also from a reordered spec", () => {
+    expect(renderGatewayCloudConfig(spec)).toBe(text);
+    const reordered: GatewaySpec = {
+      ...spec,
+      forwardFlows: [...spec.forwardFlows].reverse(),
+      wireguard: {
+        ...spec.wireguard,
+        peers: [...spec.wireguard.peers].reverse().map((p) => ({ ...p, allowedIps: [...p.allowedIps].reverse() })),
+      },
+    };
+    expect(renderGatewayCloudConfig(reordered)).toBe(text);
+  });
+
+  it("passes cloud-init's own schema check", () => {
+    const result = cloudInitSchema(text, keys);
+    expect(result.output).toContain("Valid cloud-config");
+    expect(result.ok).toBe(true);
+  });
+
+  it("writes wg0.conf as root-only 0600 and keeps every secret inside it", () => {
+    const wg = doc.files.get(PATHS.wireguardConfig);
+    expect(wg).toBeDefined();
+    expect(wg?.permissions).toBe("0600");
+    expect(wg?.owner).toBe("root:root");
+    expect(wg?.content).toContain(`PrivateKey = ${spec.wireguard.privateKey}`);
+    for (const peer of spec.wireguard.peers) expect(wg?.content).toContain(`PresharedKey = ${peer.presharedKey}`);
+    // Exactly once in the whole document: nowhere but wg0.conf (no runcmd, no other file).
+    const wgSecrets = [spec.wireguard.privateKey, ...spec.wireguard.peers.map((p) => p.presharedKey)];
+    for (const secret of wgSecrets) expect(text.split(secret)).toHaveLength(2);
+    for (const [path, file] of doc.files) {
+      if (path === PATHS.wireguardConfig) continue;
+      for (const secret of wgSecrets) expect(file.content).not.toContain(secret);
+    }
+  });
+
+  it("installs the packages in one transaction and never upgrades", () => {
+    const expected = ["wireguard-tools", "nftables", ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : [])];
+    expect(doc.packages).toEqual(expected);
+    expect(doc.raw.package_update).toBe(true);
+    expect(doc.raw.package_upgrade).toBe(false);
+    expect(doc.raw).not.toHaveProperty("package_reboot_if_required");
+    expect(doc.runcmd.some((c) => c[0]?.startsWith("apt"))).toBe(false);
+  });
+
+  it("loads the forward policy before forwarding, and starts the tunnel after the private NIC", () => {
+    const order = [
+      commandIndex(doc.runcmd, "daemon-reload"),
+      commandIndex(doc.runcmd, "enable --now wg-s2s-firewall.service"),
+      commandIndex(doc.runcmd, `sysctl -p ${PATHS.sysctl}`),
+      commandIndex(doc.runcmd, "enable --now wg-s2s-private-nic.service"),
+      commandIndex(doc.runcmd, "enable --now wg-quick@wg0.service"),
+    ];
+    expect(order.every((i) => i >= 0)).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    const dnsmasqRestart = commandIndex(doc.runcmd, "restart dnsmasq.service");
+    expect(dnsmasqRestart >= 0).toBe(spec.routePropagation === "dhcp");
+    // Nothing that could print key material into cloud-init's log.
+    const leaky = doc.runcmd.filter(
+      (c) => ["cat", "wg", "echo", "printf"].includes(c[0]) || /showconf|genkey|wg0\.conf|PrivateKey/.test(c.join(" ")),
+    );
+    expect(leaky).toEqual([]);
+  });
+
+  it("wires the systemd units: policy before network-pre, tunnel requires the NIC wait", () => {
+    const firewall = doc.files.get(PATHS.firewallUnit)?.content ?? "";
+    expect(firewall).toMatch(/^DefaultDependencies=no$/m);
+    expect(firewall).toMatch(/^Before=.*\bnetwork-pre\.target\b/m);
+    expect(firewall).toMatch(/^Before=.*\bsystemd-sysctl\.service\b/m);
+    expect(firewall).toMatch(/^Wants=network-pre\.target$/m);
+    expect(firewall).toContain(`ExecStart=/usr/sbin/nft -f ${PATHS.forwardPolicy}`);
+    const dropIn = doc.files.get(PATHS.wgQuickDropIn)?.content ?? "";
+    expect(dropIn).toMatch(/^Requires=wg-s2s-private-nic\.service$/m);
+    expect(dropIn).toMatch(/^After=wg-s2s-private-nic\.service$/m);
+    const wait = doc.files.get(PATHS.privateNicUnit)?.content ?? "";
+    expect(wait).toMatch(/^After=network-online\.target$/m);
+    const address = spec.privateAddress.split("/")[0];
+    expect(wait).toContain(`ExecStart=${PATHS.waitPrivateNicScript} ${address} ${spec.privateNicTimeoutSeconds}`);
+    expect(doc.files.get(PATHS.waitPrivateNicScript)?.permissions).toBe("0755");
+  });
+
+  it("writes sysctl forwarding to /etc/sysctl.d and the dnsmasq config only for dhcp", () => {
+    expect(doc.files.get(PATHS.sysctl)?.content).toMatch(/^net\.ipv4\.ip_forward=1$/m);
+    expect(doc.files.has(PATHS.dnsmasq)).toBe(spec.routePropagation === "dhcp");
+  });
+
+  it("writes exactly the shared file contents (the operator bundle's strings)", () => {
+    const files = renderGatewayFiles(spec);
+    expect(doc.files.get(PATHS.wireguardConfig)?.content).toBe(files.wireguard);
+    expect(doc.files.get(PATHS.sysctl)?.content).toBe(files.sysctl);
+    expect(doc.files.get(PATHS.forwardPolicy)?.content).toBe(files.forwardPolicy);
+    expect(doc.files.get(PATHS.dnsmasq)?.content).toBe(files.dnsmasq);
+    expect(BUNDLE_FILES.wireguard).toBe("wg0.conf");
+  });
+
+  it("embeds only shellcheck-clean shell scripts", () => {
+    const scripts = [...doc.files.values()].filter((f) => f.content.startsWith("#!/bin/sh"));
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const script of scripts) {
+      const result = shellcheck(script.content);
+      expect(result.output).toBe("");
+      expect(result.ok).toBe(true);
+    }
+  });
+});
+
+describe("gateway SSH settings", () => {
+  it("pins the given ed25519 host key and replaces the image's keys", () => {
+    const keys = new KeyRing();
+    const spec = spokeGatewaySpec(keys, "static");
+    const doc = parseCloudConfig(renderGatewayCloudConfig(spec));
+    expect(doc.raw.ssh_authorized_keys).toEqual(spec.sshAuthorizedKeys);
+    expect(doc.raw.ssh_deletekeys).toBe(true);
+    expect(doc.raw.ssh_keys).toEqual({
+      ed25519_private: spec.sshHostKey?.privateKeyOpenssh,
+      ed25519_public: spec.sshHostKey?.publicKeyOpenssh,
+    });
+  });
+
+  it("leaves host keys alone when none is given", () => {
+    const doc = parseCloudConfig(renderGatewayCloudConfig(hubGatewaySpec(new KeyRing())));
+    expect(doc.raw).not.toHaveProperty("ssh_keys");
+    expect(doc.raw).not.toHaveProperty("ssh_deletekeys");
+  });
+});
+
+describe("gateway spec errors", () => {
+  it("refuses dhcp propagation without a dhcp spec, and a dhcp spec without dhcp propagation", () => {
+    const keys = new KeyRing();
+    const noDhcp = { ...spokeGatewaySpec(keys, "dhcp"), dhcp: undefined };
+    expect(() => renderGatewayCloudConfig(noDhcp)).toThrow(/needs a dhcp spec/);
+    const strayDhcp = { ...spokeGatewaySpec(keys, "dhcp"), routePropagation: "static" as const };
+    expect(() => renderGatewayCloudConfig(strayDhcp)).toThrow(/dhcp spec given/);
+  });
+
+  it("refuses a private address without prefix and a malformed site name", () => {
+    const keys = new KeyRing();
+    expect(() => renderGatewayCloudConfig({ ...hubGatewaySpec(keys), privateAddress: "192.168.0.2" })).toThrow(
+      /needs a prefix length/,
+    );
+    expect(() => renderGatewayCloudConfig({ ...hubGatewaySpec(keys), siteName: "Par\nx" })).toThrow(/DNS label/);
+  });
+});
+
+describe("schema helper (negative controls)", () => {
+  it("rejects a document that violates cloud-init's schema", () => {
+    const result = cloudInitSchema("#cloud-config\nruncmd: 5\nwrite_files:\n  - content: no path\n");
+    expect(result.ok).toBe(false);
+    expect(result.output).toMatch(/runcmd/);
+  });
+
+  it("rejects a document without the #cloud-config header", () => {
+    const text = renderGatewayCloudConfig(hubGatewaySpec(new KeyRing())).replace("#cloud-config\n", "");
+    expect(cloudInitSchema(text).ok).toBe(false);
+  });
+
+  it("shellcheck flags an unquoted variable", () => {
+    expect(shellcheck('#!/bin/sh\nrm $1\n').ok).toBe(false);
+  });
+});
