@@ -1,0 +1,418 @@
+/**
+ * Raw stack config → typed `StackConfig` with defaults. Pure: no Pulumi calls here, so the
+ * whole thing is testable and runs before any resource is declared.
+ *
+ * `raw` maps top-level config keys to what index.ts read. Pulumi hands config over as
+ * strings (`config.get`) or parsed JSON (`config.getObject`), so both are accepted:
+ * "52435" and 52435, "true" and true, '["a"]' and ["a"].
+ *
+ * This stage checks shapes and types only (and collects every problem before throwing);
+ * the rules between values (overlaps, reserved addresses, ...) live in validation.ts.
+ */
+import { addressCount, hostAddress, parseCidr } from "./addressing";
+import {
+  REMOTE_SITE_KINDS,
+  ROUTE_PROPAGATIONS,
+  type RemoteSiteConfig,
+  type RemoteSiteKind,
+  type RoutePropagation,
+  type ScalewaySiteConfig,
+  type StackConfig,
+} from "./types";
+// validation.ts and this file import each other; neither uses the other's exports while
+// loading (only inside functions), so CommonJS resolves the cycle. loadStackConfig is
+// re-exported here because callers reach for it next to parseStackConfig.
+import { ConfigError, removeCommand, setCommand, type ConfigIssue } from "./validation";
+
+export { ConfigError, loadStackConfig, validateStackConfig, type ConfigIssue } from "./validation";
+
+// ---------------------------------------------------------------------------------------
+// Defaults. They reproduce the seed's topology, with the gateways moved from .1 to .2:
+// Scaleway reserves .0, .1 and the last two addresses of every private network.
+
+export const DEFAULT_SCALEWAY_SITE: Readonly<ScalewaySiteConfig> = Object.freeze({
+  name: "scaleway",
+  subnet: "192.168.0.0/24",
+  gatewayAddress: "192.168.0.2",
+  testHostAddress: "192.168.0.3",
+  tunnelAddress: "172.16.0.1",
+  routePropagation: "vpc-route",
+  keyGeneration: 0,
+});
+
+export const DEFAULT_REMOTE_SITES: readonly Readonly<RemoteSiteConfig>[] = Object.freeze([
+  Object.freeze({
+    name: "onprem",
+    kind: "simulated",
+    subnet: "192.168.1.0/24",
+    gatewayAddress: "192.168.1.2",
+    testHostAddress: "192.168.1.3",
+    tunnelAddress: "172.16.0.2",
+    routePropagation: "vpc-route",
+    allowSpokeToSpoke: false,
+    keyGeneration: 0,
+  } as RemoteSiteConfig),
+]);
+
+/** Defaults of the scalar top-level keys (adminCidrs has none on purpose). */
+export const STACK_CONFIG_DEFAULTS = Object.freeze({
+  zone: "fr-par-1",
+  sshPublicKeys: Object.freeze([]) as readonly string[],
+  instanceType: "DEV1-S",
+  image: "ubuntu_noble",
+  testHostPublicIp: false,
+  verify: true,
+  listenPort: 52435,
+  keepalive: 25,
+  mtu: 1420,
+  tunnelCidr: "172.16.0.0/24",
+});
+
+/** Route propagation a remote site gets when none is given: external sites have no VPC to route in. */
+export const DEFAULT_ROUTE_PROPAGATION: Readonly<Record<RemoteSiteKind, RoutePropagation>> = Object.freeze({
+  simulated: "vpc-route",
+  external: "static",
+});
+
+export const STACK_CONFIG_KEYS = [
+  "zone",
+  "adminCidrs",
+  "sshPublicKeys",
+  "instanceType",
+  "image",
+  "testHostPublicIp",
+  "verify",
+  "listenPort",
+  "keepalive",
+  "mtu",
+  "tunnelCidr",
+  "scalewaySite",
+  "remoteSites",
+] as const;
+export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
+
+export const SCALEWAY_SITE_KEYS = [
+  "name",
+  "subnet",
+  "gatewayAddress",
+  "testHostAddress",
+  "tunnelAddress",
+  "routePropagation",
+  "keyGeneration",
+] as const satisfies readonly (keyof ScalewaySiteConfig)[];
+
+export const REMOTE_SITE_KEYS = [
+  "name",
+  "kind",
+  "subnet",
+  "gatewayAddress",
+  "testHostAddress",
+  "tunnelAddress",
+  "routePropagation",
+  "publicIp",
+  "lanRouter",
+  "allowSpokeToSpoke",
+  "keyGeneration",
+] as const satisfies readonly (keyof RemoteSiteConfig)[];
+
+/** One line per key, for the README's config reference and `--help`-style output. */
+export const STACK_CONFIG_REFERENCE: readonly { key: StackConfigKey; type: string; default: string; description: string }[] = [
+  { key: "zone", type: "string", default: "fr-par-1", description: "Scaleway zone of every instance; the region is derived from it." },
+  { key: "adminCidrs", type: "string[]", default: "(required)", description: "IPv4 CIDRs allowed to SSH to the gateways. No 0.0.0.0/0 fallback." },
+  { key: "sshPublicKeys", type: "string[]", default: "[]", description: "Extra OpenSSH public keys for every host (the deploy key is always added)." },
+  { key: "instanceType", type: "string", default: "DEV1-S", description: "Instance type of gateways and test hosts." },
+  { key: "image", type: "string", default: "ubuntu_noble", description: "Instance image." },
+  { key: "testHostPublicIp", type: "boolean", default: "false", description: "Give test hosts a public IP (otherwise the gateway is their SSH jump host)." },
+  { key: "verify", type: "boolean", default: "true", description: "Run the post-deploy checks (cloud-init done, handshake, ping)." },
+  { key: "listenPort", type: "integer", default: "52435", description: "WireGuard UDP port on every gateway." },
+  { key: "keepalive", type: "integer", default: "25", description: "PersistentKeepalive of the remote gateways, seconds; 0 disables." },
+  { key: "mtu", type: "integer", default: "1420", description: "MTU of wg0, 1280-1440 (1420 also fits an IPv6 underlay)." },
+  { key: "tunnelCidr", type: "CIDR", default: "172.16.0.0/24", description: "Range of the tunnel addresses; must not overlap any site." },
+  {
+    key: "scalewaySite",
+    type: "object",
+    default: "name scaleway, subnet 192.168.0.0/24, gateway .2, test host .3, tunnel 172.16.0.1, vpc-route",
+    description: "The hub. Every field is optional; gateway and test host default to .2 and .3 of its subnet.",
+  },
+  {
+    key: "remoteSites",
+    type: "object[]",
+    default: "one simulated site: onprem, 192.168.1.0/24, gateway .2, test host .3, tunnel 172.16.0.2",
+    description: "The spokes. name, subnet, gatewayAddress, tunnelAddress are required per site.",
+  },
+];
+
+// ---------------------------------------------------------------------------------------
+
+/** Turns raw config into a StackConfig; throws ConfigError listing every shape/type problem. */
+export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+  const r = new Reader();
+  for (const key of Object.keys(raw)) {
+    // Namespaced keys ("scaleway:zone") belong to providers, not to this program.
+    if (key.includes(":") || raw[key] === undefined) continue;
+    if (!(STACK_CONFIG_KEYS as readonly string[]).includes(key)) r.unknownKey(key, key, STACK_CONFIG_KEYS);
+  }
+  const get = (key: StackConfigKey): unknown => (raw[key] === null ? undefined : raw[key]);
+  const d = STACK_CONFIG_DEFAULTS;
+
+  const tunnelCidr = r.string("tunnelCidr", get("tunnelCidr")) ?? d.tunnelCidr;
+  const config: StackConfig = {
+    zone: r.string("zone", get("zone")) ?? d.zone,
+    adminCidrs: r.stringList("adminCidrs", get("adminCidrs"), "203.0.113.7/32") ?? [],
+    sshPublicKeys: r.stringList("sshPublicKeys", get("sshPublicKeys"), "'ssh-ed25519 AAAA... you@laptop'") ?? [...d.sshPublicKeys],
+    instanceType: r.string("instanceType", get("instanceType")) ?? d.instanceType,
+    image: r.string("image", get("image")) ?? d.image,
+    testHostPublicIp: r.boolean("testHostPublicIp", get("testHostPublicIp")) ?? d.testHostPublicIp,
+    verify: r.boolean("verify", get("verify")) ?? d.verify,
+    tunnel: {
+      listenPort: r.number("listenPort", get("listenPort"), d.listenPort) ?? d.listenPort,
+      keepaliveSeconds: r.number("keepalive", get("keepalive"), d.keepalive) ?? d.keepalive,
+      mtu: r.number("mtu", get("mtu"), d.mtu) ?? d.mtu,
+      cidr: tunnelCidr,
+    },
+    scalewaySite: parseScalewaySite(r, get("scalewaySite")),
+    remoteSites: parseRemoteSites(r, get("remoteSites"), tunnelCidr),
+  };
+  if (r.issues.length > 0) throw new ConfigError(r.issues);
+  return config;
+}
+
+function parseScalewaySite(r: Reader, value: unknown): ScalewaySiteConfig {
+  const path = "scalewaySite";
+  const d = DEFAULT_SCALEWAY_SITE;
+  const obj = r.object(path, value);
+  if (!obj) return { ...d };
+  r.rejectUnknownKeys(path, obj, SCALEWAY_SITE_KEYS);
+  const subnet = r.string(`${path}.subnet`, obj.subnet) ?? d.subnet;
+  // A moved subnet moves the default addresses with it (.2 and .3), so changing only the
+  // subnet gives a valid site instead of two "outside the subnet" errors.
+  const derived = subnet !== d.subnet ? defaultHostsOf(subnet) : undefined;
+  return {
+    name: r.string(`${path}.name`, obj.name) ?? d.name,
+    subnet,
+    gatewayAddress: r.string(`${path}.gatewayAddress`, obj.gatewayAddress) ?? derived?.gateway ?? d.gatewayAddress,
+    testHostAddress: r.string(`${path}.testHostAddress`, obj.testHostAddress) ?? derived?.testHost ?? d.testHostAddress,
+    tunnelAddress: r.string(`${path}.tunnelAddress`, obj.tunnelAddress) ?? d.tunnelAddress,
+    routePropagation: r.choice(`${path}.routePropagation`, obj.routePropagation, ROUTE_PROPAGATIONS) ?? d.routePropagation,
+    keyGeneration: r.number(`${path}.keyGeneration`, obj.keyGeneration, 1) ?? d.keyGeneration,
+  };
+}
+
+function parseRemoteSites(r: Reader, value: unknown, tunnelCidr: string): RemoteSiteConfig[] {
+  if (value === undefined) return DEFAULT_REMOTE_SITES.map((site) => ({ ...site }));
+  const list = r.array("remoteSites", value);
+  if (!list) return [];
+  const sites: RemoteSiteConfig[] = [];
+  list.forEach((item, i) => {
+    const site = parseRemoteSite(r, `remoteSites[${i}]`, i, item, tunnelCidr);
+    if (site) sites.push(site);
+  });
+  return sites;
+}
+
+function parseRemoteSite(r: Reader, path: string, index: number, value: unknown, tunnelCidr: string): RemoteSiteConfig | undefined {
+  const obj = r.object(path, value === null ? {} : value);
+  if (!obj) return undefined;
+  r.rejectUnknownKeys(path, obj, REMOTE_SITE_KEYS);
+
+  const kind = r.choice(`${path}.kind`, obj.kind, REMOTE_SITE_KINDS) ?? "simulated";
+  const subnet = r.required(`${path}.subnet`, obj.subnet, `192.168.${index + 1}.0/24`);
+  const example = defaultHostsOf(subnet ?? "") ?? { gateway: `192.168.${index + 1}.2`, testHost: `192.168.${index + 1}.3` };
+  const name = r.required(`${path}.name`, obj.name, index === 0 ? "onprem" : `site${index + 1}`);
+  const gatewayAddress = r.required(`${path}.gatewayAddress`, obj.gatewayAddress, example.gateway);
+  const tunnelAddress = r.required(`${path}.tunnelAddress`, obj.tunnelAddress, exampleTunnelAddress(tunnelCidr, index));
+
+  const site: RemoteSiteConfig = {
+    name: name ?? "",
+    kind,
+    subnet: subnet ?? "",
+    gatewayAddress: gatewayAddress ?? "",
+    tunnelAddress: tunnelAddress ?? "",
+    routePropagation: r.choice(`${path}.routePropagation`, obj.routePropagation, ROUTE_PROPAGATIONS) ?? DEFAULT_ROUTE_PROPAGATION[kind],
+    allowSpokeToSpoke: r.boolean(`${path}.allowSpokeToSpoke`, obj.allowSpokeToSpoke) ?? false,
+    keyGeneration: r.number(`${path}.keyGeneration`, obj.keyGeneration, 1) ?? 0,
+  };
+  // Optional fields stay absent rather than undefined-valued, so objects compare and print cleanly.
+  const testHostAddress = r.optionalString(`${path}.testHostAddress`, obj.testHostAddress);
+  const publicIp = r.optionalString(`${path}.publicIp`, obj.publicIp);
+  const lanRouter = r.optionalString(`${path}.lanRouter`, obj.lanRouter);
+  if (testHostAddress !== undefined) site.testHostAddress = testHostAddress;
+  if (publicIp !== undefined) site.publicIp = publicIp;
+  if (lanRouter !== undefined) site.lanRouter = lanRouter;
+  return site;
+}
+
+/** .2 and .3 of a subnet, when it parses and is big enough; else undefined. */
+function defaultHostsOf(subnet: string): { gateway: string; testHost: string } | undefined {
+  if (!parseCidr(subnet).ok || addressCount(subnet) < 8) return undefined;
+  return { gateway: hostAddress(subnet, 2), testHost: hostAddress(subnet, 3) };
+}
+
+function exampleTunnelAddress(tunnelCidr: string, index: number): string {
+  try {
+    return hostAddress(tunnelCidr, index + 2);
+  } catch {
+    return `172.16.0.${index + 2}`;
+  }
+}
+
+/** Reads values of expected types, recording an issue (and returning undefined) for each misfit. */
+class Reader {
+  readonly issues: ConfigIssue[] = [];
+
+  private wrongType(key: string, value: unknown, expected: string, example: string | number | boolean): undefined {
+    this.issues.push({
+      key,
+      problem: `must be ${expected}, got ${describe(value)}.`,
+      fix: `run ${setCommand(key, example)}`,
+    });
+    return undefined;
+  }
+
+  string(key: string, value: unknown): string | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === "string") return value;
+    return this.wrongType(key, value, "a string", JSON.stringify(String(value)));
+  }
+
+  /** Like `string`, but "" means "not set": `pulumi config set` cannot store a true absence inside an object. */
+  optionalString(key: string, value: unknown): string | undefined {
+    const text = this.string(key, value);
+    return text === undefined || text.trim() === "" ? undefined : text;
+  }
+
+  required(key: string, value: unknown, example: string): string | undefined {
+    if (value === undefined || value === null || value === "") {
+      this.issues.push({ key, problem: "is required for every remote site and is missing.", fix: `run ${setCommand(key, example)}` });
+      return undefined;
+    }
+    return this.string(key, value);
+  }
+
+  /** Numbers, or strings that spell one ("52435", "1.5"); whether it is an integer in range is validation's job. */
+  number(key: string, value: unknown, example: number): number | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === "number" && Number.isFinite(value)) return value;
+    if (typeof value === "string" && /^-?\d+(\.\d+)?$/.test(value.trim())) return Number(value.trim());
+    return this.wrongType(key, value, "a number", example);
+  }
+
+  boolean(key: string, value: unknown): boolean | undefined {
+    if (value === undefined || value === null) return undefined;
+    if (typeof value === "boolean") return value;
+    if (value === "true" || value === "false") return value === "true";
+    return this.wrongType(key, value, "true or false", "true");
+  }
+
+  choice<T extends string>(key: string, value: unknown, allowed: readonly T[]): T | undefined {
+    const text = this.string(key, value);
+    if (text === undefined) return undefined;
+    if ((allowed as readonly string[]).includes(text)) return text as T;
+    const guess = closest(text, allowed);
+    this.issues.push({
+      key,
+      problem: `${JSON.stringify(text)} is not one of ${allowed.join(", ")}.`,
+      fix: `run ${setCommand(key, guess ?? allowed[0])}`,
+    });
+    return undefined;
+  }
+
+  /** A list of strings, given as an array or as its JSON text. */
+  stringList(key: string, value: unknown, example: string): string[] | undefined {
+    const list = this.array(key, value, example);
+    if (!list) return undefined;
+    let ok = true;
+    list.forEach((item, i) => {
+      if (typeof item !== "string") {
+        ok = false;
+        this.wrongType(`${key}[${i}]`, item, "a string", example);
+      }
+    });
+    return ok ? (list as string[]) : undefined;
+  }
+
+  array(key: string, value: unknown, example = "..."): unknown[] | undefined {
+    if (value === undefined || value === null) return undefined;
+    const parsed = typeof value === "string" ? parseJson(value) : value;
+    if (Array.isArray(parsed)) return parsed;
+    this.issues.push({
+      key,
+      problem: `must be a list, got ${describe(value)}.`,
+      fix: `set list items by index, e.g. ${setCommand(`${key}[0]`, example)}`,
+    });
+    return undefined;
+  }
+
+  object(key: string, value: unknown): Record<string, unknown> | undefined {
+    if (value === undefined || value === null) return undefined;
+    const parsed = typeof value === "string" ? parseJson(value) : value;
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    this.issues.push({
+      key,
+      problem: `must be an object with named fields, got ${describe(value)}.`,
+      fix: `set its fields one by one, e.g. ${setCommand(`${key}.name`, "site1")}`,
+    });
+    return undefined;
+  }
+
+  rejectUnknownKeys(path: string, obj: Record<string, unknown>, known: readonly string[]): void {
+    for (const key of Object.keys(obj)) {
+      if (!known.includes(key)) this.unknownKey(`${path}.${key}`, key, known);
+    }
+  }
+
+  unknownKey(fullKey: string, key: string, known: readonly string[]): void {
+    const guess = closest(key, known);
+    const parent = fullKey.slice(0, fullKey.length - key.length);
+    this.issues.push({
+      key: fullKey,
+      problem: `is not a known key${guess ? `; did you mean \`${guess}\`?` : ` (known: ${known.join(", ")}).`}`,
+      fix: guess
+        ? `run ${removeCommand(fullKey)} and set \`${parent}${guess}\` instead`
+        : `run ${removeCommand(fullKey)}; the keys here are ${known.join(", ")}`,
+    });
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function describe(value: unknown): string {
+  const kind = Array.isArray(value) ? "list" : value === null ? "null" : typeof value;
+  const text = JSON.stringify(value) ?? String(value);
+  return `${kind} ${text.length > 40 ? `${text.slice(0, 37)}...` : text}`;
+}
+
+
+/** The known name nearest to a typo, if it is close enough to be a plausible intent. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of candidates) {
+    const distance = candidate.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  const tolerance = Math.max(2, Math.floor(word.length / 3));
+  return bestDistance <= tolerance ? best : undefined;
+}
+
+/** Levenshtein distance (insert, delete, substitute). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}

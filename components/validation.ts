@@ -1,0 +1,686 @@
+/**
+ * Rules between config values, as pure functions over a parsed StackConfig. Every issue
+ * names the key (as typed for `pulumi config set --path`) and a concrete fix.
+ * `loadStackConfig` = parse + validate; it throws one ConfigError holding every issue
+ * (parse problems included), before any resource is declared.
+ */
+import { Address6 } from "ip-address";
+import {
+  addressCount,
+  contains,
+  hostAddress,
+  isPrivateCidr,
+  isPublicUnicast,
+  isSubnetOf,
+  lastAddress,
+  networkAddress,
+  overlaps,
+  parseCidr,
+  parseIpv4,
+  prefixLength,
+  scalewayAssignableRange,
+  scalewayReservedAddresses,
+} from "./addressing";
+import { parseStackConfig } from "./config";
+import type { RemoteSiteConfig, RoutePropagation, StackConfig } from "./types";
+
+/** One problem with the configuration, phrased for the person who has to fix it. */
+export interface ConfigIssue {
+  /** The key as typed for `pulumi config set --path`, e.g. `remoteSites[1].subnet`. */
+  key: string;
+  problem: string;
+  fix: string;
+}
+
+/** Thrown with every problem found, so one `pulumi up` shows them all. */
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+
+  constructor(issues: ConfigIssue[]) {
+    super(formatIssues(issues));
+    this.name = "ConfigError";
+    this.issues = issues;
+  }
+}
+
+/** `<key>: <problem> Fix: <fix>` */
+export function formatIssue(issue: ConfigIssue): string {
+  return `${issue.key}: ${sentence(issue.problem)} Fix: ${sentence(issue.fix)}`;
+}
+
+export function formatIssues(issues: ConfigIssue[]): string {
+  const count = issues.length === 1 ? "1 problem" : `${issues.length} problems`;
+  return [`Stack configuration has ${count} (nothing was deployed):`, ...issues.map(formatIssue)].join("\n");
+}
+
+/** The command that sets `key` (nested keys need `--path`, quoted for the shell). */
+export function setCommand(key: string, value: string | number | boolean): string {
+  const nested = key.includes(".") || key.includes("[");
+  return nested ? `\`pulumi config set --path '${key}' ${value}\`` : `\`pulumi config set ${key} ${value}\``;
+}
+
+export function removeCommand(key: string): string {
+  const nested = key.includes(".") || key.includes("[");
+  return nested ? `\`pulumi config rm --path '${key}'\`` : `\`pulumi config rm ${key}\``;
+}
+
+/** Parse, then validate: the one call index.ts makes. Throws ConfigError listing every problem. */
+export function loadStackConfig(raw: Record<string, unknown>): StackConfig {
+  const config = parseStackConfig(raw);
+  const issues = validateStackConfig(config);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return config;
+}
+
+export function validateStackConfig(cfg: StackConfig): ConfigIssue[] {
+  const sites = siteViews(cfg);
+  return [
+    ...checkZone(cfg.zone),
+    ...checkAdminCidrs(cfg.adminCidrs),
+    ...checkSshPublicKeys(cfg.sshPublicKeys),
+    ...checkNonEmpty("instanceType", cfg.instanceType, "DEV1-S"),
+    ...checkNonEmpty("image", cfg.image, "ubuntu_noble"),
+    ...checkTunnelSettings(cfg),
+    ...(cfg.remoteSites.length === 0
+      ? [
+          issue(
+            "remoteSites",
+            "lists no remote site, so there is nothing to connect the Scaleway site to.",
+            `add one, e.g. ${setCommand("remoteSites[0].name", "onprem")}, then its subnet, gatewayAddress and tunnelAddress`,
+          ),
+        ]
+      : []),
+    ...sites.flatMap(checkSite),
+    ...checkSiteNamesUnique(sites),
+    ...checkSubnetOverlaps(sites, cfg.tunnel.cidr),
+    ...checkTunnelAddresses(sites, cfg.tunnel.cidr),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------
+// Sites, hub and spokes, seen the same way.
+
+interface SiteView {
+  /** "scalewaySite" or "remoteSites[i]". */
+  path: string;
+  name: string;
+  subnet: string;
+  gatewayAddress: string;
+  testHostAddress?: string;
+  tunnelAddress: string;
+  routePropagation: RoutePropagation;
+  keyGeneration: number;
+  /** Hub and simulated sites: Scaleway's reserved addresses, DHCP and 10/8 rules apply. */
+  scalewayBuilt: boolean;
+  remote?: RemoteSiteConfig;
+}
+
+function siteViews(cfg: StackConfig): SiteView[] {
+  return [
+    { path: "scalewaySite", ...cfg.scalewaySite, scalewayBuilt: true },
+    ...cfg.remoteSites.map((site, i) => ({
+      path: `remoteSites[${i}]`,
+      name: site.name,
+      subnet: site.subnet,
+      gatewayAddress: site.gatewayAddress,
+      testHostAddress: site.testHostAddress,
+      tunnelAddress: site.tunnelAddress,
+      routePropagation: site.routePropagation,
+      keyGeneration: site.keyGeneration,
+      scalewayBuilt: site.kind === "simulated",
+      remote: site,
+    })),
+  ];
+}
+
+/** The site's subnet when it parses, else undefined (its own issue is reported once, by checkSubnet). */
+function validSubnet(site: SiteView): string | undefined {
+  return parseCidr(site.subnet).ok ? site.subnet : undefined;
+}
+
+function checkSite(site: SiteView): ConfigIssue[] {
+  const issues = [...checkName(site), ...checkSubnet(site), ...checkKeyGeneration(site), ...checkRoutePropagation(site)];
+  const subnet = validSubnet(site);
+  const range = subnet ? usableRangeText(subnet, site.scalewayBuilt) : undefined;
+  const suggest = (n: number): string => (subnet && addressCount(subnet) >= 8 ? hostAddress(subnet, n) : "192.168.1.2");
+
+  issues.push(...checkHostAddress(site, "gatewayAddress", site.gatewayAddress, subnet, range, suggest(2)));
+  if (site.testHostAddress !== undefined) {
+    const suggestion = suggest(2) === site.gatewayAddress ? suggest(3) : suggest(2);
+    const hostIssues = checkHostAddress(site, "testHostAddress", site.testHostAddress, subnet, range, suggestion);
+    issues.push(...hostIssues);
+    if (hostIssues.length === 0 && site.testHostAddress === site.gatewayAddress) {
+      issues.push(
+        issue(
+          `${site.path}.testHostAddress`,
+          `is ${site.testHostAddress}, the same address as ${site.path}.gatewayAddress; the test host must be a separate machine.`,
+          `run ${setCommand(`${site.path}.testHostAddress`, suggestion)}`,
+        ),
+      );
+    }
+  } else if (site.remote?.kind === "simulated") {
+    issues.push(
+      issue(
+        `${site.path}.testHostAddress`,
+        "is missing; a simulated site builds a test host and needs its address.",
+        `run ${setCommand(`${site.path}.testHostAddress`, suggest(3))}`,
+      ),
+    );
+  }
+  if (site.remote) issues.push(...checkRemoteSpecific(site, site.remote, subnet, range));
+  return issues;
+}
+
+const SITE_NAME = /^[a-z](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
+
+function checkName(site: SiteView): ConfigIssue[] {
+  if (SITE_NAME.test(site.name)) return [];
+  return [
+    issue(
+      `${site.path}.name`,
+      `${show(site.name)} is not a valid site name: it names resources, so it must be a DNS label of 1-30 characters: lower-case letters, digits and '-', starting with a letter and not ending with '-'.`,
+      `run ${setCommand(`${site.path}.name`, suggestName(site.name))}`,
+    ),
+  ];
+}
+
+function suggestName(name: string): string {
+  const cleaned = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^[^a-z]+/, "")
+    .slice(0, 30)
+    .replace(/-+$/, "");
+  return cleaned || "site1";
+}
+
+function checkSubnet(site: SiteView): ConfigIssue[] {
+  const key = `${site.path}.subnet`;
+  const parsed = parseCidr(site.subnet);
+  if (!parsed.ok) return [cidrIssue(key, site.subnet, parsed, "192.168.1.0/24")];
+  if (!site.scalewayBuilt) return [];
+  const issues: ConfigIssue[] = [];
+  const where = site.remote ? "a simulated site is built on Scaleway, so its subnet is a Scaleway private network" : "this is a Scaleway private network";
+  if (overlaps(site.subnet, "10.0.0.0/8")) {
+    issues.push(
+      issue(
+        key,
+        `${site.subnet} is inside 10.0.0.0/8, which Scaleway uses for instances' own private addresses and infrastructure services (its docs advise against it); ${where}.`,
+        `use a range in 192.168.0.0/16 or 172.16.0.0/12, e.g. ${setCommand(key, "192.168.10.0/24")}`,
+      ),
+    );
+  } else if (!isPrivateCidr(site.subnet)) {
+    issues.push(
+      issue(
+        key,
+        `${site.subnet} is not a private (RFC 1918) range; ${where}, and a public range would hide real internet hosts from it.`,
+        `use a range in 192.168.0.0/16 or 172.16.0.0/12, e.g. ${setCommand(key, "192.168.10.0/24")}`,
+      ),
+    );
+  }
+  if (parsed.cidr.prefix > 29) {
+    issues.push(
+      issue(
+        key,
+        `${site.subnet} is too small: Scaleway reserves the first two and last two addresses, and the gateway and test host need two more.`,
+        `use a /29 or larger (a /24 is usual), e.g. ${setCommand(key, `${parsed.cidr.network}/24`)} if that range is free`,
+      ),
+    );
+  }
+  return issues;
+}
+
+function checkKeyGeneration(site: SiteView): ConfigIssue[] {
+  if (Number.isSafeInteger(site.keyGeneration) && site.keyGeneration >= 0) return [];
+  return [
+    issue(
+      `${site.path}.keyGeneration`,
+      `is ${site.keyGeneration}; it must be a whole number 0 or above (bump it by one to rotate this site's keys).`,
+      `run ${setCommand(`${site.path}.keyGeneration`, Math.max(0, Math.ceil(Number(site.keyGeneration) || 0)))}`,
+    ),
+  ];
+}
+
+function checkRoutePropagation(site: SiteView): ConfigIssue[] {
+  const key = `${site.path}.routePropagation`;
+  if (site.scalewayBuilt && site.routePropagation === "dhcp") {
+    return [
+      issue(
+        key,
+        "is dhcp, but this site is a Scaleway private network: Scaleway's managed DHCP runs on every private network and cannot be disabled, so dnsmasq would race it (first offer wins, leases fall outside IPAM).",
+        `use vpc-route (a VPC custom route to the gateway) or static (cloud-init adds the route on each host): ${setCommand(key, "vpc-route")}`,
+      ),
+    ];
+  }
+  if (site.remote?.kind === "external" && site.routePropagation === "vpc-route") {
+    return [
+      issue(
+        key,
+        "is vpc-route, but an external site has no Scaleway VPC to put a route in.",
+        `use static (you add the route on your LAN's hosts or router) or dhcp (the gateway's dnsmasq serves the LAN): ${setCommand(key, "static")}`,
+      ),
+    ];
+  }
+  return [];
+}
+
+/** Gateway / test host / LAN router: parses, lies in the subnet, avoids reserved addresses. */
+function checkHostAddress(
+  site: SiteView,
+  field: string,
+  address: string,
+  subnet: string | undefined,
+  range: string | undefined,
+  suggestion: string,
+): ConfigIssue[] {
+  const key = `${site.path}.${field}`;
+  const fix = `${range ? `use an address from ${range}: ` : ""}run ${setCommand(key, suggestion)}`;
+  const parsed = parseIpv4(address);
+  if (!parsed.ok) return [issue(key, `${parsed.message}.`, fix)];
+  if (!subnet) return []; // the subnet's own issue says what to fix first
+  if (!contains(subnet, address)) {
+    return [issue(key, `${address} is outside ${site.path}.subnet (${subnet}).`, fix)];
+  }
+  if (site.scalewayBuilt) {
+    const reserved = scalewayReservedAddresses(subnet);
+    if (reserved.includes(address)) {
+      return [
+        issue(
+          key,
+          `${address} is reserved by Scaleway, which keeps the first two and last two addresses of every private network (${reserved.join(", ")}).`,
+          fix,
+        ),
+      ];
+    }
+  } else if (prefixLength(subnet) <= 30 && (address === networkAddress(subnet) || address === lastAddress(subnet))) {
+    const what = address === networkAddress(subnet) ? "network" : "broadcast";
+    return [issue(key, `${address} is the ${what} address of ${subnet}; no host can use it.`, fix)];
+  }
+  return [];
+}
+
+function usableRangeText(subnet: string, scalewayBuilt: boolean): string | undefined {
+  if (scalewayBuilt) {
+    const range = scalewayAssignableRange(subnet);
+    return range ? `${range.first} to ${range.last}` : undefined;
+  }
+  if (prefixLength(subnet) >= 31) return `${networkAddress(subnet)} to ${lastAddress(subnet)}`;
+  return `${hostAddress(subnet, 1)} to ${hostAddress(subnet, -2)}`;
+}
+
+function checkRemoteSpecific(site: SiteView, remote: RemoteSiteConfig, subnet: string | undefined, range: string | undefined): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const publicKey = `${site.path}.publicIp`;
+  if (remote.kind === "external") {
+    if (remote.publicIp === undefined) {
+      issues.push(
+        issue(
+          publicKey,
+          "is missing; an external site's gateway is not built here, so the hub needs its public IPv4 (WireGuard is allowed only from it).",
+          `run ${setCommand(publicKey, "<remote gateway's public IPv4>")}, e.g. 203.0.113.10`,
+        ),
+      );
+    } else {
+      const parsed = parseIpv4(remote.publicIp);
+      if (!parsed.ok) {
+        issues.push(issue(publicKey, `${parsed.message}.`, `run ${setCommand(publicKey, "<remote gateway's public IPv4>")}`));
+      } else if (!isPublicUnicast(remote.publicIp)) {
+        issues.push(
+          issue(
+            publicKey,
+            `${remote.publicIp} is not a public unicast address (private, loopback, link-local, CGNAT 100.64/10, multicast or reserved); the hub's firewall admits WireGuard only from this address, as seen on the internet.`,
+            `use the address the remote gateway's traffic leaves from (its NAT's public IPv4): ${setCommand(publicKey, "<public IPv4>")}`,
+          ),
+        );
+      }
+    }
+  } else if (remote.publicIp !== undefined) {
+    issues.push(
+      issue(
+        publicKey,
+        `is set on a simulated site, whose gateway gets its public IP from Scaleway.`,
+        `remove it with ${removeCommand(publicKey)}, or make the site external with ${setCommand(`${site.path}.kind`, "external")}`,
+      ),
+    );
+  }
+
+  if (remote.lanRouter !== undefined) {
+    const key = `${site.path}.lanRouter`;
+    if (remote.routePropagation !== "dhcp") {
+      issues.push(
+        issue(
+          key,
+          `is set, but routePropagation is ${remote.routePropagation}; lanRouter is only used to keep hosts' default route in the DHCP answer (option 121).`,
+          `remove it with ${removeCommand(key)}, or use ${setCommand(`${site.path}.routePropagation`, "dhcp")}`,
+        ),
+      );
+    } else {
+      const routerIssues = checkHostAddress(site, "lanRouter", remote.lanRouter, subnet, range, subnet ? hostAddress(subnet, 1) : "192.168.1.1");
+      issues.push(...routerIssues);
+      if (routerIssues.length === 0 && remote.lanRouter === remote.gatewayAddress) {
+        issues.push(
+          issue(
+            key,
+            `is ${remote.lanRouter}, the WireGuard gateway itself; lanRouter is the LAN's existing default router (its internet exit), which must stay the hosts' default route.`,
+            `set the LAN's own router, e.g. ${setCommand(key, subnet ? hostAddress(subnet, 1) : "192.168.1.1")}, or remove it with ${removeCommand(key)}`,
+          ),
+        );
+      }
+    }
+  }
+  return issues;
+}
+
+function checkSiteNamesUnique(sites: SiteView[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Map<string, string>();
+  for (const site of sites) {
+    const earlier = seen.get(site.name);
+    if (earlier !== undefined) {
+      issues.push(
+        issue(
+          `${site.path}.name`,
+          `${show(site.name)} is already the name of ${earlier}; names identify resources, so each site needs its own.`,
+          `run ${setCommand(`${site.path}.name`, uniqueName(site.name, seen))}`,
+        ),
+      );
+    } else {
+      seen.set(site.name, site.path);
+    }
+  }
+  return issues;
+}
+
+function uniqueName(name: string, taken: Map<string, string>): string {
+  const base = suggestName(name).slice(0, 27);
+  for (let i = 2; i < 100; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
+  return "site-unique";
+}
+
+function checkSubnetOverlaps(sites: SiteView[], tunnelCidr: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const valid = sites.filter((s) => validSubnet(s) !== undefined);
+  const tunnelValid = parseCidr(tunnelCidr).ok;
+  const taken = [...valid.map((s) => s.subnet), ...(tunnelValid ? [tunnelCidr] : [])];
+  valid.forEach((site, i) => {
+    const key = `${site.path}.subnet`;
+    for (const other of valid.slice(0, i)) {
+      if (!overlaps(site.subnet, other.subnet)) continue;
+      const free = freeBlock(prefixLength(site.subnet), taken);
+      issues.push(
+        issue(
+          key,
+          `${site.subnet} overlaps ${other.path}.subnet (${other.subnet}); routes to one site would capture the other's traffic.`,
+          `give each site its own range${free ? `, e.g. ${setCommand(key, free)}` : ""}`,
+        ),
+      );
+    }
+    if (tunnelValid && overlaps(site.subnet, tunnelCidr)) {
+      issues.push(
+        issue(
+          key,
+          `${site.subnet} overlaps tunnelCidr (${tunnelCidr}); tunnel addresses and LAN addresses would be routed ambiguously.`,
+          `pick a subnet outside ${tunnelCidr}, or move the tunnel range with \`pulumi config set tunnelCidr <free range>\` and update every tunnelAddress`,
+        ),
+      );
+    }
+  });
+  return issues;
+}
+
+/** A private block of the given size that overlaps none of `taken` (for example values in fixes). */
+function freeBlock(prefix: number, taken: string[]): string | undefined {
+  for (const pool of ["192.168.0.0/16", "172.16.0.0/12"]) {
+    if (prefix < prefixLength(pool)) continue;
+    const size = 2 ** (32 - prefix);
+    const count = Math.min(addressCount(pool) / size, 4096); // bounded search
+    for (let i = 0; i < count; i++) {
+      const candidate = `${hostAddress(pool, i * size)}/${prefix}`;
+      if (!taken.some((t) => overlaps(t, candidate))) return candidate;
+    }
+  }
+  return undefined;
+}
+
+function checkTunnelAddresses(sites: SiteView[], tunnelCidr: string): ConfigIssue[] {
+  const parsed = parseCidr(tunnelCidr);
+  if (!parsed.ok) return []; // reported by checkTunnelSettings
+  const issues: ConfigIssue[] = [];
+  const seen = new Map<string, string>();
+  const usable = prefixLength(tunnelCidr) >= 31 ? addressCount(tunnelCidr) : addressCount(tunnelCidr) - 2;
+  const range = prefixLength(tunnelCidr) >= 31 ? `${networkAddress(tunnelCidr)} to ${lastAddress(tunnelCidr)}` : `${hostAddress(tunnelCidr, 1)} to ${hostAddress(tunnelCidr, -2)}`;
+  const firstFree = (): string | undefined => {
+    for (let i = prefixLength(tunnelCidr) >= 31 ? 0 : 1; i < Math.min(usable + 1, 4096); i++) {
+      const candidate = hostAddress(tunnelCidr, i);
+      if (!seen.has(candidate) && !sites.some((s) => s.tunnelAddress === candidate)) return candidate;
+    }
+    return undefined;
+  };
+  for (const site of sites) {
+    const key = `${site.path}.tunnelAddress`;
+    const fix = (): string => `use a free address from ${range}, e.g. ${setCommand(key, firstFree() ?? hostAddress(tunnelCidr, 1))}`;
+    const address = parseIpv4(site.tunnelAddress);
+    if (!address.ok) {
+      issues.push(issue(key, `${address.message}.`, fix()));
+    } else if (!contains(tunnelCidr, site.tunnelAddress)) {
+      issues.push(issue(key, `${site.tunnelAddress} is outside tunnelCidr (${tunnelCidr}).`, fix()));
+    } else if (prefixLength(tunnelCidr) <= 30 && [networkAddress(tunnelCidr), lastAddress(tunnelCidr)].includes(site.tunnelAddress)) {
+      const what = site.tunnelAddress === networkAddress(tunnelCidr) ? "network" : "broadcast";
+      issues.push(issue(key, `${site.tunnelAddress} is the ${what} address of tunnelCidr (${tunnelCidr}).`, fix()));
+    } else if (seen.has(site.tunnelAddress)) {
+      issues.push(issue(key, `${site.tunnelAddress} is already the tunnel address of ${seen.get(site.tunnelAddress)}; each gateway needs its own.`, fix()));
+    } else {
+      seen.set(site.tunnelAddress, site.path);
+    }
+  }
+  if (usable < sites.length) {
+    issues.push(
+      issue(
+        "tunnelCidr",
+        `${tunnelCidr} has ${usable} usable addresses, but ${sites.length} sites each need one.`,
+        `use a larger range, e.g. ${setCommand("tunnelCidr", "172.16.0.0/24")} if it is free`,
+      ),
+    );
+  }
+  return issues;
+}
+
+// ---------------------------------------------------------------------------------------
+// Top-level keys.
+
+const ZONE = /^[a-z]{2}-[a-z]{3}-[1-9]$/;
+
+function checkZone(zone: string): ConfigIssue[] {
+  if (ZONE.test(zone)) return [];
+  return [
+    issue(
+      "zone",
+      `${show(zone)} is not a Scaleway zone; zones look like fr-par-1 (region fr-par, zone 1).`,
+      `run ${setCommand("zone", "fr-par-1")} (DEV1-S is offered in fr-par-1/2, nl-ams-1/2, pl-waw-1/2)`,
+    ),
+  ];
+}
+
+const ADMIN_EXAMPLE = "203.0.113.7/32";
+
+function checkAdminCidrs(adminCidrs: string[]): ConfigIssue[] {
+  if (adminCidrs.length === 0) {
+    return [
+      issue(
+        "adminCidrs",
+        "is not set; SSH to the gateways is allowed only from these CIDRs and this program never falls back to 0.0.0.0/0.",
+        `add your own public IPv4 as a /32: ${setCommand("adminCidrs[0]", ADMIN_EXAMPLE)}`,
+      ),
+    ];
+  }
+  return adminCidrs.flatMap((cidr, i): ConfigIssue[] => {
+    const key = `adminCidrs[${i}]`;
+    const yourAddress = `use your operator address as a /32: ${setCommand(key, ADMIN_EXAMPLE)}`;
+    if (cidr.includes(":")) {
+      const everything = Address6.isValid(cidr) && new Address6(cidr).subnetMask === 0 && cidr.includes("/");
+      return [
+        issue(
+          key,
+          everything
+            ? `${cidr} would open SSH on every gateway to the whole IPv6 internet.`
+            : `${show(cidr)} is IPv6; the gateways have only a public IPv4 address, so SSH arrives over IPv4.`,
+          yourAddress,
+        ),
+      ];
+    }
+    const parsed = parseCidr(cidr);
+    if (!parsed.ok) {
+      const single = parseIpv4(cidr).ok ? `${cidr}/32` : ADMIN_EXAMPLE;
+      if (parsed.reason === "host-bits") {
+        const address = cidr.split("/")[0];
+        return [
+          issue(
+            key,
+            `${parsed.message}.`,
+            `write the network ${setCommand(key, parsed.network)}, or ${setCommand(key, `${address}/32`)} if you meant that one address`,
+          ),
+        ];
+      }
+      return [issue(key, `${parsed.message}.`, `run ${setCommand(key, single)}`)];
+    }
+    if (parsed.cidr.prefix === 0) {
+      return [issue(key, `${cidr} would open SSH on every gateway to the whole internet.`, yourAddress)];
+    }
+    if (parsed.cidr.prefix < 8) {
+      return [issue(key, `${cidr} spans ${addressCount(cidr).toLocaleString("en")} addresses; that is SSH open to a large part of the internet.`, yourAddress)];
+    }
+    return [];
+  });
+}
+
+const SSH_KEY_TYPES = [
+  "ssh-ed25519",
+  "ssh-rsa",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "sk-ssh-ed25519@openssh.com",
+  "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+function checkSshPublicKeys(keys: string[]): ConfigIssue[] {
+  return keys.flatMap((text, i): ConfigIssue[] => {
+    const key = `sshPublicKeys[${i}]`;
+    const fix = `paste one line of a .pub file (e.g. \`cat ~/.ssh/id_ed25519.pub\`): ${setCommand(key, "'ssh-ed25519 AAAA... you@laptop'")}`;
+    if (/PRIVATE KEY/.test(text)) {
+      // Never echo the value: it is a secret that just landed in plain-text stack config.
+      return [
+        issue(
+          key,
+          "holds a PRIVATE key. Only public keys belong here, and stack config is stored in plain text, so treat that key as exposed.",
+          `remove it with ${removeCommand(key)}, replace the key pair, then add its .pub line`,
+        ),
+      ];
+    }
+    const problem = sshPublicKeyProblem(text.trim());
+    return problem ? [issue(key, `${show(text)} is not an OpenSSH public key: ${problem}.`, fix)] : [];
+  });
+}
+
+/**
+ * Undefined when `text` is "<type> <base64 blob> [comment]" and the blob is well formed:
+ * a run of uint32-length-prefixed fields that fills it exactly, the first naming the same
+ * type (an ed25519 key then holds exactly 32 bytes). That catches truncated or mixed pastes.
+ */
+function sshPublicKeyProblem(text: string): string | undefined {
+  const [type, blob] = text.split(/\s+/);
+  if (!SSH_KEY_TYPES.includes(type)) return `it must start with one of ${SSH_KEY_TYPES.slice(0, 3).join(", ")}, ecdsa-sha2-*`;
+  if (!blob || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob) || blob.length % 4 !== 0) return "the key data after the type is not base64";
+  const fields = sshWireFields(Buffer.from(blob, "base64"));
+  if (!fields || fields.length < 2 || fields[0].toString("latin1") !== type) {
+    return `the key data does not hold a complete ${type} key (truncated or corrupted paste?)`;
+  }
+  if (type === "ssh-ed25519" && fields[1].length !== 32) return "an ed25519 key holds 32 bytes (truncated or corrupted paste?)";
+  return undefined;
+}
+
+/** Splits SSH wire-format data into its length-prefixed fields; undefined if the lengths don't add up. */
+function sshWireFields(bytes: Buffer): Buffer[] | undefined {
+  const fields: Buffer[] = [];
+  let at = 0;
+  while (at < bytes.length && fields.length < 16) {
+    if (at + 4 > bytes.length) return undefined;
+    const length = bytes.readUInt32BE(at);
+    if (at + 4 + length > bytes.length) return undefined;
+    fields.push(bytes.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  return at === bytes.length ? fields : undefined;
+}
+
+function checkNonEmpty(key: string, value: string, example: string): ConfigIssue[] {
+  if (value.trim() !== "" && !/\s/.test(value)) return [];
+  return [issue(key, `${show(value)} is empty or contains spaces.`, `run ${setCommand(key, example)}, or ${removeCommand(key)} for the default`)];
+}
+
+function checkTunnelSettings(cfg: StackConfig): ConfigIssue[] {
+  const { listenPort, keepaliveSeconds, mtu, cidr } = cfg.tunnel;
+  const issues: ConfigIssue[] = [];
+  if (!isIntegerIn(listenPort, 1, 65535)) {
+    issues.push(issue("listenPort", `is ${listenPort}; a UDP port is a whole number from 1 to 65535.`, `run ${setCommand("listenPort", 52435)}`));
+  }
+  if (!isIntegerIn(keepaliveSeconds, 0, 65535)) {
+    issues.push(
+      issue(
+        "keepalive",
+        `is ${keepaliveSeconds}; PersistentKeepalive is a whole number of seconds from 0 (off) to 65535.`,
+        `run ${setCommand("keepalive", 25)} (25 s keeps NAT mappings alive)`,
+      ),
+    );
+  }
+  if (!isIntegerIn(mtu, 1280, 1440)) {
+    issues.push(
+      issue(
+        "mtu",
+        `is ${mtu}; wg0's MTU must be 1280-1440: 1440 = a 1500-byte underlay minus 60 bytes of IPv4 (20) + UDP (8) + WireGuard (32) headers, and 1280 is IPv6's minimum. The default 1420 also leaves room for an IPv6 underlay (80 bytes of overhead).`,
+        `run ${setCommand("mtu", 1420)}`,
+      ),
+    );
+  }
+  const parsed = parseCidr(cidr);
+  if (!parsed.ok) {
+    issues.push(cidrIssue("tunnelCidr", cidr, parsed, "172.16.0.0/24"));
+  } else if (!isPrivateCidr(cidr) && !isSubnetOf(cidr, "100.64.0.0/10")) {
+    issues.push(
+      issue(
+        "tunnelCidr",
+        `${cidr} is not a private range (RFC 1918 or 100.64.0.0/10); gateways would route real internet addresses into the tunnel.`,
+        `run ${setCommand("tunnelCidr", "172.16.0.0/24")}`,
+      ),
+    );
+  }
+  return issues;
+}
+
+// ---------------------------------------------------------------------------------------
+
+function cidrIssue(key: string, value: string, parsed: Exclude<ReturnType<typeof parseCidr>, { ok: true }>, example: string): ConfigIssue {
+  if (parsed.reason === "host-bits") {
+    return issue(key, `${parsed.message}.`, `write the network address: ${setCommand(key, parsed.network)}`);
+  }
+  // A bare address most likely meant its /24.
+  const guess = parseIpv4(value).ok ? `${value.split(".").slice(0, 3).join(".")}.0/24` : example;
+  return issue(key, `${parsed.message}.`, `write a network as a.b.c.d/len: ${setCommand(key, guess)}`);
+}
+
+function isIntegerIn(value: number, min: number, max: number): boolean {
+  return Number.isInteger(value) && value >= min && value <= max;
+}
+
+function issue(key: string, problem: string, fix: string): ConfigIssue {
+  return { key, problem, fix };
+}
+
+function show(value: string): string {
+  return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
+}
+
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
