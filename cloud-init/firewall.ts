@@ -4,7 +4,7 @@
  */
 import { PATHS, WG_INTERFACE } from "./common";
 import { renderSystemdUnit } from "./ini";
-import { assertIntegerInRange, compareCidrs, strictCidr } from "./net";
+import { compareCidrs, strictCidr } from "./net";
 import type { ForwardFlow } from "./types";
 
 export const NFT_TABLE = "inet wg_s2s";
@@ -12,8 +12,6 @@ export const NFT_TABLE = "inet wg_s2s";
 export interface ForwardPolicySpec {
   siteName: string;
   forwardFlows: readonly ForwardFlow[];
-  /** MTU of wg0; SYNs arriving from the tunnel are clamped to fit it. */
-  mtu: number;
 }
 
 function sortedFlows(flows: readonly ForwardFlow[]): ForwardFlow[] {
@@ -25,19 +23,12 @@ function sortedFlows(flows: readonly ForwardFlow[]): ForwardFlow[] {
   return [...unique.values()].sort((a, b) => compareCidrs(a.from, b.from) || compareCidrs(a.to, b.to));
 }
 
-/** IPv4 MSS that fits a tunnel MTU: 20 bytes IPv4 header + 20 bytes TCP header. */
-export function tunnelMss(mtu: number): number {
-  return mtu - 40;
-}
-
 /**
  * nftables ruleset. Loading it twice gives the same state: the empty `table` line makes
  * the `delete` succeed on the first load, then the full table is (re)created, all in one
  * atomic transaction.
  */
 export function renderForwardPolicy(spec: ForwardPolicySpec): string {
-  assertIntegerInRange(spec.mtu, 1280, 9000, "forward policy: mtu");
-  const mss = tunnelMss(spec.mtu);
   const wg = `"${WG_INTERFACE}"`;
   const flowRules = sortedFlows(spec.forwardFlows).flatMap((flow) => [
     `\t\t# ${flow.from} -> ${flow.to}`,
@@ -52,11 +43,10 @@ export function renderForwardPolicy(spec: ForwardPolicySpec): string {
     `table ${NFT_TABLE} {`,
     "\tchain forward {",
     "\t\ttype filter hook forward priority filter; policy drop;",
-    "\t\t# MSS clamping (non-terminal, so first). Leaving the tunnel: the route MTU is wg0's.",
+    "\t\t# MSS clamping, first because it does not end the rule walk. `rt mtu` is the smaller",
+    "\t\t# MTU of the routes to and back from the sender, so both SYN and SYN-ACK fit wg0.",
     `\t\toifname ${wg} tcp flags syn tcp option maxseg size set rt mtu`,
-    "\t\t# Entering from the tunnel the route points at the LAN (1500), so clamp to wg0's MTU",
-    "\t\t# explicitly: the MSS in this SYN sizes the segments sent back through the tunnel.",
-    `\t\tiifname ${wg} meta nfproto ipv4 tcp flags syn tcp option maxseg size > ${mss} tcp option maxseg size set ${mss}`,
+    `\t\tiifname ${wg} tcp flags syn tcp option maxseg size set rt mtu`,
     "\t\tct state established,related accept",
     "\t\tct state invalid drop",
     ...flowRules,

@@ -45,7 +45,6 @@ export function renderGatewayFiles(spec: GatewaySpec): GatewayFiles {
     forwardPolicy: renderForwardPolicy({
       siteName: spec.siteName,
       forwardFlows: spec.forwardFlows,
-      mtu: spec.wireguard.mtu,
     }),
   };
   if (spec.dhcp) files.dnsmasq = renderDnsmasqConfig(spec.dhcp, spec.siteName);

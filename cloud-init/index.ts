@@ -5,7 +5,7 @@ export { renderTestHostCloudConfig } from "./testHost";
 export { renderOperatorBundle, lanRoutes, BUNDLE_FILES } from "./operatorBundle";
 export type { OperatorBundleOptions } from "./operatorBundle";
 export { renderWireGuardConfig, tunnelRoutes } from "./wireguard";
-export { renderForwardPolicy, renderFirewallUnit, tunnelMss, NFT_TABLE } from "./firewall";
+export { renderForwardPolicy, renderFirewallUnit, NFT_TABLE } from "./firewall";
 export type { ForwardPolicySpec } from "./firewall";
 export { renderSysctlConfig } from "./sysctl";
 export { renderDnsmasqConfig, classlessRoutes } from "./dnsmasq";

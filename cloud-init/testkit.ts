@@ -162,7 +162,7 @@ export function withScratchDir<T>(run: (dir: string) => T): T {
   }
 }
 
-function requireTool(path: string, packageName: string): void {
+export function requireTool(path: string, packageName: string): void {
   if (!existsSync(path)) {
     throw new Error(
       `${path} is missing: install it (apt-get install ${packageName}); these tests never skip silently. CI installs it.`,
@@ -220,23 +220,60 @@ export const NFT = "/usr/sbin/nft";
 let namespaceCounter = 0;
 
 /**
- * Runs `body` with a fresh network namespace, always deleted afterwards. The namespace
- * has no link to anything: only loopback.
+ * Runs `run` with `count` fresh network namespaces, always deleted afterwards. They are
+ * linked to nothing but each other (by the test itself): no path to the root namespace.
  */
-export function withNetns<T>(run: (ns: string) => T): T {
+function addNamespaces(count: number): string[] {
   requireRoot("this test");
-  requireTool(NFT, "nftables");
-  const ns = `wgs2s-ci-${process.pid}-${(namespaceCounter += 1)}`;
-  execFileSync("ip", ["netns", "add", ns]);
+  const names: string[] = [];
   try {
-    return run(ns);
+    for (let i = 0; i < count; i += 1) {
+      const ns = `wgs2s-ci-${process.pid}-${(namespaceCounter += 1)}`;
+      execFileSync("ip", ["netns", "add", ns]);
+      names.push(ns);
+    }
+  } catch (error) {
+    deleteNamespaces(names);
+    throw error;
+  }
+  return names;
+}
+
+function deleteNamespaces(names: readonly string[]): void {
+  for (const ns of names) execFileSync("ip", ["netns", "delete", ns]);
+}
+
+export function withNamespaces<T>(count: number, run: (names: string[]) => T): T {
+  const names = addNamespaces(count);
+  try {
+    return run(names);
   } finally {
-    execFileSync("ip", ["netns", "delete", ns]);
+    deleteNamespaces(names);
   }
 }
 
-export function inNetns(ns: string, command: string, args: string[]): ToolResult {
-  return runTool(undefined, "ip", ["netns", "exec", ns, command, ...args]);
+export async function withNamespacesAsync<T>(count: number, run: (names: string[]) => Promise<T>): Promise<T> {
+  const names = addNamespaces(count);
+  try {
+    return await run(names);
+  } finally {
+    deleteNamespaces(names);
+  }
+}
+
+export function withNetns<T>(run: (ns: string) => T): T {
+  return withNamespaces(1, ([ns]) => run(ns));
+}
+
+export function inNetns(ns: string, command: string, args: string[], input?: string): ToolResult {
+  return runTool(undefined, "ip", ["netns", "exec", ns, command, ...args], input);
+}
+
+/** `sh -c script` inside a namespace; throws with the output when it fails. */
+export function shInNetns(ns: string, script: string): string {
+  const result = inNetns(ns, "sh", ["-c", script]);
+  if (!result.ok) throw new Error(`in ${ns}: ${script}\n${result.output}`);
+  return result.output;
 }
 
 /** The parts of a rendered cloud-config the tests look at. */
