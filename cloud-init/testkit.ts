@@ -170,6 +170,15 @@ export function requireTool(path: string, packageName: string): void {
   }
 }
 
+export async function withScratchDirAsync<T>(run: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), "wg-s2s-cloud-init-"));
+  try {
+    return await run(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export interface ToolResult {
   ok: boolean;
   /** Tool output with every known secret masked. */
