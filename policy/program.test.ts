@@ -1,0 +1,118 @@
+/**
+ * Every policy rule against the resources the real program (index.ts) declares under Pulumi's
+ * mock runtime for the example stack (Pulumi.dev.yaml); then against a deliberately bad program (the real resources, each mutated to
+ * break one rule) that every rule must reject.
+ *
+ * Under mocks, "is this input secret" is the SDK's own secret marker on the input (the harness
+ * records it in `secretInputs`). CrossGuard cannot see that marker (see policies.ts), so in a
+ * real preview the key-material rule reads `additionalSecretOutputs` instead.
+ */
+import { runProgram } from "../harness/programRun";
+import { exampleStackConfig, summary, views } from "./programViews";
+import { checkResources, ResourceView, RULES } from "./rules";
+
+const SERVER = "scaleway:instance/server:Server";
+const SG = "scaleway:instance/securityGroup:SecurityGroup";
+
+// One program run per test file: the harness's second run in the same jest module registry
+// currently records no resources.
+jest.setTimeout(120_000);
+
+function clone(resources: ResourceView[]): ResourceView[] {
+  return resources.map((r) => ({ ...r, props: structuredClone(r.props), secretProps: [...(r.secretProps ?? [])] }));
+}
+
+function find(resources: ResourceView[], type: string, nameEnd: string): ResourceView {
+  const found = resources.find((r) => r.type === type && r.name.endsWith(nameEnd));
+  if (!found) throw new Error(`no ${type} ending in ${nameEnd}: ${resources.map((r) => r.name).join(", ")}`);
+  return found;
+}
+
+describe("policy rules against the example stack under mocks", () => {
+  let example: ResourceView[];
+
+  beforeAll(async () => {
+    example = views(await runProgram({ config: exampleStackConfig(), stack: "dev" }));
+  });
+
+  it("declares what the rules look at (so a pass below means something)", () => {
+    const servers = example.filter((r) => r.type === SERVER);
+    expect(servers.map((s) => s.name).sort()).toEqual([
+      "wg-s2s-onprem-gateway",
+      "wg-s2s-onprem-test-host",
+      "wg-s2s-scaleway-gateway",
+      "wg-s2s-scaleway-test-host",
+    ]);
+    expect(example.filter((r) => r.type === SG)).toHaveLength(4);
+    for (const s of servers) expect(s.props.userData).toBeDefined();
+  });
+
+  it("the example stack (Pulumi.dev.yaml) passes every rule", () => {
+    expect(summary(checkResources(example))).toEqual([]);
+  });
+
+  describe("a deliberately bad program: each mutation is rejected by its rule", () => {
+    // Each mutation breaks exactly one rule on exactly one resource of the real program.
+    const mutations: Record<string, { resource: string; mutate(resources: ResourceView[]): void }> = {
+      "no-ssh-from-anywhere": {
+        resource: "wg-s2s-scaleway-gateway-sg",
+        mutate(resources) {
+          const sg = find(resources, SG, "scaleway-gateway-sg");
+          (sg.props.inboundRules as object[]).push({ action: "accept", protocol: "TCP", port: 22, ipRange: "0.0.0.0/0" });
+        },
+      },
+      "wireguard-from-peer-addresses-only": {
+        resource: "wg-s2s-onprem-gateway-sg",
+        mutate(resources) {
+          const sg = find(resources, SG, "onprem-gateway-sg");
+          const rules = sg.props.inboundRules as Array<Record<string, unknown>>;
+          const wireguard = rules.find((r) => String(r.protocol).toUpperCase() === "UDP");
+          if (!wireguard) throw new Error("the real gateway group has no UDP rule to widen");
+          wireguard.ipRange = String(wireguard.ipRange).replace(/\.\d+\/32$/, ".0/24");
+        },
+      },
+      "server-has-security-group": {
+        resource: "wg-s2s-scaleway-test-host",
+        mutate(resources) {
+          delete find(resources, SERVER, "scaleway-test-host").props.securityGroupId;
+        },
+      },
+      "key-material-user-data-is-secret": {
+        resource: "wg-s2s-onprem-gateway",
+        mutate(resources) {
+          const gateway = find(resources, SERVER, "onprem-gateway");
+          gateway.secretProps = (gateway.secretProps ?? []).filter((p) => p !== "userData");
+        },
+      },
+      "test-host-without-public-ip": {
+        resource: "wg-s2s-onprem-test-host",
+        mutate(resources) {
+          find(resources, SERVER, "onprem-test-host").props.ipId = "fr-par-1/11111111-2222-3333-4444-555555555555";
+        },
+      },
+    };
+
+    it("covers every rule of the pack", () => {
+      expect(Object.keys(mutations).sort()).toEqual(RULES.map((r) => r.name).sort());
+    });
+
+    it.each(Object.entries(mutations))("%s rejects its mutation, and only it", (rule, { resource, mutate }) => {
+      const resources = clone(example);
+      mutate(resources);
+      expect(summary(checkResources(resources))).toEqual([`${rule} ${resource}`]);
+    });
+
+    it("all mutations together: every rule fires", () => {
+      const resources = clone(example);
+      for (const { mutate } of Object.values(mutations)) mutate(resources);
+      expect(new Set(checkResources(resources).map((v) => v.rule))).toEqual(new Set(RULES.map((r) => r.name)));
+    });
+
+    it("the test hosts' user data holds a pinned SSH host key, so it too must stay secret", () => {
+      const resources = clone(example);
+      const testHost = find(resources, SERVER, "scaleway-test-host");
+      testHost.secretProps = [];
+      expect(summary(checkResources(resources))).toEqual(["key-material-user-data-is-secret wg-s2s-scaleway-test-host"]);
+    });
+  });
+});
