@@ -1,0 +1,100 @@
+import { PATHS } from "./common";
+import { renderGatewayCloudConfig } from "./gateway";
+import { BUNDLE_FILES, lanRoutes, renderOperatorBundle } from "./operatorBundle";
+import { KeyRing, WIREGUARD_KEY_SHAPE, hubGatewaySpec, parseCloudConfig, shellcheck, spokeGatewaySpec } from "./testkit";
+import type { GatewaySpec } from "./types";
+
+const VARIANTS: { name: string; build: (keys: KeyRing) => GatewaySpec }[] = [
+  { name: "static", build: (keys) => spokeGatewaySpec(keys, "static") },
+  { name: "dhcp", build: (keys) => spokeGatewaySpec(keys, "dhcp") },
+  { name: "dhcp with lanRouter", build: (keys) => spokeGatewaySpec(keys, "dhcp", "192.168.1.254") },
+];
+
+describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
+  const keys = new KeyRing();
+  const spec = build(keys);
+  const bundle = renderOperatorBundle(spec, { publicIp: "203.0.113.5" });
+  const isDhcp = spec.routePropagation === "dhcp";
+
+  it("has exactly the files its operator needs", () => {
+    expect(Object.keys(bundle).sort()).toEqual(
+      [
+        "wg0.conf",
+        "90-wg-s2s.conf",
+        "wg-s2s.nft",
+        isDhcp ? "dnsmasq.conf" : "routes.sh",
+        "cloud-config.yaml",
+        "README.txt",
+      ].sort(),
+    );
+  });
+
+  it("matches the snapshot with every key masked", () => {
+    const masked = Object.fromEntries(Object.entries(bundle).map(([name, content]) => [name, keys.mask(content)]));
+    const all = Object.values(masked).join("\n");
+    for (const secret of keys.secrets()) expect(all).not.toContain(secret);
+    expect(all).not.toMatch(WIREGUARD_KEY_SHAPE);
+    expect(masked).toMatchSnapshot();
+  });
+
+  it("holds the very strings the gateway cloud-config writes", () => {
+    const cloudConfig = renderGatewayCloudConfig(spec);
+    expect(bundle[BUNDLE_FILES.cloudConfig]).toBe(cloudConfig);
+    const files = parseCloudConfig(cloudConfig).files;
+    expect(bundle[BUNDLE_FILES.wireguard]).toBe(files.get(PATHS.wireguardConfig)?.content);
+    expect(bundle[BUNDLE_FILES.sysctl]).toBe(files.get(PATHS.sysctl)?.content);
+    expect(bundle[BUNDLE_FILES.forwardPolicy]).toBe(files.get(PATHS.forwardPolicy)?.content);
+    if (isDhcp) expect(bundle[BUNDLE_FILES.dnsmasq]).toBe(files.get(PATHS.dnsmasq)?.content);
+  });
+
+  it("keeps the private key in wg0.conf (and the cloud-config that writes it) only", () => {
+    for (const [name, content] of Object.entries(bundle)) {
+      const holdsKey = content.includes(spec.wireguard.privateKey);
+      expect([name, holdsKey]).toEqual([name, name === BUNDLE_FILES.wireguard || name === BUNDLE_FILES.cloudConfig]);
+    }
+  });
+
+  it("explains the install in order: policy, forwarding, tunnel, LAN routes", () => {
+    const readme = bundle[BUNDLE_FILES.readme];
+    const steps = ["wg-s2s.nft", "90-wg-s2s.conf", "wg0.conf /etc/wireguard/wg0.conf", isDhcp ? "dnsmasq.conf" : "routes.sh"];
+    const positions = steps.map((s) => readme.indexOf(s));
+    expect(positions.every((p) => p >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(readme).toContain("203.0.113.5");
+    expect(readme).toContain("install -D -m 0600 wg0.conf /etc/wireguard/wg0.conf");
+  });
+
+  if (!isDhcp) {
+    it("routes.sh sends the other sites to the gateway's LAN address and passes shellcheck", () => {
+      const routes = bundle[BUNDLE_FILES.routes];
+      expect(routes.split("\n").filter((l) => l.startsWith("ip "))).toEqual([
+        "ip -4 route replace 192.168.0.0/24 via 192.168.1.2",
+      ]);
+      expect(shellcheck(routes).ok).toBe(true);
+    });
+  }
+});
+
+describe("operator bundle edge cases", () => {
+  it("refuses vpc-route, which exists only on Scaleway", () => {
+    expect(() => renderOperatorBundle(hubGatewaySpec(new KeyRing(), "vpc-route"))).toThrow(/only on Scaleway/);
+  });
+
+  it("derives LAN routes from the flows leaving the LAN, or takes them as given", () => {
+    const spec = spokeGatewaySpec(new KeyRing(), "static");
+    spec.forwardFlows.push({ from: "192.168.1.0/24", to: "10.9.0.0/16" }, { from: "10.9.0.0/16", to: "192.168.1.0/24" });
+    expect(lanRoutes(spec)).toEqual([
+      { destination: "192.168.0.0/24", via: "192.168.1.2" },
+      { destination: "10.9.0.0/16", via: "192.168.1.2" },
+    ]);
+    const given = [{ destination: "172.20.0.0/16", via: "192.168.1.5" }];
+    expect(renderOperatorBundle({ ...spec, lanRoutes: given })[BUNDLE_FILES.routes]).toContain(
+      "ip -4 route replace 172.20.0.0/16 via 192.168.1.5",
+    );
+  });
+
+  it("is byte-identical when rendered twice", () => {
+    const spec = spokeGatewaySpec(new KeyRing(), "dhcp", "192.168.1.254");
+    expect(renderOperatorBundle(spec)).toEqual(renderOperatorBundle(spec));
+  });
+});
