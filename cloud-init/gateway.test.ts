@@ -9,6 +9,7 @@ import {
   parseCloudConfig,
   shellcheck,
   spokeGatewaySpec,
+  systemdVerify,
 } from "./testkit";
 import type { GatewaySpec } from "./types";
 
@@ -114,6 +115,12 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
     expect(doc.files.get(PATHS.waitPrivateNicScript)?.permissions).toBe("0755");
   });
 
+  it("writes unit files systemd-analyze accepts without a single warning", () => {
+    const units = [...doc.files.values()].filter((f) => /\/systemd\/system\/[^/]+\.service$/.test(f.path));
+    expect(units.map((u) => u.path).sort()).toEqual([PATHS.firewallUnit, PATHS.privateNicUnit]);
+    expect(systemdVerify(units)).toEqual({ ok: true, output: "" });
+  });
+
   it("writes sysctl forwarding to /etc/sysctl.d and the dnsmasq config only for dhcp", () => {
     expect(doc.files.get(PATHS.sysctl)?.content).toMatch(/^net\.ipv4\.ip_forward=1$/m);
     expect(doc.files.has(PATHS.dnsmasq)).toBe(spec.routePropagation === "dhcp");
@@ -187,6 +194,11 @@ describe("schema helper (negative controls)", () => {
   it("rejects a document without the #cloud-config header", () => {
     const text = renderGatewayCloudConfig(hubGatewaySpec(new KeyRing())).replace("#cloud-config\n", "");
     expect(cloudInitSchema(text).ok).toBe(false);
+  });
+
+  it("systemd-analyze verify flags a misspelt directive", () => {
+    const bad = { path: "/etc/systemd/system/bad.service", content: "[Unit]\nDescriptio=x\n[Service]\nExecStart=/bin/true\n" };
+    expect(systemdVerify([bad]).ok).toBe(false);
   });
 
   it("shellcheck flags an unquoted variable", () => {

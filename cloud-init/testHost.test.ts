@@ -1,6 +1,14 @@
 import { PATHS } from "./common";
 import { renderTestHostCloudConfig } from "./testHost";
-import { KeyRing, cloudInitSchema, commandIndex, parseCloudConfig, shellcheck, testHostSpec } from "./testkit";
+import {
+  KeyRing,
+  cloudInitSchema,
+  commandIndex,
+  parseCloudConfig,
+  shellcheck,
+  systemdVerify,
+  testHostSpec,
+} from "./testkit";
 import type { RoutePropagation } from "../components/types";
 
 const PROPAGATIONS: RoutePropagation[] = ["vpc-route", "dhcp", "static"];
@@ -53,6 +61,11 @@ describe.each(PROPAGATIONS)("test host cloud-config (%s)", (propagation) => {
         commandIndex(doc.runcmd, "enable --now wg-s2s-static-routes.service"),
       ];
       expect(order).toEqual([0, 1, 2]);
+      const units = [PATHS.privateNicUnit, PATHS.staticRoutesUnit].map((path) => ({
+        path,
+        content: doc.files.get(path)?.content ?? "",
+      }));
+      expect(systemdVerify(units)).toEqual({ ok: true, output: "" });
     });
   } else {
     it("adds no route: the network supplies it", () => {

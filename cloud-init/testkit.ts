@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import nacl from "tweetnacl";
 import { parse as parseYaml } from "yaml";
 import type { RoutePropagation } from "../components/types";
@@ -319,4 +319,27 @@ export function requireRoot(what: string): void {
   if (typeof process.getuid !== "function" || process.getuid() !== 0) {
     throw new Error(`${what} needs root (network namespaces); run the tests as root, as CI does. Not skipping silently.`);
   }
+}
+
+export const SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze";
+
+/**
+ * `systemd-analyze verify` on unit files (not drop-ins). It only warns about unknown keys,
+ * so any output counts as a finding, except that our own scripts are not installed here.
+ */
+export function systemdVerify(units: { path: string; content: string }[]): ToolResult {
+  requireTool(SYSTEMD_ANALYZE, "systemd");
+  return withScratchDir((dir) => {
+    const files = units.map((unit) => {
+      const file = join(dir, basename(unit.path));
+      writeFileSync(file, unit.content);
+      return file;
+    });
+    const result = runTool(undefined, SYSTEMD_ANALYZE, ["verify", ...files]);
+    const findings = result.output
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .filter((line) => !/Command \/usr\/local\/sbin\/wg-s2s-[a-z-]+ is not executable/.test(line));
+    return { ok: findings.length === 0, output: findings.join("\n") };
+  });
 }
