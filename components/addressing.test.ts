@@ -223,6 +223,7 @@ describe("Scaleway reserved addresses", () => {
   it("leave nothing in a /30 or longer", () => {
     expect(scalewayAssignableRange("192.168.0.0/30")).toBeUndefined();
     expect(scalewayReservedAddresses("192.168.0.0/31")).toEqual(["192.168.0.0", "192.168.0.1"]);
+    expect(scalewayReservedAddresses("192.168.0.7/32")).toEqual(["192.168.0.7"]);
     expect(scalewayAssignableRange("192.168.0.0/29")).toEqual({ first: "192.168.0.2", last: "192.168.0.5" });
   });
 

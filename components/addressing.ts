@@ -110,6 +110,13 @@ export function addressCount(cidr: string): number {
   return 2 ** (32 - toCidr(cidr).prefix);
 }
 
+/** First and last address of the block as numbers, for arithmetic over many blocks. */
+export function cidrRange(cidr: string): { first: number; last: number } {
+  const block = toCidr(cidr);
+  const first = ipv4ToNumber(block.network);
+  return { first, last: first + 2 ** (32 - block.prefix) - 1 };
+}
+
 /** The last address of the block (the broadcast address when prefix <= 30). */
 export function lastAddress(cidr: string): string {
   return new Address4(toCidr(cidr).text).endAddress().correctForm();
@@ -149,7 +156,7 @@ export function lastUsable(cidr: string): string {
  */
 export function scalewayReservedAddresses(subnet: string): string[] {
   const size = addressCount(subnet);
-  const offsets = [...new Set([0, 1, size - 2, size - 1].filter((o) => o >= 0))].sort((a, b) => a - b);
+  const offsets = [...new Set([0, 1, size - 2, size - 1].filter((o) => o >= 0 && o < size))].sort((a, b) => a - b);
   return offsets.map((o) => hostAddress(subnet, o));
 }
 

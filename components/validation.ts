@@ -7,6 +7,7 @@
 import { Address6 } from "ip-address";
 import {
   addressCount,
+  cidrRange,
   contains,
   hostAddress,
   isPrivateCidr,
@@ -14,6 +15,7 @@ import {
   isSubnetOf,
   lastAddress,
   networkAddress,
+  numberToIpv4,
   overlaps,
   parseCidr,
   parseIpv4,
@@ -142,7 +144,7 @@ function checkSite(site: SiteView): ConfigIssue[] {
   const issues = [...checkName(site), ...checkSubnet(site), ...checkKeyGeneration(site), ...checkRoutePropagation(site)];
   const subnet = validSubnet(site);
   const range = subnet ? usableRangeText(subnet, site.scalewayBuilt) : undefined;
-  const suggest = (n: number): string => (subnet && addressCount(subnet) >= 8 ? hostAddress(subnet, n) : "192.168.1.2");
+  const suggest = (n: number): string => exampleHost(subnet, n, "192.168.1.2");
 
   issues.push(...checkHostAddress(site, "gatewayAddress", site.gatewayAddress, subnet, range, suggest(2)));
   if (site.testHostAddress !== undefined) {
@@ -299,6 +301,11 @@ function checkHostAddress(
   return [];
 }
 
+/** Address number n of the subnet for an example in a fix; the fallback when the subnet is unusable or too small. */
+function exampleHost(subnet: string | undefined, n: number, fallback: string): string {
+  return subnet && addressCount(subnet) >= 8 ? hostAddress(subnet, n) : fallback;
+}
+
 function usableRangeText(subnet: string, scalewayBuilt: boolean): string | undefined {
   if (scalewayBuilt) {
     const range = scalewayAssignableRange(subnet);
@@ -355,14 +362,15 @@ function checkRemoteSpecific(site: SiteView, remote: RemoteSiteConfig, subnet: s
         ),
       );
     } else {
-      const routerIssues = checkHostAddress(site, "lanRouter", remote.lanRouter, subnet, range, subnet ? hostAddress(subnet, 1) : "192.168.1.1");
+      const routerExample = exampleHost(subnet, 1, "192.168.1.1");
+      const routerIssues = checkHostAddress(site, "lanRouter", remote.lanRouter, subnet, range, routerExample);
       issues.push(...routerIssues);
       if (routerIssues.length === 0 && remote.lanRouter === remote.gatewayAddress) {
         issues.push(
           issue(
             key,
             `is ${remote.lanRouter}, the WireGuard gateway itself; lanRouter is the LAN's existing default router (its internet exit), which must stay the hosts' default route.`,
-            `set the LAN's own router, e.g. ${setCommand(key, subnet ? hostAddress(subnet, 1) : "192.168.1.1")}, or remove it with ${removeCommand(key)}`,
+            `set the LAN's own router, e.g. ${setCommand(key, routerExample)}, or remove it with ${removeCommand(key)}`,
           ),
         );
       }
@@ -430,13 +438,16 @@ function checkSubnetOverlaps(sites: SiteView[], tunnelCidr: string): ConfigIssue
 
 /** A private block of the given size that overlaps none of `taken` (for example values in fixes). */
 function freeBlock(prefix: number, taken: string[]): string | undefined {
+  const used = taken.map(cidrRange);
   for (const pool of ["192.168.0.0/16", "172.16.0.0/12"]) {
     if (prefix < prefixLength(pool)) continue;
+    const start = cidrRange(pool).first;
     const size = 2 ** (32 - prefix);
     const count = Math.min(addressCount(pool) / size, 4096); // bounded search
     for (let i = 0; i < count; i++) {
-      const candidate = `${hostAddress(pool, i * size)}/${prefix}`;
-      if (!taken.some((t) => overlaps(t, candidate))) return candidate;
+      const first = start + i * size;
+      const last = first + size - 1;
+      if (!used.some((u) => u.first <= last && first <= u.last)) return `${numberToIpv4(first)}/${prefix}`;
     }
   }
   return undefined;
@@ -447,24 +458,35 @@ function checkTunnelAddresses(sites: SiteView[], tunnelCidr: string): ConfigIssu
   if (!parsed.ok) return []; // reported by checkTunnelSettings
   const issues: ConfigIssue[] = [];
   const seen = new Map<string, string>();
-  const usable = prefixLength(tunnelCidr) >= 31 ? addressCount(tunnelCidr) : addressCount(tunnelCidr) - 2;
-  const range = prefixLength(tunnelCidr) >= 31 ? `${networkAddress(tunnelCidr)} to ${lastAddress(tunnelCidr)}` : `${hostAddress(tunnelCidr, 1)} to ${hostAddress(tunnelCidr, -2)}`;
+  // /31 and /32 have no network/broadcast address (RFC 3021); longer ranges lose both.
+  const pointToPoint = prefixLength(tunnelCidr) >= 31;
+  const firstIndex = pointToPoint ? 0 : 1;
+  const lastIndex = pointToPoint ? addressCount(tunnelCidr) - 1 : addressCount(tunnelCidr) - 2;
+  const usable = lastIndex - firstIndex + 1;
+  const range = `${hostAddress(tunnelCidr, firstIndex)} to ${hostAddress(tunnelCidr, lastIndex)}`;
+  const start = cidrRange(tunnelCidr).first;
+  const inUse = new Set(sites.map((s) => s.tunnelAddress));
   const firstFree = (): string | undefined => {
-    for (let i = prefixLength(tunnelCidr) >= 31 ? 0 : 1; i < Math.min(usable + 1, 4096); i++) {
-      const candidate = hostAddress(tunnelCidr, i);
-      if (!seen.has(candidate) && !sites.some((s) => s.tunnelAddress === candidate)) return candidate;
+    for (let i = firstIndex; i <= Math.min(lastIndex, firstIndex + 4096); i++) {
+      const candidate = numberToIpv4(start + i);
+      if (!inUse.has(candidate)) return candidate;
     }
     return undefined;
   };
   for (const site of sites) {
     const key = `${site.path}.tunnelAddress`;
-    const fix = (): string => `use a free address from ${range}, e.g. ${setCommand(key, firstFree() ?? hostAddress(tunnelCidr, 1))}`;
+    const fix = (): string => {
+      const free = firstFree();
+      return free
+        ? `use a free address from ${range}, e.g. ${setCommand(key, free)}`
+        : `${range} has no free address left: widen the range, e.g. ${setCommand("tunnelCidr", "172.16.0.0/24")}, then ${setCommand(key, "<free address>")}`;
+    };
     const address = parseIpv4(site.tunnelAddress);
     if (!address.ok) {
       issues.push(issue(key, `${address.message}.`, fix()));
     } else if (!contains(tunnelCidr, site.tunnelAddress)) {
       issues.push(issue(key, `${site.tunnelAddress} is outside tunnelCidr (${tunnelCidr}).`, fix()));
-    } else if (prefixLength(tunnelCidr) <= 30 && [networkAddress(tunnelCidr), lastAddress(tunnelCidr)].includes(site.tunnelAddress)) {
+    } else if (!pointToPoint && [networkAddress(tunnelCidr), lastAddress(tunnelCidr)].includes(site.tunnelAddress)) {
       const what = site.tunnelAddress === networkAddress(tunnelCidr) ? "network" : "broadcast";
       issues.push(issue(key, `${site.tunnelAddress} is the ${what} address of tunnelCidr (${tunnelCidr}).`, fix()));
     } else if (seen.has(site.tunnelAddress)) {
