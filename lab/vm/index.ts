@@ -1,0 +1,642 @@
+/**
+ * The VM lab (`npm run lab -- --vm`): the same topology as the namespace lab, as real
+ * virtual machines. Each host boots Debian's cloud kernel and runs the program's
+ * user-data, byte for byte, through the cloud-init that starts at boot. Only Scaleway's
+ * own services (DHCP/IPAM and the VPC router applying custom routes) are stand-ins.
+ *
+ *   runVmLab(options) -> VmLabResult   (never throws for a failed check; `ok` says it all)
+ *
+ * Steps: program run (mock runtime) -> plan from its resources -> cached image ->
+ * namespaces, bridges, taps, stand-ins -> one qemu per server with a NoCloud seed ->
+ * checks -> cleanup (also on failure and on SIGINT/SIGTERM).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { must, run, sleep, waitFor } from "./exec";
+import {
+  cloudInitFinishedUptime,
+  parseCloudInitResult,
+  parseCloudInitStatus,
+  parseIperf,
+  parsePing,
+  ssh,
+  type SshTarget,
+} from "./guest";
+import { ensureImage, type VmImage } from "./image";
+import { createNetwork, destroyNetwork, listLabNamespaces, tapName, type LabNetwork } from "./network";
+import { planVmLab, type VmHost, type VmLabPlan } from "./plan";
+import { probeKvm, startVm, stopVm, type Accel, type RunningVm } from "./qemu";
+import { renderMetaData, renderNetworkConfig, writeSeedIso, type VmNic } from "./seed";
+
+export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+const PROJECT = "scaleway-wireguard-s2s";
+/** Namespaces of VM-lab runs: wgvm<6 hex>-net, wgvm<6 hex>-vpcN. */
+export const NETNS_PATTERN = /^wgvm[0-9a-f]{6}-(net|vpc\d+)$/;
+
+export interface VmLabTimeouts {
+  imageBuildMs: number;
+  /** Per VM, from qemu start to cloud-init's "finished" line. */
+  cloudInitMs: number;
+  /** From VM start to the first cross-site ping. */
+  tunnelMs: number;
+  /** From the reboot command to the tunnel carrying pings again. */
+  rebootMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: VmLabTimeouts = {
+  imageBuildMs: 20 * 60_000,
+  cloudInitMs: 15 * 60_000,
+  tunnelMs: 15 * 60_000,
+  rebootMs: 10 * 60_000,
+};
+
+export interface VmLabOptions {
+  /** Raw stack config (keys without the project prefix). Default: the example stack, Pulumi.dev.yaml. */
+  config?: Record<string, unknown>;
+  /** "auto" (default): KVM when a probe boots a kernel with it, TCG otherwise. */
+  accel?: "auto" | Accel;
+  /** Reboot the hub gateway and require the tunnel to come back (default true). */
+  reboot?: boolean;
+  /** Where image builds are cached (default <repo>/.cache/vm). */
+  cacheRoot?: string;
+  /** Parent of the per-run directory (default <repo>/.lab/vm). */
+  runsRoot?: string;
+  timeouts?: Partial<VmLabTimeouts>;
+  /** One line per step (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface VmLabCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** Negative controls pass when the thing they provoke fails. */
+  negativeControl?: boolean;
+}
+
+export interface VmLabHostResult {
+  name: string;
+  site: string;
+  role: string;
+  privateAddress: string;
+  publicAddress?: string;
+  cloudInitStatus?: string;
+  cloudInitErrors: string[];
+  /** Guest uptime when cloud-init finished (from its console line). */
+  cloudInitDoneUptimeSeconds?: number;
+  /** Wall time from qemu start to cloud-init's finished line. */
+  cloudInitDoneSeconds?: number;
+  userDataSha256: string;
+  guestUserDataSha256?: string;
+}
+
+export interface VmLabResult {
+  ok: boolean;
+  prefix: string;
+  runDir: string;
+  resultFile: string;
+  accel: Accel;
+  accelReason: string;
+  image: { key: string; built: boolean; buildSeconds: number; repoDebs: string[] };
+  hosts: VmLabHostResult[];
+  checks: VmLabCheck[];
+  measurements: {
+    imageSeconds: number;
+    bootToTunnelSeconds?: number;
+    pingRttMs: Record<string, number>;
+    iperfBitsPerSecond?: number;
+    iperfPmtuBlackholeBitsPerSecond?: number;
+    rebootToTunnelSeconds?: number;
+    totalSeconds: number;
+  };
+  /** What stands in for Scaleway (or differs from it), so the gap to the cloud is explicit. */
+  standIns: string[];
+  cleanupProblems: string[];
+  error?: string;
+}
+
+export const STAND_INS: readonly string[] = [
+  "Scaleway DHCP/IPAM: dnsmasq per private network (own namespace, at the subnet's first address) with one static lease per private NIC MAC (the IPAM-reserved address), no default router, no DNS.",
+  "VPC custom routes: the same namespace is the VPC router; it holds the network.Route resources the program declared (destination via the next-hop NIC's IPAM address) and pushes them to every host of the network as DHCP option 121 via itself.",
+  "Scaleway's image configures private NICs by DHCP through a udev rule; here the NoCloud network-config asks for DHCP on the NIC with the 02:00:00 MAC (networkd renders it).",
+  "Flexible IPs: the gateways' public addresses are static (NoCloud network-config) on one bridged 'internet' segment, 198.51.100.0/24; Scaleway routes them to the instance and its image gets them by DHCP.",
+  "Metadata service: a NoCloud seed volume (user-data unchanged; meta-data with instance-id and hostname; network-config).",
+  "Image: Debian 12 (cloud kernel, cloud-init 22.4, networkd) instead of Scaleway's Ubuntu; apt installs from a repository inside the image, not from a mirror; iperf3 is preinstalled for the throughput check.",
+  "Security groups are not modelled: the lab's internet segment only carries the two gateways.",
+];
+
+interface RunContext {
+  prefix: string;
+  runDir: string;
+  log: (line: string) => void;
+  vms: RunningVm[];
+  network?: LabNetwork;
+  cleaned: boolean;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** The example stack (Pulumi.dev.yaml) without the project prefix: the lab's default topology. */
+export function exampleStackConfig(file = path.join(REPO_ROOT, "Pulumi.dev.yaml")): Record<string, unknown> {
+  const doc = parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc.config ?? {})) {
+    if (k.startsWith(`${PROJECT}:`)) out[k.slice(PROJECT.length + 1)] = v;
+  }
+  return out;
+}
+
+/** Package names a cloud-config's `packages:` asks for (plain names only). */
+export function userDataPackages(userData: string): string[] {
+  const doc = parseYaml(userData) as { packages?: unknown[] } | null;
+  return (doc?.packages ?? []).filter((p): p is string => typeof p === "string");
+}
+
+/** What the lab checks before touching anything; empty when it can run. */
+export async function vmLabPrerequisites(): Promise<string[]> {
+  const missing: string[] = [];
+  if (process.platform !== "linux") missing.push("Linux");
+  if (typeof process.getuid === "function" && process.getuid() !== 0) missing.push("root (namespaces, taps, debootstrap)");
+  if (!fs.existsSync("/dev/net/tun")) missing.push("/dev/net/tun");
+  const tools: Record<string, string> = {
+    "qemu-system-x86_64": "qemu-system-x86",
+    "qemu-img": "qemu-utils",
+    genisoimage: "genisoimage",
+    debootstrap: "debootstrap",
+    "dpkg-scanpackages": "dpkg-dev",
+    dnsmasq: "dnsmasq",
+    ssh: "openssh-client",
+    "ssh-keygen": "openssh-client",
+    "mkfs.ext4": "e2fsprogs",
+    ip: "iproute2",
+    nft: "nftables",
+  };
+  for (const [tool, pkg] of Object.entries(tools)) {
+    const r = await run("sh", ["-c", `command -v ${tool}`], 5000);
+    if (r.code !== 0) missing.push(`${tool} (apt-get install ${pkg})`);
+  }
+  return missing;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cmdlineOf(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+  } catch {
+    return "";
+  }
+}
+
+/** Removes what a killed earlier run left: its qemu/dnsmasq (by recorded pid), namespaces, secrets. */
+export async function sweepLeftovers(runsRoot: string, log: (l: string) => void): Promise<string[]> {
+  const swept: string[] = [];
+  const livePrefixes = new Set<string>();
+  if (fs.existsSync(runsRoot)) {
+    for (const entry of fs.readdirSync(runsRoot)) {
+      const dir = path.join(runsRoot, entry);
+      const ownerFile = path.join(dir, "owner.json");
+      if (!fs.existsSync(ownerFile)) continue;
+      let owner: { pid: number; prefix: string; pids?: number[] };
+      try {
+        owner = JSON.parse(fs.readFileSync(ownerFile, "utf8"));
+      } catch {
+        continue;
+      }
+      if (owner.pid !== process.pid && pidAlive(owner.pid) && /node|tsx|jest/.test(cmdlineOf(owner.pid))) {
+        livePrefixes.add(owner.prefix);
+        continue;
+      }
+      // Only processes whose command line names this run's directory are ours to kill.
+      for (const pid of owner.pids ?? []) {
+        if (pidAlive(pid) && cmdlineOf(pid).includes(dir)) {
+          process.kill(pid, "SIGKILL");
+          swept.push(`pid ${pid}`);
+        }
+      }
+      scrubRunDir(dir);
+      fs.rmSync(ownerFile, { force: true });
+    }
+  }
+  for (const netns of await listLabNamespaces(NETNS_PATTERN)) {
+    const prefix = netns.replace(/-(net|vpc\d+)$/, "");
+    if (livePrefixes.has(prefix)) continue;
+    const pids = await run("ip", ["netns", "pids", netns], 5000);
+    for (const pid of pids.stdout.split(/\s+/).filter(Boolean).map(Number)) {
+      // A namespace named like ours holds only what a lab run started there.
+      if (/qemu-system|dnsmasq/.test(cmdlineOf(pid))) process.kill(pid, "SIGKILL");
+    }
+    await run("ip", ["netns", "delete", netns], 10_000);
+    swept.push(`netns ${netns}`);
+  }
+  if (swept.length) log(`removed leftovers of an earlier run: ${swept.join(", ")}`);
+  return swept;
+}
+
+/** Deletes what must not outlive a run: disks, seeds (they hold WireGuard keys), SSH keys. */
+function scrubRunDir(dir: string): void {
+  if (!fs.existsSync(dir)) return;
+  for (const entry of fs.readdirSync(dir)) {
+    const p = path.join(dir, entry);
+    if (entry.startsWith("ssh-key") || entry === "deploy.key") fs.rmSync(p, { force: true });
+    else if (fs.statSync(p).isDirectory()) {
+      for (const f of ["overlay.qcow2", "seed.iso", "qmp.sock"]) fs.rmSync(path.join(p, f), { force: true });
+      fs.rmSync(path.join(p, "seed"), { recursive: true, force: true });
+    }
+  }
+}
+
+function recordOwner(ctx: RunContext): void {
+  const pids = [...ctx.vms.map((v) => v.pid), ...(ctx.network?.dnsmasq.map((d) => d.pid) ?? [])];
+  fs.writeFileSync(path.join(ctx.runDir, "owner.json"), JSON.stringify({ pid: process.pid, prefix: ctx.prefix, pids }));
+}
+
+async function cleanup(ctx: RunContext): Promise<string[]> {
+  if (ctx.cleaned) return [];
+  ctx.cleaned = true;
+  const problems: string[] = [];
+  await Promise.all(ctx.vms.map((vm) => stopVm(vm)));
+  for (const vm of ctx.vms) if (pidAlive(vm.pid)) problems.push(`qemu ${vm.name} (pid ${vm.pid}) still running`);
+  if (ctx.network) problems.push(...(await destroyNetwork(ctx.network)));
+  const left = (await listLabNamespaces(NETNS_PATTERN)).filter((n) => n.startsWith(`${ctx.prefix}-`));
+  if (left.length) problems.push(`namespaces left: ${left.join(", ")}`);
+  scrubRunDir(ctx.runDir);
+  fs.rmSync(path.join(ctx.runDir, "owner.json"), { force: true });
+  return problems;
+}
+
+function nicsOf(host: VmHost, hostIndex: number): (VmNic & { tap: string })[] {
+  const nics: (VmNic & { tap: string })[] = [];
+  if (host.publicAddress && host.publicMac) {
+    nics.push({ id: "public", mac: host.publicMac, pciSlot: 2, staticAddress: `${host.publicAddress}/24`, tap: tapName(hostIndex, "public") });
+  }
+  nics.push({ id: "private", mac: host.privateMac, pciSlot: 5, tap: tapName(hostIndex, "private") });
+  return nics;
+}
+
+export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult> {
+  const started = Date.now();
+  const log = options.log ?? ((line: string) => process.stderr.write(`[vm-lab] ${line}\n`));
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const runsRoot = options.runsRoot ?? path.join(REPO_ROOT, ".lab", "vm");
+  const prefix = `wgvm${randomBytes(3).toString("hex")}`;
+  const runDir = path.join(runsRoot, prefix);
+  fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  const ctx: RunContext = { prefix, runDir, log, vms: [], cleaned: false };
+  const result: VmLabResult = {
+    ok: false,
+    prefix,
+    runDir,
+    resultFile: path.join(runDir, "result.json"),
+    accel: "tcg",
+    accelReason: "",
+    image: { key: "", built: false, buildSeconds: 0, repoDebs: [] },
+    hosts: [],
+    checks: [],
+    measurements: { imageSeconds: 0, pingRttMs: {}, totalSeconds: 0 },
+    standIns: [...STAND_INS],
+    cleanupProblems: [],
+  };
+  const check = (name: string, ok: boolean, detail: string, negativeControl = false) => {
+    result.checks.push({ name, ok, detail, negativeControl });
+    log(`${ok ? "PASS" : "FAIL"} ${name}: ${detail}`);
+    return ok;
+  };
+
+  // Ctrl-C or a kill: stop every VM and namespace before the process goes.
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: cleaning up`);
+    void cleanup(ctx).finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  try {
+    const missing = await vmLabPrerequisites();
+    if (missing.length) throw new Error(`the VM lab cannot run here; missing: ${missing.join("; ")}`);
+    await sweepLeftovers(runsRoot, log);
+    recordOwner(ctx);
+
+    log("running the program offline (mock runtime) for each host's user-data");
+    // Loaded here so that the lab module itself stays cheap to import (tests, CLI help).
+    const { runProgram } = await import("../../harness/programRun");
+    const program = await runProgram({ config: options.config ?? exampleStackConfig() });
+    const plan: VmLabPlan = planVmLab(program.resources);
+    const userData = new Map(plan.hosts.map((h) => [h.name, program.userData(h.site, h.role)]));
+    log(`plan: ${plan.hosts.map((h) => `${h.name} ${h.privateAddress}${h.publicAddress ? ` / ${h.publicAddress}` : ""}`).join(", ")}`);
+
+    // SSH access: the program's deploy key when it exports one, else a lab key via meta-data.
+    let keyFile = path.join(runDir, "deploy.key");
+    const labKeys: string[] = [];
+    const deployKey = program.outputs.deployPrivateKey;
+    if (typeof deployKey === "string" && deployKey.includes("PRIVATE KEY")) {
+      fs.writeFileSync(keyFile, deployKey.endsWith("\n") ? deployKey : `${deployKey}\n`, { mode: 0o600 });
+    } else {
+      keyFile = path.join(runDir, "ssh-key");
+      await must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${prefix}-lab`, "-f", keyFile]);
+      labKeys.push(fs.readFileSync(`${keyFile}.pub`, "utf8").trim());
+      log("the program exports no deploy key: the lab's own key goes in through NoCloud meta-data public-keys");
+    }
+
+    const packages = [...new Set([...userData.values()].flatMap(userDataPackages))];
+    const imageStarted = Date.now();
+    const image: VmImage = await ensureImage({
+      cacheRoot: options.cacheRoot ?? path.join(REPO_ROOT, ".cache", "vm"),
+      extraRepoPackages: packages,
+      log,
+      timeoutMs: timeouts.imageBuildMs,
+    });
+    result.measurements.imageSeconds = (Date.now() - imageStarted) / 1000;
+    result.image = { key: image.key, built: image.built, buildSeconds: image.buildSeconds, repoDebs: image.repoDebs };
+    log(`image ${image.key} (${image.built ? `built in ${image.buildSeconds.toFixed(0)} s` : "cached"}); repo: ${image.repoDebs.length} .deb`);
+
+    if (options.accel && options.accel !== "auto") {
+      result.accel = options.accel;
+      result.accelReason = "chosen by option";
+    } else {
+      const probe = await probeKvm(image.kernel, runDir);
+      result.accel = probe.ok ? "kvm" : "tcg";
+      result.accelReason = probe.ok ? probe.reason : `${probe.reason}; using TCG (software emulation)`;
+    }
+    log(`accelerator: ${result.accel} (${result.accelReason})`);
+
+    ctx.network = await createNetwork(prefix, plan, runDir);
+    recordOwner(ctx);
+    log(`network: namespace ${ctx.network.switchNs} (bridges, ${ctx.network.taps.length} taps), stand-ins ${[...ctx.network.vpcNs.values()].join(", ")}`);
+
+    const t0 = Date.now();
+    for (const [i, host] of plan.hosts.entries()) {
+      const dir = path.join(runDir, host.name);
+      const nics = nicsOf(host, i);
+      const seedIso = path.join(dir, "seed.iso");
+      const ud = userData.get(host.name)!;
+      await writeSeedIso(
+        path.join(dir, "seed"),
+        {
+          userData: ud,
+          metaData: renderMetaData({ instanceId: `${prefix}-${host.name}`, hostname: host.name, publicKeys: labKeys }),
+          networkConfig: renderNetworkConfig(nics),
+        },
+        seedIso,
+      );
+      const vm = await startVm({
+        name: host.name,
+        netns: ctx.network.switchNs,
+        kernel: image.kernel,
+        initrd: image.initrd,
+        baseImage: image.rootfs,
+        dir,
+        seedIso,
+        nics,
+        accel: result.accel,
+      });
+      ctx.vms.push(vm);
+      recordOwner(ctx);
+      result.hosts.push({
+        name: host.name,
+        site: host.site,
+        role: host.role,
+        privateAddress: host.privateAddress,
+        publicAddress: host.publicAddress,
+        cloudInitErrors: [],
+        userDataSha256: sha256(ud),
+      });
+      log(`started ${host.name} (qemu pid ${vm.pid}, serial ${path.relative(REPO_ROOT, vm.serialLog)})`);
+    }
+
+    const target = (host: VmHost): SshTarget => ({
+      netns: ctx.network!.vpcNs.get(host.site)!,
+      address: host.privateAddress,
+      keyFile,
+    });
+    const hubSite = program.config.scalewaySite.name;
+    const testHosts = plan.hosts.filter((h) => h.role === "test-host");
+    const hubTest = testHosts.find((h) => h.site === hubSite);
+    const spokeTests = testHosts.filter((h) => h.site !== hubSite);
+    if (!hubTest || spokeTests.length === 0) throw new Error("the VM lab needs the hub's test host and at least one simulated site's test host");
+    const pingOnce = async (from: VmHost, to: VmHost) =>
+      (await ssh(target(from), `ping -n -c 1 -W 2 ${to.privateAddress}`, 20_000)).code === 0;
+
+    // Boot to tunnel: polled while the VMs boot, from the first moment SSH answers.
+    const tunnelWatch = waitFor(
+      async () => ((await pingOnce(hubTest, spokeTests[0])) ? (Date.now() - t0) / 1000 : undefined),
+      timeouts.tunnelMs,
+      5000,
+      () => ctx.cleaned,
+    );
+
+    log(`waiting for cloud-init on ${plan.hosts.length} VMs (bound ${timeouts.cloudInitMs / 1000} s each)`);
+    await Promise.all(
+      plan.hosts.map(async (host, i) => {
+        const vm = ctx.vms[i];
+        const uptime = await waitFor(
+          async () => {
+            if (vm.process.exitCode !== null) throw new Error(`${host.name}: qemu exited (${vm.process.exitCode}); see ${vm.serialLog}`);
+            return cloudInitFinishedUptime(vm.serialLog);
+          },
+          timeouts.cloudInitMs,
+          2000,
+        );
+        const hr = result.hosts[i];
+        if (uptime === undefined) {
+          hr.cloudInitErrors.push(`cloud-init did not finish within ${timeouts.cloudInitMs / 1000} s`);
+          return;
+        }
+        hr.cloudInitDoneUptimeSeconds = uptime;
+        hr.cloudInitDoneSeconds = (Date.now() - vm.startedAt) / 1000;
+        log(`${host.name}: cloud-init finished (guest uptime ${uptime.toFixed(0)} s, wall ${hr.cloudInitDoneSeconds.toFixed(0)} s)`);
+      }),
+    );
+
+    for (const [i, host] of plan.hosts.entries()) {
+      const hr = result.hosts[i];
+      if (hr.cloudInitDoneUptimeSeconds === undefined) {
+        check(`cloud-init on ${host.name}`, false, hr.cloudInitErrors.join("; "));
+        continue;
+      }
+      await inspectCloudInit(host, hr, target(host), check);
+    }
+
+    const boot = await tunnelWatch;
+    result.measurements.bootToTunnelSeconds = boot;
+    if (!check("tunnel up: first ping between test hosts", boot !== undefined, boot !== undefined ? `${boot.toFixed(0)} s after the VMs started` : `no ping within ${timeouts.tunnelMs / 1000} s`)) {
+      throw new Error("the tunnel never came up");
+    }
+
+    await kernelWireGuardChecks(plan, target, check);
+
+    for (const spoke of spokeTests) {
+      for (const [from, to] of [
+        [hubTest, spoke],
+        [spoke, hubTest],
+      ] as const) {
+        const r = await ssh(target(from), `ping -n -c 5 -i 0.5 -W 3 ${to.privateAddress}`, 60_000);
+        const stats = parsePing(r.stdout);
+        const ok = r.code === 0 && stats !== undefined && stats.received === stats.transmitted;
+        if (stats?.rttAvgMs !== undefined) result.measurements.pingRttMs[`${from.name}->${to.name}`] = stats.rttAvgMs;
+        check(`ping ${from.name} -> ${to.name}`, ok, stats ? `${stats.received}/${stats.transmitted} replies, avg ${stats.rttAvgMs ?? "?"} ms` : r.stderr.trim() || r.stdout.trim());
+      }
+    }
+
+    const spoke = spokeTests[0];
+    const iperf = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
+    result.measurements.iperfBitsPerSecond = iperf.bps;
+    check(`iperf3 ${hubTest.name} -> ${spoke.name} through the tunnel`, iperf.bps !== undefined && iperf.bps > 0, iperf.detail);
+
+    // MTU: the test hosts keep 1500-byte MTUs; with every ICMP "fragmentation needed"
+    // dropped on all segments, path-MTU discovery is blind and only MSS clamping saves TCP.
+    await dropFragNeeded(ctx.network.switchNs, true);
+    const blackhole = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
+    await dropFragNeeded(ctx.network.switchNs, false);
+    result.measurements.iperfPmtuBlackholeBitsPerSecond = blackhole.bps;
+    check("MTU: bulk TCP across the tunnel with ICMP frag-needed dropped", blackhole.bps !== undefined && blackhole.bps > 0, blackhole.detail);
+
+    if (options.reboot !== false) {
+      const hubGw = plan.hosts.find((h) => h.site === hubSite && h.role === "gateway")!;
+      // Negative control first: with the hub's tunnel down, the ping must fail, or the
+      // checks above were not measuring the tunnel.
+      await ssh(target(hubGw), "systemctl stop wg-quick@wg0", 60_000);
+      const leaked = await pingOnce(hubTest, spoke);
+      check("negative control: no ping with the hub gateway's tunnel stopped", !leaked, leaked ? "ping answered without the tunnel: traffic bypasses it" : "ping failed, as it must", true);
+      await rebootCheck(hubGw, ctx.vms[plan.hosts.indexOf(hubGw)], target, () => pingOnce(hubTest, spoke), timeouts.rebootMs, result, check);
+    }
+
+    result.ok = result.checks.every((c) => c.ok) && result.hosts.every((h) => h.cloudInitErrors.length === 0);
+  } catch (e) {
+    result.error = e instanceof Error ? e.message : String(e);
+    log(`ERROR ${result.error}`);
+    result.ok = false;
+  } finally {
+    log("cleaning up: VMs, taps, bridges, namespaces, disks, seeds, keys");
+    result.cleanupProblems = await cleanup(ctx);
+    if (result.cleanupProblems.length) {
+      result.ok = false;
+      log(`cleanup problems: ${result.cleanupProblems.join("; ")}`);
+    }
+    process.removeListener("SIGINT", onSignal);
+    process.removeListener("SIGTERM", onSignal);
+    result.measurements.totalSeconds = (Date.now() - started) / 1000;
+    fs.writeFileSync(result.resultFile, JSON.stringify(result, null, 2));
+    log(`${result.ok ? "VM lab passed" : "VM lab FAILED"} in ${result.measurements.totalSeconds.toFixed(0)} s; result: ${path.relative(REPO_ROOT, result.resultFile)}`);
+  }
+  return result;
+}
+
+type CheckFn = (name: string, ok: boolean, detail: string, negativeControl?: boolean) => boolean;
+
+async function inspectCloudInit(host: VmHost, hr: VmLabHostResult, t: SshTarget, check: CheckFn): Promise<void> {
+  const r = await ssh(
+    t,
+    "timeout 300 cloud-init status --wait --long; echo '--8<--'; cat /run/cloud-init/result.json; echo '--8<--'; sha256sum /var/lib/cloud/instance/user-data.txt",
+    60_000,
+  );
+  const [statusText, resultJson, shaLine] = r.stdout.split("--8<--\n");
+  hr.cloudInitStatus = parseCloudInitStatus(statusText ?? "");
+  try {
+    hr.cloudInitErrors.push(...parseCloudInitResult(resultJson ?? "").errors);
+  } catch (e) {
+    hr.cloudInitErrors.push(`no result.json over SSH: ${(e as Error).message} ${r.stderr.trim()}`);
+  }
+  hr.guestUserDataSha256 = shaLine?.split(/\s+/)[0];
+  check(
+    `cloud-init on ${host.name}: status done, no errors`,
+    hr.cloudInitStatus === "done" && hr.cloudInitErrors.length === 0,
+    `status ${hr.cloudInitStatus ?? "?"}; errors: ${hr.cloudInitErrors.length ? hr.cloudInitErrors.join(" | ") : "none"}`,
+  );
+  check(
+    `user-data on ${host.name} is the program's, byte for byte`,
+    hr.guestUserDataSha256 === hr.userDataSha256,
+    `sha256 program ${hr.userDataSha256.slice(0, 12)}, guest ${hr.guestUserDataSha256?.slice(0, 12) ?? "?"}`,
+  );
+}
+
+async function kernelWireGuardChecks(plan: VmLabPlan, target: (h: VmHost) => SshTarget, check: CheckFn): Promise<void> {
+  for (const gw of plan.hosts.filter((h) => h.role === "gateway")) {
+    // Kernel module (not wireguard-go), and a recent handshake with every peer.
+    const r = await ssh(
+      target(gw),
+      "test -d /sys/module/wireguard && ip -d link show wg0 | grep -qw wireguard && echo KERNEL-WG; wg show wg0 latest-handshakes",
+      30_000,
+    );
+    const kernel = r.stdout.includes("KERNEL-WG");
+    const handshakes = r.stdout
+      .split("\n")
+      .filter((l) => /^\S+\s+\d+$/.test(l))
+      .map((l) => Number(l.split(/\s+/)[1]));
+    const allShook = handshakes.length > 0 && handshakes.every((t) => t > 0);
+    check(`${gw.name}: kernel WireGuard, handshake with every peer`, kernel && allShook, `kernel module ${kernel ? "yes" : "no"}; handshakes ${handshakes.length ? handshakes.map((t) => (t > 0 ? "done" : "none")).join(", ") : "none listed"}`);
+  }
+}
+
+async function iperfRun(client: SshTarget, server: SshTarget, serverAddress: string): Promise<{ bps?: number; detail: string }> {
+  // One-shot server; the client run is bounded by its own -t plus connect time.
+  await ssh(server, "pkill -x iperf3; iperf3 -s -1 -D", 30_000);
+  await sleep(1000);
+  const r = await ssh(client, `iperf3 -c ${serverAddress} -t 5 -J --connect-timeout 5000`, 90_000);
+  try {
+    const parsed = parseIperf(r.stdout);
+    return {
+      bps: parsed.receivedBitsPerSecond,
+      detail: `${(parsed.receivedBitsPerSecond / 1e6).toFixed(1)} Mbit/s over ${parsed.seconds.toFixed(1)} s${parsed.retransmits !== undefined ? `, ${parsed.retransmits} retransmits` : ""}`,
+    };
+  } catch (e) {
+    return { detail: `${(e as Error).message} ${r.stderr.trim()}`.trim() };
+  }
+}
+
+/** Drops ICMP "fragmentation needed" on every bridge of the lab (a path-MTU black hole). */
+async function dropFragNeeded(switchNs: string, on: boolean): Promise<void> {
+  const rules = on
+    ? "table bridge wgvm_pmtu { chain forward { type filter hook forward priority 0; icmp type destination-unreachable icmp code frag-needed drop; } }\n"
+    : "delete table bridge wgvm_pmtu\n";
+  const r = await run("sh", ["-c", `printf '%s' "$1" | ip netns exec "$2" nft -f -`, "sh", rules, switchNs], 10_000);
+  if (r.code !== 0) throw new Error(`nft in ${switchNs}: ${r.stderr.trim()}`);
+}
+
+async function rebootCheck(
+  gw: VmHost,
+  vm: RunningVm,
+  target: (h: VmHost) => SshTarget,
+  ping: () => Promise<boolean>,
+  timeoutMs: number,
+  result: VmLabResult,
+  check: CheckFn,
+): Promise<void> {
+  const bootId = async () => (await ssh(target(gw), "cat /proc/sys/kernel/random/boot_id", 20_000)).stdout.trim() || undefined;
+  const before = await bootId();
+  const t = Date.now();
+  // In-guest reboot, as an operator (or an unattended upgrade) would do it.
+  await ssh(target(gw), "systemctl reboot", 20_000);
+  const rebooted = await waitFor(async () => {
+    if (vm.process.exitCode !== null) throw new Error(`${gw.name}: qemu exited during the reboot`);
+    const now = await bootId();
+    return now && before && now !== before ? now : undefined;
+  }, timeoutMs, 5000);
+  if (!check(`${gw.name} rebooted`, rebooted !== undefined, rebooted ? "new boot id" : `no new boot id within ${timeoutMs / 1000} s`)) return;
+  const back = await waitFor(async () => ((await ping()) ? (Date.now() - t) / 1000 : undefined), timeoutMs - (Date.now() - t), 3000);
+  result.measurements.rebootToTunnelSeconds = back;
+  check(
+    `tunnel back after rebooting ${gw.name}, nothing done by hand`,
+    back !== undefined,
+    back !== undefined ? `${back.toFixed(0)} s from the reboot command to the first ping` : `no ping within ${timeoutMs / 1000} s`,
+  );
+  const r = await ssh(target(gw), "timeout 300 cloud-init status --wait --long; echo '--8<--'; cat /run/cloud-init/result.json", 60_000);
+  const [statusText, json] = r.stdout.split("--8<--\n");
+  let errors: string[] = [];
+  try {
+    errors = parseCloudInitResult(json ?? "").errors;
+  } catch (e) {
+    errors = [(e as Error).message];
+  }
+  const status = parseCloudInitStatus(statusText ?? "");
+  check(`cloud-init on ${gw.name} after the reboot: no errors`, status === "done" && errors.length === 0, `status ${status ?? "?"}; errors: ${errors.length ? errors.join(" | ") : "none"}`);
+}

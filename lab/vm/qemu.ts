@@ -1,0 +1,217 @@
+/**
+ * One qemu VM per host: direct kernel boot from the cached image, a qcow2 overlay, the
+ * NoCloud seed as a second disk, NICs on taps inside the lab's namespace, the serial
+ * console in a file. KVM is used when it actually boots a kernel here, TCG otherwise.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as path from "node:path";
+import { must, run, sleep } from "./exec";
+import type { VmNic } from "./seed";
+
+export type Accel = "kvm" | "tcg";
+
+export interface VmSpec {
+  name: string;
+  netns: string;
+  kernel: string;
+  initrd: string;
+  /** Base image; each VM writes to its own overlay. */
+  baseImage: string;
+  dir: string;
+  seedIso: string;
+  nics: (VmNic & { tap: string })[];
+  accel: Accel;
+  memoryMiB?: number;
+}
+
+export interface RunningVm {
+  name: string;
+  pid: number;
+  serialLog: string;
+  qmpSocket: string;
+  startedAt: number;
+  process: ChildProcess;
+  /** Resolves with qemu's exit code. */
+  exited: Promise<number | null>;
+}
+
+export const KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=1";
+
+export function qemuArgs(spec: VmSpec, files: { overlay: string; serialLog: string; qmpSocket: string; pidFile: string }): string[] {
+  const args = [
+    "-name",
+    spec.name,
+    "-machine",
+    "pc",
+    "-accel",
+    spec.accel,
+    ...(spec.accel === "kvm" ? ["-cpu", "host,-arch-capabilities"] : []),
+    "-smp",
+    "1",
+    "-m",
+    String(spec.memoryMiB ?? 1024),
+    "-kernel",
+    spec.kernel,
+    "-initrd",
+    spec.initrd,
+    "-append",
+    KERNEL_CMDLINE,
+    "-drive",
+    `file=${files.overlay},if=none,id=root,format=qcow2`,
+    "-device",
+    "virtio-blk-pci,drive=root,addr=0x3",
+    "-drive",
+    `file=${spec.seedIso},if=none,id=seed,format=raw,readonly=on`,
+    "-device",
+    "virtio-blk-pci,drive=seed,addr=0x4",
+    // Entropy at boot: sshd host keys and cloud-init must not stall under emulation.
+    "-device",
+    "virtio-rng-pci,addr=0x6",
+  ];
+  for (const nic of spec.nics) {
+    args.push(
+      "-netdev",
+      `tap,id=${nic.id},ifname=${nic.tap},script=no,downscript=no`,
+      "-device",
+      `virtio-net-pci,netdev=${nic.id},mac=${nic.mac},addr=0x${nic.pciSlot.toString(16)}`,
+    );
+  }
+  args.push(
+    "-nodefaults",
+    "-vga",
+    "none",
+    "-display",
+    "none",
+    "-serial",
+    `file:${files.serialLog}`,
+    "-qmp",
+    `unix:${files.qmpSocket},server=on,wait=off`,
+    "-pidfile",
+    files.pidFile,
+  );
+  return args;
+}
+
+export async function startVm(spec: VmSpec): Promise<RunningVm> {
+  fs.mkdirSync(spec.dir, { recursive: true });
+  const files = {
+    overlay: path.join(spec.dir, "overlay.qcow2"),
+    serialLog: path.join(spec.dir, "serial.log"),
+    qmpSocket: path.join(spec.dir, "qmp.sock"),
+    pidFile: path.join(spec.dir, "qemu.pid"),
+  };
+  fs.rmSync(files.overlay, { force: true });
+  await must("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", spec.baseImage, files.overlay], 30_000);
+  const stderrLog = fs.openSync(path.join(spec.dir, "qemu.stderr"), "w");
+  // `ip netns exec` execs qemu in place, so the child's pid is qemu's.
+  const child = spawn("ip", ["netns", "exec", spec.netns, "qemu-system-x86_64", ...qemuArgs(spec, files)], {
+    stdio: ["ignore", "ignore", stderrLog],
+  });
+  fs.closeSync(stderrLog);
+  if (!child.pid) throw new Error(`${spec.name}: qemu did not start`);
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return {
+    name: spec.name,
+    pid: child.pid,
+    serialLog: files.serialLog,
+    qmpSocket: files.qmpSocket,
+    startedAt: Date.now(),
+    process: child,
+    exited,
+  };
+}
+
+/** Ends a VM by pid: SIGTERM, then SIGKILL after a bounded wait. */
+export async function stopVm(vm: RunningVm, graceMs = 5000): Promise<void> {
+  if (vm.process.exitCode !== null || vm.process.signalCode !== null) return;
+  try {
+    process.kill(vm.pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const done = await Promise.race([vm.exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!done) {
+    try {
+      process.kill(vm.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+    await Promise.race([vm.exited, sleep(graceMs)]);
+  }
+}
+
+/** Sends one QMP command (e.g. "system_reset") and returns the reply line. */
+export function qmp(socketPath: string, command: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.createConnection(socketPath);
+    let buffer = "";
+    let sent = false;
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`QMP ${command}: no reply within ${timeoutMs} ms`));
+    }, timeoutMs);
+    sock.on("data", (d) => {
+      buffer += d.toString();
+      const lines = buffer.split("\n");
+      buffer = lines.pop() ?? "";
+      for (const line of lines) {
+        if (line.includes('"QMP"')) {
+          sock.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n");
+        } else if (line.includes('"return"') && !sent) {
+          sent = true;
+          sock.write(JSON.stringify({ execute: command }) + "\n");
+        } else if ((line.includes('"return"') || line.includes('"error"')) && sent) {
+          clearTimeout(timer);
+          sock.end();
+          resolve(line);
+        }
+      }
+    });
+    sock.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/**
+ * KVM is present here but fails on nested CPU features (the vCPU dies with "KVM internal
+ * error" or an MSR assertion). Only a kernel that prints its banner proves it works.
+ */
+export async function probeKvm(kernel: string, dir: string, timeoutMs = 15_000): Promise<{ ok: boolean; reason: string }> {
+  if (!fs.existsSync("/dev/kvm")) return { ok: false, reason: "no /dev/kvm" };
+  fs.mkdirSync(dir, { recursive: true });
+  const serial = path.join(dir, "kvm-probe.serial");
+  fs.rmSync(serial, { force: true });
+  const r = await run(
+    "timeout",
+    [
+      String(Math.ceil(timeoutMs / 1000)),
+      "qemu-system-x86_64",
+      "-accel",
+      "kvm",
+      "-cpu",
+      "host,-arch-capabilities",
+      "-m",
+      "256",
+      "-nodefaults",
+      "-display",
+      "none",
+      "-no-reboot",
+      "-serial",
+      `file:${serial}`,
+      "-kernel",
+      kernel,
+      // No root: the kernel panics at once, which ends qemu (-no-reboot) as soon as it has proven itself.
+      "-append",
+      "console=ttyS0 panic=1",
+    ],
+    timeoutMs + 5000,
+  );
+  const banner = fs.existsSync(serial) && /Linux version/.test(fs.readFileSync(serial, "utf8"));
+  if (banner) return { ok: true, reason: "kernel booted under KVM" };
+  const why = r.stderr.trim().split("\n")[0] || `no kernel output within ${timeoutMs / 1000} s`;
+  return { ok: false, reason: `KVM unusable: ${why}` };
+}

@@ -1,0 +1,80 @@
+/**
+ * NoCloud seeds: the volume (label `cidata`) cloud-init reads at boot, carrying the
+ * program's user-data byte for byte, plus the meta-data and network-config that stand in
+ * for what Scaleway's metadata service and DHCP provide.
+ */
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { stringify } from "yaml";
+
+const execFileP = promisify(execFile);
+
+export interface VmNic {
+  /** Stable role of the NIC; also the netdev id in qemu. */
+  id: "public" | "private";
+  mac: string;
+  /** PCI slot: Scaleway's Ubuntu names NICs after it (ens2 public, ens5 private). */
+  pciSlot: number;
+  /** Static "a.b.c.d/len" (the public NIC); absent means DHCP. */
+  staticAddress?: string;
+}
+
+export interface MetaDataSpec {
+  instanceId: string;
+  hostname: string;
+  /** The lab's own SSH key, added by cloud-init next to the user-data's keys. */
+  publicKeys: string[];
+}
+
+export function renderMetaData(spec: MetaDataSpec): string {
+  return stringify({
+    "instance-id": spec.instanceId,
+    "local-hostname": spec.hostname,
+    "public-keys": spec.publicKeys,
+  });
+}
+
+/**
+ * Network config v2. The private NIC uses DHCP: on Scaleway, the image's udev rule runs a
+ * DHCP client on every private NIC and IPAM answers; here the NoCloud network-config does
+ * the same job and the lab's DHCP stand-in answers. The public NIC is static: the lab
+ * has no DHCP on its "internet" segment.
+ */
+export function renderNetworkConfig(nics: readonly VmNic[]): string {
+  const ethernets: Record<string, unknown> = {};
+  for (const nic of nics) {
+    ethernets[nic.id] = {
+      match: { macaddress: nic.mac },
+      ...(nic.staticAddress ? { addresses: [nic.staticAddress] } : { dhcp4: true }),
+    };
+  }
+  return stringify({ version: 2, ethernets });
+}
+
+export interface SeedFiles {
+  userData: string;
+  metaData: string;
+  networkConfig: string;
+}
+
+/** Writes an ISO9660 `cidata` volume; user-data is copied as given, unchanged. */
+export async function writeSeedIso(dir: string, files: SeedFiles, isoPath: string): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "user-data"), files.userData);
+  fs.writeFileSync(path.join(dir, "meta-data"), files.metaData);
+  fs.writeFileSync(path.join(dir, "network-config"), files.networkConfig);
+  await execFileP(
+    "genisoimage",
+    ["-quiet", "-output", isoPath, "-volid", "cidata", "-joliet", "-rock", "user-data", "meta-data", "network-config"],
+    { cwd: dir, timeout: 30_000 },
+  );
+}
+
+/** A locally administered MAC with Scaleway's 02:00:00 prefix, from small integers. */
+export function scalewayMac(hostIndex: number, nicIndex: number): string {
+  const hex = (n: number) => n.toString(16).padStart(2, "0");
+  if (hostIndex < 0 || hostIndex > 255 || nicIndex < 0 || nicIndex > 255) throw new Error("MAC index out of range");
+  return `02:00:00:00:${hex(hostIndex)}:${hex(nicIndex)}`;
+}
