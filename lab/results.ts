@@ -1,0 +1,147 @@
+/** Result types of a lab run, the stand-in list, secret masking and the final table. */
+
+export type Observed = "pass" | "fail";
+
+export interface CheckResult {
+  name: string;
+  group: "boot" | "ping" | "spoke-to-spoke" | "throughput" | "mtu" | "fault" | "negative-control";
+  expect: Observed;
+  observed: Observed;
+  ok: boolean;
+  outcome: "passed" | "failed" | "failed as expected" | "passed unexpectedly";
+  detail: string;
+  metrics?: Record<string, number | string | boolean | null>;
+}
+
+export function check(
+  name: string,
+  group: CheckResult["group"],
+  expect: Observed,
+  passed: boolean,
+  detail: string,
+  metrics?: CheckResult["metrics"],
+): CheckResult {
+  const observed: Observed = passed ? "pass" : "fail";
+  const ok = observed === expect;
+  const outcome: CheckResult["outcome"] =
+    expect === "pass" ? (passed ? "passed" : "failed") : passed ? "passed unexpectedly" : "failed as expected";
+  return { name, group, expect, observed, ok, outcome, detail: maskSecrets(detail), ...(metrics ? { metrics } : {}) };
+}
+
+export interface StandIn {
+  name: string;
+  replaces: string;
+  why: string;
+}
+
+export interface HostBootSummary {
+  host: string;
+  site: string;
+  role: string;
+  provisioning: string;
+  ok: boolean;
+  cloudInitMs: number | null;
+  stages: { stage: string; ms: number; ok: boolean }[];
+  dhcp?: { ok: boolean; address?: string; ms: number };
+  hotplugAtMs?: number;
+  notApplied: string[];
+  errors: string[];
+  /** Units the systemctl stand-in started, in order, with their result. */
+  units: { unit: string; action: string; result: string }[];
+}
+
+export interface LabMetrics {
+  /** Per remote site: ms from the start of every host's user-data to the first hub<->site ping. */
+  timeToFirstPingMs: Record<string, number | null>;
+  timeToAllTunnelsMs: number | null;
+  rttAvgMs: Record<string, number | null>;
+  throughputMbps: {
+    hostToHostTunnel: number | null;
+    gatewayToGatewayTunnel: number | null;
+    gatewayToGatewayUnderlay: number | null;
+    hostToHostUnderLoss?: number | null;
+  };
+  mtu: {
+    tunnelMtu: number;
+    testHostMtu: Record<string, number | null>;
+    fragNeededDropped: number;
+    clampedTransferMbps: number | null;
+    unclampedTransferMbps?: number | null;
+  };
+  faults?: Record<string, number | string | boolean | null>;
+  cloudInitMs: Record<string, number | null>;
+}
+
+export interface LabResult {
+  prefix: string;
+  mode: string;
+  faults: boolean;
+  startedAt: string;
+  durationMs: number;
+  ok: boolean;
+  sites: {
+    name: string;
+    kind: string;
+    subnet: string;
+    routePropagation: string;
+    allowSpokeToSpoke: boolean;
+    tunnelAddress: string;
+    publicIp: string;
+    testHostAddress?: string;
+  }[];
+  notes: string[];
+  hosts: HostBootSummary[];
+  standIns: StandIn[];
+  checks: CheckResult[];
+  metrics: LabMetrics;
+  namespacesLeft?: string[];
+  resultsFile?: string;
+  error?: string;
+}
+
+const WG_KEY = /[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/g;
+const OPENSSH_PRIVATE = /-----BEGIN OPENSSH PRIVATE KEY-----[\s\S]*?-----END OPENSSH PRIVATE KEY-----/g;
+
+/** Mask anything that looks like a WireGuard key or an OpenSSH private key. */
+export function maskSecrets(text: string): string {
+  return text.replace(OPENSSH_PRIVATE, "<openssh private key masked>").replace(WG_KEY, "<key masked>");
+}
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + " ".repeat(n - s.length));
+const fmt = (v: number | null | undefined, unit: string) => (v === null || v === undefined ? "-" : `${v}${unit}`);
+
+/** The end-of-run table (plain text). */
+export function renderTable(r: LabResult): string {
+  const lines: string[] = [];
+  const w = Math.max(...r.checks.map((c) => c.name.length), 20) + 2;
+  lines.push(`${pad("check", w)}${pad("expect", 8)}${pad("outcome", 22)}detail`);
+  lines.push("-".repeat(w + 8 + 22 + 30));
+  for (const c of r.checks) lines.push(`${pad(c.name, w)}${pad(c.expect, 8)}${pad(c.outcome, 22)}${c.detail}`);
+  lines.push("");
+  const m = r.metrics;
+  lines.push("site            time to first ping   RTT avg");
+  for (const [site, ms] of Object.entries(m.timeToFirstPingMs)) {
+    lines.push(`${pad(site, 16)}${pad(fmt(ms, " ms"), 21)}${fmt(m.rttAvgMs[site], " ms")}`);
+  }
+  lines.push(`all tunnels up after ${fmt(m.timeToAllTunnelsMs, " ms")}`);
+  lines.push(
+    `TCP throughput (iperf3): host-to-host via tunnel ${fmt(m.throughputMbps.hostToHostTunnel, " Mbit/s")}, ` +
+      `gateway-to-gateway via tunnel ${fmt(m.throughputMbps.gatewayToGatewayTunnel, " Mbit/s")}, ` +
+      `gateway-to-gateway underlay ${fmt(m.throughputMbps.gatewayToGatewayUnderlay, " Mbit/s")}` +
+      (m.throughputMbps.hostToHostUnderLoss !== undefined ? `, host-to-host with 5% underlay loss ${fmt(m.throughputMbps.hostToHostUnderLoss, " Mbit/s")}` : ""),
+  );
+  lines.push(
+    `MTU: wg0 ${m.mtu.tunnelMtu}, test hosts ${Object.values(m.mtu.testHostMtu).join("/")}, ICMP frag-needed dropped by the lab: ${m.mtu.fragNeededDropped}, ` +
+      `bulk TCP with MSS clamp ${fmt(m.mtu.clampedTransferMbps, " Mbit/s")}` +
+      (m.mtu.unclampedTransferMbps !== undefined ? `, without ${fmt(m.mtu.unclampedTransferMbps, " Mbit/s")}` : ""),
+  );
+  if (m.faults) lines.push(`faults: ${Object.entries(m.faults).map(([k, v]) => `${k}=${v}`).join(", ")}`);
+  lines.push("");
+  const failed = r.checks.filter((c) => !c.ok);
+  lines.push(
+    r.ok
+      ? `LAB PASSED: ${r.checks.length} checks as expected (${r.checks.filter((c) => c.expect === "fail").length} negative controls failed as expected) in ${(r.durationMs / 1000).toFixed(1)} s`
+      : `LAB FAILED: ${failed.length} of ${r.checks.length} checks not as expected: ${failed.map((c) => c.name).join("; ")}${r.error ? ` (error: ${r.error})` : ""}`,
+  );
+  return lines.join("\n");
+}

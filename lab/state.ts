@@ -1,0 +1,83 @@
+/**
+ * Run ownership and leftovers. Each run writes .lab/state/<prefix>.json with its PID
+ * before creating anything; a run killed with SIGKILL leaves that file behind, and the
+ * next run removes whatever it lists (and any namespace with a lab prefix that no live
+ * run owns). Two live runs never touch each other's namespaces.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { destroyNetns, listNetns } from "./netns";
+import { PREFIX_PATTERN, RUNS_DIR, STATE_DIR } from "./paths";
+import { pidAlive } from "./proc";
+
+export interface RunState {
+  prefix: string;
+  pid: number;
+  startedAt: string;
+  runDir: string;
+}
+
+export function newPrefix(): string {
+  return `wgl${crypto.randomBytes(2).toString("hex")}`;
+}
+
+/** The run prefix a namespace name belongs to ("wgl1a2b-scaleway-gw" -> "wgl1a2b"). */
+export function prefixOf(ns: string): string | undefined {
+  const p = ns.split("-")[0];
+  return PREFIX_PATTERN.test(p) ? p : undefined;
+}
+
+export function writeRunState(s: RunState): void {
+  fs.mkdirSync(STATE_DIR, { recursive: true });
+  fs.writeFileSync(path.join(STATE_DIR, `${s.prefix}.json`), JSON.stringify(s, null, 2));
+}
+
+export function removeRunState(prefix: string): void {
+  fs.rmSync(path.join(STATE_DIR, `${prefix}.json`), { force: true });
+}
+
+function readStates(): RunState[] {
+  let files: string[] = [];
+  try {
+    files = fs.readdirSync(STATE_DIR).filter((f) => f.endsWith(".json"));
+  } catch {
+    return [];
+  }
+  return files.flatMap((f) => {
+    try {
+      return [JSON.parse(fs.readFileSync(path.join(STATE_DIR, f), "utf8")) as RunState];
+    } catch {
+      return [{ prefix: f.replace(/\.json$/, ""), pid: 0, startedAt: "", runDir: path.join(RUNS_DIR, f.replace(/\.json$/, "")) }];
+    }
+  });
+}
+
+/** Remove every namespace of a prefix (killing its processes) and the run directory. */
+export async function destroyRun(prefix: string, runDir?: string): Promise<string[]> {
+  const names = (await listNetns()).filter((n) => prefixOf(n) === prefix);
+  // Hosts first, the switch last: processes die before their links' peers vanish.
+  names.sort((a, b) => Number(a.endsWith("-switch")) - Number(b.endsWith("-switch")));
+  for (const n of names) await destroyNetns(n);
+  if (runDir && path.resolve(runDir).startsWith(path.resolve(RUNS_DIR))) fs.rmSync(runDir, { recursive: true, force: true });
+  return names;
+}
+
+/**
+ * Clean up after runs whose owner is dead. Returns what was removed (for the progress log).
+ * Namespaces with a lab prefix and no state file at all are leftovers too.
+ */
+export async function cleanupLeftovers(): Promise<{ prefix: string; namespaces: string[] }[]> {
+  const states = readStates();
+  const live = new Set(states.filter((s) => s.pid > 0 && s.pid !== process.pid && pidAlive(s.pid)).map((s) => s.prefix));
+  const removed: { prefix: string; namespaces: string[] }[] = [];
+  for (const s of states) {
+    if (live.has(s.prefix) || s.pid === process.pid) continue;
+    removed.push({ prefix: s.prefix, namespaces: await destroyRun(s.prefix, s.runDir) });
+    removeRunState(s.prefix);
+  }
+  const known = new Set(states.map((s) => s.prefix));
+  const orphans = new Set((await listNetns()).map(prefixOf).filter((p): p is string => !!p && !known.has(p) && !live.has(p)));
+  for (const p of orphans) removed.push({ prefix: p, namespaces: await destroyRun(p, path.join(RUNS_DIR, p)) });
+  return removed.filter((r) => r.namespaces.length > 0 || true);
+}

@@ -1,0 +1,266 @@
+/**
+ * The lab's topology, derived only from what the program declared (harness/programRun):
+ * the parsed stack config (subnets, host and tunnel addresses), the resources (private
+ * NICs with their MAC and IPAM address, VPC custom routes) and the public IPs the lab
+ * handed to the gateways. There is no second, hand-written description of the sites.
+ *
+ * Pure: no namespace is touched here. Both the namespace lab (lab/run.ts) and the VM mode
+ * (lab/vm/) build their machines from a LabTopology.
+ *
+ * Wiring (inside the lab's "switch" namespace; every name below is local to a lab
+ * namespace, the namespaces themselves carry the run prefix):
+ *   br-inet            the "internet": every gateway's public NIC (TEST-NET-2, 198.51.100.0/24)
+ *   br-s<i>            site i's segment (hub = 0, remote sites 1..N in config order)
+ *   host NICs          ens2 = public, ens5 = private (the names Scaleway's images use)
+ */
+import {
+  contains,
+  hostAddress as nthAddress,
+  networkAddress,
+  prefixLength,
+} from "../components/addressing";
+import type { RoutePropagation, StackConfig } from "../components/types";
+
+/** Minimal view of harness DeclaredResource the topology needs. */
+export interface ResourceView {
+  type: string;
+  name: string;
+  inputs: Record<string, any>;
+  state: Record<string, any>;
+}
+
+export const INTERNET_SUBNET = "198.51.100.0/24";
+/** First public address the lab hands out (hub), then one per remote site in order. */
+export const FIRST_PUBLIC_HOST = 10;
+export const PUBLIC_NIC = "ens2";
+export const PRIVATE_NIC = "ens5";
+
+export type NodeRole = "gateway" | "test-host" | "vpc-router" | "lan-router";
+
+export interface PrivateNicSpec {
+  /** Interface name inside the host. */
+  name: string;
+  mac: string;
+  /** "a.b.c.d/len" when known before boot (IPAM reservation or operator-configured). */
+  address?: string;
+  /**
+   * ipam-dhcp: Scaleway's DHCP hands the IPAM address (lab: VPC-router dnsmasq + dhclient).
+   * static:    configured by the operator / the lab before boot (external gateways, stand-ins).
+   * lan-dhcp:  leased from the external site's own gateway dnsmasq (external "dhcp" test hosts).
+   */
+  addressing: "ipam-dhcp" | "static" | "lan-dhcp";
+  /** Scaleway attaches private NICs after the server started: the lab hot-plugs it. */
+  hotplug: boolean;
+  /** Bridge port name of the other veth end, in the switch namespace. */
+  switchPort: string;
+}
+
+export interface LabNode {
+  /** Short id, also the hostname: "<site>-gw", "<site>-th", "<site>-vr", "<site>-lr". */
+  id: string;
+  /** Network namespace name (run prefix included). */
+  ns: string;
+  site: string;
+  role: NodeRole;
+  /** Where its configuration comes from. */
+  provisioning: "scaleway-user-data" | "operator-bundle" | "lab-stand-in" | "none";
+  privateNic: PrivateNicSpec;
+  publicNic?: { name: string; address: string; switchPort: string };
+}
+
+export interface VpcCustomRoute {
+  destination: string;
+  /** Private address of the next-hop private NIC (a gateway). */
+  nexthop: string;
+  /** Declared resource it comes from. */
+  resource: string;
+}
+
+export interface LabSite {
+  index: number;
+  name: string;
+  kind: "hub" | "simulated" | "external";
+  subnet: string;
+  routePropagation: RoutePropagation;
+  tunnelAddress: string;
+  allowSpokeToSpoke: boolean;
+  bridge: string;
+  gateway: LabNode;
+  testHost: LabNode;
+  /** Scaleway-built sites: stand-in for the PN's DHCP/IPAM and the VPC's virtual router (.1). */
+  vpcRouter?: LabNode & {
+    /** Static leases: MAC -> IPAM address, as Scaleway's DHCP serves them. */
+    leases: { mac: string; address: string; host: string }[];
+    /** The VPC's custom routes, from the program's network.Route resources. */
+    customRoutes: VpcCustomRoute[];
+  };
+  /** External "dhcp" sites with lanRouter: the operator's own LAN router (just present). */
+  lanRouter?: LabNode;
+  /** External sites' public IP (what the config says); Scaleway-built: instance.Ip address. */
+  publicIp: string;
+}
+
+export interface LabTopology {
+  prefix: string;
+  switchNs: string;
+  internet: { subnet: string; bridge: string };
+  listenPort: number;
+  tunnelMtu: number;
+  keepaliveSeconds: number;
+  sites: LabSite[];
+}
+
+/** Public IP per site name the lab hands out: hub .10, remote i .10+i (order of config). */
+export function labPublicIps(siteNames: string[]): Record<string, string> {
+  return Object.fromEntries(siteNames.map((n, i) => [n, nthAddress(INTERNET_SUBNET, FIRST_PUBLIC_HOST + i)]));
+}
+
+const idOf = (r: ResourceView): string => r.state.id ?? r.inputs.id ?? `${r.name}-id`;
+
+function tagged(resources: ResourceView[], type: string, site: string, role?: string): ResourceView[] {
+  return resources.filter(
+    (r) => r.type === type && r.inputs.tags?.includes(`wg-s2s-site:${site}`) && (!role || r.inputs.tags?.includes(`wg-s2s-role:${role}`)),
+  );
+}
+
+function one<T>(items: T[], what: string): T {
+  if (items.length !== 1) throw new Error(`lab topology: expected exactly one ${what}, the program declared ${items.length}`);
+  return items[0];
+}
+
+const T = {
+  privateNic: "scaleway:instance/privateNic:PrivateNic",
+  ipamIp: "scaleway:ipam/ip:Ip",
+  route: "scaleway:network/route:Route",
+  vpc: "scaleway:network/vpc:Vpc",
+};
+
+/** The private NIC of a Scaleway-built host: MAC from the PrivateNic, address from its IPAM Ip. */
+function scalewayNic(resources: ResourceView[], site: string, role: "gateway" | "test-host"): { mac: string; address: string; id: string } {
+  const nic = one(tagged(resources, T.privateNic, site, role), `private NIC for ${role} of site ${site}`);
+  const ipamId = one<string>(nic.inputs.ipamIpIds ?? [], `IPAM address on ${nic.name}`);
+  const ip = one(resources.filter((r) => r.type === T.ipamIp && idOf(r) === ipamId), `IPAM Ip ${ipamId}`);
+  const mac = nic.state.macAddress;
+  if (!mac) throw new Error(`lab topology: ${nic.name} has no macAddress`);
+  return { mac, address: ip.inputs.address, id: idOf(nic) };
+}
+
+/** The VPC custom routes of a site's VPC, with next hops resolved to private addresses. */
+function customRoutesOf(resources: ResourceView[], site: string): VpcCustomRoute[] {
+  const vpc = tagged(resources, T.vpc, site);
+  if (vpc.length === 0) return [];
+  const vpcId = idOf(one(vpc, `VPC of site ${site}`));
+  return resources
+    .filter((r) => r.type === T.route && r.inputs.vpcId === vpcId)
+    .map((r) => {
+      const nic = one(resources.filter((n) => n.type === T.privateNic && idOf(n) === r.inputs.nexthopResourceId), `next-hop NIC of ${r.name}`);
+      const ipamId = one<string>(nic.inputs.ipamIpIds ?? [], `IPAM address on ${nic.name}`);
+      const ip = one(resources.filter((x) => x.type === T.ipamIp && idOf(x) === ipamId), `IPAM Ip ${ipamId}`);
+      return { destination: r.inputs.destination as string, nexthop: ip.inputs.address as string, resource: r.name };
+    })
+    .sort((a, b) => a.destination.localeCompare(b.destination));
+}
+
+/** Locally administered MAC for nodes the program does not declare (stand-ins, external LANs). */
+export function labMac(siteIndex: number, role: NodeRole): string {
+  const roleByte = { gateway: 1, "test-host": 2, "vpc-router": 3, "lan-router": 4 }[role];
+  return `02:1a:b0:00:${siteIndex.toString(16).padStart(2, "0")}:${roleByte.toString(16).padStart(2, "0")}`;
+}
+
+const ROLE_SHORT: Record<NodeRole, string> = { gateway: "gw", "test-host": "th", "vpc-router": "vr", "lan-router": "lr" };
+
+export interface TopologyInput {
+  prefix: string;
+  config: StackConfig;
+  resources: ResourceView[];
+  /** Site -> public IPv4 of its gateway (what the lab handed the program). */
+  publicIps: Record<string, string>;
+}
+
+export function buildTopology(input: TopologyInput): LabTopology {
+  const { prefix, config, resources, publicIps } = input;
+  const inetLen = prefixLength(INTERNET_SUBNET);
+  const node = (siteIndex: number, site: string, role: NodeRole, provisioning: LabNode["provisioning"], nic: Omit<PrivateNicSpec, "name" | "switchPort">): LabNode => {
+    const id = `${site}-${ROLE_SHORT[role]}`;
+    return {
+      id,
+      ns: `${prefix}-${id}`,
+      site,
+      role,
+      provisioning,
+      privateNic: { ...nic, name: PRIVATE_NIC, switchPort: `s${siteIndex}-${ROLE_SHORT[role]}` },
+    };
+  };
+  const withPublic = (n: LabNode, siteIndex: number, site: string): LabNode => {
+    const ip = publicIps[site];
+    if (!ip || !contains(INTERNET_SUBNET, ip)) throw new Error(`lab topology: site ${site} needs a public IP in ${INTERNET_SUBNET}, got ${ip}`);
+    return { ...n, publicNic: { name: PUBLIC_NIC, address: `${ip}/${inetLen}`, switchPort: `s${siteIndex}-pub` } };
+  };
+
+  const hub = config.scalewaySite;
+  const siteDefs = [
+    { kind: "hub" as const, name: hub.name, subnet: hub.subnet, gatewayAddress: hub.gatewayAddress, testHostAddress: hub.testHostAddress as string | undefined, tunnelAddress: hub.tunnelAddress, routePropagation: hub.routePropagation, allowSpokeToSpoke: false, lanRouter: undefined as string | undefined },
+    ...config.remoteSites.map((r) => ({ ...r, kind: r.kind })),
+  ];
+
+  const sites = siteDefs.map((s, index): LabSite => {
+    const len = prefixLength(s.subnet);
+    const withLen = (a: string) => `${a}/${len}`;
+    const base = { index, name: s.name, kind: s.kind, subnet: s.subnet, routePropagation: s.routePropagation, tunnelAddress: s.tunnelAddress, allowSpokeToSpoke: s.allowSpokeToSpoke, bridge: `br-s${index}`, publicIp: publicIps[s.name] };
+    if (s.kind !== "external") {
+      const gw = scalewayNic(resources, s.name, "gateway");
+      const th = scalewayNic(resources, s.name, "test-host");
+      const gateway = withPublic(node(index, s.name, "gateway", "scaleway-user-data", { mac: gw.mac, address: withLen(gw.address), addressing: "ipam-dhcp", hotplug: true }), index, s.name);
+      const testHost = node(index, s.name, "test-host", "scaleway-user-data", { mac: th.mac, address: withLen(th.address), addressing: "ipam-dhcp", hotplug: true });
+      // Scaleway reserves the subnet's first host address for the VPC's own router/DHCP.
+      const vr = node(index, s.name, "vpc-router", "lab-stand-in", { mac: labMac(index, "vpc-router"), address: withLen(nthAddress(s.subnet, 1)), addressing: "static", hotplug: false });
+      return {
+        ...base,
+        gateway,
+        testHost,
+        vpcRouter: {
+          ...vr,
+          leases: [
+            { mac: gw.mac, address: gw.address, host: gateway.id },
+            { mac: th.mac, address: th.address, host: testHost.id },
+          ],
+          customRoutes: customRoutesOf(resources, s.name),
+        },
+      };
+    }
+    // External: the operator's machines. The gateway's LAN address is configured by the operator.
+    const gateway = withPublic(node(index, s.name, "gateway", "operator-bundle", { mac: labMac(index, "gateway"), address: withLen(s.gatewayAddress), addressing: "static", hotplug: false }), index, s.name);
+    const dhcp = s.routePropagation === "dhcp";
+    const testHost = node(index, s.name, "test-host", "none", {
+      mac: labMac(index, "test-host"),
+      address: dhcp ? undefined : withLen(s.testHostAddress ?? nthAddress(s.subnet, 3)),
+      addressing: dhcp ? "lan-dhcp" : "static",
+      hotplug: false,
+    });
+    const lanRouter = s.lanRouter
+      ? node(index, s.name, "lan-router", "lab-stand-in", { mac: labMac(index, "lan-router"), address: withLen(s.lanRouter), addressing: "static", hotplug: false })
+      : undefined;
+    return { ...base, gateway, testHost, lanRouter };
+  });
+
+  return {
+    prefix,
+    switchNs: `${prefix}-switch`,
+    internet: { subnet: INTERNET_SUBNET, bridge: "br-inet" },
+    listenPort: config.tunnel.listenPort,
+    tunnelMtu: config.tunnel.mtu,
+    keepaliveSeconds: config.tunnel.keepaliveSeconds,
+    sites,
+  };
+}
+
+/** Every node of a topology (gateways, test hosts, stand-ins), sites in order. */
+export function allNodes(t: LabTopology): LabNode[] {
+  return t.sites.flatMap((s) => [s.gateway, s.testHost, ...(s.vpcRouter ? [s.vpcRouter] : []), ...(s.lanRouter ? [s.lanRouter] : [])]);
+}
+
+/** Address without prefix length. */
+export const bare = (cidr: string): string => cidr.split("/")[0];
+
+/** Network address of a site subnet (e.g. for display). */
+export const siteNetwork = (s: LabSite): string => `${networkAddress(s.subnet)}/${prefixLength(s.subnet)}`;
