@@ -288,7 +288,7 @@ export function shInNetns(ns: string, script: string): string {
 /** The parts of a rendered cloud-config the tests look at. */
 export interface ParsedCloudConfig {
   raw: Record<string, unknown>;
-  files: Map<string, { content: string; owner: string; permissions: string }>;
+  files: Map<string, { path: string; content: string; owner: string; permissions: string }>;
   runcmd: string[][];
   packages: string[] | undefined;
 }
