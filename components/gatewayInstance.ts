@@ -1,0 +1,49 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as scaleway from "@pulumiverse/scaleway";
+import { declarePrivateInstance } from "./privateInstance";
+
+export interface GatewayInstanceArgs {
+  siteName: string;
+  zone: string;
+  region: string;
+  instanceType: string;
+  image: string;
+  privateNetworkId: pulumi.Input<string>;
+  privateAddress: string;
+  /** The site's flexible IP; a separate resource so the address survives server replacement. */
+  publicIp: scaleway.instance.Ip;
+  userData: pulumi.Input<string>;
+  listenPort: number;
+  /** Public addresses of the peer gateways: the only sources WireGuard accepts. */
+  peerPublicIps: pulumi.Input<string>[];
+  adminCidrs: string[];
+}
+
+/** A site's WireGuard gateway: public IP, fixed private IP, and a drop-by-default security group. */
+export class GatewayInstance extends pulumi.ComponentResource {
+  public readonly server: scaleway.instance.Server;
+  public readonly privateNic: scaleway.instance.PrivateNic;
+  public readonly securityGroup: scaleway.instance.SecurityGroup;
+  public readonly publicIp: pulumi.Output<string>;
+
+  constructor(name: string, args: GatewayInstanceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("wg-s2s:index:GatewayInstance", name, {}, opts);
+    const inboundRules = [
+      ...args.peerPublicIps.map((ip) => ({
+        action: "accept",
+        protocol: "UDP",
+        port: args.listenPort,
+        ipRange: pulumi.interpolate`${ip}/32`,
+      })),
+      ...args.adminCidrs.map((cidr) => ({ action: "accept", protocol: "TCP", port: 22, ipRange: cidr })),
+      // Path-MTU discovery and the ping test need ICMP; it carries no tunnel secrets.
+      { action: "accept", protocol: "ICMP", ipRange: "0.0.0.0/0" },
+    ];
+    const host = declarePrivateInstance(name, { ...args, role: "gateway", inboundRules }, this);
+    this.server = host.server;
+    this.privateNic = host.privateNic;
+    this.securityGroup = host.securityGroup;
+    this.publicIp = args.publicIp.address;
+    this.registerOutputs({ publicIp: this.publicIp });
+  }
+}

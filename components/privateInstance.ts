@@ -1,0 +1,90 @@
+/**
+ * The part every host on a site shares: a fixed private address reserved in IPAM, a server
+ * with its own security group, and the private NIC that attaches the reserved address.
+ * `GatewayInstance` and `TestHost` differ only in what they add around it.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as scaleway from "@pulumiverse/scaleway";
+
+export type HostRole = "gateway" | "test-host";
+
+export interface PrivateInstanceArgs {
+  siteName: string;
+  role: HostRole;
+  zone: string;
+  region: string;
+  instanceType: string;
+  image: string;
+  privateNetworkId: pulumi.Input<string>;
+  /** Fixed private address (no prefix), reserved in IPAM. */
+  privateAddress: string;
+  /** cloud-init user-data; a secret whenever it holds key material. */
+  userData: pulumi.Input<string>;
+  /** Public IPv4 to attach, or none (the host is then reached through the gateway). */
+  publicIp?: scaleway.instance.Ip;
+  inboundRules: pulumi.Input<scaleway.types.input.instance.SecurityGroupInboundRule>[];
+}
+
+export interface PrivateInstance {
+  server: scaleway.instance.Server;
+  privateNic: scaleway.instance.PrivateNic;
+  securityGroup: scaleway.instance.SecurityGroup;
+  ipamIp: scaleway.ipam.Ip;
+}
+
+/** Tags every server carries; the policy pack reads `wg-s2s-role:*`. */
+export function hostTags(siteName: string, role: HostRole): string[] {
+  return ["wg-s2s", `wg-s2s-site:${siteName}`, `wg-s2s-role:${role}`];
+}
+
+export function declarePrivateInstance(
+  name: string,
+  args: PrivateInstanceArgs,
+  parent: pulumi.Resource,
+): PrivateInstance {
+  const opts = { parent };
+  const tags = hostTags(args.siteName, args.role);
+  // Security groups filter public traffic only; private-network traffic is not filtered by them.
+  const securityGroup = new scaleway.instance.SecurityGroup(
+    `${name}-sg`,
+    {
+      zone: args.zone,
+      description: `wg-s2s ${args.role} of site ${args.siteName}`,
+      stateful: true,
+      inboundDefaultPolicy: "drop",
+      outboundDefaultPolicy: "accept",
+      inboundRules: args.inboundRules,
+      tags,
+    },
+    opts,
+  );
+  const ipamIp = new scaleway.ipam.Ip(
+    `${name}-private-ip`,
+    { region: args.region, address: args.privateAddress, sources: [{ privateNetworkId: args.privateNetworkId }], tags },
+    opts,
+  );
+  const server = new scaleway.instance.Server(
+    name,
+    {
+      zone: args.zone,
+      type: args.instanceType,
+      image: args.image,
+      securityGroupId: securityGroup.id,
+      ipId: args.publicIp?.id,
+      userData: { "cloud-init": args.userData },
+      tags,
+    },
+    // Scaleway updates user-data in place but cloud-init never re-reads it, so a changed
+    // configuration (a new peer, a rotated key) must boot a new server. Keys and the
+    // flexible IP live in their own resources and survive. Delete first: the reserved
+    // private address can only be attached to one NIC at a time.
+    { parent, replaceOnChanges: ["userData"], deleteBeforeReplace: true },
+  );
+  // Scaleway starts the server before this NIC exists; user-data waits for the address.
+  const privateNic = new scaleway.instance.PrivateNic(
+    `${name}-nic`,
+    { zone: args.zone, serverId: server.id, privateNetworkId: args.privateNetworkId, ipamIpIds: [ipamIp.id], tags },
+    opts,
+  );
+  return { server, privateNic, securityGroup, ipamIp };
+}

@@ -1,0 +1,210 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as scaleway from "@pulumiverse/scaleway";
+import * as tls from "@pulumi/tls";
+import { renderGatewayCloudConfig, renderOperatorBundle, renderTestHostCloudConfig } from "../cloud-init";
+import type { HostRole } from "./privateInstance";
+import { ScalewaySite } from "./scalewaySite";
+import { gatewaySpecFor, planTopology, ResolvedKeys, SitePlan, testHostSpecFor, TopologyPlan } from "./topology";
+import type { StackConfig } from "./types";
+import { TunnelVerification } from "./tunnelVerification";
+import { WireGuardKeyPair, WireGuardPresharedKey } from "./wireguardKeys";
+
+export interface SiteToSiteVpnArgs {
+  /** A validated config (components/validation.ts): this component does not re-check it. */
+  config: StackConfig;
+}
+
+interface GatewayInputs {
+  privateKey: string;
+  peerPublicKeys: Record<string, string>;
+  presharedKeys: Record<string, string>;
+  hubPublicIp: string;
+  authorizedKeys: string[];
+}
+
+interface HostKey {
+  privateKeyOpenssh: pulumi.Output<string>;
+  publicKeyOpenssh: pulumi.Output<string>;
+}
+
+/** Region from zone: fr-par-1 -> fr-par. */
+export function regionOfZone(zone: string): string {
+  return zone.replace(/-[0-9]+$/, "");
+}
+
+/**
+ * The whole stack: a Scaleway hub site and its remote sites joined by WireGuard.
+ * Keys, public IPs and SSH keys are declared here because every site needs its peers'
+ * values before its own gateway can be configured; each site's user-data depends only on
+ * the outputs it actually uses, so Pulumi creates the sites in parallel.
+ */
+export class SiteToSiteVpn extends pulumi.ComponentResource {
+  public readonly plan: TopologyPlan;
+  public readonly sites: Record<string, ScalewaySite> = {};
+  public readonly gatewayPublicIps: pulumi.Output<Record<string, string>>;
+  /** Site name -> test host public IP, only where `testHostPublicIp` is on. */
+  public readonly testHostPublicIps: pulumi.Output<Record<string, string>>;
+  public readonly publicKeys: pulumi.Output<Record<string, string>>;
+  public readonly deployPrivateKey: pulumi.Output<string>;
+  public readonly deployPublicKey: pulumi.Output<string>;
+  /** Host public keys (OpenSSH) per `site/role`, for pinning by deploy verification and users. */
+  public readonly hostPublicKeys: Record<string, pulumi.Output<string>> = {};
+  /** Secret: site name -> file name -> content, for each `external` site's operator. */
+  public readonly externalSiteBundles: pulumi.Output<Record<string, Record<string, string>>>;
+  /** Present when `verify` is on: SSH checks that fail `pulumi up` when the tunnel doesn't work. */
+  public readonly verification?: TunnelVerification;
+
+  constructor(name: string, args: SiteToSiteVpnArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("wg-s2s:index:SiteToSiteVpn", name, {}, opts);
+    const cfg = args.config;
+    const plan = (this.plan = planTopology(cfg));
+    const region = regionOfZone(cfg.zone);
+    const child = { parent: this };
+
+    const keys: Record<string, WireGuardKeyPair> = {};
+    for (const site of plan.sites) {
+      keys[site.name] = new WireGuardKeyPair(`${name}-${site.name}-key`, { generation: site.keyGeneration }, child);
+    }
+    const psks: Record<string, WireGuardPresharedKey> = {};
+    for (const spoke of plan.spokes) {
+      psks[spoke.name] = new WireGuardPresharedKey(`${name}-${spoke.name}-psk`, { generation: spoke.keyGeneration }, child);
+    }
+
+    // The deploy key lets `pulumi up` verify the tunnel over SSH with no manual key step.
+    const deployKey = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, child);
+    this.deployPrivateKey = pulumi.secret(deployKey.privateKeyOpenssh);
+    this.deployPublicKey = deployKey.publicKeyOpenssh;
+    const authorizedKeys = pulumi
+      .all([deployKey.publicKeyOpenssh, ...cfg.sshPublicKeys])
+      .apply((ks) => ks.map((k) => k.trim()));
+
+    const publicIpResources: Record<string, scaleway.instance.Ip> = {};
+    const publicIps: Record<string, pulumi.Output<string>> = {};
+    for (const site of plan.sites) {
+      if (site.onScaleway) {
+        const ip = new scaleway.instance.Ip(
+          `${name}-${site.name}-gateway-ip`,
+          { zone: cfg.zone, type: "routed_ipv4", tags: ["wg-s2s", `wg-s2s-site:${site.name}`] },
+          child,
+        );
+        publicIpResources[site.name] = ip;
+        publicIps[site.name] = ip.address;
+      } else {
+        publicIps[site.name] = pulumi.output(site.publicIp!);
+      }
+    }
+
+    const hostKey = (site: SitePlan, role: HostRole): HostKey => {
+      const key = new tls.PrivateKey(`${name}-${site.name}-${role}-host-key`, { algorithm: "ED25519" }, child);
+      this.hostPublicKeys[`${site.name}/${role}`] = key.publicKeyOpenssh;
+      return { privateKeyOpenssh: pulumi.secret(key.privateKeyOpenssh), publicKeyOpenssh: key.publicKeyOpenssh };
+    };
+
+    /** Only the outputs this site's gateway uses, so its server waits for nothing else. */
+    const gatewayInputs = (site: SitePlan): pulumi.Output<GatewayInputs> => {
+      const peerNames = site.peers.map((p) => p.name);
+      const tunnelSpokes = site.role === "hub" ? peerNames : [site.name];
+      return pulumi.output({
+        privateKey: keys[site.name].privateKey,
+        peerPublicKeys: Object.fromEntries(peerNames.map((n) => [n, keys[n].publicKey])),
+        presharedKeys: Object.fromEntries(tunnelSpokes.map((n) => [n, psks[n].key])),
+        hubPublicIp: site.role === "spoke" ? publicIps[plan.hub.name] : "",
+        authorizedKeys,
+      }) as pulumi.Output<GatewayInputs>;
+    };
+    const resolvedKeys = (site: SitePlan, r: GatewayInputs): ResolvedKeys => ({
+      gateways: {
+        [site.name]: { privateKey: r.privateKey, publicKey: "" },
+        ...Object.fromEntries(Object.entries(r.peerPublicKeys).map(([n, k]) => [n, { privateKey: "", publicKey: k }])),
+      },
+      presharedKeys: r.presharedKeys,
+      publicIps: { [plan.hub.name]: r.hubPublicIp },
+    });
+
+    const bundles: Record<string, pulumi.Output<Record<string, string>>> = {};
+    for (const site of plan.sites) {
+      if (!site.onScaleway) {
+        // Nothing is built for an external site: its operator gets the files instead.
+        bundles[site.name] = gatewayInputs(site).apply((r) =>
+          renderOperatorBundle(
+            gatewaySpecFor(site, plan, cfg, resolvedKeys(site, r), { sshAuthorizedKeys: r.authorizedKeys }),
+          ),
+        );
+        continue;
+      }
+      const gwHostKey = hostKey(site, "gateway");
+      const gatewayUserData = pulumi
+        .all([gatewayInputs(site), gwHostKey.privateKeyOpenssh, gwHostKey.publicKeyOpenssh])
+        .apply(([r, priv, pub]) =>
+          renderGatewayCloudConfig(
+            gatewaySpecFor(site, plan, cfg, resolvedKeys(site, r), {
+              sshAuthorizedKeys: r.authorizedKeys,
+              sshHostKey: { privateKeyOpenssh: priv, publicKeyOpenssh: pub },
+            }),
+          ),
+        );
+      const thHostKey = hostKey(site, "test-host");
+      const testHostUserData = pulumi
+        .all([authorizedKeys, thHostKey.privateKeyOpenssh, thHostKey.publicKeyOpenssh])
+        .apply(([ak, priv, pub]) =>
+          renderTestHostCloudConfig(
+            testHostSpecFor(site, {
+              sshAuthorizedKeys: ak,
+              sshHostKey: { privateKeyOpenssh: priv, publicKeyOpenssh: pub },
+            }),
+          ),
+        );
+      // The hub accepts WireGuard from every spoke; a spoke only from the hub.
+      const peerPublicIps = site.peers.map((p) => publicIps[p.name]);
+      this.sites[site.name] = new ScalewaySite(
+        `${name}-${site.name}`,
+        {
+          plan: site,
+          zone: cfg.zone,
+          region,
+          instanceType: cfg.instanceType,
+          image: cfg.image,
+          adminCidrs: cfg.adminCidrs,
+          listenPort: cfg.tunnel.listenPort,
+          testHostPublicIp: cfg.testHostPublicIp,
+          publicIp: publicIpResources[site.name],
+          peerPublicIps,
+          // User-data holds private keys: secret end to end, also in the state file.
+          gatewayUserData: pulumi.secret(gatewayUserData),
+          testHostUserData: pulumi.secret(testHostUserData),
+        },
+        child,
+      );
+    }
+
+    this.gatewayPublicIps = pulumi.all(publicIps);
+    this.testHostPublicIps = pulumi.all(
+      Object.fromEntries(
+        Object.entries(this.sites)
+          .filter(([, s]) => s.testHost.publicIp)
+          .map(([n, s]) => [n, s.testHost.publicIp!]),
+      ),
+    );
+    this.publicKeys = pulumi.all(Object.fromEntries(plan.sites.map((s) => [s.name, keys[s.name].publicKey])));
+    this.externalSiteBundles = pulumi.secret(pulumi.all(bundles));
+    if (cfg.verify) {
+      this.verification = new TunnelVerification(
+        `${name}-verify`,
+        {
+          plan,
+          sites: this.sites,
+          gatewayPublicIps: publicIps,
+          publicKeys: Object.fromEntries(plan.sites.map((s) => [s.name, keys[s.name].publicKey])),
+          hostPublicKeys: this.hostPublicKeys,
+          deployPrivateKey: this.deployPrivateKey,
+        },
+        child,
+      );
+    }
+    this.registerOutputs({
+      gatewayPublicIps: this.gatewayPublicIps,
+      publicKeys: this.publicKeys,
+      externalSiteBundles: this.externalSiteBundles,
+    });
+  }
+}

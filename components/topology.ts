@@ -1,0 +1,252 @@
+/**
+ * The topology planner: a pure function from a validated StackConfig to everything each
+ * site needs (peers, allowed IPs, forwarding flows, routes, DHCP), with no keys and no
+ * cloud identifiers. Components fill in keys and public addresses; the lab, the tests and
+ * the policy checks read the same plan, so there is one place that decides who talks to whom.
+ *
+ * Reachability rules (hub and spoke):
+ * - the hub's subnet and every spoke's subnet reach each other, both ways;
+ * - spoke A reaches spoke B through the hub only if both set `allowSpokeToSpoke`;
+ *   the hub's forward policy enforces it (AllowedIPs alone would not: the hub holds
+ *   every spoke's subnet in its own AllowedIPs).
+ */
+import { Address4 } from "ip-address";
+import type { DhcpServerSpec, ForwardFlow, GatewaySpec, StaticRoute, TestHostSpec } from "../cloud-init/types";
+import type { RemoteSiteConfig, RoutePropagation, StackConfig } from "./types";
+
+export type SiteKind = "scaleway" | "simulated" | "external";
+
+export interface PeerPlan {
+  /** Site name of the peer. */
+  name: string;
+  allowedIps: string[];
+  /** The peer is the hub: this site dials it (Endpoint + keepalive). */
+  dialsHub: boolean;
+}
+
+export interface SitePlan {
+  name: string;
+  role: "hub" | "spoke";
+  kind: SiteKind;
+  /** Built on Scaleway (the hub and `simulated` sites): VPC, private network, instances. */
+  onScaleway: boolean;
+  subnet: string;
+  prefixLength: number;
+  gatewayAddress: string;
+  testHostAddress?: string;
+  tunnelAddress: string;
+  routePropagation: RoutePropagation;
+  keyGeneration: number;
+  /** Subnets this site reaches through its tunnel(s), sorted. */
+  remoteSubnets: string[];
+  peers: PeerPlan[];
+  forwardFlows: ForwardFlow[];
+  /** Routes hosts need when propagation is "static" (remote subnets via the gateway). */
+  hostRoutes: StaticRoute[];
+  dhcp?: DhcpServerSpec;
+  /** `external` only. */
+  publicIp?: string;
+}
+
+export interface TopologyPlan {
+  hub: SitePlan;
+  spokes: SitePlan[];
+  /** Hub first, then spokes in config order. */
+  sites: SitePlan[];
+}
+
+/** How long user-data waits for Scaleway to attach and configure the private NIC. */
+export const PRIVATE_NIC_TIMEOUT_SECONDS = 600;
+
+export function planTopology(cfg: StackConfig): TopologyPlan {
+  const hubCfg = cfg.scalewaySite;
+  const talksToSpokes = new Set(cfg.remoteSites.filter((s) => s.allowSpokeToSpoke).map((s) => s.name));
+
+  const spokeReach = (site: RemoteSiteConfig): string[] => {
+    const others = talksToSpokes.has(site.name)
+      ? cfg.remoteSites.filter((o) => o.name !== site.name && talksToSpokes.has(o.name)).map((o) => o.subnet)
+      : [];
+    return sortCidrs([hubCfg.subnet, ...others]);
+  };
+
+  const hubFlows: ForwardFlow[] = [];
+  for (const spoke of cfg.remoteSites) {
+    hubFlows.push({ from: hubCfg.subnet, to: spoke.subnet }, { from: spoke.subnet, to: hubCfg.subnet });
+  }
+  for (const a of cfg.remoteSites) {
+    for (const b of cfg.remoteSites) {
+      if (a.name !== b.name && talksToSpokes.has(a.name) && talksToSpokes.has(b.name)) {
+        hubFlows.push({ from: a.subnet, to: b.subnet });
+      }
+    }
+  }
+
+  const hubRemote = sortCidrs(cfg.remoteSites.map((s) => s.subnet));
+  const hub: SitePlan = {
+    name: hubCfg.name,
+    role: "hub",
+    kind: "scaleway",
+    onScaleway: true,
+    subnet: hubCfg.subnet,
+    prefixLength: prefixOf(hubCfg.subnet),
+    gatewayAddress: hubCfg.gatewayAddress,
+    testHostAddress: hubCfg.testHostAddress,
+    tunnelAddress: hubCfg.tunnelAddress,
+    routePropagation: hubCfg.routePropagation,
+    keyGeneration: hubCfg.keyGeneration,
+    remoteSubnets: hubRemote,
+    peers: cfg.remoteSites
+      .map((s) => ({ name: s.name, allowedIps: sortCidrs([`${s.tunnelAddress}/32`, s.subnet]), dialsHub: false }))
+      .sort(byName),
+    forwardFlows: hubFlows,
+    hostRoutes: routesVia(hubRemote, hubCfg.gatewayAddress),
+  };
+
+  const spokes = cfg.remoteSites.map((s): SitePlan => {
+    const remote = spokeReach(s);
+    const plan: SitePlan = {
+      name: s.name,
+      role: "spoke",
+      kind: s.kind,
+      onScaleway: s.kind === "simulated",
+      subnet: s.subnet,
+      prefixLength: prefixOf(s.subnet),
+      gatewayAddress: s.gatewayAddress,
+      testHostAddress: s.testHostAddress,
+      tunnelAddress: s.tunnelAddress,
+      routePropagation: s.routePropagation,
+      keyGeneration: s.keyGeneration,
+      remoteSubnets: remote,
+      peers: [
+        {
+          name: hubCfg.name,
+          allowedIps: sortCidrs([`${hubCfg.tunnelAddress}/32`, ...remote]),
+          dialsHub: true,
+        },
+      ],
+      forwardFlows: remote.flatMap((r) => [
+        { from: s.subnet, to: r },
+        { from: r, to: s.subnet },
+      ]),
+      hostRoutes: routesVia(remote, s.gatewayAddress),
+      publicIp: s.publicIp,
+    };
+    if (s.routePropagation === "dhcp") plan.dhcp = dhcpFor(s, remote);
+    return plan;
+  });
+
+  return { hub, spokes, sites: [hub, ...spokes] };
+}
+
+/** Resolved per-site values the plan does not hold: keys and public addresses. */
+export interface SiteSecrets {
+  privateKey: string;
+  publicKey: string;
+}
+
+export interface ResolvedKeys {
+  /** Site name -> its gateway's key pair. */
+  gateways: Record<string, SiteSecrets>;
+  /** Spoke site name -> the preshared key of its tunnel to the hub. */
+  presharedKeys: Record<string, string>;
+  /** Site name -> gateway public IPv4 (the hub's is needed by every spoke). */
+  publicIps: Record<string, string>;
+}
+
+export interface HostAccess {
+  sshAuthorizedKeys: string[];
+  sshHostKey?: { privateKeyOpenssh: string; publicKeyOpenssh: string };
+}
+
+/** The renderer input for a site's gateway, from the plan plus resolved keys and addresses. */
+export function gatewaySpecFor(
+  site: SitePlan,
+  plan: TopologyPlan,
+  cfg: StackConfig,
+  keys: ResolvedKeys,
+  access: HostAccess,
+): GatewaySpec {
+  const own = keys.gateways[site.name];
+  return {
+    siteName: site.name,
+    privateAddress: `${site.gatewayAddress}/${site.prefixLength}`,
+    wireguard: {
+      privateKey: own.privateKey,
+      address: `${site.tunnelAddress}/32`,
+      listenPort: cfg.tunnel.listenPort,
+      mtu: cfg.tunnel.mtu,
+      peers: site.peers.map((p) => {
+        // One preshared key per tunnel: the spoke's, seen from either end.
+        const tunnelSpoke = site.role === "hub" ? p.name : site.name;
+        return {
+          name: p.name,
+          publicKey: keys.gateways[p.name].publicKey,
+          presharedKey: keys.presharedKeys[tunnelSpoke],
+          endpoint: p.dialsHub ? `${keys.publicIps[plan.hub.name]}:${cfg.tunnel.listenPort}` : undefined,
+          allowedIps: p.allowedIps,
+          persistentKeepalive: p.dialsHub && cfg.tunnel.keepaliveSeconds > 0 ? cfg.tunnel.keepaliveSeconds : undefined,
+        };
+      }),
+    },
+    forwardFlows: site.forwardFlows,
+    routePropagation: site.routePropagation,
+    dhcp: site.dhcp,
+    privateNicTimeoutSeconds: PRIVATE_NIC_TIMEOUT_SECONDS,
+    sshAuthorizedKeys: access.sshAuthorizedKeys,
+    sshHostKey: access.sshHostKey,
+  };
+}
+
+export function testHostSpecFor(site: SitePlan, access: HostAccess): TestHostSpec {
+  if (!site.testHostAddress) throw new Error(`site ${site.name} has no test host`);
+  return {
+    siteName: site.name,
+    privateAddress: `${site.testHostAddress}/${site.prefixLength}`,
+    routePropagation: site.routePropagation,
+    staticRoutes: site.routePropagation === "static" ? site.hostRoutes : [],
+    privateNicTimeoutSeconds: PRIVATE_NIC_TIMEOUT_SECONDS,
+    sshAuthorizedKeys: access.sshAuthorizedKeys,
+    sshHostKey: access.sshHostKey,
+  };
+}
+
+/**
+ * DHCP for an external LAN whose DHCP the gateway owns. The pool starts at the subnet's
+ * 10th host (or right after the gateway in tiny subnets) so that the low addresses stay
+ * free for static infrastructure such as the gateway itself and the LAN router.
+ */
+function dhcpFor(site: RemoteSiteConfig, remote: string[]): DhcpServerSpec {
+  const net = new Address4(site.subnet);
+  const first = net.startAddress().bigInt() + 1n;
+  const last = net.endAddress().bigInt() - 1n;
+  const start = last - first >= 20n ? first + 9n : BigInt(new Address4(site.gatewayAddress).bigInt()) + 1n;
+  return {
+    subnet: site.subnet,
+    rangeStart: Address4.fromBigInt(start).address,
+    rangeEnd: Address4.fromBigInt(last).address,
+    leaseTime: "12h",
+    routes: routesVia(remote, site.gatewayAddress),
+    lanRouter: site.lanRouter,
+  };
+}
+
+function routesVia(destinations: string[], via: string): StaticRoute[] {
+  return destinations.map((destination) => ({ destination, via }));
+}
+
+function prefixOf(cidr: string): number {
+  return new Address4(cidr).subnetMask;
+}
+
+/** Numeric order, so output never depends on the order sites were listed in. */
+function sortCidrs(cidrs: string[]): string[] {
+  const key = (c: string) => {
+    const a = new Address4(c);
+    return a.bigInt() * 64n + BigInt(a.subnetMask);
+  };
+  return [...new Set(cidrs)].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
+}
+
+function byName<T extends { name: string }>(a: T, b: T): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}

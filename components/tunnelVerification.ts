@@ -1,0 +1,110 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { ScalewaySite } from "./scalewaySite";
+import type { TopologyPlan } from "./topology";
+import {
+  DEFAULT_VERIFICATION_TIMEOUTS,
+  handshakeScript,
+  pingScript,
+  VerificationTimeouts,
+  waitForCloudInitScript,
+} from "./verificationScripts";
+
+export interface TunnelVerificationArgs {
+  plan: TopologyPlan;
+  sites: Record<string, ScalewaySite>;
+  gatewayPublicIps: Record<string, pulumi.Output<string>>;
+  /** Site name -> WireGuard public key. */
+  publicKeys: Record<string, pulumi.Output<string>>;
+  /** `site/role` -> pinned SSH host public key (injected through cloud-init). */
+  hostPublicKeys: Record<string, pulumi.Output<string>>;
+  deployPrivateKey: pulumi.Output<string>;
+  timeouts?: VerificationTimeouts;
+}
+
+/**
+ * After the instances exist, proves over SSH that the deployment works: cloud-init
+ * finished on every Scaleway host, every gateway has a fresh handshake with each peer, and
+ * the hub's test host pings each remote test host (the seed's test). Any failure fails
+ * `pulumi up` with the step and what to look at. Host keys are pinned: each host's SSH
+ * key pair is generated in state and installed by cloud-init, so a man in the middle is
+ * refused instead of trusted on first use. Test hosts are reached through their gateway.
+ */
+export class TunnelVerification extends pulumi.ComponentResource {
+  /** Site name -> the ping test's summary line. */
+  public readonly pingResults: pulumi.Output<Record<string, string>>;
+
+  constructor(name: string, args: TunnelVerificationArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("wg-s2s:index:TunnelVerification", name, {}, opts);
+    const t = args.timeouts ?? DEFAULT_VERIFICATION_TIMEOUTS;
+    const { plan } = args;
+
+    // Bounded: ~60 dials of up to 15 s while the instance boots.
+    const dial = { user: "root", privateKey: args.deployPrivateKey, dialErrorLimit: 60, perDialTimeout: 15 };
+    const gatewayConnection = (site: string) => ({
+      ...dial,
+      host: args.gatewayPublicIps[site],
+      hostKey: args.hostPublicKeys[`${site}/gateway`],
+    });
+    const testHostConnection = (site: string) => ({
+      ...dial,
+      host: plan.sites.find((s) => s.name === site)!.testHostAddress!,
+      hostKey: args.hostPublicKeys[`${site}/test-host`],
+      proxy: gatewayConnection(site),
+    });
+    const run = (id: string, connection: any, script: pulumi.Input<string>, triggers: pulumi.Input<any>[], dependsOn: pulumi.Resource[]) =>
+      new command.remote.Command(
+        `${name}-${id}`,
+        { connection, create: script, triggers, logging: "stdoutAndStderr" },
+        // Nothing to undo on destroy; re-run whenever a server is replaced.
+        { parent: this, dependsOn },
+      );
+
+    const built = plan.sites.filter((s) => s.onScaleway);
+    const cloudInitDone: Record<string, command.remote.Command[]> = {};
+    for (const site of built) {
+      const s = args.sites[site.name];
+      cloudInitDone[site.name] = [
+        run(
+          `${site.name}-gateway-cloud-init`,
+          gatewayConnection(site.name),
+          waitForCloudInitScript(`${site.name} gateway`, t.cloudInitSeconds),
+          [s.gateway.server.id],
+          [s.gateway.privateNic],
+        ),
+        run(
+          `${site.name}-test-host-cloud-init`,
+          testHostConnection(site.name),
+          waitForCloudInitScript(`${site.name} test host`, t.cloudInitSeconds),
+          [s.testHost.server.id],
+          [s.testHost.privateNic, s.gateway.privateNic],
+        ),
+      ];
+    }
+
+    const handshakes: command.remote.Command[] = [];
+    for (const site of built) {
+      const peers = site.peers.map((p) => args.publicKeys[p.name]);
+      const script = pulumi.all(peers).apply((keys) => handshakeScript(`${site.name} gateway`, keys, t.handshakeSeconds));
+      // A handshake needs both ends up: wait for the peers' cloud-init too where we built them.
+      const after = [site.name, ...site.peers.map((p) => p.name)].flatMap((n) => cloudInitDone[n]?.slice(0, 1) ?? []);
+      handshakes.push(
+        run(`${site.name}-handshake`, gatewayConnection(site.name), script, [args.sites[site.name].gateway.server.id], after),
+      );
+    }
+
+    const pings: Record<string, pulumi.Output<string>> = {};
+    for (const spoke of plan.spokes.filter((s) => s.testHostAddress)) {
+      const ping = run(
+        `${spoke.name}-ping`,
+        testHostConnection(plan.hub.name),
+        pingScript(`${plan.hub.name} test host`, spoke.testHostAddress!, t.pingSeconds),
+        [args.sites[plan.hub.name].testHost.server.id],
+        [...handshakes, ...Object.values(cloudInitDone).flat()],
+      );
+      pings[spoke.name] = ping.stdout.apply((o) => (o ?? "").trim());
+    }
+    this.pingResults = pulumi.all(pings);
+    this.registerOutputs({ pingResults: this.pingResults });
+  }
+}

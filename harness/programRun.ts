@@ -1,0 +1,238 @@
+/**
+ * Runs the real program (index.ts and its components) offline under the Pulumi SDK's mock
+ * runtime, and returns what it declared: every resource with its inputs, the stack outputs
+ * (secrets unwrapped, for the caller to handle with care), and which inputs were secret.
+ *
+ * The tests, the lab (which feeds each host the user-data `pulumi up` would send), the
+ * policy tests and the benchmarks all use this one runner. The mocks stand in for the
+ * providers: they return what Scaleway would (the addresses asked for, ids) and model
+ * `random.RandomBytes` faithfully enough to test key stability: a value depends only on
+ * the resource's name and its keepers, so it changes exactly when the provider would
+ * replace it.
+ */
+import { execFileSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { StackConfig } from "../components/types";
+
+export const PROJECT = "scaleway-wireguard-s2s";
+const ROOT = path.resolve(__dirname, "..");
+const INDEX = path.join(ROOT, "index.ts");
+/** How the SDK serialises a secret in resource inputs: { [SIG_KEY]: SECRET_VALUE, value }. */
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface ProgramRunOptions {
+  /** Raw stack config keys, as in Pulumi.<stack>.yaml without the project prefix. */
+  config: Record<string, unknown>;
+  /** Site name -> public IPv4 for that gateway's instance.Ip (default 198.51.100.10, .11, ...). */
+  publicIps?: Record<string, string>;
+  /** Deterministic keys when set (same seed, same keys); crypto-random otherwise. */
+  keySeed?: string;
+  stack?: string;
+}
+
+export interface DeclaredResource {
+  type: string;
+  name: string;
+  custom: boolean;
+  /** Inputs with secrets unwrapped. */
+  inputs: Record<string, any>;
+  /** Dotted paths of inputs that were secret, e.g. "userData". */
+  secretInputs: string[];
+  state: Record<string, any>;
+}
+
+export interface ProgramRun {
+  config: StackConfig;
+  resources: DeclaredResource[];
+  outputs: Record<string, any>;
+  /** Export names whose value was secret. */
+  secretOutputs: string[];
+  userData(siteName: string, role: "gateway" | "test-host"): string;
+  operatorBundle(siteName: string): Record<string, string>;
+  /** The custom resources of one type. */
+  ofType(type: string): DeclaredResource[];
+}
+
+const sshKeyCache = new Map<string, { priv: string; pub: string }>();
+
+/** A real Ed25519 key in OpenSSH format (the lab and VMs use it), memoised per seed and name. */
+function openSshKey(cacheKey: string): { priv: string; pub: string } {
+  const hit = sshKeyCache.get(cacheKey);
+  if (hit) return hit;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "wgs2s-key-"));
+  try {
+    const file = path.join(dir, "k");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file]);
+    const pair = {
+      priv: fs.readFileSync(file, "utf8"),
+      pub: fs.readFileSync(`${file}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ") + "\n",
+    };
+    sshKeyCache.set(cacheKey, pair);
+    return pair;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function unwrapSecrets(value: any, at: string, secretPaths: string[]): any {
+  if (Array.isArray(value)) return value.map((v, i) => unwrapSecrets(v, `${at}[${i}]`, secretPaths));
+  if (value && typeof value === "object") {
+    if (value[SIG_KEY] === SECRET_VALUE) {
+      secretPaths.push(at);
+      return unwrapSecrets(value.value, at, []);
+    }
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v, at ? `${at}.${k}` : k, secretPaths)]),
+    );
+  }
+  return value;
+}
+
+function siteOf(resourceName: string, suffix: string): string | undefined {
+  const m = resourceName.match(new RegExp(`^wg-s2s-(.+)-${suffix}$`));
+  return m?.[1];
+}
+
+function makeMocks(opts: ProgramRunOptions, resources: DeclaredResource[]) {
+  let nextPublic = 10;
+  let nextTestHostPublic = 100;
+  let nextMac = 1;
+  const bytesFor = (name: string, keepers: unknown, length: number): Buffer =>
+    opts.keySeed !== undefined
+      ? crypto
+          .createHash("sha512")
+          .update(`${opts.keySeed}\0${name}\0${JSON.stringify(keepers ?? {})}`)
+          .digest()
+          .subarray(0, length)
+      : crypto.randomBytes(length);
+
+  return {
+    newResource(args: { type: string; name: string; inputs: any; custom?: boolean }) {
+      const secretInputs: string[] = [];
+      const inputs = unwrapSecrets(args.inputs, "", secretInputs);
+      let state: Record<string, any> = { ...inputs };
+      const id = `${args.name}-id`;
+      switch (args.type) {
+        case "random:index/randomBytes:RandomBytes": {
+          const b = bytesFor(args.name, inputs.keepers, inputs.length);
+          state = { ...inputs, base64: b.toString("base64"), hex: b.toString("hex") };
+          break;
+        }
+        case "tls:index/privateKey:PrivateKey": {
+          const k = openSshKey(`${opts.keySeed ?? crypto.randomUUID()}\0${args.name}`);
+          state = { ...inputs, privateKeyOpenssh: k.priv, publicKeyOpenssh: k.pub };
+          break;
+        }
+        case "scaleway:instance/ip:Ip": {
+          const gwSite = siteOf(args.name, "gateway-ip");
+          const address =
+            (gwSite && opts.publicIps?.[gwSite]) ??
+            (gwSite ? `198.51.100.${nextPublic++}` : `198.51.100.${nextTestHostPublic++}`);
+          state = { ...inputs, address, prefix: `${address}/32` };
+          break;
+        }
+        case "command:remote:Command":
+          // Nothing runs under mocks; the lab runs the same scripts against real hosts.
+          state = { ...inputs, stdout: "not run (mock runtime)", stderr: "" };
+          break;
+        case "scaleway:instance/privateNic:PrivateNic":
+          state = { ...inputs, macAddress: `02:00:00:00:00:${(nextMac++).toString(16).padStart(2, "0")}` };
+          break;
+      }
+      resources.push({ type: args.type, name: args.name, custom: args.custom !== false, inputs, secretInputs, state });
+      return { id, state };
+    },
+    call(args: { token: string; inputs: any }) {
+      return args.inputs;
+    },
+  };
+}
+
+type PulumiSdk = typeof import("@pulumi/pulumi");
+
+async function resolveOutput(pulumi: PulumiSdk, v: unknown): Promise<{ value: any; secret: boolean }> {
+  if (pulumi.Output.isInstance(v)) {
+    const secret = await (v as any).isSecret;
+    const value = await new Promise((resolve) => (v as any).apply(resolve));
+    return { value, secret };
+  }
+  if (v && typeof v === "object" && !Array.isArray(v)) {
+    const entries = await Promise.all(Object.entries(v).map(async ([k, x]) => [k, await resolveOutput(pulumi, x)] as const));
+    return {
+      value: Object.fromEntries(entries.map(([k, r]) => [k, r.value])),
+      secret: entries.some(([, r]) => r.secret),
+    };
+  }
+  return { value: v, secret: false };
+}
+
+/** Pulumi passes every config value as a string; objects and lists as JSON. */
+export function toPulumiConfig(config: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
+  );
+}
+
+/**
+ * One mocks object per process, delegating to the current run. Under jest, a later run's
+ * fresh SDK copy can still reach the monitor registered by an earlier one (they share the
+ * sandbox's global store), so the handler, not the monitor, is what changes between runs.
+ */
+let currentMocks: ReturnType<typeof makeMocks> | undefined;
+const dispatchingMocks = {
+  newResource: (args: any) => currentMocks!.newResource(args),
+  call: (args: any) => currentMocks!.call(args),
+};
+
+export async function runProgram(opts: ProgramRunOptions): Promise<ProgramRun> {
+  const resources: DeclaredResource[] = [];
+  currentMocks = makeMocks(opts, resources);
+  // One SDK instance and one loaded program per process: index.ts exports the program as
+  // a function, so each run calls it again rather than reloading modules.
+  const pulumi: PulumiSdk = require("@pulumi/pulumi");
+  await pulumi.runtime.setMocks(dispatchingMocks as any, PROJECT, opts.stack ?? "lab", false);
+  pulumi.runtime.setAllConfig(toPulumiConfig(opts.config));
+  let mod: Record<string, any>;
+  try {
+    mod = await require(INDEX)();
+  } catch (err) {
+    // Callers (tests) check that a bad config declared nothing at all.
+    if (err && typeof err === "object") (err as any).declaredResources = [...resources];
+    throw err;
+  }
+  const outputs: Record<string, any> = {};
+  const secretOutputs: string[] = [];
+  for (const [name, v] of Object.entries(mod)) {
+    const r = await resolveOutput(pulumi, v);
+    outputs[name] = r.value;
+    if (r.secret) secretOutputs.push(name);
+  }
+  await (pulumi.runtime as any).waitForRPCs?.();
+
+  const { loadStackConfig } = require("../components/validation");
+  const config: StackConfig = loadStackConfig(opts.config);
+  const ofType = (type: string) => resources.filter((r) => r.type === type);
+  return {
+    config,
+    resources,
+    outputs,
+    secretOutputs,
+    ofType,
+    userData(siteName, role) {
+      const server = ofType("scaleway:instance/server:Server").find(
+        (r) => r.inputs.tags?.includes(`wg-s2s-site:${siteName}`) && r.inputs.tags?.includes(`wg-s2s-role:${role}`),
+      );
+      if (!server) throw new Error(`no ${role} server for site ${siteName}`);
+      return server.inputs.userData["cloud-init"];
+    },
+    operatorBundle(siteName) {
+      const bundle = outputs.externalSiteBundles?.[siteName];
+      if (!bundle) throw new Error(`no operator bundle for site ${siteName} (is it an external site?)`);
+      return bundle;
+    },
+  };
+}

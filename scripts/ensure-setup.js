@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * Set-up that `npm test`, `npm run lab` and `npm run bench` do for themselves on a fresh
+ * clone: install npm packages from the lockfile when node_modules is missing or stale, and
+ * (as root, on Debian/Ubuntu) the Debian packages the tests and the lab run for real.
+ * Plain Node with no dependencies, since it runs before `npm ci`.
+ *
+ *   node scripts/ensure-setup.js          npm packages + packages the tests need
+ *   node scripts/ensure-setup.js --lab    the same (the lab needs the same tools)
+ *   node scripts/ensure-setup.js --vm     also the VM lab's qemu/debootstrap tool chain
+ */
+"use strict";
+const { execFileSync, spawnSync } = require("child_process");
+const fs = require("fs");
+const path = require("path");
+
+const root = path.resolve(__dirname, "..");
+const args = new Set(process.argv.slice(2));
+
+/** What the tests and the namespace lab run: real WireGuard, DHCP, cloud-init, nftables. */
+const LAB_PACKAGES = [
+  "wireguard-tools", // wg, wg-quick
+  "wireguard-go", // userspace WireGuard where the kernel has no module
+  "dnsmasq-base", // the dhcp sites' DHCP server and the stand-in for Scaleway's DHCP (no system service)
+  "isc-dhcp-client", // dhclient with the rfc3442 option-121 hook
+  "cloud-init", // `cloud-init schema` and the modules that run the user-data
+  "nftables",
+  "iproute2",
+  "iputils-ping",
+  "iperf3",
+  "openssh-client", // ssh-keygen for the mock runtime's SSH keys
+  "shellcheck",
+  "procps",
+  "util-linux", // unshare, nsenter
+];
+/** The VM lab's tool chain (issue 6). */
+const VM_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "dosfstools", "mtools", "dpkg-dev", "genisoimage", "openssh-client"];
+
+function log(msg) {
+  process.stderr.write(`[setup] ${msg}\n`);
+}
+
+function ensureNodeModules() {
+  const marker = path.join(root, "node_modules", ".package-lock.json");
+  const lock = path.join(root, "package-lock.json");
+  const stale = !fs.existsSync(marker) || fs.statSync(marker).mtimeMs < fs.statSync(lock).mtimeMs;
+  if (!stale) return;
+  log("installing npm packages from package-lock.json (npm ci)");
+  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  if (r.status !== 0) {
+    log("npm ci failed; see above");
+    process.exit(r.status ?? 1);
+  }
+}
+
+function missingDebianPackages(wanted) {
+  return wanted.filter((pkg) => {
+    const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", pkg], { encoding: "utf8" });
+    return r.status !== 0 || !r.stdout.includes("install ok installed");
+  });
+}
+
+function ensureDebianPackages(wanted) {
+  if (process.platform !== "linux" || !fs.existsSync("/usr/bin/dpkg-query")) {
+    log("not a Debian/Ubuntu machine: install these yourself: " + wanted.join(" "));
+    return;
+  }
+  const missing = missingDebianPackages(wanted);
+  if (missing.length === 0) return;
+  if (typeof process.getuid === "function" && process.getuid() !== 0) {
+    log(`not root, cannot install: ${missing.join(" ")} (the lab tests will say they cannot run)`);
+    return;
+  }
+  log(`installing Debian packages: ${missing.join(" ")}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
+  execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { stdio: "inherit", env });
+}
+
+ensureNodeModules();
+ensureDebianPackages(args.has("--vm") ? [...LAB_PACKAGES, ...VM_PACKAGES] : LAB_PACKAGES);
