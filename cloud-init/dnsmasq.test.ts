@@ -71,7 +71,11 @@ describe("renderDnsmasqConfig", () => {
     ["a lanRouter outside the subnet", { lanRouter: "192.168.9.1" }, /lanRouter/],
     ["no routes at all", { routes: [] }, /no routes/],
     ["a malformed lease time", { leaseTime: "12 hours\ndhcp-script=/bin/x" }, /lease time/],
-    ["a destination that is not a network", { routes: [{ destination: "192.168.0.7/24", via: "192.168.1.2" }] }, /network CIDR/],
+    [
+      "a destination that is not a network",
+      { routes: [{ destination: "192.168.0.7/24", via: "192.168.1.2" }] },
+      /network CIDR/,
+    ],
   ])("rejects %s", (_what, change, message) => {
     expect(() => renderDnsmasqConfig({ ...LAN, ...change } as DhcpServerSpec, "onprem")).toThrow(message);
   });
@@ -113,21 +117,50 @@ async function leaseWith(config: string): Promise<Record<string, string>> {
       );
       const dnsmasq = spawn(
         "ip",
-        ["netns", "exec", server, DNSMASQ, "--keep-in-foreground", `--conf-file=${join(dir, "dnsmasq.conf")}`,
-          `--pid-file=${join(dir, "dnsmasq.pid")}`, `--dhcp-leasefile=${join(dir, "leases")}`, "--user=root", "--log-facility=-"],
+        [
+          "netns",
+          "exec",
+          server,
+          DNSMASQ,
+          "--keep-in-foreground",
+          `--conf-file=${join(dir, "dnsmasq.conf")}`,
+          `--pid-file=${join(dir, "dnsmasq.pid")}`,
+          `--dhcp-leasefile=${join(dir, "leases")}`,
+          "--user=root",
+          "--log-facility=-",
+        ],
         { stdio: "ignore" },
       );
       try {
         await sleep(300);
         const result = spawnSync(
           "ip",
-          ["netns", "exec", client, "dhclient", "-1", "-sf", join(dir, "hook.sh"), "-cf", join(dir, "dhclient.conf"),
-            "-lf", join(dir, "dhclient.leases"), "-pf", join(dir, "dhclient.pid"), "eth0"],
+          [
+            "netns",
+            "exec",
+            client,
+            "dhclient",
+            "-1",
+            "-sf",
+            join(dir, "hook.sh"),
+            "-cf",
+            join(dir, "dhclient.conf"),
+            "-lf",
+            join(dir, "dhclient.leases"),
+            "-pf",
+            join(dir, "dhclient.pid"),
+            "eth0",
+          ],
           { encoding: "utf8", timeout: 20000 },
         );
         if (result.status !== 0 || !existsSync(out)) throw new Error(`no lease: ${result.stderr}`);
         const lease = readFileSync(out, "utf8");
-        return Object.fromEntries(lease.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+        return Object.fromEntries(
+          lease
+            .trim()
+            .split("\n")
+            .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+        );
       } finally {
         dnsmasq.kill();
         // dhclient stays behind as a daemon after a lease; stop it by its own pid file.

@@ -68,9 +68,9 @@ describe("renderForwardPolicy", () => {
   });
 
   it("rejects flows that are not network CIDRs (nothing unparsed reaches nft)", () => {
-    expect(() => renderForwardPolicy({ ...SEED, forwardFlows: [{ from: "192.168.0.5/24", to: "10.0.0.0/8" }] })).toThrow(
-      /not a network CIDR/,
-    );
+    expect(() =>
+      renderForwardPolicy({ ...SEED, forwardFlows: [{ from: "192.168.0.5/24", to: "10.0.0.0/8" }] }),
+    ).toThrow(/not a network CIDR/);
     expect(() => renderForwardPolicy({ ...SEED, forwardFlows: [{ from: "any", to: "10.0.0.0/8" }] })).toThrow();
   });
 
@@ -187,7 +187,9 @@ async function measureMss(ruleset: string | undefined): Promise<{ client: number
     shInNetns(b, "ip link set lo up && ip addr add 192.168.1.10/24 dev eth0 && ip link set eth0 up");
     shInNetns(b, "ip route add default via 192.168.1.2");
     if (ruleset !== undefined) expect(loadRuleset(gw, ruleset).ok).toBe(true);
-    const server = spawn("ip", ["netns", "exec", b, "python3", "-c", MSS_SERVER], { stdio: ["ignore", "pipe", "pipe"] });
+    const server = spawn("ip", ["netns", "exec", b, "python3", "-c", MSS_SERVER], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     try {
       let serverOutput = "";
       server.stdout.on("data", (chunk: Buffer) => (serverOutput += chunk.toString()));

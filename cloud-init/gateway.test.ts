@@ -197,11 +197,14 @@ describe("schema helper (negative controls)", () => {
   });
 
   it("systemd-analyze verify flags a misspelt directive", () => {
-    const bad = { path: "/etc/systemd/system/bad.service", content: "[Unit]\nDescriptio=x\n[Service]\nExecStart=/bin/true\n" };
+    const bad = {
+      path: "/etc/systemd/system/bad.service",
+      content: "[Unit]\nDescriptio=x\n[Service]\nExecStart=/bin/true\n",
+    };
     expect(systemdVerify([bad]).ok).toBe(false);
   });
 
   it("shellcheck flags an unquoted variable", () => {
-    expect(shellcheck('#!/bin/sh\nrm $1\n').ok).toBe(false);
+    expect(shellcheck("#!/bin/sh\nrm $1\n").ok).toBe(false);
   });
 });

@@ -1,7 +1,14 @@
 import { PATHS } from "./common";
 import { renderGatewayCloudConfig } from "./gateway";
 import { BUNDLE_FILES, lanRoutes, renderOperatorBundle } from "./operatorBundle";
-import { KeyRing, WIREGUARD_KEY_SHAPE, hubGatewaySpec, parseCloudConfig, shellcheck, spokeGatewaySpec } from "./testkit";
+import {
+  KeyRing,
+  WIREGUARD_KEY_SHAPE,
+  hubGatewaySpec,
+  parseCloudConfig,
+  shellcheck,
+  spokeGatewaySpec,
+} from "./testkit";
 import type { GatewaySpec } from "./types";
 
 const VARIANTS: { name: string; build: (keys: KeyRing) => GatewaySpec }[] = [
@@ -56,7 +63,12 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
 
   it("explains the install in order: policy, forwarding, tunnel, LAN routes", () => {
     const readme = bundle[BUNDLE_FILES.readme];
-    const steps = ["wg-s2s.nft", "90-wg-s2s.conf", "wg0.conf /etc/wireguard/wg0.conf", isDhcp ? "dnsmasq.conf" : "routes.sh"];
+    const steps = [
+      "wg-s2s.nft",
+      "90-wg-s2s.conf",
+      "wg0.conf /etc/wireguard/wg0.conf",
+      isDhcp ? "dnsmasq.conf" : "routes.sh",
+    ];
     const positions = steps.map((s) => readme.indexOf(s));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
@@ -82,7 +94,10 @@ describe("operator bundle edge cases", () => {
 
   it("derives LAN routes from the flows leaving the LAN, or takes them as given", () => {
     const spec = spokeGatewaySpec(new KeyRing(), "static");
-    spec.forwardFlows.push({ from: "192.168.1.0/24", to: "10.9.0.0/16" }, { from: "10.9.0.0/16", to: "192.168.1.0/24" });
+    spec.forwardFlows.push(
+      { from: "192.168.1.0/24", to: "10.9.0.0/16" },
+      { from: "10.9.0.0/16", to: "192.168.1.0/24" },
+    );
     expect(lanRoutes(spec)).toEqual([
       { destination: "192.168.0.0/24", via: "192.168.1.2" },
       { destination: "10.9.0.0/16", via: "192.168.1.2" },

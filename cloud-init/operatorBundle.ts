@@ -85,7 +85,9 @@ function readme(spec: GatewaySpec, opts: OperatorBundleOptions, routeFile: strin
 /** filename -> content of the bundle for an external site's operator. Contains secrets. */
 export function renderOperatorBundle(spec: GatewaySpec, opts: OperatorBundleOptions = {}): Record<string, string> {
   if (spec.routePropagation === "vpc-route") {
-    throw new Error(`operator bundle of "${spec.siteName}": "vpc-route" exists only on Scaleway; use "dhcp" or "static"`);
+    throw new Error(
+      `operator bundle of "${spec.siteName}": "vpc-route" exists only on Scaleway; use "dhcp" or "static"`,
+    );
   }
   const files = renderGatewayFiles(spec);
   const bundle: Record<string, string> = {

@@ -48,7 +48,9 @@ describe("wg-s2s-wait-private-nic script", () => {
 
   it("succeeds once the NIC shows up late, as Scaleway attaches it after boot", async () => {
     await withNamespacesAsync(1, async ([ns]) => {
-      const waiter = spawn("ip", ["netns", "exec", ns, "sh", "-s", "192.168.0.2", "20"], { stdio: ["pipe", "ignore", "pipe"] });
+      const waiter = spawn("ip", ["netns", "exec", ns, "sh", "-s", "192.168.0.2", "20"], {
+        stdio: ["pipe", "ignore", "pipe"],
+      });
       let stderr = "";
       waiter.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
       waiter.stdin.end(WAIT_PRIVATE_NIC_SCRIPT);
@@ -77,7 +79,12 @@ describe("wg-s2s-wait-private-nic script", () => {
 describe("private-NIC units", () => {
   it("runs the script with the bare address and timeout, after network-online", () => {
     const [script, unit] = waitPrivateNicFiles("192.168.0.2/24", 180);
-    expect(script).toEqual({ path: PATHS.waitPrivateNicScript, content: WAIT_PRIVATE_NIC_SCRIPT, owner: "root:root", permissions: "0755" });
+    expect(script).toEqual({
+      path: PATHS.waitPrivateNicScript,
+      content: WAIT_PRIVATE_NIC_SCRIPT,
+      owner: "root:root",
+      permissions: "0755",
+    });
     expect(unit.path).toBe(PATHS.privateNicUnit);
     expect(unit.content).toMatch(/^ExecStart=\/usr\/local\/sbin\/wg-s2s-wait-private-nic 192\.168\.0\.2 180$/m);
     expect(unit.content).toMatch(/^Type=oneshot$/m);

@@ -65,7 +65,10 @@ export function waitPrivateNicFiles(privateAddress: string, timeoutSeconds: numb
     service: [["TimeoutStartSec", timeoutSeconds + 30]],
     wantedBy: "multi-user.target",
   });
-  return [fileEntry(PATHS.waitPrivateNicScript, WAIT_PRIVATE_NIC_SCRIPT, "0755"), fileEntry(PATHS.privateNicUnit, unit)];
+  return [
+    fileEntry(PATHS.waitPrivateNicScript, WAIT_PRIVATE_NIC_SCRIPT, "0755"),
+    fileEntry(PATHS.privateNicUnit, unit),
+  ];
 }
 
 /** Drop-in: after every boot, start `unitName` only once the private NIC is there. */

@@ -79,7 +79,10 @@ describe.each(PROPAGATIONS)("test host cloud-config (%s)", (propagation) => {
 
 describe("test host spec errors", () => {
   it("refuses static routes on a site that does not use static propagation", () => {
-    const spec = { ...testHostSpec(new KeyRing(), "vpc-route"), staticRoutes: [{ destination: "10.0.0.0/8", via: "192.168.1.2" }] };
+    const spec = {
+      ...testHostSpec(new KeyRing(), "vpc-route"),
+      staticRoutes: [{ destination: "10.0.0.0/8", via: "192.168.1.2" }],
+    };
     expect(() => renderTestHostCloudConfig(spec)).toThrow(/staticRoutes given but routePropagation is "vpc-route"/);
   });
 

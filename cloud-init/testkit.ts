@@ -92,11 +92,7 @@ export function hubGatewaySpec(keys: KeyRing, routePropagation: RoutePropagation
 }
 
 /** The remote site's gateway, dialling the hub; `lanRouter` only for "dhcp". */
-export function spokeGatewaySpec(
-  keys: KeyRing,
-  routePropagation: RoutePropagation,
-  lanRouter?: string,
-): GatewaySpec {
+export function spokeGatewaySpec(keys: KeyRing, routePropagation: RoutePropagation, lanRouter?: string): GatewaySpec {
   const spoke = keys.wireguardKeyPair("onprem");
   const hub = keys.wireguardKeyPair("par");
   const spec: GatewaySpec = {
@@ -317,7 +313,9 @@ export const WIREGUARD_KEY_SHAPE = /[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/;
 
 export function requireRoot(what: string): void {
   if (typeof process.getuid !== "function" || process.getuid() !== 0) {
-    throw new Error(`${what} needs root (network namespaces); run the tests as root, as CI does. Not skipping silently.`);
+    throw new Error(
+      `${what} needs root (network namespaces); run the tests as root, as CI does. Not skipping silently.`,
+    );
   }
 }
 

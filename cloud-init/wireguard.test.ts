@@ -66,7 +66,9 @@ describe("renderWireGuardConfig", () => {
     const spec = threePeerHub(keys);
     const text = renderWireGuardConfig(spec);
     expect(text.match(/^\[Peer\]\n# (\S+)$/gm)).toEqual(["[Peer]\n# ams", "[Peer]\n# berlin", "[Peer]\n# zrh"]);
-    const allowed = iniEntries(text).filter(([, k]) => k === "AllowedIPs").map(([, , v]) => v);
+    const allowed = iniEntries(text)
+      .filter(([, k]) => k === "AllowedIPs")
+      .map(([, , v]) => v);
     // Numeric, not lexical, order: 172.16.0.10 after 172.16.0.3 would be wrong lexically too.
     expect(allowed).toEqual([
       "10.20.0.0/16, 172.16.0.3/32, 192.168.2.0/24",
@@ -90,7 +92,10 @@ describe("renderWireGuardConfig", () => {
     const spec = threePeerHub(new KeyRing());
     const shuffled = {
       ...spec,
-      peers: [spec.peers[2], spec.peers[0], spec.peers[1]].map((p) => ({ ...p, allowedIps: [...p.allowedIps].reverse() })),
+      peers: [spec.peers[2], spec.peers[0], spec.peers[1]].map((p) => ({
+        ...p,
+        allowedIps: [...p.allowedIps].reverse(),
+      })),
     };
     expect(renderWireGuardConfig(shuffled)).toBe(renderWireGuardConfig(spec));
   });
@@ -100,7 +105,10 @@ describe("renderWireGuardConfig", () => {
     ["a key that is not base64 of 32 bytes", (s: WireGuardInterfaceSpec) => (s.peers[0].publicKey = "abc=")],
     ["a private key with a newline", (s: WireGuardInterfaceSpec) => (s.privateKey += "\nPostUp = id")],
     ["an endpoint with a space", (s: WireGuardInterfaceSpec) => (s.peers[0].endpoint = "1.2.3.4:1 x")],
-    ["an AllowedIP that is a host, not a network", (s: WireGuardInterfaceSpec) => (s.peers[0].allowedIps = ["192.168.3.7/24"])],
+    [
+      "an AllowedIP that is a host, not a network",
+      (s: WireGuardInterfaceSpec) => (s.peers[0].allowedIps = ["192.168.3.7/24"]),
+    ],
     ["the same AllowedIP on two peers", (s: WireGuardInterfaceSpec) => (s.peers[1].allowedIps = s.peers[0].allowedIps)],
     ["two peers with one name", (s: WireGuardInterfaceSpec) => (s.peers[1].name = s.peers[0].name)],
     ["an MTU below IPv6's minimum", (s: WireGuardInterfaceSpec) => (s.mtu = 1000)],
