@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { renderFirewallUnit, renderForwardPolicy, type ForwardPolicySpec } from "./firewall";
 import {
   NFT,
@@ -222,5 +223,29 @@ describe("MSS clamping with real TCP (throw-away namespaces)", () => {
     expect(leavingOnly).not.toContain('iifname "wg0"');
     // A's SYN is clamped on its way into the tunnel; B's SYN-ACK coming out of it is not.
     expect(await measureMss(leavingOnly)).toEqual({ client: UNCLAMPED, server: CLAMPED });
+  });
+});
+
+describe("renderForwardPolicy properties", () => {
+  const subnet = fc
+    .tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }))
+    .map(([a, b]) => `10.${a}.${b}.0/24`);
+  const flows = fc.array(fc.record({ from: subnet, to: subnet }), { minLength: 1, maxLength: 12 });
+
+  it("accepts every listed flow exactly once, whatever the order, and nothing else", () => {
+    const listAndPermutation = flows.chain((list) =>
+      fc.tuple(fc.constant(list), fc.shuffledSubarray(list, { minLength: list.length, maxLength: list.length })),
+    );
+    fc.assert(
+      fc.property(listAndPermutation, ([list, permuted]) => {
+        const text = renderForwardPolicy({ siteName: "x", forwardFlows: list });
+        expect(renderForwardPolicy({ siteName: "x", forwardFlows: permuted })).toBe(text);
+        const accepts = chainRules(text).filter((r) => r.startsWith("ip saddr"));
+        const expected = new Set(list.map((f) => `ip saddr ${f.from} ip daddr ${f.to} accept`));
+        expect(new Set(accepts)).toEqual(expected);
+        expect(accepts).toHaveLength(expected.size);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
