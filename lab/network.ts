@@ -128,12 +128,12 @@ export async function setUnderlayLoss(t: LabTopology, percent: number): Promise<
   const ruleset = `table bridge labloss {
 \tchain forward {
 \t\ttype filter hook forward priority -10; policy accept;
-\t\tmeta ibrname "${t.internet.bridge}" numgen random mod 100 < ${percent} counter drop
+\t\tiifname { ${ports.map((p) => `"${p}"`).join(", ")} } numgen random mod 100 < ${percent} counter drop
 \t}
 }
 `;
   await nsRunOk(t.switchNs, ["nft", "-f", "-"], { input: ruleset });
-  return { method: `nftables random drop of ${percent}% of frames on ${t.internet.bridge} (this kernel has no sch_netem)` };
+  return { method: `nftables (bridge family) random drop of ${percent}% of the frames entering ${t.internet.bridge} from each gateway (this kernel has no sch_netem)` };
 }
 
 /** Packets the switch dropped because they were ICMP "fragmentation needed". */

@@ -44,6 +44,8 @@ export interface HostBootSummary {
   stages: { stage: string; ms: number; ok: boolean }[];
   dhcp?: { ok: boolean; address?: string; ms: number };
   hotplugAtMs?: number;
+  /** Gateways: seconds the wait-for-private-NIC script waited (null: it did not log). */
+  nicWaitSeconds?: number | null;
   notApplied: string[];
   errors: string[];
   /** Units the systemctl stand-in started, in order, with their result. */

@@ -29,6 +29,7 @@ import { RESULTS_DIR, RUNS_DIR } from "./paths";
 import { preflight } from "./preflight";
 import { pollUntil, sleep } from "./proc";
 import { check, maskSecrets, renderTable, type CheckResult, type HostBootSummary, type LabMetrics, type LabResult, type StandIn } from "./results";
+import { UNITS } from "../cloud-init/common";
 import { buildSystemctlShim } from "./standins/build";
 import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, removeRunState, writeRunState } from "./state";
 import { allNodes, bare, buildTopology, type LabNode, type LabSite, type LabTopology } from "./topology";
@@ -89,6 +90,28 @@ interface Ctx {
   iperfSeconds: number;
 }
 
+const readText = (file: string): string => {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+};
+
+/**
+ * Did the host wait for its private NIC and start the tunnel only afterwards? Read from the
+ * systemctl stand-in's journal (what ran, in which order) and the wait script's own log line.
+ */
+export function nicOrdering(journal: string): { waitedSeconds: number | null; tunnelAfterNic: boolean | null } {
+  const waited = /wg-s2s-wait-private-nic: \S+ is present after (\d+)s/.exec(journal);
+  const nicDone = journal.indexOf(`${UNITS.privateNic}: started`);
+  const tunnelStart = journal.indexOf(`${UNITS.wgQuick}: starting`);
+  return {
+    waitedSeconds: waited ? Number(waited[1]) : null,
+    tunnelAfterNic: tunnelStart < 0 ? null : nicDone >= 0 && nicDone < tunnelStart,
+  };
+}
+
 const host = (c: Ctx, n: LabNode): LabHost => {
   const h = c.w.hosts.get(n.id);
   if (!h) throw new Error(`no lab host for ${n.id}`);
@@ -123,6 +146,14 @@ async function bootAll(c: Ctx, userData: Map<string, string>, bundles: Map<strin
     cloudInitDone.set(n.id, ci);
     const nicWork = (async () => {
       if (n.privateNic.hotplug) {
+        // Scaleway attaches the NIC while the server boots. Where the user-data waits for it,
+        // plug it a few seconds into that wait (so the wait is really exercised); else a few
+        // seconds after the user-data started.
+        if (ud?.includes(UNITS.privateNic)) {
+          const journal = path.join(host(c, n).runDir, "lab-systemd", "journal.log");
+          const seen = await pollUntil(async () => readText(journal).includes(`${UNITS.privateNic}: starting`), 90_000, 200);
+          if (seen === null) c.log(`  ${n.id}: user-data never started ${UNITS.privateNic}; plugging the NIC anyway`);
+        }
         await sleep(hotplugDelayMs);
         await hotplugPrivateNic(t, n);
         s.hotplugAtMs = Date.now() - t0;
@@ -170,6 +201,14 @@ async function bootAll(c: Ctx, userData: Map<string, string>, bundles: Map<strin
         s.ok = false;
         s.errors.push(...ciResult.errors.map(maskSecrets));
         if (ciResult.outputTail) s.errors.push(`cloud-init-output.log: ${maskSecrets(ciResult.outputTail)}`);
+      }
+      const ordering = nicOrdering(readText(path.join(host(c, n).runDir, "lab-systemd", "journal.log")));
+      if (n.role === "gateway") {
+        s.nicWaitSeconds = ordering.waitedSeconds;
+        if (ordering.tunnelAfterNic === false) {
+          s.ok = false;
+          s.errors.push(`${UNITS.wgQuick} started before ${UNITS.privateNic} finished`);
+        }
       }
       const state = await host(c, n).readFile("/run/lab-systemd/state.json");
       if (state) {
@@ -330,8 +369,11 @@ async function faultNatRebinding(c: Ctx, faults: Record<string, number | string 
   const newIp = `198.51.100.${200 + far.index}`;
   const to = c.testHostAddr.get(far.name)!;
   const started = Date.now();
-  await execOf(c, far.gateway)(["ip", "addr", "add", `${newIp}/${len}`, "dev", pub.name], { check: true });
+  // Old address out first: deleting a primary address also deletes the secondaries of its subnet.
   await execOf(c, far.gateway)(["ip", "addr", "del", oldAddr, "dev", pub.name], { check: true });
+  await execOf(c, far.gateway)(["ip", "addr", "add", `${newIp}/${len}`, "dev", pub.name], { check: true });
+  const held = (await execOf(c, far.gateway)(["ip", "-4", "-o", "addr", "show", "dev", pub.name])).stdout.includes(`${newIp}/`);
+  if (!held) throw new Error(`${far.gateway.id} does not hold ${newIp} after the change`);
   // Traffic from the hub side: the tunnel comes back when the remote's keepalive (or data) arrives from the new address.
   const ms = await waitForPing(execOf(c, hub.testHost), to, (c.t.keepaliveSeconds + 20) * 1000, 250);
   const total = ms === null ? null : Date.now() - started;
@@ -524,7 +566,8 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     result.hosts = boot.summaries;
     for (const h of boot.summaries) {
       result.metrics.cloudInitMs[h.host] = h.cloudInitMs;
-      c.checks.push(check(`boot ${h.host} (${h.provisioning})`, "boot", "pass", h.ok, h.ok ? `${h.cloudInitMs !== null ? `cloud-init ${h.cloudInitMs} ms` : "no user-data"}${h.dhcp ? `, DHCP ${h.dhcp.address}` : ""}` : h.errors.join(" | ").slice(0, 600)));
+      const waited = h.nicWaitSeconds !== undefined && h.nicWaitSeconds !== null ? `, waited ${h.nicWaitSeconds} s for the private NIC before wg-quick` : "";
+      c.checks.push(check(`boot ${h.host} (${h.provisioning})`, "boot", "pass", h.ok, h.ok ? `${h.cloudInitMs !== null ? `cloud-init ${h.cloudInitMs} ms` : "no user-data"}${h.dhcp ? `, DHCP ${h.dhcp.address}` : ""}${waited}` : h.errors.join(" | ").slice(0, 600)));
     }
     result.metrics.timeToFirstPingMs = boot.firstPing;
     const times = Object.values(boot.firstPing);
@@ -543,19 +586,26 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     if (opts.faults) {
       const faults: Record<string, number | string | boolean | null> = {};
       result.metrics.faults = faults;
-      step(`faults on ${t.sites[1].name}: tunnel restarts`);
-      await faultTunnelRestart(c, "remote", faults);
-      await faultTunnelRestart(c, "hub", faults);
-      step("fault: 5% underlay loss");
-      const method = await faultLoss(c, result.metrics, faults);
-      faults.lossMethod = method;
-      result.standIns = standIns(method);
-      step("negative control: wrong peer public key");
-      await negativeWrongKey(c, faults);
-      step("negative control: missing route on a test host");
-      await negativeMissingRoute(c);
-      step("fault: NAT rebinding of the remote gateway's public address");
-      await faultNatRebinding(c, faults);
+      // One broken fault must not hide the others: each failure becomes a failed check.
+      const guarded = async (name: string, fn: () => Promise<void>) => {
+        step(name);
+        try {
+          await fn();
+        } catch (e) {
+          c.checks.push(check(name, "fault", "pass", false, `lab error: ${(e as Error).message}`));
+          log(`  ${name}: lab error: ${maskSecrets((e as Error).message)}`);
+        }
+      };
+      await guarded(`fault: ${t.sites[1].gateway.id} tunnel restart`, () => faultTunnelRestart(c, "remote", faults));
+      await guarded(`fault: ${t.sites[0].gateway.id} tunnel restart`, () => faultTunnelRestart(c, "hub", faults));
+      await guarded("fault: 5% underlay loss", async () => {
+        const method = await faultLoss(c, result.metrics, faults);
+        faults.lossMethod = method;
+        result.standIns = standIns(method);
+      });
+      await guarded("negative control: wrong peer public key", () => negativeWrongKey(c, faults));
+      await guarded("negative control: missing route on a test host", () => negativeMissingRoute(c));
+      await guarded("fault: NAT rebinding of the remote gateway's public address", () => faultNatRebinding(c, faults));
     }
   } catch (e) {
     result.error = maskSecrets((e as Error).stack ?? String(e));

@@ -56,6 +56,12 @@ export function cloudInitFinishedUptime(serialLog: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** A guest that panicked will never finish: fail at once instead of waiting out the bound. */
+export function kernelPanic(serialLog: string): string | undefined {
+  if (!fs.existsSync(serialLog)) return undefined;
+  return /Kernel panic - not syncing: [^\r\n]*/.exec(fs.readFileSync(serialLog, "utf8"))?.[0];
+}
+
 export interface CloudInitResult {
   /** /run/cloud-init/result.json: v1.errors (empty when every module succeeded). */
   errors: string[];

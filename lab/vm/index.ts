@@ -17,6 +17,7 @@ import { parse as parseYaml } from "yaml";
 import { must, run, sleep, waitFor } from "./exec";
 import {
   cloudInitFinishedUptime,
+  kernelPanic,
   parseCloudInitResult,
   parseCloudInitStatus,
   parseIperf,
@@ -441,10 +442,13 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
         const uptime = await waitFor(
           async () => {
             if (vm.process.exitCode !== null) throw new Error(`${host.name}: qemu exited (${vm.process.exitCode}); see ${vm.serialLog}`);
+            const panic = kernelPanic(vm.serialLog);
+            if (panic) throw new Error(`${host.name}: ${panic}; see ${vm.serialLog}`);
             return cloudInitFinishedUptime(vm.serialLog);
           },
           timeouts.cloudInitMs,
           2000,
+          () => ctx.cleaned,
         );
         const hr = result.hosts[i];
         if (uptime === undefined) {

@@ -37,7 +37,11 @@ export interface RunningVm {
   exited: Promise<number | null>;
 }
 
-export const KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=1";
+/**
+ * no_timer_check: under emulation on a busy machine the kernel's IO-APIC timer check can
+ * fail and panic ("IO-APIC + timer doesn't work!"); cloud images set it for the same reason.
+ */
+export const KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=1 no_timer_check";
 
 export function qemuArgs(spec: VmSpec, files: { overlay: string; serialLog: string; qmpSocket: string; pidFile: string }): string[] {
   const args = [
@@ -212,6 +216,8 @@ export async function probeKvm(kernel: string, dir: string, timeoutMs = 15_000):
   );
   const banner = fs.existsSync(serial) && /Linux version/.test(fs.readFileSync(serial, "utf8"));
   if (banner) return { ok: true, reason: "kernel booted under KVM" };
-  const why = r.stderr.trim().split("\n")[0] || `no kernel output within ${timeoutMs / 1000} s`;
+  const lines = r.stderr.trim().split("\n").filter(Boolean);
+  // Prefer qemu's own diagnosis ("KVM internal error", an MSR assertion) over timeout(1)'s kill notice.
+  const why = lines.find((l) => /kvm|msr|assert|error/i.test(l) && !/terminating on signal/.test(l)) ?? `no kernel output within ${timeoutMs / 1000} s`;
   return { ok: false, reason: `KVM unusable: ${why}` };
 }
