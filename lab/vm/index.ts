@@ -431,7 +431,8 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     const tunnelWatch = waitFor(
       async () => ((await pingOnce(hubTest, spokeTests[0])) ? (Date.now() - t0) / 1000 : undefined),
       timeouts.tunnelMs,
-      5000,
+      // Each SSH handshake costs an emulated guest seconds of CPU: poll gently.
+      10_000,
       () => ctx.cleaned,
     );
 

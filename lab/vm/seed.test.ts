@@ -23,6 +23,18 @@ describe("NoCloud seed", () => {
     });
   });
 
+  it("MACs survive YAML 1.1 (PyYAML), where unquoted 52:54:00:00:04:02 is a base-60 integer", () => {
+    const text = renderNetworkConfig([
+      { id: "public", mac: "52:54:00:00:04:02", pciSlot: 2, staticAddress: "198.51.100.10/24" },
+      { id: "private", mac: "02:00:00:00:00:04", pciSlot: 5 },
+    ]);
+    const nc = parse(text, { version: "1.1" });
+    expect(nc.ethernets.public.match.macaddress).toBe("52:54:00:00:04:02");
+    expect(nc.ethernets.private.match.macaddress).toBe("02:00:00:00:00:04");
+    // Negative control: the same document without quotes is misread under 1.1.
+    expect(typeof parse(text.replace(/"/g, ""), { version: "1.1" }).ethernets.public.match.macaddress).toBe("number");
+  });
+
   it("MACs follow Scaleway's 02:00:00 prefix and reject out-of-range indexes", () => {
     expect(scalewayMac(3, 1)).toBe("02:00:00:00:03:01");
     expect(() => scalewayMac(256, 0)).toThrow();

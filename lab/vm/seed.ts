@@ -11,6 +11,12 @@ import { stringify } from "yaml";
 
 const execFileP = promisify(execFile);
 
+/**
+ * cloud-init reads YAML with PyYAML, i.e. YAML 1.1, where an unquoted MAC such as
+ * 52:54:00:00:04:02 is a base-60 integer. Emitting as 1.1 quotes every such string.
+ */
+const toYaml11 = (value: unknown) => stringify(value, { version: "1.1" });
+
 export interface VmNic {
   /** Stable role of the NIC; also the netdev id in qemu. */
   id: "public" | "private";
@@ -29,7 +35,7 @@ export interface MetaDataSpec {
 }
 
 export function renderMetaData(spec: MetaDataSpec): string {
-  return stringify({
+  return toYaml11({
     "instance-id": spec.instanceId,
     "local-hostname": spec.hostname,
     "public-keys": spec.publicKeys,
@@ -50,7 +56,7 @@ export function renderNetworkConfig(nics: readonly VmNic[]): string {
       ...(nic.staticAddress ? { addresses: [nic.staticAddress] } : { dhcp4: true }),
     };
   }
-  return stringify({ version: 2, ethernets });
+  return toYaml11({ version: 2, ethernets });
 }
 
 export interface SeedFiles {

@@ -1,0 +1,101 @@
+/**
+ * The VM lab end to end: four real VMs boot the program's user-data through cloud-init,
+ * the tunnel carries pings both ways and bulk TCP, survives a path-MTU black hole and a
+ * gateway reboot, and everything is cleaned up. Takes 10-25 minutes under TCG.
+ *
+ * Where it cannot run (not root, no qemu, ...) it says so loudly and fails, unless
+ * VM_LAB_SKIP_OK=1 says skipping is acceptable on this machine.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { runVmLab, vmLabPrerequisites, NETNS_PATTERN, type VmLabResult } from "../lab/vm";
+import { listLabNamespaces } from "../lab/vm/network";
+
+const HOUR = 60 * 60_000;
+
+function filesUnder(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? filesUnder(p) : [p];
+  });
+}
+
+describe("VM lab (npm run lab -- --vm)", () => {
+  let missing: string[] = [];
+  let result: VmLabResult | undefined;
+
+  beforeAll(async () => {
+    missing = await vmLabPrerequisites();
+    if (missing.length) {
+      const msg = `VM LAB NOT RUN: missing ${missing.join("; ")}`;
+      console.warn(`\n${"!".repeat(msg.length)}\n${msg}\n${"!".repeat(msg.length)}\n`);
+      return;
+    }
+    result = await runVmLab({ log: (l) => process.stderr.write(`[vm-lab] ${l}\n`) });
+  }, 2 * HOUR);
+
+  const ran = () => {
+    if (missing.length) {
+      if (process.env.VM_LAB_SKIP_OK === "1") return false;
+      throw new Error(`the VM lab could not run (missing: ${missing.join("; ")}); set VM_LAB_SKIP_OK=1 to accept that here`);
+    }
+    return true;
+  };
+  const checkNamed = (re: RegExp) => {
+    const found = result!.checks.filter((c) => re.test(c.name));
+    expect(found.length).toBeGreaterThan(0);
+    return found;
+  };
+
+  it("every VM ran the program's user-data, byte for byte, and cloud-init reports no error", () => {
+    if (!ran()) return;
+    expect(result!.error).toBeUndefined();
+    expect(result!.hosts.map((h) => h.role).sort()).toEqual(["gateway", "gateway", "test-host", "test-host"]);
+    for (const h of result!.hosts) {
+      expect({ host: h.name, status: h.cloudInitStatus, errors: h.cloudInitErrors }).toEqual({ host: h.name, status: "done", errors: [] });
+      expect(h.guestUserDataSha256).toBe(h.userDataSha256);
+    }
+  });
+
+  it("the tunnel comes up by itself and carries pings both ways over kernel WireGuard", () => {
+    if (!ran()) return;
+    expect(result!.measurements.bootToTunnelSeconds).toBeGreaterThan(0);
+    for (const c of [...checkNamed(/^ping /), ...checkNamed(/kernel WireGuard/)]) expect(c).toMatchObject({ ok: true });
+    expect(checkNamed(/^ping /)).toHaveLength(2);
+  });
+
+  it("bulk TCP crosses the tunnel, also with ICMP frag-needed dropped (MSS clamping)", () => {
+    if (!ran()) return;
+    for (const c of [...checkNamed(/^iperf3 /), ...checkNamed(/^MTU:/)]) expect(c).toMatchObject({ ok: true });
+    expect(result!.measurements.iperfBitsPerSecond).toBeGreaterThan(0);
+    expect(result!.measurements.iperfPmtuBlackholeBitsPerSecond).toBeGreaterThan(0);
+  });
+
+  it("negative control: with the hub's tunnel stopped, the test hosts cannot reach each other", () => {
+    if (!ran()) return;
+    const [control] = checkNamed(/^negative control/);
+    expect(control).toMatchObject({ ok: true, negativeControl: true });
+  });
+
+  it("a rebooted gateway brings the tunnel back with nothing done by hand", () => {
+    if (!ran()) return;
+    for (const c of [...checkNamed(/rebooted$/), ...checkNamed(/^tunnel back after rebooting/), ...checkNamed(/after the reboot/)]) {
+      expect(c).toMatchObject({ ok: true });
+    }
+    expect(result!.measurements.rebootToTunnelSeconds).toBeGreaterThan(0);
+  });
+
+  it("cleans up every VM, namespace, disk and secret, and passes overall", async () => {
+    if (!ran()) return;
+    expect(result!.cleanupProblems).toEqual([]);
+    const left = (await listLabNamespaces(NETNS_PATTERN)).filter((n) => n.startsWith(result!.prefix));
+    expect(left).toEqual([]);
+    const files = filesUnder(result!.runDir).map((f) => path.basename(f));
+    for (const secretOrDisk of ["seed.iso", "user-data", "deploy.key", "ssh-key", "overlay.qcow2"]) expect(files).not.toContain(secretOrDisk);
+    for (const f of filesUnder(result!.runDir)) {
+      expect(fs.readFileSync(f, "utf8")).not.toMatch(/PrivateKey\s*=\s*[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/);
+    }
+    expect(result!.ok).toBe(true);
+  });
+});
