@@ -54,6 +54,9 @@ export interface SshHostKey {
 export function sshSettings(authorizedKeys: readonly string[], hostKey?: SshHostKey): Record<string, unknown> {
   const settings: Record<string, unknown> = {
     ssh_pwauth: false,
+    // Keys go to root, as on Scaleway's images and as deploy verification logs in; images
+    // whose cloud.cfg sets disable_root (Debian's) would otherwise refuse root with a banner.
+    disable_root: false,
     ssh_authorized_keys: [...authorizedKeys],
   };
   if (hostKey) {
