@@ -46,8 +46,11 @@ function argsFor(
 /** Runs one policy and returns the messages it reported. */
 async function run(policy: ResourceValidationPolicy, args: ResourceValidationArgs): Promise<string[]> {
   const reported: string[] = [];
-  const validations = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
-  for (const validate of validations) await validate(args, (message) => reported.push(String(message)));
+  const validate = policy.validateResource;
+  if (!validate) throw new Error(`policy ${policy.name} has no validateResource`);
+  for (const v of Array.isArray(validate) ? validate : [validate]) {
+    await v(args, (message) => reported.push(String(message)));
+  }
   return reported;
 }
 
@@ -68,7 +71,11 @@ describe("policies.ts", () => {
   });
 
   it("the real proxy throws on unknowns, which toResourceView turns into UNKNOWN", () => {
-    const args = argsFor(SERVER, { tags: gatewayTags, securityGroupId: proxy.unknownStringValue, userData: proxy.unknownObjectValue });
+    const args = argsFor(SERVER, {
+      tags: gatewayTags,
+      securityGroupId: proxy.unknownStringValue,
+      userData: proxy.unknownObjectValue,
+    });
     expect(() => args.props.securityGroupId).toThrow(/can't be known during preview/);
     const view = toResourceView(args);
     expect(view.props).toEqual({ tags: gatewayTags, securityGroupId: UNKNOWN, userData: UNKNOWN });
@@ -85,7 +92,11 @@ describe("policies.ts", () => {
   });
 
   it("a preview-time gateway: unknown SG id passes, unknown user data needs additionalSecretOutputs", async () => {
-    const props = { tags: gatewayTags, securityGroupId: proxy.unknownStringValue, userData: { "cloud-init": proxy.unknownStringValue } };
+    const props = {
+      tags: gatewayTags,
+      securityGroupId: proxy.unknownStringValue,
+      userData: { "cloud-init": proxy.unknownStringValue },
+    };
     expect(await run(policy("server-has-security-group"), argsFor(SERVER, props))).toEqual([]);
     expect(await run(policy("key-material-user-data-is-secret"), argsFor(SERVER, props))).toHaveLength(1);
     expect(await run(policy("key-material-user-data-is-secret"), argsFor(SERVER, props, ["userData"]))).toEqual([]);

@@ -58,7 +58,12 @@ describe("policy rules against the example stack under mocks", () => {
         resource: "wg-s2s-scaleway-gateway-sg",
         mutate(resources) {
           const sg = find(resources, SG, "scaleway-gateway-sg");
-          (sg.props.inboundRules as object[]).push({ action: "accept", protocol: "TCP", port: 22, ipRange: "0.0.0.0/0" });
+          (sg.props.inboundRules as object[]).push({
+            action: "accept",
+            protocol: "TCP",
+            port: 22,
+            ipRange: "0.0.0.0/0",
+          });
         },
       },
       "wireguard-from-peer-addresses-only": {
@@ -112,7 +117,9 @@ describe("policy rules against the example stack under mocks", () => {
       const resources = clone(example);
       const testHost = find(resources, SERVER, "scaleway-test-host");
       testHost.secretProps = [];
-      expect(summary(checkResources(resources))).toEqual(["key-material-user-data-is-secret wg-s2s-scaleway-test-host"]);
+      expect(summary(checkResources(resources))).toEqual([
+        "key-material-user-data-is-secret wg-s2s-scaleway-test-host",
+      ]);
     });
   });
 });

@@ -163,7 +163,11 @@ describe("(b) wireguard-from-peer-addresses-only", () => {
     ["an IPv6 /64", { action: "accept", protocol: "UDP", port: 52435, ipRange: "2001:db8::/64" }, /2\^64/],
     ["no ipRange", { action: "accept", protocol: "UDP", port: 52435 }, /any address/],
     ["protocol ANY from the admin /24", { action: "accept", protocol: "ANY", ipRange: "203.0.113.0/24" }, /256/],
-    ["a malformed range", { action: "accept", protocol: "UDP", port: 52435, ipRange: "51.15.1.2/40" }, /not an address/],
+    [
+      "a malformed range",
+      { action: "accept", protocol: "UDP", port: 52435, ipRange: "51.15.1.2/40" },
+      /not an address/,
+    ],
   ])("rejects UDP from %s", (_label, rule, message) => {
     const violations = wireguardFromPeerAddressesOnly(group([...goodGatewayRules, rule]), DENY);
     expect(violations).toHaveLength(1);
@@ -181,7 +185,9 @@ describe("(b) wireguard-from-peer-addresses-only", () => {
   });
 
   it("rejects an accept-by-default group", () => {
-    expect(wireguardFromPeerAddressesOnly(group(goodGatewayRules, { inboundDefaultPolicy: "accept" }), DENY)).toHaveLength(1);
+    expect(
+      wireguardFromPeerAddressesOnly(group(goodGatewayRules, { inboundDefaultPolicy: "accept" }), DENY),
+    ).toHaveLength(1);
   });
 });
 
@@ -214,13 +220,17 @@ describe("containsKeyMaterial", () => {
 
   it("finds PEM and OpenSSH private keys", () => {
     const body = Buffer.from(nacl.randomBytes(96)).toString("base64");
-    expect(containsKeyMaterial(`-----BEGIN OPENSSH PRIVATE KEY-----\n${body}\n-----END OPENSSH PRIVATE KEY-----`)).toBe(true);
+    expect(containsKeyMaterial(`-----BEGIN OPENSSH PRIVATE KEY-----\n${body}\n-----END OPENSSH PRIVATE KEY-----`)).toBe(
+      true,
+    );
     expect(containsKeyMaterial(`-----BEGIN EC PRIVATE KEY-----\n${body}`)).toBe(true);
   });
 
   it("does not flag public keys, key names without a key, or unrelated base64", () => {
     expect(containsKeyMaterial(`[Peer]\nPublicKey = ${randomKey()}`)).toBe(false);
-    expect(containsKeyMaterial("ssh_authorized_keys:\n  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx user@host")).toBe(false);
+    expect(containsKeyMaterial("ssh_authorized_keys:\n  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx user@host")).toBe(
+      false,
+    );
     expect(containsKeyMaterial("# PrivateKey = is written by the renderer")).toBe(false);
     expect(containsKeyMaterial(cloudConfigWith("net.ipv4.ip_forward = 1\n".repeat(5), "b64"))).toBe(false);
   });
@@ -230,7 +240,9 @@ describe("(d) key-material-user-data-is-secret", () => {
   const withKeys = () => ({ "cloud-init": cloudConfigWith(wgConf()) });
 
   it("accepts key-holding user data marked secret", () => {
-    expect(keyMaterialUserDataIsSecret(server({ tags: testHostTags, userData: withKeys() }, ["userData"]), DENY)).toEqual([]);
+    expect(
+      keyMaterialUserDataIsSecret(server({ tags: testHostTags, userData: withKeys() }, ["userData"]), DENY),
+    ).toEqual([]);
   });
 
   it("rejects key-holding user data that is not secret, found by content", () => {
@@ -242,14 +254,23 @@ describe("(d) key-material-user-data-is-secret", () => {
   });
 
   it("rejects the deprecated cloudInit property too", () => {
-    const violations = keyMaterialUserDataIsSecret(server({ tags: testHostTags, cloudInit: cloudConfigWith(wgConf(), "b64") }), DENY);
+    const violations = keyMaterialUserDataIsSecret(
+      server({ tags: testHostTags, cloudInit: cloudConfigWith(wgConf(), "b64") }),
+      DENY,
+    );
     expect(violations[0]).toMatch(/cloudInit holds key material/);
   });
 
   it("treats a gateway's user data as key material even while it is unknown", () => {
-    expect(keyMaterialUserDataIsSecret(server({ tags: gatewayTags, userData: UNKNOWN }), DENY)[0]).toMatch(/WireGuard gateway/);
-    expect(keyMaterialUserDataIsSecret(server({ tags: gatewayTags, userData: { "cloud-init": UNKNOWN } }), DENY)).toHaveLength(1);
-    expect(keyMaterialUserDataIsSecret(server({ tags: gatewayTags, userData: UNKNOWN }, ["userData"]), DENY)).toEqual([]);
+    expect(keyMaterialUserDataIsSecret(server({ tags: gatewayTags, userData: UNKNOWN }), DENY)[0]).toMatch(
+      /WireGuard gateway/,
+    );
+    expect(
+      keyMaterialUserDataIsSecret(server({ tags: gatewayTags, userData: { "cloud-init": UNKNOWN } }), DENY),
+    ).toHaveLength(1);
+    expect(keyMaterialUserDataIsSecret(server({ tags: gatewayTags, userData: UNKNOWN }, ["userData"]), DENY)).toEqual(
+      [],
+    );
   });
 
   it("lets key-free user data of a test host stay plain, and servers without user data", () => {
@@ -295,9 +316,10 @@ describe("(e) test-host-without-public-ip", () => {
 describe("checkResources", () => {
   const good: ResourceView[] = [
     group(goodGatewayRules),
-    server({ tags: gatewayTags, securityGroupId: "sg", ipId: "ip", userData: { "cloud-init": cloudConfigWith(wgConf()) } }, [
-      "userData",
-    ]),
+    server(
+      { tags: gatewayTags, securityGroupId: "sg", ipId: "ip", userData: { "cloud-init": cloudConfigWith(wgConf()) } },
+      ["userData"],
+    ),
     server({ tags: testHostTags, securityGroupId: "sg2", userData: { "cloud-init": "#cloud-config\n{}" } }),
   ];
 

@@ -169,7 +169,10 @@ function acceptsByDefault(resource: ResourceView): boolean {
 }
 
 function describeRule(index: number, rule: InboundRule): string {
-  const parts = [`inboundRules[${index}]`, `protocol ${ruleProtocol(rule) === UNKNOWN ? "?" : String(ruleProtocol(rule))}`];
+  const parts = [
+    `inboundRules[${index}]`,
+    `protocol ${ruleProtocol(rule) === UNKNOWN ? "?" : String(ruleProtocol(rule))}`,
+  ];
   if (!isAbsent(rule.port)) parts.push(`port ${String(rule.port)}`);
   if (!isAbsent(rule.portRange)) parts.push(`portRange ${String(rule.portRange)}`);
   return parts.join(", ");
@@ -230,7 +233,9 @@ export const wireguardFromPeerAddressesOnly: RuleCheck = (resource) => {
     const source = ruleSource(rule);
     if (source.kind === "unknown") return;
     if (source.kind === "invalid") {
-      violations.push(`${resource.name}: ${describeRule(index, rule)} has an ipRange that is not an address: "${source.text}".`);
+      violations.push(
+        `${resource.name}: ${describeRule(index, rule)} has an ipRange that is not an address: "${source.text}".`,
+      );
       return;
     }
     if (source.prefixLength !== source.maxPrefixLength) {

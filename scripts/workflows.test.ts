@@ -120,6 +120,7 @@ describe("test.yml", () => {
     const commands = runs(wf);
     const at = (re: RegExp) => commands.findIndex((c) => re.test(c));
     expect(at(/^npm ci\b/)).toBeGreaterThanOrEqual(0);
+    expect(at(/npm ci --no-audit --no-fund --prefix policy/)).toBe(at(/^npm ci\b/));
     expect(at(/npm run lint/)).toBeGreaterThan(at(/^npm ci\b/));
     expect(at(/^sudo -E env "PATH=\$PATH" npm test$/)).toBeGreaterThan(at(/npm run lint/));
     const node = steps(wf).find((s) => s.uses?.startsWith("actions/setup-node"));
