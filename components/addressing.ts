@@ -43,10 +43,8 @@ export function parseIpv4(text: string): Ipv4ParseResult {
   } catch {
     return { ok: false, message: `${show(text)} is not an IPv4 address (each of the four numbers must be 0-255, without leading zeros)` };
   }
-  if (address.correctForm() !== text) {
-    return { ok: false, message: `${show(text)} is not in canonical form; write ${address.correctForm()}` };
-  }
-  return { ok: true, address: text };
+  // ip-address already refuses leading zeros, so what passed is the canonical spelling.
+  return { ok: true, address: address.correctForm() };
 }
 
 /** Parses "a.b.c.d/len". Host bits set after the prefix get their own reason and a suggested network. */

@@ -1,3 +1,6 @@
+import { readFileSync } from "fs";
+import { join } from "path";
+import { parse as parseYaml } from "yaml";
 import {
   ConfigError,
   DEFAULT_REMOTE_SITES,
@@ -229,6 +232,23 @@ describe("parseStackConfig site objects", () => {
     const issues = parseIssues({ listenPort: "x", verify: "maybe", remoteSites: [{ nmae: "a" }] });
     expect(issues.length).toBeGreaterThanOrEqual(6);
     expect(new Set(issues.map((i) => i.key)).size).toBe(issues.length);
+  });
+});
+
+describe("the example stack", () => {
+  it("Pulumi.dev.yaml loads without a single issue", () => {
+    const stack = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    const prefix = "scaleway-wireguard-s2s:";
+    // As index.ts hands it over: project keys without their namespace, structured values as JSON text.
+    const raw = Object.fromEntries(
+      Object.entries(stack.config)
+        .filter(([key]) => key.startsWith(prefix))
+        .map(([key, value]) => [key.slice(prefix.length), typeof value === "object" ? JSON.stringify(value) : String(value)]),
+    );
+    expect(Object.keys(raw).length).toBeGreaterThan(0);
+    const cfg = loadStackConfig(raw);
+    expect(cfg.adminCidrs.length).toBeGreaterThan(0);
+    expect(cfg.remoteSites.length).toBeGreaterThan(0);
   });
 });
 

@@ -125,6 +125,12 @@ const BAD_INPUTS: [string, Mutation, string, string][] = [
   ["admin CIDR in IPv6", (c) => void (c.adminCidrs = ["2001:db8::/32"]), "adminCidrs[0]", "203.0.113.7/32"],
   ["ssh key that is not a key", (c) => void (c.sshPublicKeys = ["hello world"]), "sshPublicKeys[0]", ".pub"],
   ["ssh key cut short", (c) => void (c.sshPublicKeys = [truncatedEd25519()]), "sshPublicKeys[0]", "cat ~/.ssh/id_ed25519.pub"],
+  [
+    "ed25519 key data of the wrong size",
+    (c) => void (c.sshPublicKeys = [`ssh-ed25519 ${wire(text("ssh-ed25519"), Buffer.alloc(31, 7)).toString("base64")}`]),
+    "sshPublicKeys[0]",
+    ".pub",
+  ],
   ["ssh key with a type that does not match its data", (c) => void (c.sshPublicKeys = [ed25519Line().replace("ssh-ed25519", "ssh-rsa")]), "sshPublicKeys[0]", ".pub"],
   ["empty instance type", (c) => void (c.instanceType = ""), "instanceType", "pulumi config set instanceType DEV1-S"],
   ["blank image", (c) => void (c.image = "  "), "image", "pulumi config rm image"],
@@ -208,6 +214,13 @@ describe("validateStackConfig on bad inputs", () => {
       expect(issue.problem.length).toBeGreaterThan(10);
       expect(issue.fix).toMatch(/`pulumi config (set|rm) /);
     }
+  });
+
+  it("says why 0.0.0.0/0 and ::/0 are refused", () => {
+    const cfg = base();
+    cfg.adminCidrs = ["0.0.0.0/0", "::/0"];
+    const problems = validateStackConfig(cfg).map((i) => i.problem);
+    expect(problems).toEqual([expect.stringContaining("whole internet"), expect.stringContaining("whole IPv6 internet")]);
   });
 
   it("explains the MTU bound instead of just stating it", () => {
