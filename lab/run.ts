@@ -275,6 +275,65 @@ async function spokeToSpokeChecks(c: Ctx): Promise<void> {
         check(`spoke-to-spoke ${a.name} -> ${b.name} (${allowed ? "allowed" : "not allowed"})`, "spoke-to-spoke", allowed ? "pass" : "fail", r.received > 0, `${r.received}/${r.transmitted} replies`),
       );
       c.log(`  spoke-to-spoke ${a.name} -> ${b.name}: ${r.received}/${r.transmitted} replies (${allowed ? "should pass" : "should be blocked"})`);
+      await hubForwardProbe(c, a, b, to, allowed);
+    }
+  }
+}
+
+/**
+ * Is spoke-to-spoke enforced by the hub itself, not only by the spokes' AllowedIPs and
+ * routes? The lab forces spoke `a` to send traffic for `b` into the tunnel (adds b's subnet
+ * to a's AllowedIPs for the hub and a route, then pings from a's gateway with a source in
+ * a's subnet) and counts, with its own nftables table on the hub, what arrives from a for b
+ * and what the hub sends on. Allowed pairs must be forwarded, others dropped by the hub.
+ */
+async function hubForwardProbe(c: Ctx, a: LabSite, b: LabSite, to: string, allowed: boolean): Promise<void> {
+  const hubGw = execOf(c, c.t.sites[0].gateway);
+  const aGw = execOf(c, a.gateway);
+  const peers = (await aGw(["wg", "show", "wg0", "allowed-ips"])).stdout.trim().split("\n");
+  const hubPeer = peers[0]?.split(/\s+/)[0];
+  if (!hubPeer) throw new Error(`${a.gateway.id} has no WireGuard peer`);
+  const original = peers[0].split(/\s+/).slice(1).filter((x) => x.includes("/"));
+  const probe = `table ip labprobe {
+\tchain pre {
+\t\ttype filter hook prerouting priority -300;
+\t\tiifname "wg0" ip saddr ${a.subnet} ip daddr ${b.subnet} counter
+\t}
+\tchain post {
+\t\ttype filter hook postrouting priority 300;
+\t\tip saddr ${a.subnet} ip daddr ${b.subnet} counter
+\t}
+}
+`;
+  await hubGw(["nft", "-f", "-"], { input: probe, check: true });
+  const forced = !original.includes(b.subnet);
+  try {
+    if (forced) {
+      await aGw(["wg", "set", "wg0", "peer", hubPeer, "allowed-ips", [...original, b.subnet].join(",")], { check: true });
+      await aGw(["ip", "-4", "route", "replace", b.subnet, "dev", "wg0"], { check: true });
+    }
+    // -I: a source address inside a's subnet, as a LAN host behind a would have.
+    await aGw(["ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", "-I", bare(a.gateway.privateNic.address!), to], { timeoutMs: 10_000 });
+    const counters = (await hubGw(["nft", "list", "table", "ip", "labprobe"])).stdout;
+    const [arrived, forwarded] = [...counters.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+    const passed = forwarded > 0;
+    c.checks.push(
+      check(
+        `hub forward policy: ${a.name} -> ${b.name} forced into the tunnel (${allowed ? "allowed" : "not allowed"})`,
+        "spoke-to-spoke",
+        allowed ? "pass" : "fail",
+        arrived > 0 && passed,
+        `${arrived} packets from ${a.name} for ${b.subnet} reached the hub, ${forwarded} forwarded${forced ? ` (lab added ${b.subnet} to ${a.gateway.id}'s AllowedIPs)` : ""}`,
+        { arrived, forwarded },
+      ),
+    );
+    if (arrived === 0) c.checks.push(check(`hub forward probe ${a.name} -> ${b.name}: traffic reached the hub`, "spoke-to-spoke", "pass", false, "nothing arrived; the probe proves nothing"));
+    c.log(`  hub forward policy ${a.name} -> ${b.name}: ${arrived} in, ${forwarded} forwarded (${allowed ? "should forward" : "should drop"})`);
+  } finally {
+    await hubGw(["nft", "delete", "table", "ip", "labprobe"]);
+    if (forced) {
+      await aGw(["wg", "set", "wg0", "peer", hubPeer, "allowed-ips", original.join(",")]);
+      await aGw(["ip", "-4", "route", "del", b.subnet, "dev", "wg0"]);
     }
   }
 }

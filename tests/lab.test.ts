@@ -1,0 +1,218 @@
+/**
+ * The namespace lab, end to end, as `npm run lab` runs it (child process, exit code and
+ * JSON results): the default topology with every fault and negative control, then a hub
+ * with three remote sites. Needs root, /dev/net/tun and the lab's Debian packages. Where
+ * it cannot run it says so loudly and FAILS, unless LAB_SKIP_OK=1 says skipping is fine.
+ */
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { preflight } from "../lab/preflight";
+import type { LabResult } from "../lab/results";
+
+const ROOT = path.resolve(__dirname, "..");
+const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
+const pf = preflight();
+const skipOk = process.env.LAB_SKIP_OK === "1";
+
+function runCli(args: string[], timeoutMs: number): { code: number | null; stdout: string; stderr: string; result?: LabResult } {
+  const json = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "lab-test-")), "result.json");
+  const r = spawnSync(process.execPath, [TSX, path.join(ROOT, "lab", "cli.ts"), ...args, "--json", json], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: timeoutMs,
+    killSignal: "SIGTERM",
+  });
+  const result = fs.existsSync(json) ? (JSON.parse(fs.readFileSync(json, "utf8")) as LabResult) : undefined;
+  return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", result };
+}
+
+/** Namespaces of a run prefix still present on the machine. */
+function namespacesOf(prefix: string): string[] {
+  return execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => l.split(" ")[0])
+    .filter((n) => n.startsWith(`${prefix}-`));
+}
+
+const failedChecks = (r: LabResult) => r.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.outcome} (${c.detail})`);
+
+if (!pf.ok) {
+  const message = `\n\n*** THE NAMESPACE LAB DID NOT RUN ***\n${pf.problems.map((p) => `  - ${p}`).join("\n")}\n` + `Run the tests as root on Linux with /dev/net/tun (see README), or set LAB_SKIP_OK=1 to accept skipping.\n\n`;
+  console.warn(message);
+  describe("namespace lab", () => {
+    test("can run on this machine (set LAB_SKIP_OK=1 to accept that it cannot)", () => {
+      if (!skipOk) throw new Error(message);
+    });
+  });
+} else {
+  describe("namespace lab, default topology with faults (npm run lab -- --faults)", () => {
+    let run: ReturnType<typeof runCli>;
+    let r: LabResult;
+    beforeAll(() => {
+      run = runCli(["--faults"], 240_000);
+      if (!run.result) throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
+      r = run.result;
+    }, 250_000);
+
+    test("exits 0 and every check came out as expected", () => {
+      expect(failedChecks(r)).toEqual([]);
+      expect(r.error).toBeUndefined();
+      expect(run.code).toBe(0);
+      expect(r.ok).toBe(true);
+    });
+
+    test("prints one progress line per step and the final table", () => {
+      expect(run.stdout).toMatch(/^\[1\] program: index\.ts under the Pulumi mock runtime/m);
+      expect(run.stdout).toMatch(/^\[\d+\] cleanup:/m);
+      expect(run.stdout).toContain("LAB PASSED");
+    });
+
+    test("every host booted from the program's user-data through cloud-init", () => {
+      const byHost = Object.fromEntries(r.hosts.map((h) => [h.host, h]));
+      expect(Object.keys(byHost).sort()).toEqual(["onprem-gw", "onprem-th", "scaleway-gw", "scaleway-th"]);
+      for (const h of r.hosts) {
+        expect(h.provisioning).toBe("scaleway-user-data");
+        expect(h.stages.map((s) => s.stage)).toEqual(["schema", "init", "config", "final"]);
+        expect(h.stages.every((s) => s.ok)).toBe(true);
+        // Scaleway's DHCP stand-in handed each host its IPAM address.
+        const ipam: Record<string, string> = { "scaleway-gw": "192.168.0.2", "scaleway-th": "192.168.0.3", "onprem-gw": "192.168.1.2", "onprem-th": "192.168.1.3" };
+        expect(h.dhcp?.address).toBe(ipam[h.host]);
+      }
+      // The gateway waited for its hot-plugged NIC, and started the tunnel only afterwards.
+      for (const gw of ["scaleway-gw", "onprem-gw"]) {
+        expect(byHost[gw].nicWaitSeconds).toBeGreaterThanOrEqual(1);
+        const order = byHost[gw].units.filter((u) => u.action === "start").map((u) => u.unit);
+        expect(order.indexOf("wg-s2s-private-nic.service")).toBeGreaterThanOrEqual(0);
+        expect(order.indexOf("wg-s2s-private-nic.service")).toBeLessThan(order.indexOf("wg-quick@wg0.service"));
+        expect(order.indexOf("wg-s2s-firewall.service")).toBeLessThan(order.indexOf("wg-quick@wg0.service"));
+      }
+    });
+
+    test("the seed's ping test passes both ways, with a time to first ping and an RTT", () => {
+      const pings = r.checks.filter((c) => c.group === "ping");
+      expect(pings.map((c) => c.name).sort()).toEqual(["ping onprem -> scaleway test host", "ping scaleway -> onprem test host"]);
+      expect(pings.every((c) => c.outcome === "passed")).toBe(true);
+      expect(r.metrics.timeToFirstPingMs.onprem).toBeGreaterThan(0);
+      expect(r.metrics.timeToFirstPingMs.onprem).toBeLessThan(120_000);
+      expect(r.metrics.rttAvgMs.onprem).toBeGreaterThan(0);
+    });
+
+    test("bulk TCP crosses the tunnel between 1500-MTU hosts with PMTU discovery blocked, and stalls without the MSS clamp", () => {
+      expect(Object.values(r.metrics.mtu.testHostMtu)).toEqual([1500, 1500]);
+      expect(r.metrics.mtu.tunnelMtu).toBe(1420);
+      expect(r.metrics.mtu.clampedTransferMbps).toBeGreaterThan(1);
+      expect(r.metrics.throughputMbps.gatewayToGatewayTunnel).toBeGreaterThan(1);
+      expect(r.metrics.throughputMbps.gatewayToGatewayUnderlay).toBeGreaterThan(1);
+      // The lab did drop "fragmentation needed" messages: the check is not vacuous.
+      expect(r.metrics.mtu.fragNeededDropped).toBeGreaterThan(0);
+      const clampless = r.checks.find((c) => c.name.startsWith("negative control: bulk TCP with the MSS clamp removed"));
+      expect(clampless?.outcome).toBe("failed as expected");
+      expect(r.metrics.mtu.unclampedTransferMbps ?? 0).toBeLessThan((r.metrics.mtu.clampedTransferMbps ?? 0) / 10);
+    });
+
+    test("faults: tunnel restarts, 5% loss and NAT rebinding all recover", () => {
+      const f = r.metrics.faults!;
+      expect(f.tunnelRestartRemoteRecoveryMs).toEqual(expect.any(Number));
+      expect(f.tunnelRestartHubRecoveryMs).toEqual(expect.any(Number));
+      expect(f.natRebindingRecoveryMs).toEqual(expect.any(Number));
+      expect(r.checks.filter((c) => c.group === "fault").every((c) => c.outcome === "passed")).toBe(true);
+      expect(r.checks.find((c) => c.name.startsWith("fault: 5% underlay loss"))?.outcome).toBe("passed");
+      expect(r.checks.find((c) => c.name.includes("NAT rebinding"))?.detail).toContain("hub endpoint now 198.51.100.201");
+    });
+
+    test("negative controls fail, and are reported as failed as expected", () => {
+      const negatives = r.checks.filter((c) => c.group === "negative-control");
+      expect(negatives.map((c) => c.name)).toEqual(
+        expect.arrayContaining([
+          expect.stringContaining("MSS clamp removed"),
+          expect.stringContaining("wrong public key"),
+          expect.stringContaining("without its route"),
+        ]),
+      );
+      for (const n of negatives) {
+        expect(n.expect).toBe("fail");
+        expect(n.outcome).toBe("failed as expected");
+      }
+      expect(r.metrics.faults!.wrongKeyHandshake).toBe(false);
+    });
+
+    test("lists its stand-ins, and leaves no namespace, directory or secret behind", () => {
+      expect(r.standIns.map((s) => s.replaces).join("\n")).toMatch(/systemd[\s\S]*DHCP\/IPAM[\s\S]*kernel WireGuard/);
+      expect(r.namespacesLeft).toEqual([]);
+      expect(namespacesOf(r.prefix)).toEqual([]);
+      expect(fs.existsSync(path.join(ROOT, ".lab", "runs", r.prefix))).toBe(false);
+      const text = JSON.stringify(r) + run.stdout + run.stderr;
+      expect(text).not.toMatch(/PrivateKey\s*=\s*[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/);
+      expect(text).not.toMatch(/[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/);
+      expect(text).not.toContain("BEGIN OPENSSH PRIVATE KEY");
+    });
+  });
+
+  describe("namespace lab, hub and three remote sites (npm run lab -- --sites 3)", () => {
+    let run: ReturnType<typeof runCli>;
+    let r: LabResult;
+    beforeAll(() => {
+      run = runCli(["--sites", "3"], 240_000);
+      if (!run.result) throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
+      r = run.result;
+    }, 250_000);
+
+    test("exits 0 with every check as expected", () => {
+      expect(failedChecks(r)).toEqual([]);
+      expect(run.code).toBe(0);
+    });
+
+    test("builds one external dhcp site from its operator bundle, with a DHCP-leased LAN host", () => {
+      const site3 = r.sites.find((s) => s.name === "site3")!;
+      expect(site3).toMatchObject({ kind: "external", routePropagation: "dhcp" });
+      expect(r.hosts.find((h) => h.host === "site3-gw")?.provisioning).toBe("operator-bundle");
+      expect(r.hosts.find((h) => h.host === "site3-th")?.dhcp?.address).toMatch(/^192\.168\.3\./);
+      expect(r.sites.find((s) => s.name === "site2")?.routePropagation).toBe("static");
+    });
+
+    test("the hub reaches every spoke both ways, with a time to tunnel per site", () => {
+      for (const site of ["site1", "site2", "site3"]) {
+        expect(r.checks.find((c) => c.name === `ping scaleway -> ${site} test host`)?.outcome).toBe("passed");
+        expect(r.checks.find((c) => c.name === `ping ${site} -> scaleway test host`)?.outcome).toBe("passed");
+        expect(r.metrics.timeToFirstPingMs[site]).toEqual(expect.any(Number));
+      }
+      expect(r.metrics.timeToAllTunnelsMs).toEqual(expect.any(Number));
+    });
+
+    test("spoke-to-spoke works exactly between the spokes that both allow it", () => {
+      const s2s = Object.fromEntries(r.checks.filter((c) => c.group === "spoke-to-spoke").map((c) => [c.name, c.outcome]));
+      expect(s2s["spoke-to-spoke site1 -> site2 (allowed)"]).toBe("passed");
+      expect(s2s["spoke-to-spoke site1 -> site3 (not allowed)"]).toBe("failed as expected");
+      expect(s2s["spoke-to-spoke site2 -> site3 (not allowed)"]).toBe("failed as expected");
+    });
+
+    test("the hub's own forward policy drops spoke-to-spoke traffic forced into the tunnel, unless both spokes allow it", () => {
+      const probes = r.checks.filter((c) => c.name.startsWith("hub forward policy:"));
+      expect(probes).toHaveLength(3);
+      for (const p of probes) {
+        expect(p.metrics?.arrived).toBeGreaterThan(0);
+        if (p.name.includes("(allowed)")) expect(p.metrics?.forwarded).toBeGreaterThan(0);
+        else expect([p.metrics?.forwarded, p.outcome]).toEqual([0, "failed as expected"]);
+      }
+    });
+
+    test("leaves nothing behind", () => {
+      expect(namespacesOf(r.prefix)).toEqual([]);
+    });
+  });
+
+  describe("namespace lab refuses clearly when it cannot run", () => {
+    test("as a non-root user: exit code 2 and a message naming what is missing", () => {
+      const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, TSX, path.join(ROOT, "lab", "cli.ts")], {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 60_000,
+        env: { ...process.env, HOME: os.tmpdir(), TSX_TSCONFIG_PATH: path.join(ROOT, "tsconfig.json") },
+      });
+      expect(r.stderr).toContain("not root");
+      expect(r.status).toBe(2);
+    }, 70_000);
+  });
+}
