@@ -1,0 +1,33 @@
+import nacl from "tweetnacl";
+import { check, maskSecrets } from "./results";
+import { nicOrdering } from "./run";
+
+test("outcomes: negative controls that fail are 'failed as expected', and only then ok", () => {
+  expect(check("x", "ping", "pass", true, "")).toMatchObject({ ok: true, outcome: "passed" });
+  expect(check("x", "ping", "pass", false, "")).toMatchObject({ ok: false, outcome: "failed" });
+  expect(check("x", "negative-control", "fail", false, "")).toMatchObject({ ok: true, outcome: "failed as expected" });
+  expect(check("x", "negative-control", "fail", true, "")).toMatchObject({ ok: false, outcome: "passed unexpectedly" });
+});
+
+test("maskSecrets hides WireGuard keys (generated now) and OpenSSH private keys", () => {
+  const key = Buffer.from(nacl.randomBytes(32)).toString("base64");
+  const text = `PrivateKey = ${key}\n-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\nkeep 192.168.0.2`;
+  const masked = maskSecrets(text);
+  expect(masked).not.toContain(key);
+  expect(masked).not.toContain("abc");
+  expect(masked).toContain("keep 192.168.0.2");
+  expect(check("n", "ping", "pass", true, `peer ${key}`).detail).not.toContain(key);
+});
+
+test("nicOrdering reads the wait and the unit order from the systemctl stand-in's journal", () => {
+  const good = [
+    "wg-s2s-private-nic.service: starting (Type=oneshot)",
+    "wg-s2s-private-nic.service: | wg-s2s-wait-private-nic: 192.168.0.2 is present after 4s",
+    "wg-s2s-private-nic.service: started",
+    "wg-quick@wg0.service: starting (Type=oneshot)",
+  ].join("\n");
+  expect(nicOrdering(good)).toEqual({ waitedSeconds: 4, tunnelAfterNic: true });
+  const bad = ["wg-quick@wg0.service: starting (Type=oneshot)", "wg-s2s-private-nic.service: started"].join("\n");
+  expect(nicOrdering(bad)).toEqual({ waitedSeconds: null, tunnelAfterNic: false });
+  expect(nicOrdering("")).toEqual({ waitedSeconds: null, tunnelAfterNic: null });
+});

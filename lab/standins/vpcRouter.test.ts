@@ -1,0 +1,54 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { LabSite } from "../topology";
+import { renderVpcRouterDnsmasq, vpcRouterForwardingCommands } from "./vpcRouter";
+
+const site = {
+  index: 0,
+  name: "scaleway",
+  kind: "hub",
+  subnet: "192.168.0.0/24",
+  vpcRouter: {
+    privateNic: { name: "ens5", address: "192.168.0.1/24" },
+    leases: [
+      { mac: "02:00:00:00:00:01", address: "192.168.0.2", host: "scaleway-gw" },
+      { mac: "02:00:00:00:00:02", address: "192.168.0.3", host: "scaleway-th" },
+    ],
+    customRoutes: [{ destination: "192.168.1.0/24", nexthop: "192.168.0.2", resource: "r" }],
+  },
+} as unknown as LabSite;
+const files = { leaseFile: "/tmp/l", pidFile: "/tmp/p", logFile: "/tmp/log" };
+
+test("Scaleway's DHCP stand-in: static IPAM leases only, no router, custom routes via the VPC router in option 121", () => {
+  const conf = renderVpcRouterDnsmasq(site, files);
+  expect(conf).toContain("dhcp-range=192.168.0.0,static,255.255.255.0,1h");
+  expect(conf).toContain("dhcp-host=02:00:00:00:00:01,192.168.0.2,scaleway-gw");
+  expect(conf).toContain("dhcp-option=3\n");
+  expect(conf).toContain("dhcp-option=121,192.168.1.0/24,192.168.0.1");
+  expect(conf).toContain("port=0");
+});
+
+test("no custom routes: no option 121 at all", () => {
+  const bare = { ...site, vpcRouter: { ...site.vpcRouter!, customRoutes: [] } } as LabSite;
+  expect(renderVpcRouterDnsmasq(bare, files)).not.toContain("121");
+});
+
+test("dnsmasq itself accepts the configuration", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lab-vr-"));
+  try {
+    const f = path.join(dir, "dnsmasq.conf");
+    fs.writeFileSync(f, renderVpcRouterDnsmasq(site, files));
+    expect(execFileSync("dnsmasq", ["--test", `--conf-file=${f}`], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })).toBeDefined();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the router forwards the custom routes to the next hop and sends no ICMP redirects", () => {
+  const cmds = vpcRouterForwardingCommands(site).map((c) => c.join(" "));
+  expect(cmds).toContain("sysctl -qw net.ipv4.ip_forward=1");
+  expect(cmds).toContain("sysctl -qw net.ipv4.conf.all.send_redirects=0");
+  expect(cmds).toContain("ip -4 route replace 192.168.1.0/24 via 192.168.0.2 dev ens5");
+});

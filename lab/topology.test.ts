@@ -1,0 +1,70 @@
+/** The lab topology comes only from what the program declares (run under mocks here). */
+import { runProgram, type ProgramRun } from "../harness/programRun";
+import { allPublicIps, defaultLabConfig, sitesLabConfig } from "./labConfig";
+import { allNodes, buildTopology, type LabTopology } from "./topology";
+
+let def: { run: ProgramRun; t: LabTopology };
+let three: { run: ProgramRun; t: LabTopology };
+
+beforeAll(async () => {
+  const d = defaultLabConfig();
+  const run = await runProgram({ config: d.config, publicIps: d.publicIps, keySeed: "topology-test" });
+  def = { run, t: buildTopology({ prefix: "wgl0000", config: run.config, resources: run.resources, publicIps: allPublicIps(d) }) };
+  const s = sitesLabConfig(3);
+  const run3 = await runProgram({ config: s.config, publicIps: s.publicIps, keySeed: "topology-test" });
+  three = { run: run3, t: buildTopology({ prefix: "wgl0000", config: run3.config, resources: run3.resources, publicIps: allPublicIps(s) }) };
+}, 120_000);
+
+test("default topology: the program's two sites, addresses from the config, MACs from the declared private NICs", () => {
+  const { t, run } = def;
+  expect(t.sites.map((s) => [s.name, s.kind, s.subnet])).toEqual([
+    ["scaleway", "hub", "192.168.0.0/24"],
+    ["onprem", "simulated", "192.168.1.0/24"],
+  ]);
+  const hub = t.sites[0];
+  expect(hub.gateway.privateNic).toMatchObject({ name: "ens5", address: "192.168.0.2/24", addressing: "ipam-dhcp", hotplug: true });
+  expect(hub.testHost.privateNic.address).toBe("192.168.0.3/24");
+  expect(hub.gateway.publicNic?.address).toBe("198.51.100.10/24");
+  const nic = run.resources.find((r) => r.name === "wg-s2s-scaleway-gateway-nic")!;
+  expect(hub.gateway.privateNic.mac).toBe(nic.state.macAddress);
+});
+
+test("the VPC-router stand-in sits at .1 with one lease per host and exactly the declared custom routes", () => {
+  const [hub, onprem] = def.t.sites;
+  expect(hub.vpcRouter?.privateNic.address).toBe("192.168.0.1/24");
+  expect(hub.vpcRouter?.leases.map((l) => l.address)).toEqual(["192.168.0.2", "192.168.0.3"]);
+  expect(hub.vpcRouter?.customRoutes).toEqual([{ destination: "192.168.1.0/24", nexthop: "192.168.0.2", resource: "wg-s2s-scaleway-route-192-168-1-0-24" }]);
+  expect(onprem.vpcRouter?.customRoutes.map((r) => [r.destination, r.nexthop])).toEqual([["192.168.0.0/24", "192.168.1.2"]]);
+});
+
+test("names: every namespace carries the prefix; switch-side names are unique and fit IFNAMSIZ", () => {
+  for (const t of [def.t, three.t]) {
+    const nodes = allNodes(t);
+    expect(nodes.every((n) => n.ns.startsWith("wgl0000-"))).toBe(true);
+    expect(new Set(nodes.map((n) => n.ns)).size).toBe(nodes.length);
+    const ports = nodes.flatMap((n) => [n.privateNic.switchPort, `hp-${n.privateNic.switchPort}`, ...(n.publicNic ? [n.publicNic.switchPort] : [])]);
+    expect(new Set(ports).size).toBe(ports.length);
+    expect(ports.every((p) => p.length <= 15)).toBe(true);
+  }
+});
+
+test("--sites 3: an external dhcp site is an operator-built gateway with a static LAN address, a LAN router and a DHCP client host", () => {
+  const site3 = three.t.sites[3];
+  expect(site3).toMatchObject({ name: "site3", kind: "external", routePropagation: "dhcp", publicIp: "198.51.100.13" });
+  expect(site3.vpcRouter).toBeUndefined();
+  expect(site3.gateway.provisioning).toBe("operator-bundle");
+  expect(site3.gateway.privateNic).toMatchObject({ address: "192.168.3.2/24", addressing: "static", hotplug: false });
+  expect(site3.testHost.privateNic).toMatchObject({ addressing: "lan-dhcp" });
+  expect(site3.testHost.privateNic.address).toBeUndefined();
+  expect(site3.lanRouter?.privateNic.address).toBe("192.168.3.1/24");
+  // A static-propagation simulated site: its VPC declares no custom route.
+  expect(three.t.sites[2].routePropagation).toBe("static");
+  expect(three.t.sites[2].vpcRouter?.customRoutes).toEqual([]);
+});
+
+test("refuses to invent what the program did not declare", () => {
+  const d = defaultLabConfig();
+  const withoutNic = def.run.resources.filter((r) => r.name !== "wg-s2s-onprem-test-host-nic");
+  expect(() => buildTopology({ prefix: "wgl0000", config: def.run.config, resources: withoutNic, publicIps: allPublicIps(d) })).toThrow(/private NIC for test-host of site onprem/);
+  expect(() => buildTopology({ prefix: "wgl0000", config: def.run.config, resources: def.run.resources, publicIps: { scaleway: "198.51.100.10" } })).toThrow(/site onprem needs a public IP/);
+});
