@@ -47,6 +47,11 @@ export function ssh(t: SshTarget, command: string, timeoutMs = 60_000): Promise<
   return run("ip", sshArgs(t, command), timeoutMs);
 }
 
+/** Runs a POSIX sh script on the VM, fed through stdin (nothing is written to its disk). */
+export function sshScript(t: SshTarget, script: string, timeoutMs: number): Promise<RunResult> {
+  return run("ip", sshArgs(t, "sh -s"), timeoutMs, script);
+}
+
 /** cloud-init writes this line to the console when its final stage ends. */
 export const CLOUD_INIT_FINISHED = /Cloud-init v\. \S+ finished at .* Up ([\d.]+) seconds/;
 

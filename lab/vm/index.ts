@@ -23,6 +23,7 @@ import {
   parseIperf,
   parsePing,
   ssh,
+  sshScript,
   type SshTarget,
 } from "./guest";
 import { ensureImage, type VmImage } from "./image";
@@ -32,7 +33,6 @@ import { probeKvm, startVm, stopVm, type Accel, type RunningVm } from "./qemu";
 import { renderMetaData, renderNetworkConfig, writeSeedIso, type VmNic } from "./seed";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
-const PROJECT = "scaleway-wireguard-s2s";
 /** Namespaces of VM-lab runs: wgvm<6 hex>-net, wgvm<6 hex>-vpcN. */
 export const NETNS_PATTERN = /^wgvm[0-9a-f]{6}-(net|vpc\d+)$/;
 
@@ -46,16 +46,25 @@ export interface VmLabTimeouts {
   rebootMs: number;
 }
 
+/**
+ * Generous: under TCG on a busy 2-CPU machine four VMs took ~4 minutes just to reach
+ * systemd's journal. On an idle machine cloud-init finishes in a few minutes.
+ */
 export const DEFAULT_TIMEOUTS: VmLabTimeouts = {
   imageBuildMs: 20 * 60_000,
-  cloudInitMs: 15 * 60_000,
-  tunnelMs: 15 * 60_000,
-  rebootMs: 10 * 60_000,
+  cloudInitMs: 25 * 60_000,
+  tunnelMs: 30 * 60_000,
+  rebootMs: 15 * 60_000,
 };
 
 export interface VmLabOptions {
-  /** Raw stack config (keys without the project prefix). Default: the example stack, Pulumi.dev.yaml. */
+  /**
+   * Raw stack config (keys without the project prefix) and the gateways' public IPs.
+   * Default: the namespace lab's default topology (lab/labConfig.ts), so both modes build
+   * the same segments and addresses.
+   */
   config?: Record<string, unknown>;
+  publicIps?: Record<string, string>;
   /** "auto" (default): KVM when a probe boots a kernel with it, TCG otherwise. */
   accel?: "auto" | Accel;
   /** Reboot the hub gateway and require the tunnel to come back (default true). */
@@ -138,16 +147,6 @@ interface RunContext {
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
-/** The example stack (Pulumi.dev.yaml) without the project prefix: the lab's default topology. */
-export function exampleStackConfig(file = path.join(REPO_ROOT, "Pulumi.dev.yaml")): Record<string, unknown> {
-  const doc = parseYaml(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> };
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(doc.config ?? {})) {
-    if (k.startsWith(`${PROJECT}:`)) out[k.slice(PROJECT.length + 1)] = v;
-  }
-  return out;
-}
 
 /** Package names a cloud-config's `packages:` asks for (plain names only). */
 export function userDataPackages(userData: string): string[] {
@@ -330,7 +329,12 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     log("running the program offline (mock runtime) for each host's user-data");
     // Loaded here so that the lab module itself stays cheap to import (tests, CLI help).
     const { runProgram } = await import("../../harness/programRun");
-    const program = await runProgram({ config: options.config ?? exampleStackConfig() });
+    const { defaultLabConfig } = await import("../labConfig");
+    const fallback = defaultLabConfig();
+    const program = await runProgram({
+      config: options.config ?? fallback.config,
+      publicIps: options.publicIps ?? (options.config ? undefined : fallback.publicIps),
+    });
     const plan: VmLabPlan = planVmLab(program.resources);
     const userData = new Map(plan.hosts.map((h) => [h.name, program.userData(h.site, h.role)]));
     log(`plan: ${plan.hosts.map((h) => `${h.name} ${h.privateAddress}${h.publicAddress ? ` / ${h.publicAddress}` : ""}`).join(", ")}`);
@@ -478,6 +482,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     }
 
     await kernelWireGuardChecks(plan, target, check);
+    await deployVerificationChecks(plan, program, target, check);
 
     for (const spoke of spokeTests) {
       for (const [from, to] of [
@@ -644,4 +649,46 @@ async function rebootCheck(
   }
   const status = parseCloudInitStatus(statusText ?? "");
   check(`cloud-init on ${gw.name} after the reboot: no errors`, status === "done" && errors.length === 0, `status ${status ?? "?"}; errors: ${errors.length ? errors.join(" | ") : "none"}`);
+}
+
+/**
+ * The deploy-verification scripts `pulumi up` runs over SSH (components/verificationScripts.ts),
+ * the very same text, run against the VMs: cloud-init on every host, handshakes on every
+ * gateway, and the seed's ping from the hub's test host to every spoke's.
+ */
+async function deployVerificationChecks(
+  plan: VmLabPlan,
+  program: { config: import("../../components/types").StackConfig; outputs: Record<string, any> },
+  target: (h: VmHost) => SshTarget,
+  check: CheckFn,
+): Promise<void> {
+  const scripts = await import("../../components/verificationScripts");
+  const { planTopology } = await import("../../components/topology");
+  const topology = planTopology(program.config);
+  const publicKeys: Record<string, string> = program.outputs.publicKeys ?? {};
+  const t = { ...scripts.DEFAULT_VERIFICATION_TIMEOUTS, cloudInitSeconds: 300, handshakeSeconds: 240, pingSeconds: 120 };
+  const runScript = async (name: string, host: VmHost, script: string, seconds: number) => {
+    const r = await sshScript(target(host), script, (seconds + 60) * 1000);
+    const said = (r.code === 0 ? r.stdout : r.stderr || r.stdout).trim().split("\n").pop() ?? "";
+    check(`deploy verification: ${name}`, r.code === 0, said || `exit ${r.code}`);
+  };
+  for (const host of plan.hosts) {
+    const label = `${host.site} ${host.role === "gateway" ? "gateway" : "test host"}`;
+    await runScript(`cloud-init on ${host.name}`, host, scripts.waitForCloudInitScript(label, t.cloudInitSeconds), t.cloudInitSeconds);
+  }
+  for (const gw of plan.hosts.filter((h) => h.role === "gateway")) {
+    const site = topology.sites.find((s) => s.name === gw.site);
+    const peers = (site?.peers ?? []).map((p) => publicKeys[p.name]).filter((k): k is string => typeof k === "string");
+    await runScript(`handshakes on ${gw.name}`, gw, scripts.handshakeScript(`${gw.site} gateway`, peers, t.handshakeSeconds), t.handshakeSeconds);
+  }
+  const hubTest = plan.hosts.find((h) => h.site === topology.hub.name && h.role === "test-host");
+  for (const spoke of topology.spokes.filter((s) => s.onScaleway && s.testHostAddress)) {
+    if (!hubTest) break;
+    await runScript(
+      `ping ${hubTest.name} -> ${spoke.name} test host`,
+      hubTest,
+      scripts.pingScript(`${topology.hub.name} test host`, spoke.testHostAddress!, t.pingSeconds),
+      t.pingSeconds,
+    );
+  }
 }
