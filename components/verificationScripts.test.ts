@@ -1,0 +1,503 @@
+/**
+ * The deploy-verification scripts, checked twice: shellcheck on the rendered text, then
+ * run for real (`ip netns exec <ns> sh -c <script>`) against hosts this file creates:
+ *
+ *   hub ns                                     spoke ns
+ *   lan0 192.168.0.1/24 (veth stub)            lan0 192.168.1.1/24 (veth stub)
+ *   wg0  172.16.0.1/32  <== WireGuard ==>      wg0  172.16.0.2/32  (dials the hub, keepalive)
+ *   ul0  10.250.0.1/30  ---- veth (underlay) ----  ul0 10.250.0.2/30
+ *
+ * wg0 is the project's own rendered wg0.conf brought up by wg-quick, which falls back to
+ * wireguard-go because this kernel has no WireGuard module. wireguard-go keeps its control
+ * socket in /run/wireguard/wg0.sock, and both hosts call the interface wg0, so every
+ * command for a host runs in a private mount namespace with the host's own directory bound
+ * over /run/wireguard: the two daemons (and anything else on the machine) never share it.
+ *
+ * The namespaces come from the cloud-init testkit (per-run names, deleted afterwards) and
+ * are linked only to each other. Every process in them is ours; cleanup kills those PIDs.
+ * Keys are generated at test time and masked in everything the tests compare or print.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  KeyRing,
+  requireRoot,
+  requireTool,
+  shellcheck,
+  withNamespacesAsync,
+  WIREGUARD_KEY_SHAPE,
+  withScratchDirAsync,
+} from "../cloud-init/testkit";
+import { renderWireGuardConfig } from "../cloud-init/wireguard";
+import { addVethPair, ipIn, netnsPids } from "../lab/netns";
+import { pidAlive, pollUntil, run } from "../lab/proc";
+import {
+  DEFAULT_VERIFICATION_TIMEOUTS,
+  handshakeScript,
+  pingScript,
+  shQuote,
+  waitForCloudInitScript,
+} from "./verificationScripts";
+
+const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+interface WireGuardHost {
+  ns: string;
+  /** Bound over /run/wireguard inside the host: wireguard-go's socket lives here. */
+  socketDir: string;
+}
+
+interface TunnelLab {
+  keys: KeyRing;
+  hub: WireGuardHost;
+  spoke: WireGuardHost;
+  hubPublicKey: string;
+  spokePublicKey: string;
+}
+
+/** Enters the host's private mount namespace, binds its socket dir, then runs the script. */
+const ENTER_HOST = 'mount --bind "$1" /run/wireguard && shift && exec "$@"';
+
+async function inHost(
+  keys: KeyRing,
+  host: WireGuardHost,
+  argv: string[],
+  timeoutSeconds: number,
+  path = PATH,
+): Promise<Outcome> {
+  const enter = ["ip", "netns", "exec", host.ns, "unshare", "-m", "--propagation", "private"];
+  const r = await run([...enter, "sh", "-c", ENTER_HOST, "enter-host", host.socketDir, ...argv], {
+    timeoutMs: timeoutSeconds * 1000,
+    env: { PATH: path, LANG: "C.UTF-8" },
+  });
+  if (r.timedOut) throw new Error(`${argv[0]} in ${host.ns} passed the test's own ${timeoutSeconds}s bound`);
+  const outcome = { code: r.code, stdout: keys.mask(r.stdout), stderr: keys.mask(r.stderr), seconds: r.ms / 1000 };
+  // Only our own keys are masked; anything else key-shaped must not reach a test report.
+  if (WIREGUARD_KEY_SHAPE.test(outcome.stdout + outcome.stderr))
+    throw new Error(`${argv[0]} in ${host.ns} printed unmasked key material`);
+  return outcome;
+}
+
+/** A verification script as TunnelVerification runs it: `sh -c <script>` on the host. */
+const runScript = (keys: KeyRing, host: WireGuardHost, script: string, timeoutSeconds: number, path = PATH) =>
+  inHost(keys, host, ["sh", "-c", script], timeoutSeconds, path);
+
+async function hostOk(keys: KeyRing, host: WireGuardHost, command: string): Promise<string> {
+  const r = await inHost(keys, host, ["sh", "-c", command], 20);
+  if (r.code !== 0) throw new Error(`in ${host.ns}: ${command}: exit ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+async function bringUpWireGuard(keys: KeyRing, dir: string, host: WireGuardHost, config: string): Promise<void> {
+  const configDir = join(dir, host.ns);
+  mkdirSync(host.socketDir, { recursive: true, mode: 0o700 });
+  const file = join(configDir, "wg0.conf");
+  writeFileSync(file, config, { mode: 0o600 });
+  await hostOk(keys, host, `wg-quick up ${shQuote(file)}`);
+}
+
+/** Underlay, LANs and the tunnel, from the project's own wg0.conf renderer. */
+async function buildTunnelLab(dir: string, [hubNs, spokeNs]: string[]): Promise<TunnelLab> {
+  const keys = new KeyRing();
+  const hubPair = keys.wireguardKeyPair("hub");
+  const spokePair = keys.wireguardKeyPair("spoke");
+  const presharedKey = keys.presharedKey("hub-spoke");
+  const hub = { ns: hubNs, socketDir: join(dir, hubNs, "wireguard") };
+  const spoke = { ns: spokeNs, socketDir: join(dir, spokeNs, "wireguard") };
+
+  await addVethPair({ ns: hubNs, name: "ul0" }, { ns: spokeNs, name: "ul0" });
+  for (const [ns, underlay, lan] of [
+    [hubNs, "10.250.0.1/30", "192.168.0.1/24"],
+    [spokeNs, "10.250.0.2/30", "192.168.1.1/24"],
+  ]) {
+    await ipIn(ns, ["link", "set", "lo", "up"]);
+    await ipIn(ns, ["addr", "add", underlay, "dev", "ul0"]);
+    await ipIn(ns, ["link", "set", "ul0", "up"]);
+    // No dummy module here: a veth pair inside the namespace stands in for the LAN NIC.
+    await ipIn(ns, ["link", "add", "lan0", "type", "veth", "peer", "name", "lan0p"]);
+    await ipIn(ns, ["addr", "add", lan, "dev", "lan0"]);
+    await ipIn(ns, ["link", "set", "lan0p", "up"]);
+    await ipIn(ns, ["link", "set", "lan0", "up"]);
+  }
+
+  await bringUpWireGuard(
+    keys,
+    dir,
+    hub,
+    renderWireGuardConfig({
+      privateKey: hubPair.privateKey,
+      address: "172.16.0.1/32",
+      listenPort: 51820,
+      mtu: 1420,
+      peers: [
+        {
+          name: "spoke",
+          publicKey: spokePair.publicKey,
+          presharedKey,
+          allowedIps: ["172.16.0.2/32", "192.168.1.0/24"],
+        },
+      ],
+    }),
+  );
+  await bringUpWireGuard(
+    keys,
+    dir,
+    spoke,
+    renderWireGuardConfig({
+      privateKey: spokePair.privateKey,
+      address: "172.16.0.2/32",
+      listenPort: 51820,
+      mtu: 1420,
+      peers: [
+        {
+          name: "hub",
+          publicKey: hubPair.publicKey,
+          presharedKey,
+          endpoint: "10.250.0.1:51820",
+          allowedIps: ["172.16.0.1/32", "192.168.0.0/24"],
+          persistentKeepalive: 25,
+        },
+      ],
+    }),
+  );
+  return { keys, hub, spoke, hubPublicKey: hubPair.publicKey, spokePublicKey: spokePair.publicKey };
+}
+
+/** Every process in our namespaces is one we started (wireguard-go): TERM, then KILL, by PID. */
+async function stopNamespaceProcesses(names: string[]): Promise<void> {
+  const pids = (await Promise.all(names.map((ns) => netnsPids(ns)))).flat();
+  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+    const alive = pids.filter(pidAlive);
+    if (alive.length === 0) return;
+    for (const pid of alive) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+    await pollUntil(async () => !pids.some(pidAlive), 3000, 100);
+  }
+  const survivors = pids.filter(pidAlive);
+  if (survivors.length > 0) throw new Error(`processes ${survivors.join(", ")} survived SIGKILL`);
+}
+
+/**
+ * Builds the lab inside the testkit's namespace and scratch-dir helpers (which always
+ * delete what they made) and holds it open until `close`, so a describe block can share it.
+ */
+function openTunnelLab(): Promise<{ lab: TunnelLab; close: () => Promise<void> }> {
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return new Promise((resolve, reject) => {
+    const finished: Promise<void> = withScratchDirAsync((dir) =>
+      withNamespacesAsync(2, async (names) => {
+        try {
+          const lab = await buildTunnelLab(dir, names);
+          resolve({
+            lab,
+            close: async () => {
+              release();
+              await finished;
+            },
+          });
+          await released;
+        } finally {
+          await stopNamespaceProcesses(names);
+        }
+      }),
+    );
+    finished.catch(reject);
+  });
+}
+
+const wrongKey = (keys: KeyRing) => keys.wireguardKeyPair("not-a-peer").publicKey;
+
+beforeAll(() => {
+  requireRoot("verificationScripts.test.ts");
+  for (const [tool, pkg] of [
+    ["/usr/bin/wg-quick", "wireguard-tools"],
+    ["/usr/bin/wireguard-go", "wireguard-go"],
+    ["/usr/bin/unshare", "util-linux"],
+  ]) {
+    requireTool(tool, pkg);
+  }
+});
+
+describe("rendered scripts pass shellcheck -s sh", () => {
+  const keys = new KeyRing();
+  const a = keys.wireguardKeyPair("a").publicKey;
+  const b = keys.wireguardKeyPair("b").publicKey;
+  const t = DEFAULT_VERIFICATION_TIMEOUTS;
+  const scripts: [string, string][] = [
+    ["waitForCloudInitScript", waitForCloudInitScript("par gateway", t.cloudInitSeconds)],
+    ["handshakeScript (bare keys)", handshakeScript("par gateway", [a, b], t.handshakeSeconds)],
+    [
+      "handshakeScript (named peers)",
+      handshakeScript("par gateway", [{ name: "onprem", publicKey: a }], t.handshakeSeconds),
+    ],
+    ["pingScript", pingScript("par test host", "192.168.1.3", t.pingSeconds)],
+  ];
+
+  it.each(scripts)("%s has no findings", (_name, script) => {
+    const result = shellcheck(script);
+    expect(result.output).toBe("");
+    expect(result.ok).toBe(true);
+  });
+
+  it("negative control: shellcheck reports an unquoted expansion in the same text", () => {
+    const script = handshakeScript("par gateway", [new KeyRing().wireguardKeyPair("x").publicKey], 60);
+    const broken = script.replace('if [ -z "$missing" ]', "if [ -z $missing ]");
+    expect(broken).not.toBe(script);
+    const result = shellcheck(broken);
+    expect(result.ok).toBe(false);
+    expect(result.output).toContain("SC2086");
+  });
+});
+
+describe("script inputs are validated or quoted", () => {
+  it("refuses a malformed peer key without echoing it", () => {
+    const bad = "not-a-key-but-secret-looking-text";
+    expect(() => handshakeScript("h", [{ name: "onprem", publicKey: bad }], 10)).toThrow(
+      /peer onprem is not a base64 WireGuard key/,
+    );
+    try {
+      handshakeScript("h", [bad], 10);
+    } catch (error) {
+      expect(String(error)).not.toContain(bad);
+    }
+  });
+
+  it("refuses no peers, unbounded or fractional seconds, and a ping target that is not an IPv4 address", () => {
+    const key = new KeyRing().wireguardKeyPair("x").publicKey;
+    expect(() => handshakeScript("h", [], 10)).toThrow(/no peers/);
+    expect(() => handshakeScript("h", [key], 0)).toThrow(/seconds/);
+    expect(() => waitForCloudInitScript("h", 1.5)).toThrow(/seconds/);
+    expect(() => pingScript("h", "192.168.1.3; reboot", 10)).toThrow(/not an IPv4 address/);
+  });
+
+  it("keeps a hostile host label literal (single-quoted)", async () => {
+    await withScratchDirAsync(async (dir) => {
+      const marker = join(dir, "injected");
+      const fakeDir = writeFakeCloudInit(dir, "done", 0);
+      const label = `x'; touch ${marker}; echo '$(touch ${marker})`;
+      const r = await run(["sh", "-c", waitForCloudInitScript(label, 5)], {
+        timeoutMs: 10000,
+        env: { PATH: `${fakeDir}:${PATH}` },
+      });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`cloud-init done on ${label}`);
+      expect(existsSync(marker)).toBe(false);
+    });
+  });
+});
+
+/**
+ * TEST STAND-IN for cloud-init (never installed anywhere): answers `cloud-init status` and
+ * `cloud-init status --wait` like cloud-init does in the given state; `--wait` while
+ * "running" blocks (exec sleep, so `timeout` kills it and nothing is left behind). Every
+ * call is appended to calls.log so the tests can see what the script asked.
+ */
+function writeFakeCloudInit(dir: string, status: string, exitCode: number): string {
+  const fakeDir = join(dir, `fake-cloud-init-${status.replace(/\W/g, "-")}-${exitCode}`);
+  mkdirSync(fakeDir, { recursive: true });
+  const file = join(fakeDir, "cloud-init");
+  writeFileSync(
+    file,
+    `#!/bin/sh
+# Test stand-in for cloud-init (components/verificationScripts.test.ts).
+echo "$*" >> ${shQuote(join(fakeDir, "calls.log"))}
+case "$*" in
+  "status --wait")
+    if [ ${shQuote(status)} = running ]; then exec sleep 60; fi
+    echo; echo ${shQuote(`status: ${status}`)}; exit ${exitCode} ;;
+  status) echo ${shQuote(`status: ${status}`)}; exit ${exitCode} ;;
+  *) echo "stand-in cloud-init: unexpected arguments: $*" >&2; exit 64 ;;
+esac
+`,
+  );
+  chmodSync(file, 0o755);
+  return fakeDir;
+}
+
+describe("waitForCloudInitScript against a stand-in cloud-init, in a throw-away namespace", () => {
+  async function waitFor(status: string, exitCode: number, seconds: number, path?: (fakeDir: string) => string) {
+    return withScratchDirAsync((dir) =>
+      withNamespacesAsync(1, async ([ns]) => {
+        const fakeDir = writeFakeCloudInit(dir, status, exitCode);
+        // The script's PATH is set inside the namespace, so `ip` itself is still found.
+        const scriptPath = path ? path(fakeDir) : `${fakeDir}:${PATH}`;
+        const script = waitForCloudInitScript("par gateway", seconds);
+        const r = await run(["ip", "netns", "exec", ns, "env", `PATH=${scriptPath}`, "/bin/sh", "-c", script], {
+          timeoutMs: (seconds + 15) * 1000,
+          env: { PATH, LANG: "C.UTF-8" },
+        });
+        const calls = existsSync(join(fakeDir, "calls.log")) ? readFileSync(join(fakeDir, "calls.log"), "utf8") : "";
+        return { ...r, seconds: r.ms / 1000, calls };
+      }),
+    );
+  }
+
+  it("passes on status: done, after waiting with `status --wait`", async () => {
+    const r = await waitFor("done", 0, 30);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("cloud-init done on par gateway");
+    expect(r.calls).toBe("status --wait\nstatus\n");
+  });
+
+  it("passes on done with recoverable errors (exit 2, cloud-init >= 23.4), saying so", async () => {
+    const r = await waitFor("done", 2, 30);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      "cloud-init done on par gateway (with recoverable errors; see: cloud-init status --long)",
+    );
+  });
+
+  it("fails at once on status: error, pointing at cloud-init status --long and the output log", async () => {
+    const r = await waitFor("error", 1, 30);
+    expect(r.code).toBe(1);
+    expect(r.seconds).toBeLessThan(5);
+    expect(r.stderr.trim()).toBe(
+      "wg-s2s verification FAILED: cloud-init status 'error' on par gateway; look at: cloud-init status --long; /var/log/cloud-init-output.log",
+    );
+  });
+
+  it("fails after its bound (3 s) while cloud-init is still running", async () => {
+    const r = await waitFor("running", 0, 3);
+    expect(r.code).toBe(1);
+    expect(r.seconds).toBeGreaterThanOrEqual(3);
+    expect(r.seconds).toBeLessThan(6);
+    expect(r.stderr).toContain(
+      "cloud-init not finished on par gateway after 3s (status: running); look at: /var/log/cloud-init-output.log",
+    );
+  });
+
+  it("fails clearly when there is no cloud-init at all", async () => {
+    const r = await waitFor("done", 0, 3, () => "/nonexistent");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("no cloud-init command on par gateway");
+  });
+});
+
+describe("handshakeScript and pingScript against two WireGuard hosts (wireguard-go) in namespaces", () => {
+  let opening: ReturnType<typeof openTunnelLab>;
+  let lab: TunnelLab;
+
+  beforeAll(async () => {
+    opening = openTunnelLab();
+    lab = (await opening).lab;
+  }, 60000);
+
+  afterAll(async () => {
+    const opened = await opening?.catch(() => undefined);
+    await opened?.close();
+  }, 30000);
+
+  it("handshake: passes on both gateways with the right peer key, naming the count", async () => {
+    const onHub = await runScript(
+      lab.keys,
+      lab.hub,
+      handshakeScript("hub gateway", [{ name: "spoke", publicKey: lab.spokePublicKey }], 30),
+      45,
+    );
+    expect(onHub.stderr).toBe("");
+    expect(onHub.stdout.trim()).toBe("wg0 on hub gateway: recent handshake with 1 peer(s)");
+    expect(onHub.code).toBe(0);
+    const onSpoke = await runScript(lab.keys, lab.spoke, handshakeScript("spoke gateway", [lab.hubPublicKey], 30), 45);
+    expect(onSpoke.code).toBe(0);
+  }, 60000);
+
+  it("handshake negative control: a wrong peer key fails within its 10 s bound, naming the peer and what to look at", async () => {
+    const wrong = wrongKey(lab.keys);
+    const r = await runScript(
+      lab.keys,
+      lab.hub,
+      handshakeScript("hub gateway", [{ name: "elsewhere", publicKey: wrong }], 10),
+      30,
+    );
+    expect(r.code).toBe(1);
+    expect(r.seconds).toBeGreaterThanOrEqual(9);
+    expect(r.seconds).toBeLessThan(17);
+    expect(r.stderr).toContain(
+      "wg-s2s verification FAILED: no recent handshake on hub gateway after 10s with: elsewhere (public key <publicKey:not-a-peer>): not a peer of wg0;",
+    );
+    expect(r.stderr).toContain("look at: wg show wg0; systemctl status wg-quick@wg0");
+  }, 30000);
+
+  it("handshake: a configured peer that never answered is reported as `never`, the live peer is not", async () => {
+    const silent = lab.keys.wireguardKeyPair("silent").publicKey;
+    await hostOk(lab.keys, lab.hub, `wg set wg0 peer ${silent} allowed-ips 10.255.255.1/32`);
+    try {
+      const peers = [
+        { name: "spoke", publicKey: lab.spokePublicKey },
+        { name: "silent", publicKey: silent },
+      ];
+      const r = await runScript(lab.keys, lab.hub, handshakeScript("hub gateway", peers, 5), 30);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("with: silent (public key <publicKey:silent>): never; look at:");
+      expect(r.stderr).not.toContain("spoke (public key");
+    } finally {
+      await hostOk(lab.keys, lab.hub, `wg set wg0 peer ${silent} remove`);
+    }
+  }, 30000);
+
+  it("handshake: a handshake older than 3 minutes does not count (clock moved on by a stand-in `date`)", async () => {
+    await withScratchDirAsync(async (dir) => {
+      // TEST STAND-IN for date: the real clock plus 200 s, as if the last handshake were stale.
+      writeFileSync(join(dir, "date"), "#!/bin/sh\necho $(( $(/bin/date +%s) + 200 ))\n", { mode: 0o755 });
+      const script = handshakeScript("hub gateway", [{ name: "spoke", publicKey: lab.spokePublicKey }], 3);
+      const r = await runScript(lab.keys, lab.hub, script, 30, `${dir}:${PATH}`);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/with: spoke \(public key <publicKey:spoke>\): last 2\d\ds ago;/);
+    });
+  }, 30000);
+
+  it("handshake: says wg0 is not up on a host without it, within its bound", async () => {
+    await withScratchDirAsync((dir) =>
+      withNamespacesAsync(1, async ([ns]) => {
+        const bare = { ns, socketDir: join(dir, "wireguard") };
+        mkdirSync(bare.socketDir);
+        const r = await runScript(lab.keys, bare, handshakeScript("bare gateway", [lab.hubPublicKey], 3), 30);
+        expect(r.code).toBe(1);
+        expect(r.seconds).toBeLessThan(10);
+        expect(r.stderr).toContain("no recent handshake on bare gateway after 3s with: wg0 is not up (");
+      }),
+    );
+  }, 30000);
+
+  it("ping: passes across the tunnel in both directions, and the packets went through wg0", async () => {
+    const received = async () => Number((await hostOk(lab.keys, lab.hub, "wg show wg0 transfer")).split("\t")[1]);
+    const before = await received();
+    const there = await runScript(lab.keys, lab.hub, pingScript("hub test host", "192.168.1.1", 20), 45);
+    expect(there.code).toBe(0);
+    expect(there.stdout).toMatch(
+      /^ping hub test host -> 192\.168\.1\.1: 3 packets transmitted, 3 received, 0% packet loss/,
+    );
+    expect(await received()).toBeGreaterThan(before);
+    const back = await runScript(lab.keys, lab.spoke, pingScript("spoke test host", "192.168.0.1", 20), 45);
+    expect(back.code).toBe(0);
+  }, 60000);
+
+  it("ping negative control: with the route to the remote LAN gone, fails within its 6 s bound naming the route to check", async () => {
+    await ipIn(lab.hub.ns, ["route", "del", "192.168.1.0/24", "dev", "wg0"]);
+    try {
+      const r = await runScript(lab.keys, lab.hub, pingScript("hub test host", "192.168.1.1", 6), 30);
+      expect(r.code).toBe(1);
+      expect(r.seconds).toBeGreaterThanOrEqual(5);
+      expect(r.seconds).toBeLessThan(16);
+      expect(r.stderr).toContain("wg-s2s verification FAILED: hub test host cannot ping 192.168.1.1 after 6s (last: ");
+      expect(r.stderr).toContain("look at: ip route get 192.168.1.1 (on hub test host); the VPC routes;");
+    } finally {
+      await ipIn(lab.hub.ns, ["route", "replace", "192.168.1.0/24", "dev", "wg0"]);
+    }
+    // The restored route works again: the failure was the route, not a broken lab.
+    expect((await runScript(lab.keys, lab.hub, pingScript("hub test host", "192.168.1.1", 20), 45)).code).toBe(0);
+  }, 60000);
+});
