@@ -31,7 +31,7 @@ import { pollUntil, sleep } from "./proc";
 import { check, maskSecrets, renderTable, type CheckResult, type HostBootSummary, type LabMetrics, type LabResult, type StandIn } from "./results";
 import { UNITS } from "../cloud-init/common";
 import { buildSystemctlShim } from "./standins/build";
-import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, removeRunState, writeRunState } from "./state";
+import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, removeRunState, startReaper, writeRunState } from "./state";
 import { allNodes, bare, buildTopology, type LabNode, type LabSite, type LabTopology } from "./topology";
 
 export interface LabOptions {
@@ -545,12 +545,18 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     await destroyRun(prefix, opts.keep ? undefined : runDir);
     removeRunState(prefix);
   };
+  // Last line of defence when this process dies without running `cleanup` (SIGKILL).
+  startReaper(prefix, opts.keep ? undefined : runDir);
+  let signalled = false;
   const onSignal = (sig: NodeJS.Signals) => {
+    // A second Ctrl-C (or tsx relaying the first one) must not interrupt the cleanup.
+    if (signalled) return;
+    signalled = true;
     log(`${sig}: cleaning up run ${prefix}`);
     void cleanup().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
 
   const mode = opts.sites === undefined ? "default" : `sites-${opts.sites}`;
   const result: LabResult = {

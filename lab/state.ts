@@ -4,6 +4,7 @@
  * next run removes whatever it lists (and any namespace with a lab prefix that no live
  * run owns). Two live runs never touch each other's namespaces.
  */
+import { spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -80,4 +81,34 @@ export async function cleanupLeftovers(): Promise<{ prefix: string; namespaces: 
   const orphans = new Set((await listNetns()).map(prefixOf).filter((p): p is string => !!p && !known.has(p) && !live.has(p)));
   for (const p of orphans) removed.push({ prefix: p, namespaces: await destroyRun(p, path.join(RUNS_DIR, p)) });
   return removed.filter((r) => r.namespaces.length > 0 || true);
+}
+
+/**
+ * A detached shell that outlives the lab process: once that PID is gone (exited, killed,
+ * or a zombie), it removes whatever namespaces of the prefix are left, killing their
+ * processes, and the run directory. It covers deaths no handler can catch (SIGKILL, or
+ * tsx's wrapper SIGKILLing a busy child after relaying Ctrl-C). Bounded: gives up after
+ * `maxHours`. Exits at once when the lab cleaned up itself.
+ */
+export function startReaper(prefix: string, runDir: string | undefined, maxHours = 3): number | undefined {
+  if (!PREFIX_PATTERN.test(prefix)) throw new Error(`bad prefix ${prefix}`);
+  const script = `
+pid=$1; prefix=$2; dir=$3; state=$4; rounds=$(( $5 * 3600 ))
+alive() { [ -r /proc/$pid/stat ] && ! grep -q ') Z ' /proc/$pid/stat; }
+i=0
+while alive && [ $i -lt $rounds ]; do sleep 1; i=$((i+1)); done
+alive && exit 0
+for ns in $(ip netns list | awk '{print $1}' | grep "^$prefix-"); do
+  for p in $(ip netns pids "$ns"); do kill -9 "$p" 2>/dev/null; done
+done
+for ns in $(ip netns list | awk '{print $1}' | grep "^$prefix-"); do ip netns del "$ns" 2>/dev/null; done
+[ -n "$dir" ] && rm -rf "$dir"
+rm -f "$state"
+`;
+  const child = spawn("sh", ["-c", script, "lab-reaper", String(process.pid), prefix, runDir ?? "", path.join(STATE_DIR, `${prefix}.json`), String(maxHours)], {
+    detached: true,
+    stdio: "ignore",
+  });
+  child.unref();
+  return child.pid;
 }
