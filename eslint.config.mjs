@@ -4,6 +4,7 @@
  * @pulumi/eslint-plugin's rules (which need type information: they ask the type checker
  * whether a template literal interpolates a pulumi Output). Formatting is prettier's job.
  */
+import { defineConfig, globalIgnores } from "eslint/config";
 import { builtinRules } from "eslint/use-at-your-own-risk";
 import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
@@ -33,20 +34,8 @@ const nodeGlobals = Object.fromEntries(
   ].map((name) => [name, "readonly"]),
 );
 
-export default tseslint.config(
-  {
-    ignores: [
-      "node_modules/",
-      "**/node_modules/",
-      ".lab/",
-      ".cache/",
-      "coverage/",
-      "bin/",
-      "**/bin/",
-      "lab/results/",
-      "bench/results/",
-    ],
-  },
+export default defineConfig(
+  globalIgnores(["**/node_modules/", ".lab/", ".cache/", "coverage/", "**/bin/", "lab/results/", "bench/results/"]),
   { files: ["**/*.{js,mjs,cjs,ts}"], rules: coreRecommended },
   {
     files: ["**/*.ts"],
