@@ -1,9 +1,10 @@
 /**
  * `npm run lab [-- --sites N] [-- --faults]`: build the whole topology in network
  * namespaces from the program's own user-data and run the seed's tests.
- * Exit codes: 0 all checks as expected, 1 some check not as expected, 2 cannot run here.
+ * Exit codes: 0 all checks as expected, 1 some check not as expected, 2 cannot run here
+ * (or a usage error).
  */
-import { Command } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { LabCannotRun, runLab } from "./run";
 
 async function main(): Promise<number> {
@@ -12,14 +13,25 @@ async function main(): Promise<number> {
     .description("Site-to-site WireGuard lab in network namespaces, built from the program's own user-data.")
     .option("--sites <n>", "hub + N generated remote sites (one external dhcp, spoke-to-spoke pairs) instead of the default topology", (v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--sites takes an integer from 1 to 64, got "${v}"`);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError("an integer from 1 to 64 is needed.");
       return n;
     })
     .option("--faults", "also run the faults and negative controls", false)
     .option("--keep", "keep the run directory (host files, logs) under .lab/runs for debugging", false)
-    .option("--iperf-seconds <s>", "duration of each iperf3 transfer", (v) => Number(v), 3)
-    .option("--json <file>", "write the results JSON here (default .lab/results/<prefix>.json)");
-  program.parse(process.argv);
+    .option("--iperf-seconds <s>", "duration of each iperf3 transfer", (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 30) throw new InvalidArgumentError("an integer from 1 to 30 is needed.");
+      return n;
+    }, 3)
+    .option("--json <file>", "write the results JSON here (default .lab/results/<prefix>.json)")
+    .exitOverride();
+  try {
+    program.parse(process.argv);
+  } catch (e) {
+    // Usage errors (commander already printed the message) and --help.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    throw e;
+  }
   const o = program.opts<{ sites?: number; faults: boolean; keep: boolean; iperfSeconds: number; json?: string }>();
   try {
     const r = await runLab({ sites: o.sites, faults: o.faults, keep: o.keep, iperfSeconds: o.iperfSeconds, resultsFile: o.json });

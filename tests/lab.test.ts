@@ -4,7 +4,7 @@
  * with three remote sites. Needs root, /dev/net/tun and the lab's Debian packages. Where
  * it cannot run it says so loudly and FAILS, unless LAB_SKIP_OK=1 says skipping is fine.
  */
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -203,7 +203,44 @@ if (!pf.ok) {
     });
   });
 
+  describe("namespace lab cleans up after itself even when killed", () => {
+    const labNamespaces = () =>
+      execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
+        .split("\n")
+        .map((l) => l.split(" ")[0])
+        .filter((n) => /^wgl[0-9a-f]{4}-/.test(n));
+    const waitFor = async (probe: () => boolean, ms: number) => {
+      for (let i = 0; i < ms / 250; i++) {
+        if (probe()) return true;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return probe();
+    };
+
+    test.each(["SIGTERM", "SIGKILL"] as const)("%s mid-run: no namespace of the run survives", async (signal) => {
+      const before = new Set(labNamespaces().map((n) => n.split("-")[0]));
+      const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "lab", "cli.ts")], { cwd: ROOT, stdio: "ignore" });
+      let prefix: string | undefined;
+      const started = await waitFor(() => {
+        prefix = labNamespaces().map((n) => n.split("-")[0]).find((p) => !before.has(p));
+        return !!prefix && labNamespaces().filter((n) => n.startsWith(`${prefix}-`)).length >= 5;
+      }, 60_000);
+      child.kill(signal);
+      expect(started).toBe(true);
+      const runDir = path.join(ROOT, ".lab", "runs", prefix!);
+      const gone = await waitFor(() => labNamespaces().filter((n) => n.startsWith(`${prefix}-`)).length === 0 && !fs.existsSync(runDir), 20_000);
+      expect({ namespaces: labNamespaces().filter((n) => n.startsWith(`${prefix}-`)), runDirLeft: fs.existsSync(runDir) }).toEqual({ namespaces: [], runDirLeft: false });
+      expect(gone).toBe(true);
+    }, 100_000);
+  });
+
   describe("namespace lab refuses clearly when it cannot run", () => {
+    test("a usage error is exit code 2 with commander's message", () => {
+      const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "lab", "cli.ts"), "--sites", "0"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain("--sites");
+    }, 70_000);
+
     test("as a non-root user: exit code 2 and a message naming what is missing", () => {
       const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, TSX, path.join(ROOT, "lab", "cli.ts")], {
         cwd: ROOT,
