@@ -33,7 +33,10 @@ const anyAddress = anyAddressNumber.map(numberToIpv4);
 
 describe("parseCidr", () => {
   it("accepts canonical networks", () => {
-    expect(parseCidr("192.168.0.0/24")).toEqual({ ok: true, cidr: { network: "192.168.0.0", prefix: 24, text: "192.168.0.0/24" } });
+    expect(parseCidr("192.168.0.0/24")).toEqual({
+      ok: true,
+      cidr: { network: "192.168.0.0", prefix: 24, text: "192.168.0.0/24" },
+    });
     expect(parseCidr("0.0.0.0/0").ok).toBe(true);
     expect(parseCidr("203.0.113.7/32").ok).toBe(true);
   });
@@ -93,7 +96,9 @@ describe("parseIpv4", () => {
   });
 
   it("property: numbers and dotted quads round-trip", () => {
-    fc.assert(fc.property(anyAddressNumber, (n) => ipv4ToNumber(numberToIpv4(n)) === n && parseIpv4(numberToIpv4(n)).ok));
+    fc.assert(
+      fc.property(anyAddressNumber, (n) => ipv4ToNumber(numberToIpv4(n)) === n && parseIpv4(numberToIpv4(n)).ok),
+    );
   });
 });
 
@@ -185,7 +190,9 @@ describe("contains / overlaps", () => {
 
   // Brute force on a small universe (10.0.0.0/26, 64 addresses, prefixes 26-32) so the
   // model "some address lies in both" can be computed exactly.
-  const small = fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 26, max: 32 })).map(([v, p]) => cidrFrom(ipv4ToNumber("10.0.0.0") + v, p));
+  const small = fc
+    .tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 26, max: 32 }))
+    .map(([v, p]) => cidrFrom(ipv4ToNumber("10.0.0.0") + v, p));
   const universe = Array.from({ length: 64 }, (_, i) => `10.0.0.${i}`);
 
   it("property: overlaps(a, b) iff some address is in both (brute-force model)", () => {
@@ -207,7 +214,11 @@ describe("contains / overlaps", () => {
 
   it("property: isSubnetOf(a, b) iff every address of a is in b (brute-force model)", () => {
     fc.assert(
-      fc.property(small, small, (a, b) => isSubnetOf(a, b) === universe.filter((x) => contains(a, x)).every((x) => contains(b, x))),
+      fc.property(
+        small,
+        small,
+        (a, b) => isSubnetOf(a, b) === universe.filter((x) => contains(a, x)).every((x) => contains(b, x)),
+      ),
       { numRuns: 500 },
     );
   });
@@ -215,9 +226,19 @@ describe("contains / overlaps", () => {
 
 describe("Scaleway reserved addresses", () => {
   it("are .0 .1 .254 .255 in a /24 and the assignable range is .2-.253", () => {
-    expect(scalewayReservedAddresses("192.168.0.0/24")).toEqual(["192.168.0.0", "192.168.0.1", "192.168.0.254", "192.168.0.255"]);
+    expect(scalewayReservedAddresses("192.168.0.0/24")).toEqual([
+      "192.168.0.0",
+      "192.168.0.1",
+      "192.168.0.254",
+      "192.168.0.255",
+    ]);
     expect(scalewayAssignableRange("192.168.0.0/24")).toEqual({ first: "192.168.0.2", last: "192.168.0.253" });
-    expect(scalewayReservedAddresses("172.16.32.0/22")).toEqual(["172.16.32.0", "172.16.32.1", "172.16.35.254", "172.16.35.255"]);
+    expect(scalewayReservedAddresses("172.16.32.0/22")).toEqual([
+      "172.16.32.0",
+      "172.16.32.1",
+      "172.16.35.254",
+      "172.16.35.255",
+    ]);
   });
 
   it("leave nothing in a /30 or longer", () => {

@@ -46,13 +46,19 @@ const ipv4Cache = new Map<string, Ipv4ParseResult>();
 
 function parseIpv4Uncached(text: string): Ipv4ParseResult {
   if (typeof text !== "string" || !DOTTED_QUAD.test(text)) {
-    return { ok: false, message: `${show(text)} is not an IPv4 address (expected four numbers 0-255, like 192.168.0.2)` };
+    return {
+      ok: false,
+      message: `${show(text)} is not an IPv4 address (expected four numbers 0-255, like 192.168.0.2)`,
+    };
   }
   let address: Address4;
   try {
     address = new Address4(text);
   } catch {
-    return { ok: false, message: `${show(text)} is not an IPv4 address (each of the four numbers must be 0-255, without leading zeros)` };
+    return {
+      ok: false,
+      message: `${show(text)} is not an IPv4 address (each of the four numbers must be 0-255, without leading zeros)`,
+    };
   }
   // ip-address already refuses leading zeros, so what passed is the canonical spelling.
   return { ok: true, address: address.correctForm() };
@@ -76,15 +82,22 @@ function parseCidrUncached(text: string): CidrParseResult {
   const shape = typeof text === "string" ? CIDR_SHAPE.exec(text) : null;
   if (!shape) {
     const hint =
-      typeof text === "string" && parseIpv4(text).ok ? ` (a single address is written ${text}/32)` : " (expected a network like 192.168.0.0/24)";
+      typeof text === "string" && parseIpv4(text).ok
+        ? ` (a single address is written ${text}/32)`
+        : " (expected a network like 192.168.0.0/24)";
     return { ok: false, reason: "malformed", message: `${show(text)} is not an IPv4 CIDR${hint}` };
   }
   const [, addressText, prefixText] = shape;
   const address = parseIpv4(addressText);
-  if (!address.ok) return { ok: false, reason: "malformed", message: `${show(text)} is not an IPv4 CIDR: ${address.message}` };
+  if (!address.ok)
+    return { ok: false, reason: "malformed", message: `${show(text)} is not an IPv4 CIDR: ${address.message}` };
   const prefix = Number(prefixText);
   if (prefix > 32) {
-    return { ok: false, reason: "malformed", message: `${show(text)} is not an IPv4 CIDR: the prefix length must be 0-32` };
+    return {
+      ok: false,
+      reason: "malformed",
+      message: `${show(text)} is not an IPv4 CIDR: the prefix length must be 0-32`,
+    };
   }
   const parsed = new Address4(text);
   const network = parsed.startAddress().correctForm();

@@ -84,20 +84,39 @@ describe("parseStackConfig defaults", () => {
   });
 
   it("treats null like an absent key", () => {
-    expect(parseStackConfig({ ...ADMIN, zone: null, remoteSites: null, scalewaySite: null })).toEqual(parseStackConfig(ADMIN));
+    expect(parseStackConfig({ ...ADMIN, zone: null, remoteSites: null, scalewaySite: null })).toEqual(
+      parseStackConfig(ADMIN),
+    );
   });
 });
 
 describe("parseStackConfig coercion (Pulumi passes config as strings)", () => {
   it("accepts numbers and booleans spelled as strings", () => {
-    const cfg = parseStackConfig({ ...ADMIN, listenPort: "51820", keepalive: "0", mtu: "1380", verify: "false", testHostPublicIp: "true" });
+    const cfg = parseStackConfig({
+      ...ADMIN,
+      listenPort: "51820",
+      keepalive: "0",
+      mtu: "1380",
+      verify: "false",
+      testHostPublicIp: "true",
+    });
     expect(cfg.tunnel).toMatchObject({ listenPort: 51820, keepaliveSeconds: 0, mtu: 1380 });
     expect(cfg.verify).toBe(false);
     expect(cfg.testHostPublicIp).toBe(true);
   });
 
   it("accepts lists and objects as JSON text, as config.get returns them", () => {
-    const remoteSites = [{ name: "dc1", kind: "external", subnet: "10.20.0.0/16", gatewayAddress: "10.20.0.2", tunnelAddress: "172.16.0.2", publicIp: "198.51.100.4", keyGeneration: "2" }];
+    const remoteSites = [
+      {
+        name: "dc1",
+        kind: "external",
+        subnet: "10.20.0.0/16",
+        gatewayAddress: "10.20.0.2",
+        tunnelAddress: "172.16.0.2",
+        publicIp: "198.51.100.4",
+        keyGeneration: "2",
+      },
+    ];
     const cfg = parseStackConfig({
       adminCidrs: JSON.stringify(["203.0.113.7/32", "198.51.100.0/24"]),
       remoteSites: JSON.stringify(remoteSites),
@@ -127,7 +146,10 @@ describe("parseStackConfig coercion (Pulumi passes config as strings)", () => {
   it("rejects numbers and booleans it cannot read, naming the key and showing the set command", () => {
     const issues = parseIssues({ ...ADMIN, listenPort: "5243x", verify: "yes", mtu: true, keepalive: "1e3" });
     expect(issues.map((i) => i.key)).toEqual(["verify", "listenPort", "keepalive", "mtu"]);
-    expect(issues[0]).toMatchObject({ problem: expect.stringContaining("true or false"), fix: expect.stringContaining("pulumi config set verify true") });
+    expect(issues[0]).toMatchObject({
+      problem: expect.stringContaining("true or false"),
+      fix: expect.stringContaining("pulumi config set verify true"),
+    });
     expect(issues[1].fix).toContain("pulumi config set listenPort 52435");
   });
 });
@@ -145,7 +167,10 @@ describe("parseStackConfig site objects", () => {
     const hub = parseStackConfig({ ...ADMIN, scalewaySite: { subnet: "172.20.8.0/22" } }).scalewaySite;
     expect(hub).toMatchObject({ subnet: "172.20.8.0/22", gatewayAddress: "172.20.8.2", testHostAddress: "172.20.8.3" });
     // Explicit addresses still win.
-    const explicit = parseStackConfig({ ...ADMIN, scalewaySite: { subnet: "172.20.8.0/22", gatewayAddress: "172.20.9.9" } }).scalewaySite;
+    const explicit = parseStackConfig({
+      ...ADMIN,
+      scalewaySite: { subnet: "172.20.8.0/22", gatewayAddress: "172.20.9.9" },
+    }).scalewaySite;
     expect(explicit.gatewayAddress).toBe("172.20.9.9");
     expect(() => loadStackConfig({ ...ADMIN, scalewaySite: { subnet: "172.20.8.0/22" } })).not.toThrow();
   });
@@ -153,15 +178,36 @@ describe("parseStackConfig site objects", () => {
   it("defaults kind, routePropagation, allowSpokeToSpoke and keyGeneration of remote sites", () => {
     const [site] = parseStackConfig({
       ...ADMIN,
-      remoteSites: [{ name: "b", subnet: "192.168.7.0/24", gatewayAddress: "192.168.7.2", tunnelAddress: "172.16.0.9", testHostAddress: "192.168.7.3" }],
+      remoteSites: [
+        {
+          name: "b",
+          subnet: "192.168.7.0/24",
+          gatewayAddress: "192.168.7.2",
+          tunnelAddress: "172.16.0.9",
+          testHostAddress: "192.168.7.3",
+        },
+      ],
     }).remoteSites;
-    expect(site).toMatchObject({ kind: "simulated", routePropagation: "vpc-route", allowSpokeToSpoke: false, keyGeneration: 0 });
+    expect(site).toMatchObject({
+      kind: "simulated",
+      routePropagation: "vpc-route",
+      allowSpokeToSpoke: false,
+      keyGeneration: 0,
+    });
   });
 
-  it("leaves optional fields absent (not undefined-valued) and reads \"\" as not set", () => {
+  it('leaves optional fields absent (not undefined-valued) and reads "" as not set', () => {
     const [site] = parseStackConfig({
       ...ADMIN,
-      remoteSites: [{ name: "b", subnet: "192.168.7.0/24", gatewayAddress: "192.168.7.2", tunnelAddress: "172.16.0.9", publicIp: "" }],
+      remoteSites: [
+        {
+          name: "b",
+          subnet: "192.168.7.0/24",
+          gatewayAddress: "192.168.7.2",
+          tunnelAddress: "172.16.0.9",
+          publicIp: "",
+        },
+      ],
     }).remoteSites;
     expect(Object.keys(site)).not.toContain("publicIp");
     expect(Object.keys(site)).not.toContain("testHostAddress");
@@ -169,7 +215,10 @@ describe("parseStackConfig site objects", () => {
   });
 
   it("requires name, subnet, gatewayAddress and tunnelAddress on each remote site, with example values", () => {
-    const issues = parseIssues({ ...ADMIN, remoteSites: [{ kind: "simulated" }, { name: "x", subnet: "192.168.5.0/24" }] });
+    const issues = parseIssues({
+      ...ADMIN,
+      remoteSites: [{ kind: "simulated" }, { name: "x", subnet: "192.168.5.0/24" }],
+    });
     expect(issues.map((i) => i.key)).toEqual([
       "remoteSites[0].subnet",
       "remoteSites[0].name",
@@ -196,19 +245,33 @@ describe("parseStackConfig site objects", () => {
         problem: expect.stringContaining("did you mean `gatewayAddress`"),
         fix: expect.stringContaining("pulumi config rm --path 'scalewaySite.gatewayAdress'"),
       },
-      { key: "remoteSites[0].publicIP", problem: expect.stringContaining("did you mean `publicIp`"), fix: expect.stringContaining("remoteSites[0].publicIp") },
-      { key: "remoteSites[0].colour", problem: expect.stringContaining("known: name, kind"), fix: expect.stringContaining("pulumi config rm") },
+      {
+        key: "remoteSites[0].publicIP",
+        problem: expect.stringContaining("did you mean `publicIp`"),
+        fix: expect.stringContaining("remoteSites[0].publicIp"),
+      },
+      {
+        key: "remoteSites[0].colour",
+        problem: expect.stringContaining("known: name, kind"),
+        fix: expect.stringContaining("pulumi config rm"),
+      },
     ]);
   });
 
   it("rejects unknown top-level keys but ignores other namespaces (scaleway:zone)", () => {
     const issues = parseIssues({ ...ADMIN, adminCidr: ["1.2.3.4/32"], "scaleway:zone": "fr-par-2" });
     expect(issues).toHaveLength(1);
-    expect(issues[0]).toMatchObject({ key: "adminCidr", problem: expect.stringContaining("did you mean `adminCidrs`") });
+    expect(issues[0]).toMatchObject({
+      key: "adminCidr",
+      problem: expect.stringContaining("did you mean `adminCidrs`"),
+    });
   });
 
   it("rejects unknown enum values with the nearest valid one", () => {
-    const issues = parseIssues({ ...ADMIN, remoteSites: [{ ...DEFAULT_REMOTE_SITES[0], kind: "extern", routePropagation: "vpc_route" }] });
+    const issues = parseIssues({
+      ...ADMIN,
+      remoteSites: [{ ...DEFAULT_REMOTE_SITES[0], kind: "extern", routePropagation: "vpc_route" }],
+    });
     expect(issues.map((i) => [i.key, i.fix])).toEqual([
       ["remoteSites[0].kind", expect.stringContaining("'remoteSites[0].kind' external")],
       ["remoteSites[0].routePropagation", expect.stringContaining("'remoteSites[0].routePropagation' vpc-route")],
@@ -223,8 +286,17 @@ describe("parseStackConfig site objects", () => {
       remoteSites: [5],
       zone: 7,
     });
-    expect(issues.map((i) => i.key)).toEqual(["zone", "adminCidrs", "sshPublicKeys[0]", "scalewaySite", "remoteSites[0]"]);
-    expect(issues[1]).toMatchObject({ problem: expect.stringContaining("must be a list"), fix: expect.stringContaining("'adminCidrs[0]' 203.0.113.7/32") });
+    expect(issues.map((i) => i.key)).toEqual([
+      "zone",
+      "adminCidrs",
+      "sshPublicKeys[0]",
+      "scalewaySite",
+      "remoteSites[0]",
+    ]);
+    expect(issues[1]).toMatchObject({
+      problem: expect.stringContaining("must be a list"),
+      fix: expect.stringContaining("'adminCidrs[0]' 203.0.113.7/32"),
+    });
     expect(issues[3].problem).toContain("must be an object");
   });
 
@@ -237,13 +309,18 @@ describe("parseStackConfig site objects", () => {
 
 describe("the example stack", () => {
   it("Pulumi.dev.yaml loads without a single issue", () => {
-    const stack = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    const stack = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.dev.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    };
     const prefix = "scaleway-wireguard-s2s:";
     // As index.ts hands it over: project keys without their namespace, structured values as JSON text.
     const raw = Object.fromEntries(
       Object.entries(stack.config)
         .filter(([key]) => key.startsWith(prefix))
-        .map(([key, value]) => [key.slice(prefix.length), typeof value === "object" ? JSON.stringify(value) : String(value)]),
+        .map(([key, value]) => [
+          key.slice(prefix.length),
+          typeof value === "object" ? JSON.stringify(value) : String(value),
+        ]),
     );
     expect(Object.keys(raw).length).toBeGreaterThan(0);
     const cfg = loadStackConfig(raw);
@@ -283,7 +360,9 @@ describe("exported key lists", () => {
   });
 
   it("site key lists match what the parser accepts", () => {
-    const hub = Object.fromEntries(SCALEWAY_SITE_KEYS.map((k) => [k, (DEFAULT_SCALEWAY_SITE as unknown as Record<string, unknown>)[k]]));
+    const hub = Object.fromEntries(
+      SCALEWAY_SITE_KEYS.map((k) => [k, (DEFAULT_SCALEWAY_SITE as unknown as Record<string, unknown>)[k]]),
+    );
     expect(() => parseStackConfig({ ...ADMIN, scalewaySite: hub })).not.toThrow();
     const remote = { ...DEFAULT_REMOTE_SITES[0], publicIp: "198.51.100.4", lanRouter: "192.168.1.1" };
     expect(Object.keys(remote).sort()).toEqual([...REMOTE_SITE_KEYS].sort());

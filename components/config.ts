@@ -116,18 +116,63 @@ export const REMOTE_SITE_KEYS = [
 ] as const satisfies readonly (keyof RemoteSiteConfig)[];
 
 /** One line per key, for the README's config reference and `--help`-style output. */
-export const STACK_CONFIG_REFERENCE: readonly { key: StackConfigKey; type: string; default: string; description: string }[] = [
-  { key: "zone", type: "string", default: "fr-par-1", description: "Scaleway zone of every instance; the region is derived from it." },
-  { key: "adminCidrs", type: "string[]", default: "(required)", description: "IPv4 CIDRs allowed to SSH to the gateways. No 0.0.0.0/0 fallback." },
-  { key: "sshPublicKeys", type: "string[]", default: "[]", description: "Extra OpenSSH public keys for every host (the deploy key is always added)." },
+export const STACK_CONFIG_REFERENCE: readonly {
+  key: StackConfigKey;
+  type: string;
+  default: string;
+  description: string;
+}[] = [
+  {
+    key: "zone",
+    type: "string",
+    default: "fr-par-1",
+    description: "Scaleway zone of every instance; the region is derived from it.",
+  },
+  {
+    key: "adminCidrs",
+    type: "string[]",
+    default: "(required)",
+    description: "IPv4 CIDRs allowed to SSH to the gateways. No 0.0.0.0/0 fallback.",
+  },
+  {
+    key: "sshPublicKeys",
+    type: "string[]",
+    default: "[]",
+    description: "Extra OpenSSH public keys for every host (the deploy key is always added).",
+  },
   { key: "instanceType", type: "string", default: "DEV1-S", description: "Instance type of gateways and test hosts." },
   { key: "image", type: "string", default: "ubuntu_noble", description: "Instance image." },
-  { key: "testHostPublicIp", type: "boolean", default: "false", description: "Give test hosts a public IP (otherwise the gateway is their SSH jump host)." },
-  { key: "verify", type: "boolean", default: "true", description: "Run the post-deploy checks (cloud-init done, handshake, ping)." },
+  {
+    key: "testHostPublicIp",
+    type: "boolean",
+    default: "false",
+    description: "Give test hosts a public IP (otherwise the gateway is their SSH jump host).",
+  },
+  {
+    key: "verify",
+    type: "boolean",
+    default: "true",
+    description: "Run the post-deploy checks (cloud-init done, handshake, ping).",
+  },
   { key: "listenPort", type: "integer", default: "52435", description: "WireGuard UDP port on every gateway." },
-  { key: "keepalive", type: "integer", default: "25", description: "PersistentKeepalive of the remote gateways, seconds; 0 disables." },
-  { key: "mtu", type: "integer", default: "1420", description: "MTU of wg0, 1280-1440 (1420 also fits an IPv6 underlay)." },
-  { key: "tunnelCidr", type: "CIDR", default: "172.16.0.0/24", description: "Range of the tunnel addresses; must not overlap any site." },
+  {
+    key: "keepalive",
+    type: "integer",
+    default: "25",
+    description: "PersistentKeepalive of the remote gateways, seconds; 0 disables.",
+  },
+  {
+    key: "mtu",
+    type: "integer",
+    default: "1420",
+    description: "MTU of wg0, 1280-1440 (1420 also fits an IPv6 underlay).",
+  },
+  {
+    key: "tunnelCidr",
+    type: "CIDR",
+    default: "172.16.0.0/24",
+    description: "Range of the tunnel addresses; must not overlap any site.",
+  },
   {
     key: "scalewaySite",
     type: "object",
@@ -159,7 +204,9 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
   const config: StackConfig = {
     zone: r.string("zone", get("zone")) ?? d.zone,
     adminCidrs: r.stringList("adminCidrs", get("adminCidrs"), "203.0.113.7/32") ?? [],
-    sshPublicKeys: r.stringList("sshPublicKeys", get("sshPublicKeys"), "'ssh-ed25519 AAAA... you@laptop'") ?? [...d.sshPublicKeys],
+    sshPublicKeys: r.stringList("sshPublicKeys", get("sshPublicKeys"), "'ssh-ed25519 AAAA... you@laptop'") ?? [
+      ...d.sshPublicKeys,
+    ],
     instanceType: r.string("instanceType", get("instanceType")) ?? d.instanceType,
     image: r.string("image", get("image")) ?? d.image,
     testHostPublicIp: r.boolean("testHostPublicIp", get("testHostPublicIp")) ?? d.testHostPublicIp,
@@ -193,7 +240,8 @@ function parseScalewaySite(r: Reader, value: unknown): ScalewaySiteConfig {
     gatewayAddress: r.string(`${path}.gatewayAddress`, obj.gatewayAddress) ?? derived?.gateway ?? d.gatewayAddress,
     testHostAddress: r.string(`${path}.testHostAddress`, obj.testHostAddress) ?? derived?.testHost ?? d.testHostAddress,
     tunnelAddress: r.string(`${path}.tunnelAddress`, obj.tunnelAddress) ?? d.tunnelAddress,
-    routePropagation: r.choice(`${path}.routePropagation`, obj.routePropagation, ROUTE_PROPAGATIONS) ?? d.routePropagation,
+    routePropagation:
+      r.choice(`${path}.routePropagation`, obj.routePropagation, ROUTE_PROPAGATIONS) ?? d.routePropagation,
     keyGeneration: r.number(`${path}.keyGeneration`, obj.keyGeneration, 1) ?? d.keyGeneration,
   };
 }
@@ -210,14 +258,23 @@ function parseRemoteSites(r: Reader, value: unknown, tunnelCidr: string): Remote
   return sites;
 }
 
-function parseRemoteSite(r: Reader, path: string, index: number, value: unknown, tunnelCidr: string): RemoteSiteConfig | undefined {
+function parseRemoteSite(
+  r: Reader,
+  path: string,
+  index: number,
+  value: unknown,
+  tunnelCidr: string,
+): RemoteSiteConfig | undefined {
   const obj = r.object(path, value === null ? {} : value);
   if (!obj) return undefined;
   r.rejectUnknownKeys(path, obj, REMOTE_SITE_KEYS);
 
   const kind = r.choice(`${path}.kind`, obj.kind, REMOTE_SITE_KINDS) ?? "simulated";
   const subnet = r.required(`${path}.subnet`, obj.subnet, `192.168.${index + 1}.0/24`);
-  const example = defaultHostsOf(subnet ?? "") ?? { gateway: `192.168.${index + 1}.2`, testHost: `192.168.${index + 1}.3` };
+  const example = defaultHostsOf(subnet ?? "") ?? {
+    gateway: `192.168.${index + 1}.2`,
+    testHost: `192.168.${index + 1}.3`,
+  };
   const name = r.required(`${path}.name`, obj.name, index === 0 ? "onprem" : `site${index + 1}`);
   const gatewayAddress = r.required(`${path}.gatewayAddress`, obj.gatewayAddress, example.gateway);
   const tunnelAddress = r.required(`${path}.tunnelAddress`, obj.tunnelAddress, exampleTunnelAddress(tunnelCidr, index));
@@ -228,7 +285,8 @@ function parseRemoteSite(r: Reader, path: string, index: number, value: unknown,
     subnet: subnet ?? "",
     gatewayAddress: gatewayAddress ?? "",
     tunnelAddress: tunnelAddress ?? "",
-    routePropagation: r.choice(`${path}.routePropagation`, obj.routePropagation, ROUTE_PROPAGATIONS) ?? DEFAULT_ROUTE_PROPAGATION[kind],
+    routePropagation:
+      r.choice(`${path}.routePropagation`, obj.routePropagation, ROUTE_PROPAGATIONS) ?? DEFAULT_ROUTE_PROPAGATION[kind],
     allowSpokeToSpoke: r.boolean(`${path}.allowSpokeToSpoke`, obj.allowSpokeToSpoke) ?? false,
     keyGeneration: r.number(`${path}.keyGeneration`, obj.keyGeneration, 1) ?? 0,
   };
@@ -283,7 +341,11 @@ class Reader {
 
   required(key: string, value: unknown, example: string): string | undefined {
     if (value === undefined || value === null || value === "") {
-      this.issues.push({ key, problem: "is required for every remote site and is missing.", fix: `run ${setCommand(key, example)}` });
+      this.issues.push({
+        key,
+        problem: "is required for every remote site and is missing.",
+        fix: `run ${setCommand(key, example)}`,
+      });
       return undefined;
     }
     return this.string(key, value);
@@ -346,7 +408,8 @@ class Reader {
   object(key: string, value: unknown): Record<string, unknown> | undefined {
     if (value === undefined || value === null) return undefined;
     const parsed = typeof value === "string" ? parseJson(value) : value;
-    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
     this.issues.push({
       key,
       problem: `must be an object with named fields, got ${describe(value)}.`,
@@ -388,13 +451,13 @@ function describe(value: unknown): string {
   return `${kind} ${text.length > 40 ? `${text.slice(0, 37)}...` : text}`;
 }
 
-
 /** The known name nearest to a typo, if it is close enough to be a plausible intent. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of candidates) {
-    const distance = candidate.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word.toLowerCase(), candidate.toLowerCase());
+    const distance =
+      candidate.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word.toLowerCase(), candidate.toLowerCase());
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;

@@ -74,13 +74,31 @@ describe("validateStackConfig on good configs", () => {
   it("accepts an external site with the documented fields (negative control for the table below)", () => {
     const cfg = base();
     withExternal()(cfg);
-    cfg.remoteSites.push(external({ name: "dc2", subnet: "192.168.50.0/24", gatewayAddress: "192.168.50.1", tunnelAddress: "172.16.0.4", publicIp: "51.15.1.2", routePropagation: "dhcp", lanRouter: "192.168.50.254", testHostAddress: "192.168.50.10" }));
+    cfg.remoteSites.push(
+      external({
+        name: "dc2",
+        subnet: "192.168.50.0/24",
+        gatewayAddress: "192.168.50.1",
+        tunnelAddress: "172.16.0.4",
+        publicIp: "51.15.1.2",
+        routePropagation: "dhcp",
+        lanRouter: "192.168.50.254",
+        testHostAddress: "192.168.50.10",
+      }),
+    );
     expect(validateStackConfig(cfg)).toEqual([]);
   });
 
   it("accepts real OpenSSH public keys of every common type, with or without comment", () => {
     const cfg = base();
-    cfg.sshPublicKeys = [ed25519Line(), ed25519Line("a comment with spaces"), rsaLine(), ecdsaLine("P-256"), ecdsaLine("P-384"), ecdsaLine("P-521")];
+    cfg.sshPublicKeys = [
+      ed25519Line(),
+      ed25519Line("a comment with spaces"),
+      rsaLine(),
+      ecdsaLine("P-256"),
+      ecdsaLine("P-384"),
+      ecdsaLine("P-521"),
+    ];
     expect(validateStackConfig(cfg)).toEqual([]);
   });
 
@@ -98,7 +116,13 @@ describe("validateStackConfig on good configs", () => {
   it("accepts Scaleway-built sites in 172.16/12 and larger prefixes, and .253 as the last usable address", () => {
     const cfg = base();
     cfg.tunnel.cidr = "192.168.255.0/24";
-    cfg.scalewaySite = { ...cfg.scalewaySite, subnet: "172.20.0.0/20", gatewayAddress: "172.20.15.253", testHostAddress: "172.20.0.2", tunnelAddress: "192.168.255.1" };
+    cfg.scalewaySite = {
+      ...cfg.scalewaySite,
+      subnet: "172.20.0.0/20",
+      gatewayAddress: "172.20.15.253",
+      testHostAddress: "172.20.0.2",
+      tunnelAddress: "192.168.255.1",
+    };
     cfg.remoteSites[0].tunnelAddress = "192.168.255.2";
     expect(validateStackConfig(cfg)).toEqual([]);
   });
@@ -116,22 +140,48 @@ const BAD_INPUTS: [string, Mutation, string, string][] = [
   ["zone without its number", (c) => void (c.zone = "fr-par"), "zone", "pulumi config set zone fr-par-1"],
   ["zone in upper case", (c) => void (c.zone = "FR-PAR-1"), "zone", "fr-par-1"],
   ["zone as a region-less name", (c) => void (c.zone = "par1"), "zone", "fr-par-1"],
-  ["no admin CIDR", (c) => void (c.adminCidrs = []), "adminCidrs", "pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32"],
+  [
+    "no admin CIDR",
+    (c) => void (c.adminCidrs = []),
+    "adminCidrs",
+    "pulumi config set --path 'adminCidrs[0]' 203.0.113.7/32",
+  ],
   ["admin CIDR 0.0.0.0/0", (c) => void (c.adminCidrs = ["0.0.0.0/0"]), "adminCidrs[0]", "/32"],
-  ["admin CIDR ::/0 second in the list", (c) => void (c.adminCidrs = ["203.0.113.7/32", "::/0"]), "adminCidrs[1]", "'adminCidrs[1]' 203.0.113.7/32"],
-  ["admin CIDR without prefix", (c) => void (c.adminCidrs = ["198.51.100.23"]), "adminCidrs[0]", "'adminCidrs[0]' 198.51.100.23/32"],
+  [
+    "admin CIDR ::/0 second in the list",
+    (c) => void (c.adminCidrs = ["203.0.113.7/32", "::/0"]),
+    "adminCidrs[1]",
+    "'adminCidrs[1]' 203.0.113.7/32",
+  ],
+  [
+    "admin CIDR without prefix",
+    (c) => void (c.adminCidrs = ["198.51.100.23"]),
+    "adminCidrs[0]",
+    "'adminCidrs[0]' 198.51.100.23/32",
+  ],
   ["admin CIDR with host bits", (c) => void (c.adminCidrs = ["198.51.100.23/24"]), "adminCidrs[0]", "198.51.100.0/24"],
   ["admin CIDR far too wide", (c) => void (c.adminCidrs = ["64.0.0.0/2"]), "adminCidrs[0]", "/32"],
   ["admin CIDR in IPv6", (c) => void (c.adminCidrs = ["2001:db8::/32"]), "adminCidrs[0]", "203.0.113.7/32"],
   ["ssh key that is not a key", (c) => void (c.sshPublicKeys = ["hello world"]), "sshPublicKeys[0]", ".pub"],
-  ["ssh key cut short", (c) => void (c.sshPublicKeys = [truncatedEd25519()]), "sshPublicKeys[0]", "cat ~/.ssh/id_ed25519.pub"],
+  [
+    "ssh key cut short",
+    (c) => void (c.sshPublicKeys = [truncatedEd25519()]),
+    "sshPublicKeys[0]",
+    "cat ~/.ssh/id_ed25519.pub",
+  ],
   [
     "ed25519 key data of the wrong size",
-    (c) => void (c.sshPublicKeys = [`ssh-ed25519 ${wire(text("ssh-ed25519"), Buffer.alloc(31, 7)).toString("base64")}`]),
+    (c) =>
+      void (c.sshPublicKeys = [`ssh-ed25519 ${wire(text("ssh-ed25519"), Buffer.alloc(31, 7)).toString("base64")}`]),
     "sshPublicKeys[0]",
     ".pub",
   ],
-  ["ssh key with a type that does not match its data", (c) => void (c.sshPublicKeys = [ed25519Line().replace("ssh-ed25519", "ssh-rsa")]), "sshPublicKeys[0]", ".pub"],
+  [
+    "ssh key with a type that does not match its data",
+    (c) => void (c.sshPublicKeys = [ed25519Line().replace("ssh-ed25519", "ssh-rsa")]),
+    "sshPublicKeys[0]",
+    ".pub",
+  ],
   ["empty instance type", (c) => void (c.instanceType = ""), "instanceType", "pulumi config set instanceType DEV1-S"],
   ["blank image", (c) => void (c.image = "  "), "image", "pulumi config rm image"],
   ["listen port 0", (c) => void (c.tunnel.listenPort = 0), "listenPort", "pulumi config set listenPort 52435"],
@@ -141,61 +191,266 @@ const BAD_INPUTS: [string, Mutation, string, string][] = [
   ["keepalive above 65535", (c) => void (c.tunnel.keepaliveSeconds = 65536), "keepalive", "25"],
   ["MTU of the underlay itself", (c) => void (c.tunnel.mtu = 1500), "mtu", "pulumi config set mtu 1420"],
   ["MTU below IPv6's minimum", (c) => void (c.tunnel.mtu = 1200), "mtu", "1420"],
-  ["tunnel range without prefix", (c) => void (c.tunnel.cidr = "172.16.0.0"), "tunnelCidr", "pulumi config set tunnelCidr 172.16.0.0/24"],
+  [
+    "tunnel range without prefix",
+    (c) => void (c.tunnel.cidr = "172.16.0.0"),
+    "tunnelCidr",
+    "pulumi config set tunnelCidr 172.16.0.0/24",
+  ],
   ["tunnel range with host bits", (c) => void (c.tunnel.cidr = "172.16.0.1/24"), "tunnelCidr", "172.16.0.0/24"],
   ["tunnel range of public addresses", (c) => void (c.tunnel.cidr = "8.8.8.0/24"), "tunnelCidr", "172.16.0.0/24"],
   ["tunnel range too small for the sites", (c) => void (c.tunnel.cidr = "172.16.0.1/32"), "tunnelCidr", "larger range"],
-  ["malformed hub subnet", (c) => void (c.scalewaySite.subnet = "192.168.0.0/33"), "scalewaySite.subnet", "pulumi config set --path 'scalewaySite.subnet'"],
-  ["hub subnet with host bits", (c) => void (c.scalewaySite.subnet = "192.168.0.5/24"), "scalewaySite.subnet", "'scalewaySite.subnet' 192.168.0.0/24"],
+  [
+    "malformed hub subnet",
+    (c) => void (c.scalewaySite.subnet = "192.168.0.0/33"),
+    "scalewaySite.subnet",
+    "pulumi config set --path 'scalewaySite.subnet'",
+  ],
+  [
+    "hub subnet with host bits",
+    (c) => void (c.scalewaySite.subnet = "192.168.0.5/24"),
+    "scalewaySite.subnet",
+    "'scalewaySite.subnet' 192.168.0.0/24",
+  ],
   [
     "hub subnet inside 10/8",
-    (c) => void Object.assign(c.scalewaySite, { subnet: "10.1.0.0/24", gatewayAddress: "10.1.0.2", testHostAddress: "10.1.0.3" }),
+    (c) =>
+      void Object.assign(c.scalewaySite, {
+        subnet: "10.1.0.0/24",
+        gatewayAddress: "10.1.0.2",
+        testHostAddress: "10.1.0.3",
+      }),
     "scalewaySite.subnet",
     "192.168.0.0/16 or 172.16.0.0/12",
   ],
   [
     "simulated subnet outside RFC 1918",
-    (c) => void Object.assign(remote0(c), { subnet: "100.64.1.0/24", gatewayAddress: "100.64.1.2", testHostAddress: "100.64.1.3" }),
+    (c) =>
+      void Object.assign(remote0(c), {
+        subnet: "100.64.1.0/24",
+        gatewayAddress: "100.64.1.2",
+        testHostAddress: "100.64.1.3",
+      }),
     "remoteSites[0].subnet",
     "192.168.0.0/16 or 172.16.0.0/12",
   ],
-  ["hub subnet too small for Scaleway", (c) => void (c.scalewaySite.subnet = "192.168.0.0/30"), "scalewaySite.subnet", "/29 or larger"],
-  ["remote subnet equal to the hub's", (c) => void Object.assign(remote0(c), { subnet: "192.168.0.0/24", gatewayAddress: "192.168.0.4", testHostAddress: "192.168.0.5" }), "remoteSites[0].subnet", "own range"],
-  ["remote subnet containing the hub's", (c) => void Object.assign(remote0(c), { subnet: "192.168.0.0/16" }), "remoteSites[0].subnet", "own range"],
-  ["external subnet overlapping the tunnel range", withExternal({ subnet: "172.16.0.0/16", gatewayAddress: "172.16.1.2" }), "remoteSites[1].subnet", "tunnelCidr"],
-  ["hub gateway outside its subnet", (c) => void (c.scalewaySite.gatewayAddress = "192.168.1.2"), "scalewaySite.gatewayAddress", "use an address from 192.168.0.2 to 192.168.0.253"],
-  ["hub gateway on the seed's .1 (reserved)", (c) => void (c.scalewaySite.gatewayAddress = "192.168.0.1"), "scalewaySite.gatewayAddress", "192.168.0.2 to 192.168.0.253"],
-  ["simulated test host on .254 (reserved)", (c) => void (remote0(c).testHostAddress = "192.168.1.254"), "remoteSites[0].testHostAddress", "192.168.1.2 to 192.168.1.253"],
-  ["simulated gateway on the network address", (c) => void (remote0(c).gatewayAddress = "192.168.1.0"), "remoteSites[0].gatewayAddress", "'remoteSites[0].gatewayAddress' 192.168.1.2"],
-  ["malformed test host address", (c) => void (c.scalewaySite.testHostAddress = "192.168.0"), "scalewaySite.testHostAddress", "'scalewaySite.testHostAddress' 192.168.0.3"],
-  ["test host on the gateway's address", (c) => void (c.scalewaySite.testHostAddress = "192.168.0.2"), "scalewaySite.testHostAddress", "192.168.0.3"],
-  ["simulated site without a test host", (c) => void delete remote0(c).testHostAddress, "remoteSites[0].testHostAddress", "'remoteSites[0].testHostAddress' 192.168.1.3"],
-  ["external gateway on its broadcast address", withExternal({ gatewayAddress: "10.20.255.255" }), "remoteSites[1].gatewayAddress", "10.20.0.1 to 10.20.255.254"],
-  ["external test host outside its subnet", withExternal({ testHostAddress: "10.21.0.5" }), "remoteSites[1].testHostAddress", "10.20.0.1 to 10.20.255.254"],
-  ["tunnel address outside the tunnel range", (c) => void (remote0(c).tunnelAddress = "172.17.0.2"), "remoteSites[0].tunnelAddress", "172.16.0.1 to 172.16.0.254"],
-  ["tunnel address on the range's network address", (c) => void (remote0(c).tunnelAddress = "172.16.0.0"), "remoteSites[0].tunnelAddress", "'remoteSites[0].tunnelAddress' 172.16.0.2"],
-  ["tunnel address on the range's broadcast address", (c) => void (c.scalewaySite.tunnelAddress = "172.16.0.255"), "scalewaySite.tunnelAddress", "'scalewaySite.tunnelAddress' 172.16.0.1"],
-  ["tunnel address shared by two sites", (c) => void (remote0(c).tunnelAddress = "172.16.0.1"), "remoteSites[0].tunnelAddress", "'remoteSites[0].tunnelAddress' 172.16.0.2"],
-  ["remote site named like the hub", (c) => void (remote0(c).name = "scaleway"), "remoteSites[0].name", "'remoteSites[0].name' scaleway-2"],
-  ["two remote sites with one name", withExternal({ name: "onprem" }), "remoteSites[1].name", "'remoteSites[1].name' onprem-2"],
-  ["site name with upper case and underscore", (c) => void (remote0(c).name = "On_Prem"), "remoteSites[0].name", "'remoteSites[0].name' on-prem"],
-  ["site name starting with a digit", (c) => void (c.scalewaySite.name = "1hub"), "scalewaySite.name", "'scalewaySite.name' hub"],
-  ["site name longer than 30 characters", (c) => void (remote0(c).name = "a".repeat(31)), "remoteSites[0].name", "a".repeat(30)],
+  [
+    "hub subnet too small for Scaleway",
+    (c) => void (c.scalewaySite.subnet = "192.168.0.0/30"),
+    "scalewaySite.subnet",
+    "/29 or larger",
+  ],
+  [
+    "remote subnet equal to the hub's",
+    (c) =>
+      void Object.assign(remote0(c), {
+        subnet: "192.168.0.0/24",
+        gatewayAddress: "192.168.0.4",
+        testHostAddress: "192.168.0.5",
+      }),
+    "remoteSites[0].subnet",
+    "own range",
+  ],
+  [
+    "remote subnet containing the hub's",
+    (c) => void Object.assign(remote0(c), { subnet: "192.168.0.0/16" }),
+    "remoteSites[0].subnet",
+    "own range",
+  ],
+  [
+    "external subnet overlapping the tunnel range",
+    withExternal({ subnet: "172.16.0.0/16", gatewayAddress: "172.16.1.2" }),
+    "remoteSites[1].subnet",
+    "tunnelCidr",
+  ],
+  [
+    "hub gateway outside its subnet",
+    (c) => void (c.scalewaySite.gatewayAddress = "192.168.1.2"),
+    "scalewaySite.gatewayAddress",
+    "use an address from 192.168.0.2 to 192.168.0.253",
+  ],
+  [
+    "hub gateway on the seed's .1 (reserved)",
+    (c) => void (c.scalewaySite.gatewayAddress = "192.168.0.1"),
+    "scalewaySite.gatewayAddress",
+    "192.168.0.2 to 192.168.0.253",
+  ],
+  [
+    "simulated test host on .254 (reserved)",
+    (c) => void (remote0(c).testHostAddress = "192.168.1.254"),
+    "remoteSites[0].testHostAddress",
+    "192.168.1.2 to 192.168.1.253",
+  ],
+  [
+    "simulated gateway on the network address",
+    (c) => void (remote0(c).gatewayAddress = "192.168.1.0"),
+    "remoteSites[0].gatewayAddress",
+    "'remoteSites[0].gatewayAddress' 192.168.1.2",
+  ],
+  [
+    "malformed test host address",
+    (c) => void (c.scalewaySite.testHostAddress = "192.168.0"),
+    "scalewaySite.testHostAddress",
+    "'scalewaySite.testHostAddress' 192.168.0.3",
+  ],
+  [
+    "test host on the gateway's address",
+    (c) => void (c.scalewaySite.testHostAddress = "192.168.0.2"),
+    "scalewaySite.testHostAddress",
+    "192.168.0.3",
+  ],
+  [
+    "simulated site without a test host",
+    (c) => void delete remote0(c).testHostAddress,
+    "remoteSites[0].testHostAddress",
+    "'remoteSites[0].testHostAddress' 192.168.1.3",
+  ],
+  [
+    "external gateway on its broadcast address",
+    withExternal({ gatewayAddress: "10.20.255.255" }),
+    "remoteSites[1].gatewayAddress",
+    "10.20.0.1 to 10.20.255.254",
+  ],
+  [
+    "external test host outside its subnet",
+    withExternal({ testHostAddress: "10.21.0.5" }),
+    "remoteSites[1].testHostAddress",
+    "10.20.0.1 to 10.20.255.254",
+  ],
+  [
+    "tunnel address outside the tunnel range",
+    (c) => void (remote0(c).tunnelAddress = "172.17.0.2"),
+    "remoteSites[0].tunnelAddress",
+    "172.16.0.1 to 172.16.0.254",
+  ],
+  [
+    "tunnel address on the range's network address",
+    (c) => void (remote0(c).tunnelAddress = "172.16.0.0"),
+    "remoteSites[0].tunnelAddress",
+    "'remoteSites[0].tunnelAddress' 172.16.0.2",
+  ],
+  [
+    "tunnel address on the range's broadcast address",
+    (c) => void (c.scalewaySite.tunnelAddress = "172.16.0.255"),
+    "scalewaySite.tunnelAddress",
+    "'scalewaySite.tunnelAddress' 172.16.0.1",
+  ],
+  [
+    "tunnel address shared by two sites",
+    (c) => void (remote0(c).tunnelAddress = "172.16.0.1"),
+    "remoteSites[0].tunnelAddress",
+    "'remoteSites[0].tunnelAddress' 172.16.0.2",
+  ],
+  [
+    "remote site named like the hub",
+    (c) => void (remote0(c).name = "scaleway"),
+    "remoteSites[0].name",
+    "'remoteSites[0].name' scaleway-2",
+  ],
+  [
+    "two remote sites with one name",
+    withExternal({ name: "onprem" }),
+    "remoteSites[1].name",
+    "'remoteSites[1].name' onprem-2",
+  ],
+  [
+    "site name with upper case and underscore",
+    (c) => void (remote0(c).name = "On_Prem"),
+    "remoteSites[0].name",
+    "'remoteSites[0].name' on-prem",
+  ],
+  [
+    "site name starting with a digit",
+    (c) => void (c.scalewaySite.name = "1hub"),
+    "scalewaySite.name",
+    "'scalewaySite.name' hub",
+  ],
+  [
+    "site name longer than 30 characters",
+    (c) => void (remote0(c).name = "a".repeat(31)),
+    "remoteSites[0].name",
+    "a".repeat(30),
+  ],
   ["empty site name", (c) => void (remote0(c).name = ""), "remoteSites[0].name", "'remoteSites[0].name' site1"],
   ["no remote site", (c) => void (c.remoteSites = []), "remoteSites", "'remoteSites[0].name' onprem"],
-  ["vpc-route on an external site", withExternal({ routePropagation: "vpc-route" }), "remoteSites[1].routePropagation", "'remoteSites[1].routePropagation' static"],
-  ["dhcp on a simulated site", (c) => void (remote0(c).routePropagation = "dhcp"), "remoteSites[0].routePropagation", "'remoteSites[0].routePropagation' vpc-route"],
-  ["dhcp on the hub", (c) => void (c.scalewaySite.routePropagation = "dhcp"), "scalewaySite.routePropagation", "vpc-route"],
-  ["external site without public IP", withExternal({ publicIp: undefined }), "remoteSites[1].publicIp", "pulumi config set --path 'remoteSites[1].publicIp'"],
-  ["external site with a private public IP", withExternal({ publicIp: "192.168.77.1" }), "remoteSites[1].publicIp", "NAT's public IPv4"],
-  ["external site behind carrier-grade NAT", withExternal({ publicIp: "100.80.1.1" }), "remoteSites[1].publicIp", "NAT's public IPv4"],
-  ["external site with a malformed public IP", withExternal({ publicIp: "gw.example.com" }), "remoteSites[1].publicIp", "'remoteSites[1].publicIp'"],
-  ["public IP on a simulated site", (c) => void (remote0(c).publicIp = "51.15.1.2"), "remoteSites[0].publicIp", "pulumi config rm --path 'remoteSites[0].publicIp'"],
-  ["lanRouter without dhcp", withExternal({ lanRouter: "10.20.0.1" }), "remoteSites[1].lanRouter", "'remoteSites[1].routePropagation' dhcp"],
-  ["lanRouter outside the subnet", withExternal({ routePropagation: "dhcp", lanRouter: "10.30.0.1" }), "remoteSites[1].lanRouter", "10.20.0.1 to 10.20.255.254"],
-  ["lanRouter equal to the gateway", withExternal({ routePropagation: "dhcp", lanRouter: "10.20.0.2" }), "remoteSites[1].lanRouter", "'remoteSites[1].lanRouter' 10.20.0.1"],
-  ["negative key generation", (c) => void (c.scalewaySite.keyGeneration = -1), "scalewaySite.keyGeneration", "'scalewaySite.keyGeneration' 0"],
-  ["fractional key generation", (c) => void (remote0(c).keyGeneration = 1.5), "remoteSites[0].keyGeneration", "'remoteSites[0].keyGeneration' 2"],
+  [
+    "vpc-route on an external site",
+    withExternal({ routePropagation: "vpc-route" }),
+    "remoteSites[1].routePropagation",
+    "'remoteSites[1].routePropagation' static",
+  ],
+  [
+    "dhcp on a simulated site",
+    (c) => void (remote0(c).routePropagation = "dhcp"),
+    "remoteSites[0].routePropagation",
+    "'remoteSites[0].routePropagation' vpc-route",
+  ],
+  [
+    "dhcp on the hub",
+    (c) => void (c.scalewaySite.routePropagation = "dhcp"),
+    "scalewaySite.routePropagation",
+    "vpc-route",
+  ],
+  [
+    "external site without public IP",
+    withExternal({ publicIp: undefined }),
+    "remoteSites[1].publicIp",
+    "pulumi config set --path 'remoteSites[1].publicIp'",
+  ],
+  [
+    "external site with a private public IP",
+    withExternal({ publicIp: "192.168.77.1" }),
+    "remoteSites[1].publicIp",
+    "NAT's public IPv4",
+  ],
+  [
+    "external site behind carrier-grade NAT",
+    withExternal({ publicIp: "100.80.1.1" }),
+    "remoteSites[1].publicIp",
+    "NAT's public IPv4",
+  ],
+  [
+    "external site with a malformed public IP",
+    withExternal({ publicIp: "gw.example.com" }),
+    "remoteSites[1].publicIp",
+    "'remoteSites[1].publicIp'",
+  ],
+  [
+    "public IP on a simulated site",
+    (c) => void (remote0(c).publicIp = "51.15.1.2"),
+    "remoteSites[0].publicIp",
+    "pulumi config rm --path 'remoteSites[0].publicIp'",
+  ],
+  [
+    "lanRouter without dhcp",
+    withExternal({ lanRouter: "10.20.0.1" }),
+    "remoteSites[1].lanRouter",
+    "'remoteSites[1].routePropagation' dhcp",
+  ],
+  [
+    "lanRouter outside the subnet",
+    withExternal({ routePropagation: "dhcp", lanRouter: "10.30.0.1" }),
+    "remoteSites[1].lanRouter",
+    "10.20.0.1 to 10.20.255.254",
+  ],
+  [
+    "lanRouter equal to the gateway",
+    withExternal({ routePropagation: "dhcp", lanRouter: "10.20.0.2" }),
+    "remoteSites[1].lanRouter",
+    "'remoteSites[1].lanRouter' 10.20.0.1",
+  ],
+  [
+    "negative key generation",
+    (c) => void (c.scalewaySite.keyGeneration = -1),
+    "scalewaySite.keyGeneration",
+    "'scalewaySite.keyGeneration' 0",
+  ],
+  [
+    "fractional key generation",
+    (c) => void (remote0(c).keyGeneration = 1.5),
+    "remoteSites[0].keyGeneration",
+    "'remoteSites[0].keyGeneration' 2",
+  ],
 ];
 
 describe("validateStackConfig on bad inputs", () => {
@@ -204,23 +459,29 @@ describe("validateStackConfig on bad inputs", () => {
     expect(BAD_INPUTS.length).toBeGreaterThanOrEqual(25);
   });
 
-  it.each(BAD_INPUTS.map(([what, mutate, key, fix]) => ({ what, mutate, key, fix })))("$what → $key", ({ mutate, key, fix: fixFragment }) => {
-    const cfg = base();
-    mutate(cfg);
-    const issues = validateStackConfig(cfg);
-    expect(issues).toContainEqual({ key, problem: expect.any(String), fix: expect.stringContaining(fixFragment) });
-    // Every issue is actionable: a real problem text and a fix that shows the command to run.
-    for (const issue of issues) {
-      expect(issue.problem.length).toBeGreaterThan(10);
-      expect(issue.fix).toMatch(/`pulumi config (set|rm) /);
-    }
-  });
+  it.each(BAD_INPUTS.map(([what, mutate, key, fix]) => ({ what, mutate, key, fix })))(
+    "$what → $key",
+    ({ mutate, key, fix: fixFragment }) => {
+      const cfg = base();
+      mutate(cfg);
+      const issues = validateStackConfig(cfg);
+      expect(issues).toContainEqual({ key, problem: expect.any(String), fix: expect.stringContaining(fixFragment) });
+      // Every issue is actionable: a real problem text and a fix that shows the command to run.
+      for (const issue of issues) {
+        expect(issue.problem.length).toBeGreaterThan(10);
+        expect(issue.fix).toMatch(/`pulumi config (set|rm) /);
+      }
+    },
+  );
 
   it("says why 0.0.0.0/0 and ::/0 are refused", () => {
     const cfg = base();
     cfg.adminCidrs = ["0.0.0.0/0", "::/0"];
     const problems = validateStackConfig(cfg).map((i) => i.problem);
-    expect(problems).toEqual([expect.stringContaining("whole internet"), expect.stringContaining("whole IPv6 internet")]);
+    expect(problems).toEqual([
+      expect.stringContaining("whole internet"),
+      expect.stringContaining("whole IPv6 internet"),
+    ]);
   });
 
   it("explains the MTU bound instead of just stating it", () => {
@@ -234,7 +495,9 @@ describe("validateStackConfig on bad inputs", () => {
   it("names both sites when subnets overlap", () => {
     const cfg = base();
     cfg.remoteSites[0].subnet = "192.168.0.0/16";
-    const overlap = validateStackConfig(cfg).find((i) => i.key === "remoteSites[0].subnet" && /overlaps/.test(i.problem));
+    const overlap = validateStackConfig(cfg).find(
+      (i) => i.key === "remoteSites[0].subnet" && /overlaps/.test(i.problem),
+    );
     expect(overlap?.problem).toContain("scalewaySite.subnet (192.168.0.0/24)");
   });
 
@@ -248,7 +511,8 @@ describe("validateStackConfig on bad inputs", () => {
 
   it("never repeats a pasted private key in the issue", () => {
     const cfg = base();
-    const pasted = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----";
+    const pasted =
+      "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----";
     cfg.sshPublicKeys = [pasted];
     const issues = validateStackConfig(cfg);
     expect(issues).toHaveLength(1);
@@ -325,7 +589,9 @@ describe("ConfigError and loadStackConfig", () => {
 
   it("uses the same ConfigError for parse problems", () => {
     expect(() => loadStackConfig({ ...ADMIN, listenPort: "fifty" })).toThrow(ConfigError);
-    expect(() => loadStackConfig({ ...ADMIN, listenPort: "fifty" })).toThrow(/^listenPort: must be a number, got string "fifty"\. Fix: run `pulumi config set listenPort 52435`\.$/m);
+    expect(() => loadStackConfig({ ...ADMIN, listenPort: "fifty" })).toThrow(
+      /^listenPort: must be a number, got string "fifty"\. Fix: run `pulumi config set listenPort 52435`\.$/m,
+    );
   });
 });
 
@@ -336,21 +602,34 @@ describe("properties", () => {
     .chain((octets) =>
       fc.record({
         octets: fc.constant(octets),
-        hosts: fc.array(fc.tuple(fc.integer({ min: 2, max: 253 }), fc.integer({ min: 2, max: 253 })).filter(([g, t]) => g !== t), {
+        hosts: fc.array(
+          fc.tuple(fc.integer({ min: 2, max: 253 }), fc.integer({ min: 2, max: 253 })).filter(([g, t]) => g !== t),
+          {
+            minLength: octets.length,
+            maxLength: octets.length,
+          },
+        ),
+        tunnel: fc.uniqueArray(fc.integer({ min: 1, max: 254 }), {
           minLength: octets.length,
           maxLength: octets.length,
         }),
-        tunnel: fc.uniqueArray(fc.integer({ min: 1, max: 254 }), { minLength: octets.length, maxLength: octets.length }),
       }),
     )
     .map(({ octets, hosts, tunnel }) => {
       const cfg = base();
       const site = (i: number) => {
         const subnet = `192.168.${octets[i]}.0/24`;
-        return { subnet, gatewayAddress: hostAddress(subnet, hosts[i][0]), testHostAddress: hostAddress(subnet, hosts[i][1]), tunnelAddress: `172.16.0.${tunnel[i]}` };
+        return {
+          subnet,
+          gatewayAddress: hostAddress(subnet, hosts[i][0]),
+          testHostAddress: hostAddress(subnet, hosts[i][1]),
+          tunnelAddress: `172.16.0.${tunnel[i]}`,
+        };
       };
       cfg.scalewaySite = { ...cfg.scalewaySite, ...site(0) };
-      cfg.remoteSites = octets.slice(1).map((_, j) => ({ ...cfg.remoteSites[0], name: `site${j + 1}`, ...site(j + 1) }));
+      cfg.remoteSites = octets
+        .slice(1)
+        .map((_, j) => ({ ...cfg.remoteSites[0], name: `site${j + 1}`, ...site(j + 1) }));
       return cfg;
     });
 
@@ -368,7 +647,9 @@ describe("properties", () => {
         fc.pre(i !== j);
         const [first, second] = i < j ? [i, j] : [j, i];
         sites[second].subnet = sites[first].subnet;
-        const overlap = validateStackConfig(cfg).find((x) => x.key === `${keys[second]}.subnet` && x.problem.includes("overlaps"));
+        const overlap = validateStackConfig(cfg).find(
+          (x) => x.key === `${keys[second]}.subnet` && x.problem.includes("overlaps"),
+        );
         return overlap !== undefined && overlap.problem.includes(`${keys[first]}.subnet`);
       }),
     );
@@ -402,14 +683,39 @@ describe("properties", () => {
 describe("robustness", () => {
   // Values near the edges of every rule, plus junk: the validator must answer, never throw.
   const addressLike = fc.oneof(
-    fc.constantFrom("", "x", "192.168.0", "192.168.0.1", "192.168.1.2", "10.0.0.0", "255.255.255.255", "0.0.0.0", "172.16.0.1", "::1"),
+    fc.constantFrom(
+      "",
+      "x",
+      "192.168.0",
+      "192.168.0.1",
+      "192.168.1.2",
+      "10.0.0.0",
+      "255.255.255.255",
+      "0.0.0.0",
+      "172.16.0.1",
+      "::1",
+    ),
     fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((o) => o.join(".")),
   );
   const cidrLike = fc.oneof(
-    fc.constantFrom("", "0.0.0.0/0", "192.168.0.0/24", "192.168.0.0/16", "172.16.0.0/24", "10.0.0.0/8", "192.168.0.5/24", "1.2.3.4", "::/0"),
+    fc.constantFrom(
+      "",
+      "0.0.0.0/0",
+      "192.168.0.0/24",
+      "192.168.0.0/16",
+      "172.16.0.0/24",
+      "10.0.0.0/8",
+      "192.168.0.5/24",
+      "1.2.3.4",
+      "::/0",
+    ),
     fc.tuple(addressLike, fc.integer({ min: 0, max: 33 })).map(([a, p]) => `${a}/${p}`),
   );
-  const numberLike = fc.oneof(fc.integer({ min: -70000, max: 70000 }), fc.double({ noNaN: false }), fc.constantFrom(0, 1, 1280, 1440, 65535, 65536));
+  const numberLike = fc.oneof(
+    fc.integer({ min: -70000, max: 70000 }),
+    fc.double({ noNaN: false }),
+    fc.constantFrom(0, 1, 1280, 1440, 65535, 65536),
+  );
   const remoteSite = fc.record(
     {
       name: fc.oneof(fc.constantFrom("onprem", "scaleway", "", "A", "a-"), fc.string({ maxLength: 40 })),
@@ -424,7 +730,18 @@ describe("robustness", () => {
       allowSpokeToSpoke: fc.boolean(),
       keyGeneration: numberLike,
     },
-    { requiredKeys: ["name", "kind", "subnet", "gatewayAddress", "tunnelAddress", "routePropagation", "allowSpokeToSpoke", "keyGeneration"] },
+    {
+      requiredKeys: [
+        "name",
+        "kind",
+        "subnet",
+        "gatewayAddress",
+        "tunnelAddress",
+        "routePropagation",
+        "allowSpokeToSpoke",
+        "keyGeneration",
+      ],
+    },
   );
   const anyConfig = fc.record({
     zone: fc.string(),
@@ -458,7 +775,10 @@ describe("robustness", () => {
   });
 
   it("loadStackConfig throws nothing but ConfigError on arbitrary JSON input", () => {
-    const keyed = fc.dictionary(fc.constantFrom("zone", "adminCidrs", "listenPort", "mtu", "scalewaySite", "remoteSites", "verify", "other"), fc.jsonValue());
+    const keyed = fc.dictionary(
+      fc.constantFrom("zone", "adminCidrs", "listenPort", "mtu", "scalewaySite", "remoteSites", "verify", "other"),
+      fc.jsonValue(),
+    );
     fc.assert(
       fc.property(keyed, (raw) => {
         try {

@@ -141,7 +141,12 @@ function validSubnet(site: SiteView): string | undefined {
 }
 
 function checkSite(site: SiteView): ConfigIssue[] {
-  const issues = [...checkName(site), ...checkSubnet(site), ...checkKeyGeneration(site), ...checkRoutePropagation(site)];
+  const issues = [
+    ...checkName(site),
+    ...checkSubnet(site),
+    ...checkKeyGeneration(site),
+    ...checkRoutePropagation(site),
+  ];
   const subnet = validSubnet(site);
   const range = subnet ? usableRangeText(subnet, site.scalewayBuilt) : undefined;
   const suggest = (n: number): string => exampleHost(subnet, n, "192.168.1.2");
@@ -202,7 +207,9 @@ function checkSubnet(site: SiteView): ConfigIssue[] {
   if (!parsed.ok) return [cidrIssue(key, site.subnet, parsed, "192.168.1.0/24")];
   if (!site.scalewayBuilt) return [];
   const issues: ConfigIssue[] = [];
-  const where = site.remote ? "a simulated site is built on Scaleway, so its subnet is a Scaleway private network" : "this is a Scaleway private network";
+  const where = site.remote
+    ? "a simulated site is built on Scaleway, so its subnet is a Scaleway private network"
+    : "this is a Scaleway private network";
   if (overlaps(site.subnet, "10.0.0.0/8")) {
     issues.push(
       issue(
@@ -315,7 +322,12 @@ function usableRangeText(subnet: string, scalewayBuilt: boolean): string | undef
   return `${hostAddress(subnet, 1)} to ${hostAddress(subnet, -2)}`;
 }
 
-function checkRemoteSpecific(site: SiteView, remote: RemoteSiteConfig, subnet: string | undefined, range: string | undefined): ConfigIssue[] {
+function checkRemoteSpecific(
+  site: SiteView,
+  remote: RemoteSiteConfig,
+  subnet: string | undefined,
+  range: string | undefined,
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const publicKey = `${site.path}.publicIp`;
   if (remote.kind === "external") {
@@ -330,7 +342,9 @@ function checkRemoteSpecific(site: SiteView, remote: RemoteSiteConfig, subnet: s
     } else {
       const parsed = parseIpv4(remote.publicIp);
       if (!parsed.ok) {
-        issues.push(issue(publicKey, `${parsed.message}.`, `run ${setCommand(publicKey, "<remote gateway's public IPv4>")}`));
+        issues.push(
+          issue(publicKey, `${parsed.message}.`, `run ${setCommand(publicKey, "<remote gateway's public IPv4>")}`),
+        );
       } else if (!isPublicUnicast(remote.publicIp)) {
         issues.push(
           issue(
@@ -490,7 +504,13 @@ function checkTunnelAddresses(sites: SiteView[], tunnelCidr: string): ConfigIssu
       const what = site.tunnelAddress === networkAddress(tunnelCidr) ? "network" : "broadcast";
       issues.push(issue(key, `${site.tunnelAddress} is the ${what} address of tunnelCidr (${tunnelCidr}).`, fix()));
     } else if (seen.has(site.tunnelAddress)) {
-      issues.push(issue(key, `${site.tunnelAddress} is already the tunnel address of ${seen.get(site.tunnelAddress)}; each gateway needs its own.`, fix()));
+      issues.push(
+        issue(
+          key,
+          `${site.tunnelAddress} is already the tunnel address of ${seen.get(site.tunnelAddress)}; each gateway needs its own.`,
+          fix(),
+        ),
+      );
     } else {
       seen.set(site.tunnelAddress, site.path);
     }
@@ -569,7 +589,13 @@ function checkAdminCidrs(adminCidrs: string[]): ConfigIssue[] {
       return [issue(key, `${cidr} would open SSH on every gateway to the whole internet.`, yourAddress)];
     }
     if (parsed.cidr.prefix < 8) {
-      return [issue(key, `${cidr} spans ${addressCount(cidr).toLocaleString("en")} addresses; that is SSH open to a large part of the internet.`, yourAddress)];
+      return [
+        issue(
+          key,
+          `${cidr} spans ${addressCount(cidr).toLocaleString("en")} addresses; that is SSH open to a large part of the internet.`,
+          yourAddress,
+        ),
+      ];
     }
     return [];
   });
@@ -611,13 +637,16 @@ function checkSshPublicKeys(keys: string[]): ConfigIssue[] {
  */
 function sshPublicKeyProblem(text: string): string | undefined {
   const [type, blob] = text.split(/\s+/);
-  if (!SSH_KEY_TYPES.includes(type)) return `it must start with one of ${SSH_KEY_TYPES.slice(0, 3).join(", ")}, ecdsa-sha2-*`;
-  if (!blob || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob) || blob.length % 4 !== 0) return "the key data after the type is not base64";
+  if (!SSH_KEY_TYPES.includes(type))
+    return `it must start with one of ${SSH_KEY_TYPES.slice(0, 3).join(", ")}, ecdsa-sha2-*`;
+  if (!blob || !/^[A-Za-z0-9+/]+={0,2}$/.test(blob) || blob.length % 4 !== 0)
+    return "the key data after the type is not base64";
   const fields = sshWireFields(Buffer.from(blob, "base64"));
   if (!fields || fields.length < 2 || fields[0].toString("latin1") !== type) {
     return `the key data does not hold a complete ${type} key (truncated or corrupted paste?)`;
   }
-  if (type === "ssh-ed25519" && fields[1].length !== 32) return "an ed25519 key holds 32 bytes (truncated or corrupted paste?)";
+  if (type === "ssh-ed25519" && fields[1].length !== 32)
+    return "an ed25519 key holds 32 bytes (truncated or corrupted paste?)";
   return undefined;
 }
 
@@ -637,14 +666,26 @@ function sshWireFields(bytes: Buffer): Buffer[] | undefined {
 
 function checkNonEmpty(key: string, value: string, example: string): ConfigIssue[] {
   if (value.trim() !== "" && !/\s/.test(value)) return [];
-  return [issue(key, `${show(value)} is empty or contains spaces.`, `run ${setCommand(key, example)}, or ${removeCommand(key)} for the default`)];
+  return [
+    issue(
+      key,
+      `${show(value)} is empty or contains spaces.`,
+      `run ${setCommand(key, example)}, or ${removeCommand(key)} for the default`,
+    ),
+  ];
 }
 
 function checkTunnelSettings(cfg: StackConfig): ConfigIssue[] {
   const { listenPort, keepaliveSeconds, mtu, cidr } = cfg.tunnel;
   const issues: ConfigIssue[] = [];
   if (!isIntegerIn(listenPort, 1, 65535)) {
-    issues.push(issue("listenPort", `is ${listenPort}; a UDP port is a whole number from 1 to 65535.`, `run ${setCommand("listenPort", 52435)}`));
+    issues.push(
+      issue(
+        "listenPort",
+        `is ${listenPort}; a UDP port is a whole number from 1 to 65535.`,
+        `run ${setCommand("listenPort", 52435)}`,
+      ),
+    );
   }
   if (!isIntegerIn(keepaliveSeconds, 0, 65535)) {
     issues.push(
@@ -681,7 +722,12 @@ function checkTunnelSettings(cfg: StackConfig): ConfigIssue[] {
 
 // ---------------------------------------------------------------------------------------
 
-function cidrIssue(key: string, value: string, parsed: Exclude<ReturnType<typeof parseCidr>, { ok: true }>, example: string): ConfigIssue {
+function cidrIssue(
+  key: string,
+  value: string,
+  parsed: Exclude<ReturnType<typeof parseCidr>, { ok: true }>,
+  example: string,
+): ConfigIssue {
   if (parsed.reason === "host-bits") {
     return issue(key, `${parsed.message}.`, `write the network address: ${setCommand(key, parsed.network)}`);
   }
