@@ -17,6 +17,7 @@ async function main(): Promise<number> {
       return n;
     })
     .option("--faults", "also run the faults and negative controls", false)
+    .option("--tunnels-only", "only boot and the hub<->spoke ping test (no iperf3/MTU/spoke probes): what the bench times", false)
     .option("--keep", "keep the run directory (host files, logs) under .lab/runs for debugging", false)
     .option("--iperf-seconds <s>", "duration of each iperf3 transfer", (v) => {
       const n = Number(v);
@@ -32,9 +33,9 @@ async function main(): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     throw e;
   }
-  const o = program.opts<{ sites?: number; faults: boolean; keep: boolean; iperfSeconds: number; json?: string }>();
+  const o = program.opts<{ sites?: number; faults: boolean; keep: boolean; iperfSeconds: number; json?: string; tunnelsOnly: boolean }>();
   try {
-    const r = await runLab({ sites: o.sites, faults: o.faults, keep: o.keep, iperfSeconds: o.iperfSeconds, resultsFile: o.json });
+    const r = await runLab({ sites: o.sites, faults: o.faults, keep: o.keep, iperfSeconds: o.iperfSeconds, resultsFile: o.json, tunnelsOnly: o.tunnelsOnly });
     return r.ok ? 0 : 1;
   } catch (e) {
     if (e instanceof LabCannotRun) {

@@ -51,6 +51,8 @@ export interface LabOptions {
   keySeed?: string;
   /** Where to write the JSON (default .lab/results/<prefix>.json). */
   resultsFile?: string;
+  /** Only boot and the hub<->spoke ping test (what `npm run bench` times); no iperf3, MTU or spoke probes. */
+  tunnelsOnly?: boolean;
 }
 
 /** The lab cannot run on this machine (exit code 2 in the CLI). */
@@ -558,7 +560,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  const mode = opts.sites === undefined ? "default" : `sites-${opts.sites}`;
+  const mode = `${opts.sites === undefined ? "default" : `sites-${opts.sites}`}${opts.tunnelsOnly ? "-tunnels-only" : ""}`;
   const result: LabResult = {
     prefix,
     mode,
@@ -641,12 +643,14 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
 
     step("seed ping test: hub test host <-> every remote test host");
     await hubPingChecks(c, result.metrics);
-    if (t.sites.length > 2) {
+    if (t.sites.length > 2 && !opts.tunnelsOnly) {
       step("spoke-to-spoke through the hub");
       await spokeToSpokeChecks(c);
     }
-    step(`throughput (iperf3, ${c.iperfSeconds} s each) and MTU check`);
-    await throughputAndMtu(c, result.metrics);
+    if (!opts.tunnelsOnly) {
+      step(`throughput (iperf3, ${c.iperfSeconds} s each) and MTU check`);
+      await throughputAndMtu(c, result.metrics);
+    }
 
     if (opts.faults) {
       const faults: Record<string, number | string | boolean | null> = {};
@@ -694,10 +698,36 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
   return result;
 }
 
-/** Metrics of one lab run for `npm run bench` (throws LabCannotRun when the lab cannot run here). */
-export async function labMetrics(opts: LabOptions = {}): Promise<{ ok: boolean; mode: string; metrics: LabMetrics; durationMs: number; resultsFile?: string }> {
+export interface LabBenchFigures {
+  ok: boolean;
+  mode: string;
+  sites: number;
+  /** ms from the start of every host's user-data until the last remote site answered a ping. */
+  timeToAllTunnelsMs: number | null;
+  timeToFirstPingMs: Record<string, number | null>;
+  metrics: LabMetrics;
+  durationMs: number;
+  resultsFile?: string;
+  failedChecks: string[];
+}
+
+/**
+ * Figures of one lab run for `npm run bench` (throws LabCannotRun when the lab cannot run
+ * here). `labMetrics({ sites: 4, tunnelsOnly: true })` times all tunnels up for 4 sites.
+ */
+export async function labMetrics(opts: LabOptions = {}): Promise<LabBenchFigures> {
   const r = await runLab({ log: () => undefined, ...opts });
-  return { ok: r.ok, mode: r.mode, metrics: r.metrics, durationMs: r.durationMs, resultsFile: r.resultsFile };
+  return {
+    ok: r.ok,
+    mode: r.mode,
+    sites: r.sites.length - 1,
+    timeToAllTunnelsMs: r.metrics.timeToAllTunnelsMs,
+    timeToFirstPingMs: r.metrics.timeToFirstPingMs,
+    metrics: r.metrics,
+    durationMs: r.durationMs,
+    resultsFile: r.resultsFile,
+    failedChecks: r.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.outcome}`),
+  };
 }
 
 export { HUB_NAME };
