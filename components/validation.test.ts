@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from "crypto";
+import * as pulumi from "@pulumi/pulumi";
 import fc from "fast-check";
 import nacl from "tweetnacl";
 import { hostAddress } from "./addressing";
@@ -573,6 +574,11 @@ describe("ConfigError and loadStackConfig", () => {
     expect(lines[0]).toMatch(/^zone: "x" is not a Scaleway zone; .* Fix: run `pulumi config set zone fr-par-1`/);
     expect(error.name).toBe("ConfigError");
     expect(error).toBeInstanceOf(Error);
+  });
+
+  it("is a pulumi RunError, so `pulumi up` shows the issue list without a stack trace", () => {
+    expect(pulumi.RunError.isInstance(new ConfigError([{ key: "zone", problem: "p", fix: "f" }]))).toBe(true);
+    expect(pulumi.RunError.isInstance(new Error("plain"))).toBe(false); // negative control
   });
 
   it("throws one ConfigError with all validation issues", () => {

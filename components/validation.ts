@@ -37,6 +37,11 @@ export interface ConfigIssue {
 /** Thrown with every problem found, so one `pulumi up` shows them all. */
 export class ConfigError extends Error {
   readonly issues: ConfigIssue[];
+  /**
+   * Marks this as a `pulumi.RunError` (the SDK duck-types on this flag), so `pulumi up`
+   * prints just the issue list, without a stack trace, and this file needs no Pulumi import.
+   */
+  readonly __pulumiRunError = true;
 
   constructor(issues: ConfigIssue[]) {
     super(formatIssues(issues));
