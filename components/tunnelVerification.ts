@@ -84,8 +84,9 @@ export class TunnelVerification extends pulumi.ComponentResource {
 
     const handshakes: command.remote.Command[] = [];
     for (const site of built) {
-      const peers = site.peers.map((p) => args.publicKeys[p.name]);
-      const script = pulumi.all(peers).apply((keys) => handshakeScript(`${site.name} gateway`, keys, t.handshakeSeconds));
+      // Named peers, so a failure says which site is silent, not only which key.
+      const peers = site.peers.map((p) => args.publicKeys[p.name].apply((publicKey) => ({ name: p.name, publicKey })));
+      const script = pulumi.all(peers).apply((ps) => handshakeScript(`${site.name} gateway`, ps, t.handshakeSeconds));
       // A handshake needs both ends up: wait for the peers' cloud-init too where we built them.
       const after = [site.name, ...site.peers.map((p) => p.name)].flatMap((n) => cloudInitDone[n]?.slice(0, 1) ?? []);
       handshakes.push(
