@@ -169,10 +169,8 @@ function acceptsByDefault(resource: ResourceView): boolean {
 }
 
 function describeRule(index: number, rule: InboundRule): string {
-  const parts = [
-    `inboundRules[${index}]`,
-    `protocol ${ruleProtocol(rule) === UNKNOWN ? "?" : String(ruleProtocol(rule))}`,
-  ];
+  const protocol = ruleProtocol(rule);
+  const parts = [`inboundRules[${index}]`, `protocol ${protocol === UNKNOWN ? "?" : protocol}`];
   if (!isAbsent(rule.port)) parts.push(`port ${String(rule.port)}`);
   if (!isAbsent(rule.portRange)) parts.push(`portRange ${String(rule.portRange)}`);
   return parts.join(", ");
