@@ -65,6 +65,14 @@ describe("VM lab (npm run lab -- --vm)", () => {
     expect(checkNamed(/^ping /)).toHaveLength(2);
   });
 
+  it("the deploy-verification scripts pulumi up runs pass against the VMs over SSH", () => {
+    if (!ran()) return;
+    const checks = checkNamed(/^deploy verification: /);
+    // cloud-init on 4 hosts, handshakes on 2 gateways, the hub test host's ping.
+    expect(checks).toHaveLength(7);
+    for (const c of checks) expect(c).toMatchObject({ ok: true });
+  });
+
   it("bulk TCP crosses the tunnel, also with ICMP frag-needed dropped (MSS clamping)", () => {
     if (!ran()) return;
     for (const c of [...checkNamed(/^iperf3 /), ...checkNamed(/^MTU:/)]) expect(c).toMatchObject({ ok: true });

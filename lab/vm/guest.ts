@@ -33,7 +33,7 @@ export function sshArgs(t: SshTarget, command: string): string[] {
     "-o",
     "LogLevel=ERROR",
     "-o",
-    "ConnectTimeout=5",
+    "ConnectTimeout=20",
     "-o",
     "ServerAliveInterval=5",
     "-o",
@@ -43,8 +43,19 @@ export function sshArgs(t: SshTarget, command: string): string[] {
   ];
 }
 
-export function ssh(t: SshTarget, command: string, timeoutMs = 60_000): Promise<RunResult> {
-  return run("ip", sshArgs(t, command), timeoutMs);
+/** ssh's own failure (exit 255) before the command ran: worth another try on a busy host. */
+const CONNECT_FAILURE = /timed out|Connection refused|banner exchange|No route to host|reset by peer|closed by remote host/i;
+
+/**
+ * Runs a command over SSH. Under emulation on a busy machine the handshake alone can take
+ * many seconds, so connection failures are retried (bounded); pass retries = 0 for
+ * commands that must not run twice.
+ */
+export async function ssh(t: SshTarget, command: string, timeoutMs = 60_000, retries = 2): Promise<RunResult> {
+  for (let attempt = 0; ; attempt++) {
+    const r = await run("ip", sshArgs(t, command), timeoutMs);
+    if (r.code !== 255 || r.stdout !== "" || !CONNECT_FAILURE.test(r.stderr) || attempt >= retries) return r;
+  }
 }
 
 /** Runs a POSIX sh script on the VM, fed through stdin (nothing is written to its disk). */

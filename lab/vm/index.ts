@@ -428,12 +428,16 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     const hubTest = testHosts.find((h) => h.site === hubSite);
     const spokeTests = testHosts.filter((h) => h.site !== hubSite);
     if (!hubTest || spokeTests.length === 0) throw new Error("the VM lab needs the hub's test host and at least one simulated site's test host");
-    const pingOnce = async (from: VmHost, to: VmHost) =>
-      (await ssh(target(from), `ping -n -c 1 -W 2 ${to.privateAddress}`, 20_000)).code === 0;
+    /** "answered", "no answer", or undefined when SSH itself failed (nothing was learnt). */
+    const pingOnce = async (from: VmHost, to: VmHost): Promise<"answered" | "no answer" | undefined> => {
+      const r = await ssh(target(from), `ping -n -c 1 -W 2 ${to.privateAddress} >/dev/null; echo "ping-exit=$?"`, 45_000);
+      const m = /ping-exit=(\d+)/.exec(r.stdout);
+      return m ? (m[1] === "0" ? "answered" : "no answer") : undefined;
+    };
 
     // Boot to tunnel: polled while the VMs boot, from the first moment SSH answers.
     const tunnelWatch = waitFor(
-      async () => ((await pingOnce(hubTest, spokeTests[0])) ? (Date.now() - t0) / 1000 : undefined),
+      async () => ((await pingOnce(hubTest, spokeTests[0])) === "answered" ? (Date.now() - t0) / 1000 : undefined),
       timeouts.tunnelMs,
       // Each SSH handshake costs an emulated guest seconds of CPU: poll gently.
       10_000,
@@ -514,10 +518,15 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       const hubGw = plan.hosts.find((h) => h.site === hubSite && h.role === "gateway")!;
       // Negative control first: with the hub's tunnel down, the ping must fail, or the
       // checks above were not measuring the tunnel.
-      await ssh(target(hubGw), "systemctl stop wg-quick@wg0", 60_000);
-      const leaked = await pingOnce(hubTest, spoke);
-      check("negative control: no ping with the hub gateway's tunnel stopped", !leaked, leaked ? "ping answered without the tunnel: traffic bypasses it" : "ping failed, as it must", true);
-      await rebootCheck(hubGw, ctx.vms[plan.hosts.indexOf(hubGw)], target, () => pingOnce(hubTest, spoke), timeouts.rebootMs, result, check);
+      const stopped = await ssh(target(hubGw), "systemctl stop wg-quick@wg0 && ! ip link show wg0 >/dev/null 2>&1 && echo wg0-down", 60_000);
+      const without = await pingOnce(hubTest, spoke);
+      check(
+        "negative control: no ping with the hub gateway's tunnel stopped",
+        stopped.stdout.includes("wg0-down") && without === "no answer",
+        without === "answered" ? "ping answered without the tunnel: traffic bypasses it" : without === "no answer" ? "wg0 down; ping unanswered, as it must be" : "could not run the ping (SSH failed)",
+        true,
+      );
+      await rebootCheck(hubGw, ctx.vms[plan.hosts.indexOf(hubGw)], target, async () => (await pingOnce(hubTest, spoke)) === "answered", timeouts.rebootMs, result, check);
     }
 
     result.ok = result.checks.every((c) => c.ok) && result.hosts.every((h) => h.cloudInitErrors.length === 0);
@@ -606,9 +615,17 @@ async function iperfRun(client: SshTarget, server: SshTarget, serverAddress: str
 /** Drops ICMP "fragmentation needed" on every bridge of the lab (a path-MTU black hole). */
 async function dropFragNeeded(switchNs: string, on: boolean): Promise<void> {
   const rules = on
-    ? "table bridge wgvm_pmtu { chain forward { type filter hook forward priority 0; icmp type destination-unreachable icmp code frag-needed drop; } }\n"
+    ? [
+        "table bridge wgvm_pmtu {",
+        "  chain forward {",
+        "    type filter hook forward priority 0;",
+        "    icmp type destination-unreachable icmp code frag-needed drop",
+        "  }",
+        "}",
+        "",
+      ].join("\n")
     : "delete table bridge wgvm_pmtu\n";
-  const r = await run("sh", ["-c", `printf '%s' "$1" | ip netns exec "$2" nft -f -`, "sh", rules, switchNs], 10_000);
+  const r = await run("ip", ["netns", "exec", switchNs, "nft", "-f", "-"], 10_000, rules);
   if (r.code !== 0) throw new Error(`nft in ${switchNs}: ${r.stderr.trim()}`);
 }
 
@@ -621,11 +638,11 @@ async function rebootCheck(
   result: VmLabResult,
   check: CheckFn,
 ): Promise<void> {
-  const bootId = async () => (await ssh(target(gw), "cat /proc/sys/kernel/random/boot_id", 20_000)).stdout.trim() || undefined;
+  const bootId = async () => (await ssh(target(gw), "cat /proc/sys/kernel/random/boot_id", 45_000)).stdout.trim() || undefined;
   const before = await bootId();
   const t = Date.now();
   // In-guest reboot, as an operator (or an unattended upgrade) would do it.
-  await ssh(target(gw), "systemctl reboot", 20_000);
+  await ssh(target(gw), "systemctl reboot", 45_000, 0);
   const rebooted = await waitFor(async () => {
     if (vm.process.exitCode !== null) throw new Error(`${gw.name}: qemu exited during the reboot`);
     const now = await bootId();
