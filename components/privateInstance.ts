@@ -78,7 +78,8 @@ export function declarePrivateInstance(
     // configuration (a new peer, a rotated key) must boot a new server. Keys and the
     // flexible IP live in their own resources and survive. Delete first: the reserved
     // private address can only be attached to one NIC at a time.
-    { parent, replaceOnChanges: ["userData"], deleteBeforeReplace: true },
+    // additionalSecretOutputs: the only signal CrossGuard (policy/) sees that user-data is secret.
+    { parent, replaceOnChanges: ["userData"], deleteBeforeReplace: true, additionalSecretOutputs: ["userData"] },
   );
   // Scaleway starts the server before this NIC exists; user-data waits for the address.
   const privateNic = new scaleway.instance.PrivateNic(

@@ -40,13 +40,14 @@ function log(msg) {
   process.stderr.write(`[setup] ${msg}\n`);
 }
 
-function ensureNodeModules() {
-  const marker = path.join(root, "node_modules", ".package-lock.json");
-  const lock = path.join(root, "package-lock.json");
+/** `npm ci` in dir when its node_modules is missing or older than its lockfile. */
+function ensureNodeModules(dir) {
+  const marker = path.join(dir, "node_modules", ".package-lock.json");
+  const lock = path.join(dir, "package-lock.json");
   const stale = !fs.existsSync(marker) || fs.statSync(marker).mtimeMs < fs.statSync(lock).mtimeMs;
   if (!stale) return;
-  log("installing npm packages from package-lock.json (npm ci)");
-  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit" });
+  log(`installing npm packages from ${path.relative(root, lock) || "package-lock.json"} (npm ci)`);
+  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: dir, stdio: "inherit" });
   if (r.status !== 0) {
     log("npm ci failed; see above");
     process.exit(r.status ?? 1);
@@ -77,5 +78,7 @@ function ensureDebianPackages(wanted) {
   execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { stdio: "inherit", env });
 }
 
-ensureNodeModules();
+ensureNodeModules(root);
+// The policy pack is its own npm project, as `pulumi preview --policy-pack policy` expects.
+ensureNodeModules(path.join(root, "policy"));
 ensureDebianPackages(args.has("--vm") ? [...LAB_PACKAGES, ...VM_PACKAGES] : LAB_PACKAGES);
