@@ -1,5 +1,5 @@
 /**
- * Standalone entry of the VM lab: `npx tsx lab/vm/cli.ts [--tcg|--kvm] [--no-reboot]`.
+ * Standalone entry of the VM lab: `npx tsx lab/vm/cli.ts [--tcg|--kvm] [--no-reboot] [--hard-reset]`.
  * `npm run lab -- --vm` (lab/cli.ts) calls the same runVmLab. Exit code 0 only when every
  * check passed and cleanup left nothing behind.
  */
@@ -8,7 +8,7 @@ import { runVmLab } from "./index";
 const args = new Set(process.argv.slice(2));
 const accel = args.has("--tcg") ? "tcg" : args.has("--kvm") ? "kvm" : "auto";
 
-runVmLab({ accel, reboot: !args.has("--no-reboot") })
+runVmLab({ accel, reboot: !args.has("--no-reboot"), rebootMethod: args.has("--hard-reset") ? "reset" : "guest" })
   .then((r) => {
     const width = Math.max(...r.checks.map((c) => c.name.length));
     for (const c of r.checks) console.log(`${c.ok ? "PASS" : "FAIL"}  ${c.name.padEnd(width)}  ${c.detail}`);

@@ -29,7 +29,7 @@ import {
 import { ensureImage, type VmImage } from "./image";
 import { createNetwork, destroyNetwork, listLabNamespaces, tapName, type LabNetwork } from "./network";
 import { planVmLab, type VmHost, type VmLabPlan } from "./plan";
-import { probeKvm, startVm, stopVm, type Accel, type RunningVm } from "./qemu";
+import { probeKvm, qmp, startVm, stopVm, type Accel, type RunningVm } from "./qemu";
 import { renderMetaData, renderNetworkConfig, writeSeedIso, type VmNic } from "./seed";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -69,6 +69,8 @@ export interface VmLabOptions {
   accel?: "auto" | Accel;
   /** Reboot the hub gateway and require the tunnel to come back (default true). */
   reboot?: boolean;
+  /** "guest": `systemctl reboot` inside (default); "reset": QMP system_reset, a hard reset. */
+  rebootMethod?: "guest" | "reset";
   /** Where image builds are cached (default <repo>/.cache/vm). */
   cacheRoot?: string;
   /** Parent of the per-run directory (default <repo>/.lab/vm). */
@@ -526,7 +528,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
         without === "answered" ? "ping answered without the tunnel: traffic bypasses it" : without === "no answer" ? "wg0 down; ping unanswered, as it must be" : "could not run the ping (SSH failed)",
         true,
       );
-      await rebootCheck(hubGw, ctx.vms[plan.hosts.indexOf(hubGw)], target, async () => (await pingOnce(hubTest, spoke)) === "answered", timeouts.rebootMs, result, check);
+      await rebootCheck(hubGw, ctx.vms[plan.hosts.indexOf(hubGw)], options.rebootMethod ?? "guest", target, async () => (await pingOnce(hubTest, spoke)) === "answered", timeouts.rebootMs, result, check);
     }
 
     result.ok = result.checks.every((c) => c.ok) && result.hosts.every((h) => h.cloudInitErrors.length === 0);
@@ -632,6 +634,7 @@ async function dropFragNeeded(switchNs: string, on: boolean): Promise<void> {
 async function rebootCheck(
   gw: VmHost,
   vm: RunningVm,
+  method: "guest" | "reset",
   target: (h: VmHost) => SshTarget,
   ping: () => Promise<boolean>,
   timeoutMs: number,
@@ -641,14 +644,19 @@ async function rebootCheck(
   const bootId = async () => (await ssh(target(gw), "cat /proc/sys/kernel/random/boot_id", 45_000)).stdout.trim() || undefined;
   const before = await bootId();
   const t = Date.now();
-  // In-guest reboot, as an operator (or an unattended upgrade) would do it.
-  await ssh(target(gw), "systemctl reboot", 45_000, 0);
+  if (method === "reset") {
+    // A hard reset: no orderly shutdown, as after a host crash.
+    await qmp(vm.qmpSocket, "system_reset");
+  } else {
+    // In-guest reboot, as an operator (or an unattended upgrade) would do it.
+    await ssh(target(gw), "systemctl reboot", 45_000, 0);
+  }
   const rebooted = await waitFor(async () => {
     if (vm.process.exitCode !== null) throw new Error(`${gw.name}: qemu exited during the reboot`);
     const now = await bootId();
     return now && before && now !== before ? now : undefined;
   }, timeoutMs, 5000);
-  if (!check(`${gw.name} rebooted`, rebooted !== undefined, rebooted ? "new boot id" : `no new boot id within ${timeoutMs / 1000} s`)) return;
+  if (!check(`${gw.name} rebooted`, rebooted !== undefined, rebooted ? `new boot id (${method === "reset" ? "QMP system_reset" : "systemctl reboot"})` : `no new boot id within ${timeoutMs / 1000} s`)) return;
   const back = await waitFor(async () => ((await ping()) ? (Date.now() - t) / 1000 : undefined), timeoutMs - (Date.now() - t), 3000);
   result.measurements.rebootToTunnelSeconds = back;
   check(
