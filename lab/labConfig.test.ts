@@ -9,7 +9,7 @@ test("the default lab config is the program's defaults plus the required adminCi
   expect(d.publicIps).toEqual({ scaleway: "198.51.100.10", onprem: "198.51.100.11" });
 });
 
-test.each([1, 2, 3, 8])("--sites %i passes the program's own validation, with distinct subnets and tunnel addresses", (n) => {
+test.each([1, 2, 3, 4, 8])("--sites %i passes the program's own validation, with distinct subnets and tunnel addresses", (n) => {
   const s = sitesLabConfig(n);
   const c = loadStackConfig(s.config);
   expect(c.remoteSites).toHaveLength(n);
@@ -34,4 +34,11 @@ test("rejects a site count it cannot build", () => {
   expect(() => sitesLabConfig(0)).toThrow(/1 to 64/);
   expect(() => sitesLabConfig(65)).toThrow(/1 to 64/);
   expect(() => sitesLabConfig(1.5)).toThrow(/1 to 64/);
+});
+
+test("--sites 4 adds an external static site (routes.sh on the LAN hosts)", () => {
+  const c = loadStackConfig(sitesLabConfig(4).config);
+  expect(c.remoteSites[2]).toMatchObject({ name: "site3", kind: "external", routePropagation: "static", testHostAddress: "192.168.3.3", publicIp: "198.51.100.13" });
+  expect(c.remoteSites[2].lanRouter).toBeUndefined();
+  expect(c.remoteSites[3]).toMatchObject({ kind: "external", routePropagation: "dhcp", lanRouter: "192.168.4.1" });
 });

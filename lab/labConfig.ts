@@ -34,6 +34,7 @@ export function defaultLabConfig(): LabStackConfig {
  *   site1        simulated, vpc-route, allowSpokeToSpoke
  *   site2        simulated, static propagation, allowSpokeToSpoke   (N >= 3)
  *   siteN        external, dhcp with lanRouter .1, spoke-to-spoke off (N >= 2)
+ *   siteN-1      external, static (the operator runs routes.sh), spoke-to-spoke off (N >= 4)
  *   the others   simulated, vpc-route, spoke-to-spoke off
  * So with N >= 2 there is at least one pair that may talk (site1-site2 or site1-siteN when
  * N = 2) and, with N >= 3, pairs that must not.
@@ -46,8 +47,10 @@ export function sitesLabConfig(n: number): LabStackConfig {
   const remoteSites = names.map((name, k) => {
     const i = k + 1;
     const subnet = `192.168.${i}.0/24`;
-    const external = n >= 2 && i === n;
-    const staticProp = n >= 3 && i === 2;
+    const externalDhcp = n >= 2 && i === n;
+    const externalStatic = n >= 4 && i === n - 1;
+    const external = externalDhcp || externalStatic;
+    const staticProp = (n >= 3 && i === 2) || externalStatic;
     const allow = i === 1 || (n >= 3 && i === 2) || (n === 2 && i === 2);
     const base: Record<string, unknown> = {
       name,
@@ -55,16 +58,13 @@ export function sitesLabConfig(n: number): LabStackConfig {
       subnet,
       gatewayAddress: hostAddress(subnet, 2),
       tunnelAddress: `172.16.0.${i + 1}`,
-      routePropagation: external ? "dhcp" : staticProp ? "static" : "vpc-route",
+      routePropagation: externalDhcp ? "dhcp" : staticProp ? "static" : "vpc-route",
       allowSpokeToSpoke: allow,
     };
-    if (external) {
-      base.publicIp = publicIps[name];
-      base.lanRouter = hostAddress(subnet, 1);
-    } else {
-      base.testHostAddress = hostAddress(subnet, 3);
-    }
-    notes.push(`${name}: ${base.kind}, ${base.routePropagation}${external ? " (lanRouter .1)" : ""}, spoke-to-spoke ${allow ? "on" : "off"}`);
+    if (external) base.publicIp = publicIps[name];
+    if (externalDhcp) base.lanRouter = hostAddress(subnet, 1);
+    else base.testHostAddress = hostAddress(subnet, 3);
+    notes.push(`${name}: ${base.kind}, ${base.routePropagation}${externalDhcp ? " (lanRouter .1)" : ""}, spoke-to-spoke ${allow ? "on" : "off"}`);
     return base;
   });
   // External gateways get no instance.Ip: their public IP is the config's publicIp.

@@ -44,6 +44,8 @@ export interface HostBootSummary {
   stages: { stage: string; ms: number; ok: boolean }[];
   dhcp?: { ok: boolean; address?: string; ms: number };
   hotplugAtMs?: number;
+  /** External `static` LAN hosts: the operator bundle's routes.sh ran and succeeded. */
+  routesSh?: boolean;
   /** Gateways: seconds the wait-for-private-NIC script waited (null: it did not log). */
   nicWaitSeconds?: number | null;
   notApplied: string[];

@@ -184,6 +184,7 @@ async function bootAll(c: Ctx, userData: Map<string, string>, bundles: Map<strin
         const routes = bundles.get(site.name)?.["routes.sh"];
         if (routes) {
           const r = await host(c, n).exec(["sh", "-c", routes]);
+          s.routesSh = r.code === 0;
           if (r.code !== 0) {
             s.ok = false;
             s.errors.push(`routes.sh failed: ${r.stderr.trim()}`);
@@ -259,6 +260,12 @@ async function hubPingChecks(c: Ctx, metrics: LabMetrics): Promise<void> {
     c.checks.push(check(`ping ${hub.name} -> ${site.name} test host`, "ping", "pass", fwd.received > 0, `${hub.testHost.id} -> ${to}: ${fwd.received}/${fwd.transmitted} replies, rtt avg ${fwd.rttAvgMs ?? "-"} ms`, { rttAvgMs: fwd.rttAvgMs ?? null }));
     c.checks.push(check(`ping ${site.name} -> ${hub.name} test host`, "ping", "pass", back.received > 0, `${site.testHost.id} -> ${from}: ${back.received}/${back.transmitted} replies, rtt avg ${back.rttAvgMs ?? "-"} ms`, { rttAvgMs: back.rttAvgMs ?? null }));
     c.log(`  ping ${hub.name} <-> ${site.name}: ${fwd.received}/${fwd.transmitted} and ${back.received}/${back.transmitted}, rtt ${fwd.rttAvgMs ?? "-"} ms`);
+    if (site.lanRouter) {
+      // RFC 3442: a client given option 121 ignores option 3; the LAN must keep its own default route.
+      const lr = bare(site.lanRouter.privateNic.address!);
+      const def = (await execOf(c, site.testHost)(["ip", "-4", "route", "show", "default"])).stdout.trim();
+      c.checks.push(check(`${site.testHost.id} keeps its default route via the LAN router ${lr}`, "ping", "pass", def.includes(`via ${lr} `), def || "no default route"));
+    }
   }
 }
 
@@ -634,7 +641,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     for (const h of boot.summaries) {
       result.metrics.cloudInitMs[h.host] = h.cloudInitMs;
       const waited = h.nicWaitSeconds !== undefined && h.nicWaitSeconds !== null ? `, waited ${h.nicWaitSeconds} s for the private NIC before wg-quick` : "";
-      c.checks.push(check(`boot ${h.host} (${h.provisioning})`, "boot", "pass", h.ok, h.ok ? `${h.cloudInitMs !== null ? `cloud-init ${h.cloudInitMs} ms` : "no user-data"}${h.dhcp ? `, DHCP ${h.dhcp.address}` : ""}${waited}` : h.errors.join(" | ").slice(0, 600)));
+      c.checks.push(check(`boot ${h.host} (${h.provisioning})`, "boot", "pass", h.ok, h.ok ? `${h.cloudInitMs !== null ? `cloud-init ${h.cloudInitMs} ms` : "no user-data"}${h.dhcp ? `, DHCP ${h.dhcp.address}` : ""}${h.routesSh ? ", operator bundle's routes.sh applied" : ""}${waited}` : h.errors.join(" | ").slice(0, 600)));
     }
     result.metrics.timeToFirstPingMs = boot.firstPing;
     const times = Object.values(boot.firstPing);

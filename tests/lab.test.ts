@@ -170,6 +170,8 @@ if (!pf.ok) {
       expect(r.hosts.find((h) => h.host === "site3-gw")?.provisioning).toBe("operator-bundle");
       expect(r.hosts.find((h) => h.host === "site3-th")?.dhcp?.address).toMatch(/^192\.168\.3\./);
       expect(r.sites.find((s) => s.name === "site2")?.routePropagation).toBe("static");
+      // RFC 3442: with option 121 the LAN host ignores option 3, so lanRouter must come back as 0.0.0.0/0.
+      expect(r.checks.find((c) => c.name === "site3-th keeps its default route via the LAN router 192.168.3.1")?.outcome).toBe("passed");
     });
 
     test("the hub reaches every spoke both ways, with a time to tunnel per site", () => {
