@@ -96,17 +96,46 @@ export async function iperf3(
   const port = opts.port ?? 5201;
   const srv = server.spawn(["iperf3", "-s", "-1", "-p", String(port), "--idle-timeout", String(seconds + 10)]);
   try {
-    const listening = await pollUntil(async () => {
-      const r = await server.exec(["ss", "-Hltn", `sport = :${port}`], { timeoutMs: 3000 });
-      return r.stdout.trim().length > 0;
-    }, 5000, 100);
-    if (listening === null) return { ok: false, mbps: 0, bytesReceived: 0, seconds: 0, error: `iperf3 server did not listen: ${srv.output().trim()}` };
+    const listening = await pollUntil(
+      async () => {
+        const r = await server.exec(["ss", "-Hltn", `sport = :${port}`], { timeoutMs: 3000 });
+        return r.stdout.trim().length > 0;
+      },
+      5000,
+      100,
+    );
+    if (listening === null)
+      return {
+        ok: false,
+        mbps: 0,
+        bytesReceived: 0,
+        seconds: 0,
+        error: `iperf3 server did not listen: ${srv.output().trim()}`,
+      };
     const r = await client(
-      ["iperf3", "-J", "-c", serverAddress, "-p", String(port), "-t", String(seconds), "--connect-timeout", "3000", "--snd-timeout", "4000"],
+      [
+        "iperf3",
+        "-J",
+        "-c",
+        serverAddress,
+        "-p",
+        String(port),
+        "-t",
+        String(seconds),
+        "--connect-timeout",
+        "3000",
+        "--snd-timeout",
+        "4000",
+      ],
       { timeoutMs: opts.hardTimeoutMs ?? (seconds + 10) * 1000 },
     );
     const parsed = parseIperf3(r.stdout);
-    if (r.timedOut) return { ...parsed, ok: false, error: `client killed after ${opts.hardTimeoutMs ?? (seconds + 10) * 1000} ms (transfer stalled)` };
+    if (r.timedOut)
+      return {
+        ...parsed,
+        ok: false,
+        error: `client killed after ${opts.hardTimeoutMs ?? (seconds + 10) * 1000} ms (transfer stalled)`,
+      };
     return parsed;
   } finally {
     await srv.stop();

@@ -11,19 +11,34 @@ async function main(): Promise<number> {
   const program = new Command()
     .name("npm run lab --")
     .description("Site-to-site WireGuard lab in network namespaces, built from the program's own user-data.")
-    .option("--sites <n>", "hub + N generated remote sites (one external dhcp, spoke-to-spoke pairs) instead of the default topology", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError("an integer from 1 to 64 is needed.");
-      return n;
-    })
+    .option(
+      "--sites <n>",
+      "hub + N generated remote sites (one external dhcp, spoke-to-spoke pairs) instead of the default topology",
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 64)
+          throw new InvalidArgumentError("an integer from 1 to 64 is needed.");
+        return n;
+      },
+    )
     .option("--faults", "also run the faults and negative controls", false)
-    .option("--tunnels-only", "only boot and the hub<->spoke ping test (no iperf3/MTU/spoke probes): what the bench times", false)
+    .option(
+      "--tunnels-only",
+      "only boot and the hub<->spoke ping test (no iperf3/MTU/spoke probes): what the bench times",
+      false,
+    )
     .option("--keep", "keep the run directory (host files, logs) under .lab/runs for debugging", false)
-    .option("--iperf-seconds <s>", "duration of each iperf3 transfer", (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 30) throw new InvalidArgumentError("an integer from 1 to 30 is needed.");
-      return n;
-    }, 3)
+    .option(
+      "--iperf-seconds <s>",
+      "duration of each iperf3 transfer",
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 30)
+          throw new InvalidArgumentError("an integer from 1 to 30 is needed.");
+        return n;
+      },
+      3,
+    )
     .option("--json <file>", "write the results JSON here (default .lab/results/<prefix>.json)")
     .exitOverride();
   try {
@@ -33,14 +48,31 @@ async function main(): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     throw e;
   }
-  const o = program.opts<{ sites?: number; faults: boolean; keep: boolean; iperfSeconds: number; json?: string; tunnelsOnly: boolean }>();
+  const o = program.opts<{
+    sites?: number;
+    faults: boolean;
+    keep: boolean;
+    iperfSeconds: number;
+    json?: string;
+    tunnelsOnly: boolean;
+  }>();
   try {
-    const r = await runLab({ sites: o.sites, faults: o.faults, keep: o.keep, iperfSeconds: o.iperfSeconds, resultsFile: o.json, tunnelsOnly: o.tunnelsOnly });
+    const r = await runLab({
+      sites: o.sites,
+      faults: o.faults,
+      keep: o.keep,
+      iperfSeconds: o.iperfSeconds,
+      resultsFile: o.json,
+      tunnelsOnly: o.tunnelsOnly,
+    });
     return r.ok ? 0 : 1;
   } catch (e) {
     if (e instanceof LabCannotRun) {
       console.error(`lab: ${e.message}`);
-      if (e.missingPackages.length) console.error(`lab: install with: apt-get install ${e.missingPackages.join(" ")}  (or: node scripts/ensure-setup.js --lab)`);
+      if (e.missingPackages.length)
+        console.error(
+          `lab: install with: apt-get install ${e.missingPackages.join(" ")}  (or: node scripts/ensure-setup.js --lab)`,
+        );
       return 2;
     }
     throw e;

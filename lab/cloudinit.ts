@@ -133,7 +133,10 @@ export async function runUserData(
     const r = await host.exec(argv, { timeoutMs });
     const ok = r.code === 0 && !r.timedOut;
     stages.push({ stage: name, ms: r.ms, ok });
-    if (!ok) result.errors.push(`${name}: ${r.timedOut ? "timed out" : `exit ${r.code}`} ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+    if (!ok)
+      result.errors.push(
+        `${name}: ${r.timedOut ? "timed out" : `exit ${r.code}`} ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`,
+      );
     return ok;
   };
   const stageTimeout = opts.stageTimeoutMs ?? 30_000;
@@ -159,7 +162,11 @@ export async function runUserData(
       /* unreadable result file is reported through the stage exit codes */
     }
   }
-  if (!ok) result.outputTail = ((await host.readFile("/var/log/cloud-init-output.log")) ?? "").split("\n").slice(-25).join("\n");
+  if (!ok)
+    result.outputTail = ((await host.readFile("/var/log/cloud-init-output.log")) ?? "")
+      .split("\n")
+      .slice(-25)
+      .join("\n");
   result.ok = ok;
   result.finishedAt = Date.now();
   return result;

@@ -70,10 +70,26 @@ export class LabHost {
     fs.mkdirSync(path.join(this.dir, "run"), { recursive: true });
     await addNetns(this.ns);
     this.holder = spawnBackground([
-      "ip", "netns", "exec", this.ns, "unshare", "--uts", "--", "sh", "-c", HOLDER_SCRIPT, "lab-holder",
-      this.dir, this.opts.systemctlShim ?? "", this.name,
+      "ip",
+      "netns",
+      "exec",
+      this.ns,
+      "unshare",
+      "--uts",
+      "--",
+      "sh",
+      "-c",
+      HOLDER_SCRIPT,
+      "lab-holder",
+      this.dir,
+      this.opts.systemctlShim ?? "",
+      this.name,
     ]);
-    const ready = await pollUntil(async () => this.holder!.output().includes("lab-host-ready") || this.holder!.exited(), 10_000, 50);
+    const ready = await pollUntil(
+      async () => this.holder!.output().includes("lab-host-ready") || this.holder!.exited(),
+      10_000,
+      50,
+    );
     if (ready === null || this.holder.exited()) {
       throw new Error(`host ${this.name}: mount namespace setup failed: ${this.holder.output().trim()}`);
     }
@@ -108,9 +124,12 @@ export class LabHost {
 
   /** Write a file at a path as the host sees it. */
   async writeFile(hostPath: string, content: string, mode = "0644"): Promise<void> {
-    await this.execOk(["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"', "w", hostPath, mode], {
-      input: content,
-    });
+    await this.execOk(
+      ["sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"', "w", hostPath, mode],
+      {
+        input: content,
+      },
+    );
   }
 
   /** Read a file at a path as the host sees it (null when absent). */

@@ -64,7 +64,9 @@ export function sitesLabConfig(n: number): LabStackConfig {
     if (external) base.publicIp = publicIps[name];
     if (externalDhcp) base.lanRouter = hostAddress(subnet, 1);
     else base.testHostAddress = hostAddress(subnet, 3);
-    notes.push(`${name}: ${base.kind}, ${base.routePropagation}${externalDhcp ? " (lanRouter .1)" : ""}, spoke-to-spoke ${allow ? "on" : "off"}`);
+    notes.push(
+      `${name}: ${base.kind}, ${base.routePropagation}${externalDhcp ? " (lanRouter .1)" : ""}, spoke-to-spoke ${allow ? "on" : "off"}`,
+    );
     return base;
   });
   // External gateways get no instance.Ip: their public IP is the config's publicIp.

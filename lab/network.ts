@@ -39,7 +39,14 @@ export async function buildSwitch(t: LabTopology): Promise<void> {
 }
 
 /** Create a node's namespace(s) and NICs. Hot-plugged NICs wait, unplugged, in the switch. */
-export async function wireNode(t: LabTopology, site: LabSite, n: LabNode, runDir: string, shim: string, w: Wiring): Promise<void> {
+export async function wireNode(
+  t: LabTopology,
+  site: LabSite,
+  n: LabNode,
+  runDir: string,
+  shim: string,
+  w: Wiring,
+): Promise<void> {
   if (isHostRole(n)) {
     const host = new LabHost({ name: n.id, ns: n.ns, dir: path.join(runDir, "hosts", n.id), systemctlShim: shim });
     await host.start();
@@ -75,15 +82,37 @@ export async function hotplugPrivateNic(t: LabTopology, n: LabNode): Promise<voi
  * private /var/lib/dhcp and /run. dhclient daemonises once bound (to renew), and dies
  * with the host's namespace at cleanup.
  */
-export async function runDhcpClient(host: LabHost, iface: string, timeoutMs = 30_000): Promise<{ ok: boolean; address?: string; ms: number; log: string }> {
+export async function runDhcpClient(
+  host: LabHost,
+  iface: string,
+  timeoutMs = 30_000,
+): Promise<{ ok: boolean; address?: string; ms: number; log: string }> {
   const started = Date.now();
   await host.exec(["ip", "link", "set", iface, "up"]);
-  const r = await host.exec(["dhclient", "-4", "-v", "-1", "-pf", `/run/dhclient.${iface}.pid`, "-lf", `/var/lib/dhcp/dhclient.${iface}.leases`, iface], {
-    timeoutMs,
-  });
+  const r = await host.exec(
+    [
+      "dhclient",
+      "-4",
+      "-v",
+      "-1",
+      "-pf",
+      `/run/dhclient.${iface}.pid`,
+      "-lf",
+      `/var/lib/dhcp/dhclient.${iface}.leases`,
+      iface,
+    ],
+    {
+      timeoutMs,
+    },
+  );
   const a = await host.exec(["ip", "-4", "-o", "addr", "show", "dev", iface]);
   const m = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(a.stdout);
-  return { ok: r.code === 0 && !!m, address: m?.[1], ms: Date.now() - started, log: (r.stderr + r.stdout).split("\n").slice(-6).join("\n") };
+  return {
+    ok: r.code === 0 && !!m,
+    address: m?.[1],
+    ms: Date.now() - started,
+    log: (r.stderr + r.stdout).split("\n").slice(-6).join("\n"),
+  };
 }
 
 /** Start a site's VPC-router stand-in (forwarding + dnsmasq as Scaleway's DHCP/IPAM). */
@@ -120,9 +149,20 @@ export async function setUnderlayLoss(t: LabTopology, percent: number): Promise<
     return { method: "removed" };
   }
   // netem on the switch ports leading to each gateway: loss applies to frames towards every gateway.
-  const netem = await nsRun(t.switchNs, ["tc", "qdisc", "add", "dev", ports[0], "root", "netem", "loss", `${percent}%`]);
+  const netem = await nsRun(t.switchNs, [
+    "tc",
+    "qdisc",
+    "add",
+    "dev",
+    ports[0],
+    "root",
+    "netem",
+    "loss",
+    `${percent}%`,
+  ]);
   if (netem.code === 0) {
-    for (const p of ports.slice(1)) await nsRunOk(t.switchNs, ["tc", "qdisc", "add", "dev", p, "root", "netem", "loss", `${percent}%`]);
+    for (const p of ports.slice(1))
+      await nsRunOk(t.switchNs, ["tc", "qdisc", "add", "dev", p, "root", "netem", "loss", `${percent}%`]);
     return { method: `tc netem loss ${percent}% on every gateway's switch port` };
   }
   const ruleset = `table bridge labloss {
@@ -133,7 +173,9 @@ export async function setUnderlayLoss(t: LabTopology, percent: number): Promise<
 }
 `;
   await nsRunOk(t.switchNs, ["nft", "-f", "-"], { input: ruleset });
-  return { method: `nftables (bridge family) random drop of ${percent}% of the frames entering ${t.internet.bridge} from each gateway (this kernel has no sch_netem)` };
+  return {
+    method: `nftables (bridge family) random drop of ${percent}% of the frames entering ${t.internet.bridge} from each gateway (this kernel has no sch_netem)`,
+  };
 }
 
 /** Packets the switch dropped because they were ICMP "fragmentation needed". */
@@ -143,4 +185,5 @@ export async function fragNeededDrops(t: LabTopology): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-export const nodeAddress = (n: LabNode): string | undefined => (n.privateNic.address ? bare(n.privateNic.address) : undefined);
+export const nodeAddress = (n: LabNode): string | undefined =>
+  n.privateNic.address ? bare(n.privateNic.address) : undefined;

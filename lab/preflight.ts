@@ -59,14 +59,17 @@ function which(tool: string): boolean {
 export function preflight(): PreflightResult {
   const problems: string[] = [];
   const missing = new Set<string>();
-  if (process.platform !== "linux") problems.push(`not Linux (platform ${process.platform}): the lab needs Linux network namespaces`);
+  if (process.platform !== "linux")
+    problems.push(`not Linux (platform ${process.platform}): the lab needs Linux network namespaces`);
   if (typeof process.getuid === "function" && process.getuid() !== 0) {
     problems.push("not root: creating network namespaces needs root (run: sudo npm run lab)");
   }
   try {
     fs.closeSync(fs.openSync("/dev/net/tun", "r+"));
   } catch (e) {
-    problems.push(`no usable /dev/net/tun (${(e as NodeJS.ErrnoException).code}): wireguard-go needs it (in a container: --device /dev/net/tun)`);
+    problems.push(
+      `no usable /dev/net/tun (${(e as NodeJS.ErrnoException).code}): wireguard-go needs it (in a container: --device /dev/net/tun)`,
+    );
   }
   if (process.platform === "linux") {
     try {

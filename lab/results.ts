@@ -132,14 +132,21 @@ export function renderTable(r: LabResult): string {
     `TCP throughput (iperf3): host-to-host via tunnel ${fmt(m.throughputMbps.hostToHostTunnel, " Mbit/s")}, ` +
       `gateway-to-gateway via tunnel ${fmt(m.throughputMbps.gatewayToGatewayTunnel, " Mbit/s")}, ` +
       `gateway-to-gateway underlay ${fmt(m.throughputMbps.gatewayToGatewayUnderlay, " Mbit/s")}` +
-      (m.throughputMbps.hostToHostUnderLoss !== undefined ? `, host-to-host with 5% underlay loss ${fmt(m.throughputMbps.hostToHostUnderLoss, " Mbit/s")}` : ""),
+      (m.throughputMbps.hostToHostUnderLoss !== undefined
+        ? `, host-to-host with 5% underlay loss ${fmt(m.throughputMbps.hostToHostUnderLoss, " Mbit/s")}`
+        : ""),
   );
   lines.push(
     `MTU: wg0 ${m.mtu.tunnelMtu}, test hosts ${Object.values(m.mtu.testHostMtu).join("/")}, ICMP frag-needed dropped by the lab: ${m.mtu.fragNeededDropped}, ` +
       `bulk TCP with MSS clamp ${fmt(m.mtu.clampedTransferMbps, " Mbit/s")}` +
       (m.mtu.unclampedTransferMbps !== undefined ? `, without ${fmt(m.mtu.unclampedTransferMbps, " Mbit/s")}` : ""),
   );
-  if (m.faults) lines.push(`faults: ${Object.entries(m.faults).map(([k, v]) => `${k}=${v}`).join(", ")}`);
+  if (m.faults)
+    lines.push(
+      `faults: ${Object.entries(m.faults)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ")}`,
+    );
   lines.push("");
   const failed = r.checks.filter((c) => !c.ok);
   lines.push(

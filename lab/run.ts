@@ -28,7 +28,16 @@ import {
 import { RESULTS_DIR, RUNS_DIR } from "./paths";
 import { preflight } from "./preflight";
 import { pollUntil, sleep } from "./proc";
-import { check, maskSecrets, renderTable, type CheckResult, type HostBootSummary, type LabMetrics, type LabResult, type StandIn } from "./results";
+import {
+  check,
+  maskSecrets,
+  renderTable,
+  type CheckResult,
+  type HostBootSummary,
+  type LabMetrics,
+  type LabResult,
+  type StandIn,
+} from "./results";
 import { UNITS } from "../cloud-init/common";
 import { buildSystemctlShim } from "./standins/build";
 import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, removeRunState, startReaper, writeRunState } from "./state";
@@ -67,17 +76,61 @@ export class LabCannotRun extends Error {
 
 export function standIns(lossMethod?: string): StandIn[] {
   return [
-    { name: "NoCloud seed", replaces: "Scaleway's metadata datasource", why: "no metadata service in a namespace; cloud-init reads the same user-data from /var/lib/cloud/seed/nocloud inside the host" },
-    { name: "narrowed cloud-init module lists (99-lab.cfg)", replaces: "the image's full module lists", why: "growpart, mounts, users, ssh would act on the machine itself; the lab runs bootcmd, write-files, runcmd, write-files-deferred, scripts-user and reports the keys it skipped" },
-    { name: "apt stand-in", replaces: "cloud-init's package module (apt-get install)", why: "no installs from inside a lab host; the listed packages must already be installed on this machine (dpkg-query), package_update is a no-op" },
-    { name: "systemctl stand-in (lab/standins/systemctl.ts)", replaces: "systemd as PID 1", why: "a namespace has no systemd; the stand-in runs the units the user-data wrote (ExecStart*, Type, Requires/Wants/After, drop-ins) and the packaged units (wg-quick@.service, dnsmasq.service)" },
-    { name: "VPC-router namespace (dnsmasq + forwarding) at the subnet's .1", replaces: "Scaleway's managed DHCP/IPAM and the VPC's virtual router", why: "static lease per MAC -> IPAM address, VPC custom routes (from the program's network.Route resources) pushed as option 121 to every host incl. the gateway, and forwarded to the next-hop private NIC" },
-    { name: "delayed veth move into the host", replaces: "the private NIC attached after the server started", why: "exercises the gateway's wait-for-private-NIC unit and the tunnel's ordering after it" },
-    { name: "dhclient with Debian's rfc3442 exit hook", replaces: "the image's DHCP client on the hot-plugged NIC (netplan/systemd-networkd on Ubuntu)", why: "applies option 121 like networkd does; state files in the host's private /var/lib/dhcp and /run" },
-    { name: "wireguard-go", replaces: "the kernel WireGuard module", why: "this kernel has no wireguard module; wg-quick falls back to wireguard-go (needs /dev/net/tun; no env var needed with wireguard-go 0.0.20220316)" },
-    { name: "internet bridge 198.51.100.0/24 (TEST-NET-2)", replaces: "the internet and Scaleway's routed public IPs", why: "gateways' public addresses on one L2 segment, no NAT, no route out; security groups are not modelled" },
-    { name: "switch nftables (bridge family) dropping ICMP frag-needed", replaces: "networks that filter PMTU discovery", why: "makes the MTU check meaningful: bulk TCP only works because of the gateway's MSS clamp" },
-    { name: "operator's LAN", replaces: "an external site's own network", why: "external gateways are built from their operator bundle's cloud-config.yaml; the LAN address is configured statically (the operator's job), a LAN-router namespace stands at lanRouter, LAN hosts run dhclient (dhcp) or the bundle's routes.sh (static)" },
+    {
+      name: "NoCloud seed",
+      replaces: "Scaleway's metadata datasource",
+      why: "no metadata service in a namespace; cloud-init reads the same user-data from /var/lib/cloud/seed/nocloud inside the host",
+    },
+    {
+      name: "narrowed cloud-init module lists (99-lab.cfg)",
+      replaces: "the image's full module lists",
+      why: "growpart, mounts, users, ssh would act on the machine itself; the lab runs bootcmd, write-files, runcmd, write-files-deferred, scripts-user and reports the keys it skipped",
+    },
+    {
+      name: "apt stand-in",
+      replaces: "cloud-init's package module (apt-get install)",
+      why: "no installs from inside a lab host; the listed packages must already be installed on this machine (dpkg-query), package_update is a no-op",
+    },
+    {
+      name: "systemctl stand-in (lab/standins/systemctl.ts)",
+      replaces: "systemd as PID 1",
+      why: "a namespace has no systemd; the stand-in runs the units the user-data wrote (ExecStart*, Type, Requires/Wants/After, drop-ins) and the packaged units (wg-quick@.service, dnsmasq.service)",
+    },
+    {
+      name: "VPC-router namespace (dnsmasq + forwarding) at the subnet's .1",
+      replaces: "Scaleway's managed DHCP/IPAM and the VPC's virtual router",
+      why: "static lease per MAC -> IPAM address, VPC custom routes (from the program's network.Route resources) pushed as option 121 to every host incl. the gateway, and forwarded to the next-hop private NIC",
+    },
+    {
+      name: "delayed veth move into the host",
+      replaces: "the private NIC attached after the server started",
+      why: "exercises the gateway's wait-for-private-NIC unit and the tunnel's ordering after it",
+    },
+    {
+      name: "dhclient with Debian's rfc3442 exit hook",
+      replaces: "the image's DHCP client on the hot-plugged NIC (netplan/systemd-networkd on Ubuntu)",
+      why: "applies option 121 like networkd does; state files in the host's private /var/lib/dhcp and /run",
+    },
+    {
+      name: "wireguard-go",
+      replaces: "the kernel WireGuard module",
+      why: "this kernel has no wireguard module; wg-quick falls back to wireguard-go (needs /dev/net/tun; no env var needed with wireguard-go 0.0.20220316)",
+    },
+    {
+      name: "internet bridge 198.51.100.0/24 (TEST-NET-2)",
+      replaces: "the internet and Scaleway's routed public IPs",
+      why: "gateways' public addresses on one L2 segment, no NAT, no route out; security groups are not modelled",
+    },
+    {
+      name: "switch nftables (bridge family) dropping ICMP frag-needed",
+      replaces: "networks that filter PMTU discovery",
+      why: "makes the MTU check meaningful: bulk TCP only works because of the gateway's MSS clamp",
+    },
+    {
+      name: "operator's LAN",
+      replaces: "an external site's own network",
+      why: "external gateways are built from their operator bundle's cloud-config.yaml; the LAN address is configured statically (the operator's job), a LAN-router namespace stands at lanRouter, LAN hosts run dhclient (dhcp) or the bundle's routes.sh (static)",
+    },
     ...(lossMethod ? [{ name: "underlay loss", replaces: "a lossy internet path", why: lossMethod }] : []),
   ];
 }
@@ -119,11 +172,19 @@ const host = (c: Ctx, n: LabNode): LabHost => {
   if (!h) throw new Error(`no lab host for ${n.id}`);
   return h;
 };
-const execOf = (c: Ctx, n: LabNode): Exec => (argv, opts) => host(c, n).exec(argv, opts);
+const execOf =
+  (c: Ctx, n: LabNode): Exec =>
+  (argv, opts) =>
+    host(c, n).exec(argv, opts);
 const serverOf = (c: Ctx, n: LabNode) => ({ exec: execOf(c, n), spawn: (argv: string[]) => host(c, n).spawn(argv) });
 
 /** Boot every host from its user-data, hot-plug NICs, run DHCP clients; measure time to first ping per site. */
-async function bootAll(c: Ctx, userData: Map<string, string>, bundles: Map<string, Record<string, string>>, hotplugDelayMs: number): Promise<{ summaries: HostBootSummary[]; firstPing: Record<string, number | null> }> {
+async function bootAll(
+  c: Ctx,
+  userData: Map<string, string>,
+  bundles: Map<string, Record<string, string>>,
+  hotplugDelayMs: number,
+): Promise<{ summaries: HostBootSummary[]; firstPing: Record<string, number | null> }> {
   const { t } = c;
   const hub = t.sites[0];
   const t0 = Date.now();
@@ -133,7 +194,18 @@ async function bootAll(c: Ctx, userData: Map<string, string>, bundles: Map<strin
   const summary = (n: LabNode): HostBootSummary => {
     let s = summaries.get(n.id);
     if (!s) {
-      s = { host: n.id, site: n.site, role: n.role, provisioning: n.provisioning, ok: true, cloudInitMs: null, stages: [], notApplied: [], errors: [], units: [] };
+      s = {
+        host: n.id,
+        site: n.site,
+        role: n.role,
+        provisioning: n.provisioning,
+        ok: true,
+        cloudInitMs: null,
+        stages: [],
+        notApplied: [],
+        errors: [],
+        units: [],
+      };
       summaries.set(n.id, s);
     }
     return s;
@@ -142,9 +214,7 @@ async function bootAll(c: Ctx, userData: Map<string, string>, bundles: Map<strin
   const bootNode = async (site: LabSite, n: LabNode) => {
     const s = summary(n);
     const ud = userData.get(n.id);
-    const ci = ud
-      ? runUserData(host(c, n), ud, { instanceId: `${t.prefix}-${n.id}` })
-      : Promise.resolve(null);
+    const ci = ud ? runUserData(host(c, n), ud, { instanceId: `${t.prefix}-${n.id}` }) : Promise.resolve(null);
     cloudInitDone.set(n.id, ci);
     const nicWork = (async () => {
       if (n.privateNic.hotplug) {
@@ -153,7 +223,11 @@ async function bootAll(c: Ctx, userData: Map<string, string>, bundles: Map<strin
         // seconds after the user-data started.
         if (ud?.includes(UNITS.privateNic)) {
           const journal = path.join(host(c, n).runDir, "lab-systemd", "journal.log");
-          const seen = await pollUntil(async () => readText(journal).includes(`${UNITS.privateNic}: starting`), 90_000, 200);
+          const seen = await pollUntil(
+            async () => readText(journal).includes(`${UNITS.privateNic}: starting`),
+            90_000,
+            200,
+          );
           if (seen === null) c.log(`  ${n.id}: user-data never started ${UNITS.privateNic}; plugging the NIC anyway`);
         }
         await sleep(hotplugDelayMs);
@@ -166,7 +240,9 @@ async function bootAll(c: Ctx, userData: Map<string, string>, bundles: Map<strin
         s.dhcp = { ok: d.ok, address: d.address, ms: d.ms };
         if (!d.ok || d.address !== nodeAddress(n)) {
           s.ok = false;
-          s.errors.push(`DHCP (VPC router stand-in): got ${d.address ?? "no address"}, expected ${nodeAddress(n)}: ${d.log}`);
+          s.errors.push(
+            `DHCP (VPC router stand-in): got ${d.address ?? "no address"}, expected ${nodeAddress(n)}: ${d.log}`,
+          );
         }
       } else if (n.privateNic.addressing === "lan-dhcp") {
         // The operator's LAN host asks for a lease once its gateway's dnsmasq is up.
@@ -216,30 +292,45 @@ async function bootAll(c: Ctx, userData: Map<string, string>, bundles: Map<strin
       const state = await host(c, n).readFile("/run/lab-systemd/state.json");
       if (state) {
         try {
-          s.units = (JSON.parse(state).sequence ?? []).map((x: any) => ({ unit: x.unit, action: x.action, result: x.result }));
+          s.units = (JSON.parse(state).sequence ?? []).map((x: any) => ({
+            unit: x.unit,
+            action: x.action,
+            result: x.result,
+          }));
         } catch {
           /* state unreadable: units stay empty */
         }
       }
     }
-    c.log(`  ${n.id}: ${ud ? `user-data ${s.ok ? "done" : "FAILED"} in ${((s.cloudInitMs ?? 0) / 1000).toFixed(1)} s` : s.ok ? "ready" : "FAILED"}${s.dhcp ? `, DHCP ${s.dhcp.address ?? "none"}` : ""}`);
+    c.log(
+      `  ${n.id}: ${ud ? `user-data ${s.ok ? "done" : "FAILED"} in ${((s.cloudInitMs ?? 0) / 1000).toFixed(1)} s` : s.ok ? "ready" : "FAILED"}${s.dhcp ? `, DHCP ${s.dhcp.address ?? "none"}` : ""}`,
+    );
   };
 
-  for (const site of t.sites) if (site.testHost.privateNic.address) c.testHostAddr.set(site.name, bare(site.testHost.privateNic.address));
+  for (const site of t.sites)
+    if (site.testHost.privateNic.address) c.testHostAddr.set(site.name, bare(site.testHost.privateNic.address));
   const boots = t.sites.flatMap((site) => [bootNode(site, site.gateway), bootNode(site, site.testHost)]);
 
   // Time to first ping, per remote site, measured while the hosts boot.
   const firstPing: Record<string, number | null> = {};
   const pollers = t.sites.slice(1).map(async (site) => {
     const deadline = 120_000;
-    const ms = await pollUntil(async () => {
-      const to = c.testHostAddr.get(site.name);
-      if (!to) return false;
-      const r = await execOf(c, hub.testHost)(["ping", "-n", "-q", "-c", "1", "-W", "1", to], { timeoutMs: 5000 }).catch(() => null);
-      return r?.code === 0;
-    }, deadline, 250);
+    const ms = await pollUntil(
+      async () => {
+        const to = c.testHostAddr.get(site.name);
+        if (!to) return false;
+        const r = await execOf(c, hub.testHost)(["ping", "-n", "-q", "-c", "1", "-W", "1", to], {
+          timeoutMs: 5000,
+        }).catch(() => null);
+        return r?.code === 0;
+      },
+      deadline,
+      250,
+    );
     firstPing[site.name] = ms === null ? null : Date.now() - t0;
-    c.log(`  ${site.name}: ${ms === null ? "NO ping from the hub test host within 120 s" : `first ping from ${hub.testHost.id} after ${((Date.now() - t0) / 1000).toFixed(1)} s`}`);
+    c.log(
+      `  ${site.name}: ${ms === null ? "NO ping from the hub test host within 120 s" : `first ping from ${hub.testHost.id} after ${((Date.now() - t0) / 1000).toFixed(1)} s`}`,
+    );
   });
   await Promise.all([...boots, ...pollers]);
   return { summaries: [...summaries.values()], firstPing };
@@ -251,20 +342,50 @@ async function hubPingChecks(c: Ctx, metrics: LabMetrics): Promise<void> {
     const to = c.testHostAddr.get(site.name);
     const from = c.testHostAddr.get(hub.name)!;
     if (!to) {
-      c.checks.push(check(`ping ${hub.name} -> ${site.name} test host`, "ping", "pass", false, "remote test host has no address"));
+      c.checks.push(
+        check(`ping ${hub.name} -> ${site.name} test host`, "ping", "pass", false, "remote test host has no address"),
+      );
       continue;
     }
     const fwd = await ping(execOf(c, hub.testHost), to, 3);
     const back = await ping(execOf(c, site.testHost), from, 3);
     metrics.rttAvgMs[site.name] = fwd.rttAvgMs ?? null;
-    c.checks.push(check(`ping ${hub.name} -> ${site.name} test host`, "ping", "pass", fwd.received > 0, `${hub.testHost.id} -> ${to}: ${fwd.received}/${fwd.transmitted} replies, rtt avg ${fwd.rttAvgMs ?? "-"} ms`, { rttAvgMs: fwd.rttAvgMs ?? null }));
-    c.checks.push(check(`ping ${site.name} -> ${hub.name} test host`, "ping", "pass", back.received > 0, `${site.testHost.id} -> ${from}: ${back.received}/${back.transmitted} replies, rtt avg ${back.rttAvgMs ?? "-"} ms`, { rttAvgMs: back.rttAvgMs ?? null }));
-    c.log(`  ping ${hub.name} <-> ${site.name}: ${fwd.received}/${fwd.transmitted} and ${back.received}/${back.transmitted}, rtt ${fwd.rttAvgMs ?? "-"} ms`);
+    c.checks.push(
+      check(
+        `ping ${hub.name} -> ${site.name} test host`,
+        "ping",
+        "pass",
+        fwd.received > 0,
+        `${hub.testHost.id} -> ${to}: ${fwd.received}/${fwd.transmitted} replies, rtt avg ${fwd.rttAvgMs ?? "-"} ms`,
+        { rttAvgMs: fwd.rttAvgMs ?? null },
+      ),
+    );
+    c.checks.push(
+      check(
+        `ping ${site.name} -> ${hub.name} test host`,
+        "ping",
+        "pass",
+        back.received > 0,
+        `${site.testHost.id} -> ${from}: ${back.received}/${back.transmitted} replies, rtt avg ${back.rttAvgMs ?? "-"} ms`,
+        { rttAvgMs: back.rttAvgMs ?? null },
+      ),
+    );
+    c.log(
+      `  ping ${hub.name} <-> ${site.name}: ${fwd.received}/${fwd.transmitted} and ${back.received}/${back.transmitted}, rtt ${fwd.rttAvgMs ?? "-"} ms`,
+    );
     if (site.lanRouter) {
       // RFC 3442: a client given option 121 ignores option 3; the LAN must keep its own default route.
       const lr = bare(site.lanRouter.privateNic.address!);
       const def = (await execOf(c, site.testHost)(["ip", "-4", "route", "show", "default"])).stdout.trim();
-      c.checks.push(check(`${site.testHost.id} keeps its default route via the LAN router ${lr}`, "ping", "pass", def.includes(`via ${lr} `), def || "no default route"));
+      c.checks.push(
+        check(
+          `${site.testHost.id} keeps its default route via the LAN router ${lr}`,
+          "ping",
+          "pass",
+          def.includes(`via ${lr} `),
+          def || "no default route",
+        ),
+      );
     }
   }
 }
@@ -281,9 +402,17 @@ async function spokeToSpokeChecks(c: Ctx): Promise<void> {
       const allowed = a.allowSpokeToSpoke && b.allowSpokeToSpoke;
       const r = await ping(execOf(c, a.testHost), to, 2, 0.2, 1);
       c.checks.push(
-        check(`spoke-to-spoke ${a.name} -> ${b.name} (${allowed ? "allowed" : "not allowed"})`, "spoke-to-spoke", allowed ? "pass" : "fail", r.received > 0, `${r.received}/${r.transmitted} replies`),
+        check(
+          `spoke-to-spoke ${a.name} -> ${b.name} (${allowed ? "allowed" : "not allowed"})`,
+          "spoke-to-spoke",
+          allowed ? "pass" : "fail",
+          r.received > 0,
+          `${r.received}/${r.transmitted} replies`,
+        ),
       );
-      c.log(`  spoke-to-spoke ${a.name} -> ${b.name}: ${r.received}/${r.transmitted} replies (${allowed ? "should pass" : "should be blocked"})`);
+      c.log(
+        `  spoke-to-spoke ${a.name} -> ${b.name}: ${r.received}/${r.transmitted} replies (${allowed ? "should pass" : "should be blocked"})`,
+      );
       await hubForwardProbe(c, a, b, to, allowed);
     }
   }
@@ -302,7 +431,10 @@ async function hubForwardProbe(c: Ctx, a: LabSite, b: LabSite, to: string, allow
   const peers = (await aGw(["wg", "show", "wg0", "allowed-ips"])).stdout.trim().split("\n");
   const hubPeer = peers[0]?.split(/\s+/)[0];
   if (!hubPeer) throw new Error(`${a.gateway.id} has no WireGuard peer`);
-  const original = peers[0].split(/\s+/).slice(1).filter((x) => x.includes("/"));
+  const original = peers[0]
+    .split(/\s+/)
+    .slice(1)
+    .filter((x) => x.includes("/"));
   const probe = `table ip labprobe {
 \tchain pre {
 \t\ttype filter hook prerouting priority -300;
@@ -318,11 +450,15 @@ async function hubForwardProbe(c: Ctx, a: LabSite, b: LabSite, to: string, allow
   const forced = !original.includes(b.subnet);
   try {
     if (forced) {
-      await aGw(["wg", "set", "wg0", "peer", hubPeer, "allowed-ips", [...original, b.subnet].join(",")], { check: true });
+      await aGw(["wg", "set", "wg0", "peer", hubPeer, "allowed-ips", [...original, b.subnet].join(",")], {
+        check: true,
+      });
       await aGw(["ip", "-4", "route", "replace", b.subnet, "dev", "wg0"], { check: true });
     }
     // -I: a source address inside a's subnet, as a LAN host behind a would have.
-    await aGw(["ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", "-I", bare(a.gateway.privateNic.address!), to], { timeoutMs: 10_000 });
+    await aGw(["ping", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", "-I", bare(a.gateway.privateNic.address!), to], {
+      timeoutMs: 10_000,
+    });
     const counters = (await hubGw(["nft", "list", "table", "ip", "labprobe"])).stdout;
     const [arrived, forwarded] = [...counters.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
     const passed = forwarded > 0;
@@ -336,8 +472,19 @@ async function hubForwardProbe(c: Ctx, a: LabSite, b: LabSite, to: string, allow
         { arrived, forwarded },
       ),
     );
-    if (arrived === 0) c.checks.push(check(`hub forward probe ${a.name} -> ${b.name}: traffic reached the hub`, "spoke-to-spoke", "pass", false, "nothing arrived; the probe proves nothing"));
-    c.log(`  hub forward policy ${a.name} -> ${b.name}: ${arrived} in, ${forwarded} forwarded (${allowed ? "should forward" : "should drop"})`);
+    if (arrived === 0)
+      c.checks.push(
+        check(
+          `hub forward probe ${a.name} -> ${b.name}: traffic reached the hub`,
+          "spoke-to-spoke",
+          "pass",
+          false,
+          "nothing arrived; the probe proves nothing",
+        ),
+      );
+    c.log(
+      `  hub forward policy ${a.name} -> ${b.name}: ${arrived} in, ${forwarded} forwarded (${allowed ? "should forward" : "should drop"})`,
+    );
   } finally {
     await hubGw(["nft", "delete", "table", "ip", "labprobe"]);
     if (forced) {
@@ -364,7 +511,8 @@ async function removeMssClamp(c: Ctx, gw: LabNode): Promise<number> {
     .filter((l) => l.includes("maxseg size set"))
     .map((l) => /# handle (\d+)/.exec(l)?.[1])
     .filter((h): h is string => !!h);
-  for (const h of handles) await execOf(c, gw)(["nft", "delete", "rule", "inet", "wg_s2s", "forward", "handle", h], { check: true });
+  for (const h of handles)
+    await execOf(c, gw)(["nft", "delete", "rule", "inet", "wg_s2s", "forward", "handle", h], { check: true });
   return handles.length;
 }
 
@@ -374,46 +522,119 @@ async function throughputAndMtu(c: Ctx, metrics: LabMetrics): Promise<void> {
   const farAddr = c.testHostAddr.get(far.name);
   metrics.mtu.testHostMtu = await testHostMtus(c);
   const mtusOk = Object.values(metrics.mtu.testHostMtu).every((m) => m === 1500);
-  c.checks.push(check("test hosts keep MTU 1500", "mtu", "pass", mtusOk, Object.entries(metrics.mtu.testHostMtu).map(([h, m]) => `${h} ${m}`).join(", ")));
+  c.checks.push(
+    check(
+      "test hosts keep MTU 1500",
+      "mtu",
+      "pass",
+      mtusOk,
+      Object.entries(metrics.mtu.testHostMtu)
+        .map(([h, m]) => `${h} ${m}`)
+        .join(", "),
+    ),
+  );
 
   const dropsBefore = await fragNeededDrops(c.t);
   if (farAddr) {
-    const h2h = await iperf3(serverOf(c, far.testHost), execOf(c, hub.testHost), farAddr, { seconds: c.iperfSeconds, port: 5201 });
+    const h2h = await iperf3(serverOf(c, far.testHost), execOf(c, hub.testHost), farAddr, {
+      seconds: c.iperfSeconds,
+      port: 5201,
+    });
     metrics.throughputMbps.hostToHostTunnel = h2h.ok ? h2h.mbps : null;
     metrics.mtu.clampedTransferMbps = h2h.ok ? h2h.mbps : null;
-    c.checks.push(check(`bulk TCP ${hub.testHost.id} -> ${far.testHost.id} through the tunnel (MTU 1500 hosts, frag-needed dropped)`, "mtu", "pass", h2h.ok, h2h.ok ? `${h2h.mbps} Mbit/s, ${h2h.bytesReceived} bytes in ${c.iperfSeconds} s` : h2h.error ?? "no data", { mbps: h2h.mbps }));
+    c.checks.push(
+      check(
+        `bulk TCP ${hub.testHost.id} -> ${far.testHost.id} through the tunnel (MTU 1500 hosts, frag-needed dropped)`,
+        "mtu",
+        "pass",
+        h2h.ok,
+        h2h.ok ? `${h2h.mbps} Mbit/s, ${h2h.bytesReceived} bytes in ${c.iperfSeconds} s` : (h2h.error ?? "no data"),
+        { mbps: h2h.mbps },
+      ),
+    );
     c.log(`  iperf3 host-to-host via tunnel: ${h2h.ok ? `${h2h.mbps} Mbit/s` : `FAILED (${h2h.error})`}`);
   }
-  const g2gT = await iperf3(serverOf(c, far.gateway), execOf(c, hub.gateway), far.tunnelAddress, { seconds: c.iperfSeconds, port: 5202 });
+  const g2gT = await iperf3(serverOf(c, far.gateway), execOf(c, hub.gateway), far.tunnelAddress, {
+    seconds: c.iperfSeconds,
+    port: 5202,
+  });
   metrics.throughputMbps.gatewayToGatewayTunnel = g2gT.ok ? g2gT.mbps : null;
-  c.checks.push(check(`bulk TCP ${hub.gateway.id} -> ${far.gateway.id} through the tunnel`, "throughput", "pass", g2gT.ok, g2gT.ok ? `${g2gT.mbps} Mbit/s` : g2gT.error ?? "no data"));
+  c.checks.push(
+    check(
+      `bulk TCP ${hub.gateway.id} -> ${far.gateway.id} through the tunnel`,
+      "throughput",
+      "pass",
+      g2gT.ok,
+      g2gT.ok ? `${g2gT.mbps} Mbit/s` : (g2gT.error ?? "no data"),
+    ),
+  );
   c.log(`  iperf3 gateway-to-gateway via tunnel: ${g2gT.ok ? `${g2gT.mbps} Mbit/s` : `FAILED (${g2gT.error})`}`);
-  const g2gU = await iperf3(serverOf(c, far.gateway), execOf(c, hub.gateway), far.publicIp, { seconds: c.iperfSeconds, port: 5203 });
+  const g2gU = await iperf3(serverOf(c, far.gateway), execOf(c, hub.gateway), far.publicIp, {
+    seconds: c.iperfSeconds,
+    port: 5203,
+  });
   metrics.throughputMbps.gatewayToGatewayUnderlay = g2gU.ok ? g2gU.mbps : null;
-  c.checks.push(check(`bulk TCP ${hub.gateway.id} -> ${far.gateway.id} over the raw underlay`, "throughput", "pass", g2gU.ok, g2gU.ok ? `${g2gU.mbps} Mbit/s` : g2gU.error ?? "no data"));
+  c.checks.push(
+    check(
+      `bulk TCP ${hub.gateway.id} -> ${far.gateway.id} over the raw underlay`,
+      "throughput",
+      "pass",
+      g2gU.ok,
+      g2gU.ok ? `${g2gU.mbps} Mbit/s` : (g2gU.error ?? "no data"),
+    ),
+  );
   c.log(`  iperf3 gateway-to-gateway underlay: ${g2gU.ok ? `${g2gU.mbps} Mbit/s` : `FAILED (${g2gU.error})`}`);
 
   if (farAddr && far.kind !== "external") {
     // Negative control: without the clamp on either gateway of the path, full-size segments
     // need PMTU discovery, whose ICMP the lab drops: the transfer must stall.
     const removed = (await removeMssClamp(c, hub.gateway)) + (await removeMssClamp(c, far.gateway));
-    const bare = await iperf3(serverOf(c, far.testHost), execOf(c, hub.testHost), farAddr, { seconds: c.iperfSeconds, port: 5204, hardTimeoutMs: (c.iperfSeconds + 8) * 1000 });
+    const bare = await iperf3(serverOf(c, far.testHost), execOf(c, hub.testHost), farAddr, {
+      seconds: c.iperfSeconds,
+      port: 5204,
+      hardTimeoutMs: (c.iperfSeconds + 8) * 1000,
+    });
     const drops = (await fragNeededDrops(c.t)) - dropsBefore;
     metrics.mtu.unclampedTransferMbps = bare.ok ? bare.mbps : 0;
     // "Works" = at least a tenth of the clamped rate arrived; a stall delivers (almost) nothing.
     const worked = bare.ok && bare.mbps > Math.max(1, (metrics.mtu.clampedTransferMbps ?? 0) / 10);
-    c.checks.push(check(`negative control: bulk TCP with the MSS clamp removed (${removed} rules on 2 gateways)`, "negative-control", "fail", worked, `${bare.ok ? `${bare.mbps} Mbit/s` : bare.error ?? "no data"}; frag-needed dropped meanwhile: ${drops}`));
-    c.log(`  negative control, no MSS clamp: ${worked ? "transfer WORKED (unexpected)" : "stalled as expected"} (${bare.ok ? `${bare.mbps} Mbit/s` : bare.error})`);
+    c.checks.push(
+      check(
+        `negative control: bulk TCP with the MSS clamp removed (${removed} rules on 2 gateways)`,
+        "negative-control",
+        "fail",
+        worked,
+        `${bare.ok ? `${bare.mbps} Mbit/s` : (bare.error ?? "no data")}; frag-needed dropped meanwhile: ${drops}`,
+      ),
+    );
+    c.log(
+      `  negative control, no MSS clamp: ${worked ? "transfer WORKED (unexpected)" : "stalled as expected"} (${bare.ok ? `${bare.mbps} Mbit/s` : bare.error})`,
+    );
     // Restore through the unit's own reload (the ruleset is written to be re-runnable).
-    for (const gw of [hub.gateway, far.gateway]) await execOf(c, gw)(["systemctl", "reload", "wg-s2s-firewall.service"], { check: true });
-    const restored = (await execOf(c, hub.gateway)(["nft", "list", "table", "inet", "wg_s2s"])).stdout.includes("maxseg size set");
-    c.checks.push(check("MSS clamp restored by `systemctl reload wg-s2s-firewall`", "mtu", "pass", restored, restored ? "rules back" : "rules missing after reload"));
+    for (const gw of [hub.gateway, far.gateway])
+      await execOf(c, gw)(["systemctl", "reload", "wg-s2s-firewall.service"], { check: true });
+    const restored = (await execOf(c, hub.gateway)(["nft", "list", "table", "inet", "wg_s2s"])).stdout.includes(
+      "maxseg size set",
+    );
+    c.checks.push(
+      check(
+        "MSS clamp restored by `systemctl reload wg-s2s-firewall`",
+        "mtu",
+        "pass",
+        restored,
+        restored ? "rules back" : "rules missing after reload",
+      ),
+    );
   }
   metrics.mtu.fragNeededDropped = await fragNeededDrops(c.t);
 }
 
 /** A gateway's tunnel restarted (systemctl restart wg-quick@wg0): time until the hub test host reaches the site again. */
-async function faultTunnelRestart(c: Ctx, which: "remote" | "hub", faults: Record<string, number | string | boolean | null>): Promise<void> {
+async function faultTunnelRestart(
+  c: Ctx,
+  which: "remote" | "hub",
+  faults: Record<string, number | string | boolean | null>,
+): Promise<void> {
   const hub = c.t.sites[0];
   const far = c.t.sites[1];
   const gw = which === "hub" ? hub.gateway : far.gateway;
@@ -423,8 +644,19 @@ async function faultTunnelRestart(c: Ctx, which: "remote" | "hub", faults: Recor
   const ms = await waitForPing(execOf(c, hub.testHost), to, 60_000, 200);
   const total = ms === null ? null : Date.now() - started;
   faults[`tunnelRestart${which === "hub" ? "Hub" : "Remote"}RecoveryMs`] = total;
-  c.checks.push(check(`fault: ${gw.id} tunnel restarted -> ping recovers`, "fault", "pass", r.code === 0 && ms !== null, ms === null ? `no ping within 60 s (restart exit ${r.code})` : `recovered after ${total} ms`, { recoveryMs: total }));
-  c.log(`  fault: restart ${gw.id} wg-quick@wg0 -> ${ms === null ? "NOT recovered" : `ping back after ${((total ?? 0) / 1000).toFixed(1)} s`}`);
+  c.checks.push(
+    check(
+      `fault: ${gw.id} tunnel restarted -> ping recovers`,
+      "fault",
+      "pass",
+      r.code === 0 && ms !== null,
+      ms === null ? `no ping within 60 s (restart exit ${r.code})` : `recovered after ${total} ms`,
+      { recoveryMs: total },
+    ),
+  );
+  c.log(
+    `  fault: restart ${gw.id} wg-quick@wg0 -> ${ms === null ? "NOT recovered" : `ping back after ${((total ?? 0) / 1000).toFixed(1)} s`}`,
+  );
 }
 
 /** NAT rebinding: the remote gateway's public address changes mid-run. */
@@ -440,7 +672,9 @@ async function faultNatRebinding(c: Ctx, faults: Record<string, number | string 
   // Old address out first: deleting a primary address also deletes the secondaries of its subnet.
   await execOf(c, far.gateway)(["ip", "addr", "del", oldAddr, "dev", pub.name], { check: true });
   await execOf(c, far.gateway)(["ip", "addr", "add", `${newIp}/${len}`, "dev", pub.name], { check: true });
-  const held = (await execOf(c, far.gateway)(["ip", "-4", "-o", "addr", "show", "dev", pub.name])).stdout.includes(`${newIp}/`);
+  const held = (await execOf(c, far.gateway)(["ip", "-4", "-o", "addr", "show", "dev", pub.name])).stdout.includes(
+    `${newIp}/`,
+  );
   if (!held) throw new Error(`${far.gateway.id} does not hold ${newIp} after the change`);
   // Traffic from the hub side: the tunnel comes back when the remote's keepalive (or data) arrives from the new address.
   const ms = await waitForPing(execOf(c, hub.testHost), to, (c.t.keepaliveSeconds + 20) * 1000, 250);
@@ -449,25 +683,53 @@ async function faultNatRebinding(c: Ctx, faults: Record<string, number | string 
   const roamed = endpoints.includes(`${newIp}:`);
   faults.natRebindingRecoveryMs = total;
   c.checks.push(
-    check(`fault: ${far.gateway.id} public address ${bare(oldAddr)} -> ${newIp} (NAT rebinding) -> tunnel recovers`, "fault", "pass", ms !== null && roamed, ms === null ? `no ping within ${c.t.keepaliveSeconds + 20} s` : `recovered after ${total} ms; hub endpoint now ${roamed ? newIp : "unchanged"}`, { recoveryMs: total }),
+    check(
+      `fault: ${far.gateway.id} public address ${bare(oldAddr)} -> ${newIp} (NAT rebinding) -> tunnel recovers`,
+      "fault",
+      "pass",
+      ms !== null && roamed,
+      ms === null
+        ? `no ping within ${c.t.keepaliveSeconds + 20} s`
+        : `recovered after ${total} ms; hub endpoint now ${roamed ? newIp : "unchanged"}`,
+      { recoveryMs: total },
+    ),
   );
-  c.log(`  fault: NAT rebinding ${bare(oldAddr)} -> ${newIp}: ${ms === null ? "NOT recovered" : `recovered after ${((total ?? 0) / 1000).toFixed(1)} s`}`);
+  c.log(
+    `  fault: NAT rebinding ${bare(oldAddr)} -> ${newIp}: ${ms === null ? "NOT recovered" : `recovered after ${((total ?? 0) / 1000).toFixed(1)} s`}`,
+  );
 }
 
-async function faultLoss(c: Ctx, metrics: LabMetrics, faults: Record<string, number | string | boolean | null>): Promise<string> {
+async function faultLoss(
+  c: Ctx,
+  metrics: LabMetrics,
+  faults: Record<string, number | string | boolean | null>,
+): Promise<string> {
   const hub = c.t.sites[0];
   const far = c.t.sites[1];
   const to = c.testHostAddr.get(far.name)!;
   const { method } = await setUnderlayLoss(c.t, 5);
   try {
     const p = await ping(execOf(c, hub.testHost), to, 30, 0.1, 1);
-    const tput = await iperf3(serverOf(c, far.testHost), execOf(c, hub.testHost), to, { seconds: c.iperfSeconds, port: 5205 });
+    const tput = await iperf3(serverOf(c, far.testHost), execOf(c, hub.testHost), to, {
+      seconds: c.iperfSeconds,
+      port: 5205,
+    });
     metrics.throughputMbps.hostToHostUnderLoss = tput.ok ? tput.mbps : null;
     faults.lossPingLossPercent = p.lossPercent;
     // The seed's test passes when replies come back; with 5% per-direction loss most must.
     const passed = p.received >= p.transmitted / 2;
-    c.checks.push(check("fault: 5% underlay loss -> ping test still passes", "fault", "pass", passed, `${p.received}/${p.transmitted} replies (${p.lossPercent}% lost); iperf3 ${tput.ok ? `${tput.mbps} Mbit/s` : tput.error}`));
-    c.log(`  fault: 5% underlay loss: ${p.received}/${p.transmitted} replies, iperf3 ${tput.ok ? `${tput.mbps} Mbit/s` : "failed"}`);
+    c.checks.push(
+      check(
+        "fault: 5% underlay loss -> ping test still passes",
+        "fault",
+        "pass",
+        passed,
+        `${p.received}/${p.transmitted} replies (${p.lossPercent}% lost); iperf3 ${tput.ok ? `${tput.mbps} Mbit/s` : tput.error}`,
+      ),
+    );
+    c.log(
+      `  fault: 5% underlay loss: ${p.received}/${p.transmitted} replies, iperf3 ${tput.ok ? `${tput.mbps} Mbit/s` : "failed"}`,
+    );
   } finally {
     await setUnderlayLoss(c.t, 0);
   }
@@ -485,22 +747,62 @@ async function negativeWrongKey(c: Ctx, faults: Record<string, number | string |
   const endpoints = (await gw(["wg", "show", "wg0", "endpoints"])).stdout;
   const allowed = (await gw(["wg", "show", "wg0", "allowed-ips"])).stdout;
   const hubPeer = peers[0];
-  const endpoint = endpoints.split("\n").find((l) => l.startsWith(hubPeer))?.split(/\s+/)[1] ?? `${hub.publicIp}:${c.t.listenPort}`;
+  const endpoint =
+    endpoints
+      .split("\n")
+      .find((l) => l.startsWith(hubPeer))
+      ?.split(/\s+/)[1] ?? `${hub.publicIp}:${c.t.listenPort}`;
   const ips = (allowed.split("\n").find((l) => l.startsWith(hubPeer)) ?? "").split(/\s+/).slice(1).join(",");
   const wrongKey = (await gw(["sh", "-c", "wg genkey | wg pubkey"])).stdout.trim();
   await gw(["wg", "set", "wg0", "peer", hubPeer, "remove"], { check: true });
-  await gw(["wg", "set", "wg0", "peer", wrongKey, "endpoint", endpoint, "allowed-ips", ips, "persistent-keepalive", String(c.t.keepaliveSeconds || 25)], { check: true });
+  await gw(
+    [
+      "wg",
+      "set",
+      "wg0",
+      "peer",
+      wrongKey,
+      "endpoint",
+      endpoint,
+      "allowed-ips",
+      ips,
+      "persistent-keepalive",
+      String(c.t.keepaliveSeconds || 25),
+    ],
+    { check: true },
+  );
   const reached = await waitForPing(execOf(c, hub.testHost), to, 8000, 500);
-  const hs = parseLatestHandshakes((await gw(["wg", "show", "wg0", "latest-handshakes"])).stdout, Math.floor(Date.now() / 1000));
+  const hs = parseLatestHandshakes(
+    (await gw(["wg", "show", "wg0", "latest-handshakes"])).stdout,
+    Math.floor(Date.now() / 1000),
+  );
   const handshake = hs[wrongKey] !== null && hs[wrongKey] !== undefined;
   faults.wrongKeyHandshake = handshake;
-  c.checks.push(check(`negative control: ${far.gateway.id} has a wrong public key for the hub`, "negative-control", "fail", reached !== null || handshake, `${reached !== null ? "ping got through" : "no ping in 8 s"}, ${handshake ? "handshake happened" : "no handshake"}`));
-  c.log(`  negative control, wrong peer key: ${reached === null && !handshake ? "no handshake, no ping (failed as expected)" : "TUNNEL WORKED (unexpected)"}`);
+  c.checks.push(
+    check(
+      `negative control: ${far.gateway.id} has a wrong public key for the hub`,
+      "negative-control",
+      "fail",
+      reached !== null || handshake,
+      `${reached !== null ? "ping got through" : "no ping in 8 s"}, ${handshake ? "handshake happened" : "no handshake"}`,
+    ),
+  );
+  c.log(
+    `  negative control, wrong peer key: ${reached === null && !handshake ? "no handshake, no ping (failed as expected)" : "TUNNEL WORKED (unexpected)"}`,
+  );
   // Restore from the config file: the unit's restart re-reads wg0.conf.
   await gw(["systemctl", "restart", "wg-quick@wg0.service"], { timeoutMs: 30_000 });
   const back = await waitForPing(execOf(c, hub.testHost), to, 45_000, 250);
   faults.wrongKeyRestoreRecoveryMs = back;
-  c.checks.push(check(`tunnel back after restoring ${far.gateway.id}'s config`, "fault", "pass", back !== null, back === null ? "no ping within 45 s" : `after ${back} ms`));
+  c.checks.push(
+    check(
+      `tunnel back after restoring ${far.gateway.id}'s config`,
+      "fault",
+      "pass",
+      back !== null,
+      back === null ? "no ping within 45 s" : `after ${back} ms`,
+    ),
+  );
 }
 
 /** Negative control: one test host loses its route to the hub's subnet. */
@@ -512,11 +814,29 @@ async function negativeMissingRoute(c: Ctx): Promise<void> {
   const route = (await th(["ip", "-4", "route", "show", hub.subnet])).stdout.trim();
   if (route) await th(["ip", "-4", "route", "del", hub.subnet], { check: true });
   const p = await ping(execOf(c, hub.testHost), to, 3, 0.2, 1);
-  c.checks.push(check(`negative control: ${far.testHost.id} without its route to ${hub.subnet}`, "negative-control", "fail", p.received > 0, `route was "${route || "absent"}"; ${p.received}/${p.transmitted} replies`));
-  c.log(`  negative control, missing route: ${p.received === 0 ? "no replies (failed as expected)" : "REPLIES (unexpected)"}`);
+  c.checks.push(
+    check(
+      `negative control: ${far.testHost.id} without its route to ${hub.subnet}`,
+      "negative-control",
+      "fail",
+      p.received > 0,
+      `route was "${route || "absent"}"; ${p.received}/${p.transmitted} replies`,
+    ),
+  );
+  c.log(
+    `  negative control, missing route: ${p.received === 0 ? "no replies (failed as expected)" : "REPLIES (unexpected)"}`,
+  );
   if (route) await th(["sh", "-c", `ip -4 route add ${route}`], { check: true });
   const back = await waitForPing(execOf(c, hub.testHost), to, 10_000, 200);
-  c.checks.push(check(`ping back after restoring ${far.testHost.id}'s route`, "fault", "pass", back !== null, back === null ? "no ping within 10 s" : `after ${back} ms`));
+  c.checks.push(
+    check(
+      `ping back after restoring ${far.testHost.id}'s route`,
+      "fault",
+      "pass",
+      back !== null,
+      back === null ? "no ping within 10 s" : `after ${back} ms`,
+    ),
+  );
 }
 
 function emptyMetrics(t: LabTopology): LabMetrics {
@@ -539,7 +859,8 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
   let stepNo = 0;
   const step = (what: string) => log(`[${++stepNo}] ${what} (+${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
-  for (const r of await cleanupLeftovers()) log(`removed leftovers of run ${r.prefix}: ${r.namespaces.length} namespaces`);
+  for (const r of await cleanupLeftovers())
+    log(`removed leftovers of run ${r.prefix}: ${r.namespaces.length} namespaces`);
   const prefix = newPrefix();
   const runDir = path.join(RUNS_DIR, prefix);
   fs.mkdirSync(runDir, { recursive: true });
@@ -580,7 +901,14 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     hosts: [],
     standIns: standIns(),
     checks: [],
-    metrics: { timeToFirstPingMs: {}, timeToAllTunnelsMs: null, rttAvgMs: {}, throughputMbps: { hostToHostTunnel: null, gatewayToGatewayTunnel: null, gatewayToGatewayUnderlay: null }, mtu: { tunnelMtu: 0, testHostMtu: {}, fragNeededDropped: 0, clampedTransferMbps: null }, cloudInitMs: {} },
+    metrics: {
+      timeToFirstPingMs: {},
+      timeToAllTunnelsMs: null,
+      rttAvgMs: {},
+      throughputMbps: { hostToHostTunnel: null, gatewayToGatewayTunnel: null, gatewayToGatewayUnderlay: null },
+      mtu: { tunnelMtu: 0, testHostMtu: {}, fragNeededDropped: 0, clampedTransferMbps: null },
+      cloudInitMs: {},
+    },
   };
   try {
     step(`program: index.ts under the Pulumi mock runtime (${mode} topology)`);
@@ -590,7 +918,8 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     const publicIps = allPublicIps(lc);
     const declaredIps = (program.outputs.gatewayPublicIps ?? {}) as Record<string, string>;
     for (const [site, ip] of Object.entries(declaredIps)) {
-      if (publicIps[site] && publicIps[site] !== ip) throw new Error(`program gave ${site} public IP ${ip}, the lab handed it ${publicIps[site]}`);
+      if (publicIps[site] && publicIps[site] !== ip)
+        throw new Error(`program gave ${site} public IP ${ip}, the lab handed it ${publicIps[site]}`);
     }
     const t = buildTopology({ prefix, config: program.config, resources: program.resources, publicIps });
     result.metrics = emptyMetrics(t);
@@ -604,7 +933,9 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
       publicIp: s.publicIp,
       ...(s.testHost.privateNic.address ? { testHostAddress: bare(s.testHost.privateNic.address) } : {}),
     }));
-    log(`    ${t.sites.length} sites: ${t.sites.map((s) => `${s.name} ${s.subnet} (${s.kind}, ${s.routePropagation})`).join("; ")}`);
+    log(
+      `    ${t.sites.length} sites: ${t.sites.map((s) => `${s.name} ${s.subnet} (${s.kind}, ${s.routePropagation})`).join("; ")}`,
+    );
 
     // Every host's user-data, exactly what `pulumi up` would send (or the operator bundle's cloud-config).
     const userData = new Map<string, string>();
@@ -623,30 +954,63 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     step(`network: switch namespace, ${t.sites.length + 1} segments, ${allNodes(t).length} nodes (prefix ${prefix})`);
     const shim = buildSystemctlShim(path.join(runDir, "shim"));
     await buildSwitch(t);
-    for (const s of t.sites) for (const n of [s.gateway, s.testHost, ...(s.vpcRouter ? [s.vpcRouter] : []), ...(s.lanRouter ? [s.lanRouter] : [])]) await wireNode(t, s, n, runDir, shim, wiring);
+    for (const s of t.sites)
+      for (const n of [
+        s.gateway,
+        s.testHost,
+        ...(s.vpcRouter ? [s.vpcRouter] : []),
+        ...(s.lanRouter ? [s.lanRouter] : []),
+      ])
+        await wireNode(t, s, n, runDir, shim, wiring);
 
     step("stand-ins: VPC routers (Scaleway DHCP/IPAM + custom routes), LAN routers");
     for (const s of t.sites) {
       if (s.vpcRouter) {
         await startVpcRouter(s, runDir, wiring);
-        log(`    ${s.vpcRouter.id}: ${bare(s.vpcRouter.privateNic.address!)}, routes ${s.vpcRouter.customRoutes.map((r) => `${r.destination} -> ${r.nexthop}`).join(", ") || "none"}`);
+        log(
+          `    ${s.vpcRouter.id}: ${bare(s.vpcRouter.privateNic.address!)}, routes ${s.vpcRouter.customRoutes.map((r) => `${r.destination} -> ${r.nexthop}`).join(", ") || "none"}`,
+        );
       }
       if (s.lanRouter) await startLanRouter(s.lanRouter);
     }
 
-    const c: Ctx = { t, w: wiring, log, checks: result.checks, testHostAddr: new Map(), iperfSeconds: opts.iperfSeconds ?? 3 };
-    step(`boot: user-data of ${userData.size} hosts through cloud-init, private NICs hot-plugged after ${(opts.hotplugDelayMs ?? 3000) / 1000} s`);
+    const c: Ctx = {
+      t,
+      w: wiring,
+      log,
+      checks: result.checks,
+      testHostAddr: new Map(),
+      iperfSeconds: opts.iperfSeconds ?? 3,
+    };
+    step(
+      `boot: user-data of ${userData.size} hosts through cloud-init, private NICs hot-plugged after ${(opts.hotplugDelayMs ?? 3000) / 1000} s`,
+    );
     const boot = await bootAll(c, userData, bundles, opts.hotplugDelayMs ?? 3000);
     result.hosts = boot.summaries;
     for (const h of boot.summaries) {
       result.metrics.cloudInitMs[h.host] = h.cloudInitMs;
-      const waited = h.nicWaitSeconds !== undefined && h.nicWaitSeconds !== null ? `, waited ${h.nicWaitSeconds} s for the private NIC before wg-quick` : "";
-      c.checks.push(check(`boot ${h.host} (${h.provisioning})`, "boot", "pass", h.ok, h.ok ? `${h.cloudInitMs !== null ? `cloud-init ${h.cloudInitMs} ms` : "no user-data"}${h.dhcp ? `, DHCP ${h.dhcp.address}` : ""}${h.routesSh ? ", operator bundle's routes.sh applied" : ""}${waited}` : h.errors.join(" | ").slice(0, 600)));
+      const waited =
+        h.nicWaitSeconds !== undefined && h.nicWaitSeconds !== null
+          ? `, waited ${h.nicWaitSeconds} s for the private NIC before wg-quick`
+          : "";
+      c.checks.push(
+        check(
+          `boot ${h.host} (${h.provisioning})`,
+          "boot",
+          "pass",
+          h.ok,
+          h.ok
+            ? `${h.cloudInitMs !== null ? `cloud-init ${h.cloudInitMs} ms` : "no user-data"}${h.dhcp ? `, DHCP ${h.dhcp.address}` : ""}${h.routesSh ? ", operator bundle's routes.sh applied" : ""}${waited}`
+            : h.errors.join(" | ").slice(0, 600),
+        ),
+      );
     }
     result.metrics.timeToFirstPingMs = boot.firstPing;
     const times = Object.values(boot.firstPing);
-    result.metrics.timeToAllTunnelsMs = times.length && times.every((x) => x !== null) ? Math.max(...(times as number[])) : null;
-    for (const s of result.sites) if (!s.testHostAddress && c.testHostAddr.get(s.name)) s.testHostAddress = c.testHostAddr.get(s.name);
+    result.metrics.timeToAllTunnelsMs =
+      times.length && times.every((x) => x !== null) ? Math.max(...(times as number[])) : null;
+    for (const s of result.sites)
+      if (!s.testHostAddress && c.testHostAddr.get(s.name)) s.testHostAddress = c.testHostAddr.get(s.name);
 
     step("seed ping test: hub test host <-> every remote test host");
     await hubPingChecks(c, result.metrics);
@@ -694,7 +1058,11 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     result.namespacesLeft = (await listNetns()).filter((n) => prefixOf(n) === prefix);
   }
   result.durationMs = Date.now() - started;
-  result.ok = !result.error && result.checks.length > 0 && result.checks.every((x) => x.ok) && (result.namespacesLeft?.length ?? 0) === 0;
+  result.ok =
+    !result.error &&
+    result.checks.length > 0 &&
+    result.checks.every((x) => x.ok) &&
+    (result.namespacesLeft?.length ?? 0) === 0;
   const file = opts.resultsFile ?? path.join(RESULTS_DIR, `${prefix}.json`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   result.resultsFile = file;

@@ -39,7 +39,7 @@ export function removeRunState(prefix: string): void {
 }
 
 function readStates(): RunState[] {
-  let files: string[] = [];
+  let files: string[];
   try {
     files = fs.readdirSync(STATE_DIR).filter((f) => f.endsWith(".json"));
   } catch {
@@ -49,7 +49,14 @@ function readStates(): RunState[] {
     try {
       return [JSON.parse(fs.readFileSync(path.join(STATE_DIR, f), "utf8")) as RunState];
     } catch {
-      return [{ prefix: f.replace(/\.json$/, ""), pid: 0, startedAt: "", runDir: path.join(RUNS_DIR, f.replace(/\.json$/, "")) }];
+      return [
+        {
+          prefix: f.replace(/\.json$/, ""),
+          pid: 0,
+          startedAt: "",
+          runDir: path.join(RUNS_DIR, f.replace(/\.json$/, "")),
+        },
+      ];
     }
   });
 }
@@ -60,7 +67,8 @@ export async function destroyRun(prefix: string, runDir?: string): Promise<strin
   // Hosts first, the switch last: processes die before their links' peers vanish.
   names.sort((a, b) => Number(a.endsWith("-switch")) - Number(b.endsWith("-switch")));
   for (const n of names) await destroyNetns(n);
-  if (runDir && path.resolve(runDir).startsWith(path.resolve(RUNS_DIR))) fs.rmSync(runDir, { recursive: true, force: true });
+  if (runDir && path.resolve(runDir).startsWith(path.resolve(RUNS_DIR)))
+    fs.rmSync(runDir, { recursive: true, force: true });
   return names;
 }
 
@@ -70,7 +78,9 @@ export async function destroyRun(prefix: string, runDir?: string): Promise<strin
  */
 export async function cleanupLeftovers(): Promise<{ prefix: string; namespaces: string[] }[]> {
   const states = readStates();
-  const live = new Set(states.filter((s) => s.pid > 0 && s.pid !== process.pid && pidAlive(s.pid)).map((s) => s.prefix));
+  const live = new Set(
+    states.filter((s) => s.pid > 0 && s.pid !== process.pid && pidAlive(s.pid)).map((s) => s.prefix),
+  );
   const removed: { prefix: string; namespaces: string[] }[] = [];
   for (const s of states) {
     if (live.has(s.prefix) || s.pid === process.pid) continue;
@@ -78,7 +88,9 @@ export async function cleanupLeftovers(): Promise<{ prefix: string; namespaces: 
     removeRunState(s.prefix);
   }
   const known = new Set(states.map((s) => s.prefix));
-  const orphans = new Set((await listNetns()).map(prefixOf).filter((p): p is string => !!p && !known.has(p) && !live.has(p)));
+  const orphans = new Set(
+    (await listNetns()).map(prefixOf).filter((p): p is string => !!p && !known.has(p) && !live.has(p)),
+  );
   for (const p of orphans) removed.push({ prefix: p, namespaces: await destroyRun(p, path.join(RUNS_DIR, p)) });
   return removed.filter((r) => r.namespaces.length > 0 || true);
 }
@@ -105,10 +117,23 @@ for ns in $(ip netns list | awk '{print $1}' | grep "^$prefix-"); do ip netns de
 [ -n "$dir" ] && rm -rf "$dir"
 rm -f "$state"
 `;
-  const child = spawn("sh", ["-c", script, "lab-reaper", String(process.pid), prefix, runDir ?? "", path.join(STATE_DIR, `${prefix}.json`), String(maxHours)], {
-    detached: true,
-    stdio: "ignore",
-  });
+  const child = spawn(
+    "sh",
+    [
+      "-c",
+      script,
+      "lab-reaper",
+      String(process.pid),
+      prefix,
+      runDir ?? "",
+      path.join(STATE_DIR, `${prefix}.json`),
+      String(maxHours),
+    ],
+    {
+      detached: true,
+      stdio: "ignore",
+    },
+  );
   child.unref();
   return child.pid;
 }

@@ -9,10 +9,16 @@ let three: { run: ProgramRun; t: LabTopology };
 beforeAll(async () => {
   const d = defaultLabConfig();
   const run = await runProgram({ config: d.config, publicIps: d.publicIps, keySeed: "topology-test" });
-  def = { run, t: buildTopology({ prefix: "wgl0000", config: run.config, resources: run.resources, publicIps: allPublicIps(d) }) };
+  def = {
+    run,
+    t: buildTopology({ prefix: "wgl0000", config: run.config, resources: run.resources, publicIps: allPublicIps(d) }),
+  };
   const s = sitesLabConfig(3);
   const run3 = await runProgram({ config: s.config, publicIps: s.publicIps, keySeed: "topology-test" });
-  three = { run: run3, t: buildTopology({ prefix: "wgl0000", config: run3.config, resources: run3.resources, publicIps: allPublicIps(s) }) };
+  three = {
+    run: run3,
+    t: buildTopology({ prefix: "wgl0000", config: run3.config, resources: run3.resources, publicIps: allPublicIps(s) }),
+  };
 }, 120_000);
 
 test("default topology: the program's two sites, addresses from the config, MACs from the declared private NICs", () => {
@@ -22,7 +28,12 @@ test("default topology: the program's two sites, addresses from the config, MACs
     ["onprem", "simulated", "192.168.1.0/24"],
   ]);
   const hub = t.sites[0];
-  expect(hub.gateway.privateNic).toMatchObject({ name: "ens5", address: "192.168.0.2/24", addressing: "ipam-dhcp", hotplug: true });
+  expect(hub.gateway.privateNic).toMatchObject({
+    name: "ens5",
+    address: "192.168.0.2/24",
+    addressing: "ipam-dhcp",
+    hotplug: true,
+  });
   expect(hub.testHost.privateNic.address).toBe("192.168.0.3/24");
   expect(hub.gateway.publicNic?.address).toBe("198.51.100.10/24");
   const nic = run.resources.find((r) => r.name === "wg-s2s-scaleway-gateway-nic")!;
@@ -33,8 +44,12 @@ test("the VPC-router stand-in sits at .1 with one lease per host and exactly the
   const [hub, onprem] = def.t.sites;
   expect(hub.vpcRouter?.privateNic.address).toBe("192.168.0.1/24");
   expect(hub.vpcRouter?.leases.map((l) => l.address)).toEqual(["192.168.0.2", "192.168.0.3"]);
-  expect(hub.vpcRouter?.customRoutes).toEqual([{ destination: "192.168.1.0/24", nexthop: "192.168.0.2", resource: "wg-s2s-scaleway-route-192-168-1-0-24" }]);
-  expect(onprem.vpcRouter?.customRoutes.map((r) => [r.destination, r.nexthop])).toEqual([["192.168.0.0/24", "192.168.1.2"]]);
+  expect(hub.vpcRouter?.customRoutes).toEqual([
+    { destination: "192.168.1.0/24", nexthop: "192.168.0.2", resource: "wg-s2s-scaleway-route-192-168-1-0-24" },
+  ]);
+  expect(onprem.vpcRouter?.customRoutes.map((r) => [r.destination, r.nexthop])).toEqual([
+    ["192.168.0.0/24", "192.168.1.2"],
+  ]);
 });
 
 test("names: every namespace carries the prefix; switch-side names are unique and fit IFNAMSIZ", () => {
@@ -42,7 +57,11 @@ test("names: every namespace carries the prefix; switch-side names are unique an
     const nodes = allNodes(t);
     expect(nodes.every((n) => n.ns.startsWith("wgl0000-"))).toBe(true);
     expect(new Set(nodes.map((n) => n.ns)).size).toBe(nodes.length);
-    const ports = nodes.flatMap((n) => [n.privateNic.switchPort, `hp-${n.privateNic.switchPort}`, ...(n.publicNic ? [n.publicNic.switchPort] : [])]);
+    const ports = nodes.flatMap((n) => [
+      n.privateNic.switchPort,
+      `hp-${n.privateNic.switchPort}`,
+      ...(n.publicNic ? [n.publicNic.switchPort] : []),
+    ]);
     expect(new Set(ports).size).toBe(ports.length);
     expect(ports.every((p) => p.length <= 15)).toBe(true);
   }
@@ -65,6 +84,15 @@ test("--sites 3: an external dhcp site is an operator-built gateway with a stati
 test("refuses to invent what the program did not declare", () => {
   const d = defaultLabConfig();
   const withoutNic = def.run.resources.filter((r) => r.name !== "wg-s2s-onprem-test-host-nic");
-  expect(() => buildTopology({ prefix: "wgl0000", config: def.run.config, resources: withoutNic, publicIps: allPublicIps(d) })).toThrow(/private NIC for test-host of site onprem/);
-  expect(() => buildTopology({ prefix: "wgl0000", config: def.run.config, resources: def.run.resources, publicIps: { scaleway: "198.51.100.10" } })).toThrow(/site onprem needs a public IP/);
+  expect(() =>
+    buildTopology({ prefix: "wgl0000", config: def.run.config, resources: withoutNic, publicIps: allPublicIps(d) }),
+  ).toThrow(/private NIC for test-host of site onprem/);
+  expect(() =>
+    buildTopology({
+      prefix: "wgl0000",
+      config: def.run.config,
+      resources: def.run.resources,
+      publicIps: { scaleway: "198.51.100.10" },
+    }),
+  ).toThrow(/site onprem needs a public IP/);
 });

@@ -13,12 +13,7 @@
  *   br-s<i>            site i's segment (hub = 0, remote sites 1..N in config order)
  *   host NICs          ens2 = public, ens5 = private (the names Scaleway's images use)
  */
-import {
-  contains,
-  hostAddress as nthAddress,
-  networkAddress,
-  prefixLength,
-} from "../components/addressing";
+import { contains, hostAddress as nthAddress, networkAddress, prefixLength } from "../components/addressing";
 import type { RoutePropagation, StackConfig } from "../components/types";
 
 /** Minimal view of harness DeclaredResource the topology needs. */
@@ -119,12 +114,16 @@ const idOf = (r: ResourceView): string => r.state.id ?? r.inputs.id ?? `${r.name
 
 function tagged(resources: ResourceView[], type: string, site: string, role?: string): ResourceView[] {
   return resources.filter(
-    (r) => r.type === type && r.inputs.tags?.includes(`wg-s2s-site:${site}`) && (!role || r.inputs.tags?.includes(`wg-s2s-role:${role}`)),
+    (r) =>
+      r.type === type &&
+      r.inputs.tags?.includes(`wg-s2s-site:${site}`) &&
+      (!role || r.inputs.tags?.includes(`wg-s2s-role:${role}`)),
   );
 }
 
 function one<T>(items: T[], what: string): T {
-  if (items.length !== 1) throw new Error(`lab topology: expected exactly one ${what}, the program declared ${items.length}`);
+  if (items.length !== 1)
+    throw new Error(`lab topology: expected exactly one ${what}, the program declared ${items.length}`);
   return items[0];
 }
 
@@ -136,10 +135,17 @@ const T = {
 };
 
 /** The private NIC of a Scaleway-built host: MAC from the PrivateNic, address from its IPAM Ip. */
-function scalewayNic(resources: ResourceView[], site: string, role: "gateway" | "test-host"): { mac: string; address: string; id: string } {
+function scalewayNic(
+  resources: ResourceView[],
+  site: string,
+  role: "gateway" | "test-host",
+): { mac: string; address: string; id: string } {
   const nic = one(tagged(resources, T.privateNic, site, role), `private NIC for ${role} of site ${site}`);
   const ipamId = one<string>(nic.inputs.ipamIpIds ?? [], `IPAM address on ${nic.name}`);
-  const ip = one(resources.filter((r) => r.type === T.ipamIp && idOf(r) === ipamId), `IPAM Ip ${ipamId}`);
+  const ip = one(
+    resources.filter((r) => r.type === T.ipamIp && idOf(r) === ipamId),
+    `IPAM Ip ${ipamId}`,
+  );
   const mac = nic.state.macAddress;
   if (!mac) throw new Error(`lab topology: ${nic.name} has no macAddress`);
   return { mac, address: ip.inputs.address, id: idOf(nic) };
@@ -153,9 +159,15 @@ function customRoutesOf(resources: ResourceView[], site: string): VpcCustomRoute
   return resources
     .filter((r) => r.type === T.route && r.inputs.vpcId === vpcId)
     .map((r) => {
-      const nic = one(resources.filter((n) => n.type === T.privateNic && idOf(n) === r.inputs.nexthopResourceId), `next-hop NIC of ${r.name}`);
+      const nic = one(
+        resources.filter((n) => n.type === T.privateNic && idOf(n) === r.inputs.nexthopResourceId),
+        `next-hop NIC of ${r.name}`,
+      );
       const ipamId = one<string>(nic.inputs.ipamIpIds ?? [], `IPAM address on ${nic.name}`);
-      const ip = one(resources.filter((x) => x.type === T.ipamIp && idOf(x) === ipamId), `IPAM Ip ${ipamId}`);
+      const ip = one(
+        resources.filter((x) => x.type === T.ipamIp && idOf(x) === ipamId),
+        `IPAM Ip ${ipamId}`,
+      );
       return { destination: r.inputs.destination as string, nexthop: ip.inputs.address as string, resource: r.name };
     })
     .sort((a, b) => a.destination.localeCompare(b.destination));
@@ -167,7 +179,12 @@ export function labMac(siteIndex: number, role: NodeRole): string {
   return `02:1a:b0:00:${siteIndex.toString(16).padStart(2, "0")}:${roleByte.toString(16).padStart(2, "0")}`;
 }
 
-const ROLE_SHORT: Record<NodeRole, string> = { gateway: "gw", "test-host": "th", "vpc-router": "vr", "lan-router": "lr" };
+const ROLE_SHORT: Record<NodeRole, string> = {
+  gateway: "gw",
+  "test-host": "th",
+  "vpc-router": "vr",
+  "lan-router": "lr",
+};
 
 export interface TopologyInput {
   prefix: string;
@@ -180,7 +197,13 @@ export interface TopologyInput {
 export function buildTopology(input: TopologyInput): LabTopology {
   const { prefix, config, resources, publicIps } = input;
   const inetLen = prefixLength(INTERNET_SUBNET);
-  const node = (siteIndex: number, site: string, role: NodeRole, provisioning: LabNode["provisioning"], nic: Omit<PrivateNicSpec, "name" | "switchPort">): LabNode => {
+  const node = (
+    siteIndex: number,
+    site: string,
+    role: NodeRole,
+    provisioning: LabNode["provisioning"],
+    nic: Omit<PrivateNicSpec, "name" | "switchPort">,
+  ): LabNode => {
     const id = `${site}-${ROLE_SHORT[role]}`;
     return {
       id,
@@ -193,27 +216,67 @@ export function buildTopology(input: TopologyInput): LabTopology {
   };
   const withPublic = (n: LabNode, siteIndex: number, site: string): LabNode => {
     const ip = publicIps[site];
-    if (!ip || !contains(INTERNET_SUBNET, ip)) throw new Error(`lab topology: site ${site} needs a public IP in ${INTERNET_SUBNET}, got ${ip}`);
+    if (!ip || !contains(INTERNET_SUBNET, ip))
+      throw new Error(`lab topology: site ${site} needs a public IP in ${INTERNET_SUBNET}, got ${ip}`);
     return { ...n, publicNic: { name: PUBLIC_NIC, address: `${ip}/${inetLen}`, switchPort: `s${siteIndex}-pub` } };
   };
 
   const hub = config.scalewaySite;
   const siteDefs = [
-    { kind: "hub" as const, name: hub.name, subnet: hub.subnet, gatewayAddress: hub.gatewayAddress, testHostAddress: hub.testHostAddress as string | undefined, tunnelAddress: hub.tunnelAddress, routePropagation: hub.routePropagation, allowSpokeToSpoke: false, lanRouter: undefined as string | undefined },
+    {
+      kind: "hub" as const,
+      name: hub.name,
+      subnet: hub.subnet,
+      gatewayAddress: hub.gatewayAddress,
+      testHostAddress: hub.testHostAddress as string | undefined,
+      tunnelAddress: hub.tunnelAddress,
+      routePropagation: hub.routePropagation,
+      allowSpokeToSpoke: false,
+      lanRouter: undefined as string | undefined,
+    },
     ...config.remoteSites.map((r) => ({ ...r, kind: r.kind })),
   ];
 
   const sites = siteDefs.map((s, index): LabSite => {
     const len = prefixLength(s.subnet);
     const withLen = (a: string) => `${a}/${len}`;
-    const base = { index, name: s.name, kind: s.kind, subnet: s.subnet, routePropagation: s.routePropagation, tunnelAddress: s.tunnelAddress, allowSpokeToSpoke: s.allowSpokeToSpoke, bridge: `br-s${index}`, publicIp: publicIps[s.name] };
+    const base = {
+      index,
+      name: s.name,
+      kind: s.kind,
+      subnet: s.subnet,
+      routePropagation: s.routePropagation,
+      tunnelAddress: s.tunnelAddress,
+      allowSpokeToSpoke: s.allowSpokeToSpoke,
+      bridge: `br-s${index}`,
+      publicIp: publicIps[s.name],
+    };
     if (s.kind !== "external") {
       const gw = scalewayNic(resources, s.name, "gateway");
       const th = scalewayNic(resources, s.name, "test-host");
-      const gateway = withPublic(node(index, s.name, "gateway", "scaleway-user-data", { mac: gw.mac, address: withLen(gw.address), addressing: "ipam-dhcp", hotplug: true }), index, s.name);
-      const testHost = node(index, s.name, "test-host", "scaleway-user-data", { mac: th.mac, address: withLen(th.address), addressing: "ipam-dhcp", hotplug: true });
+      const gateway = withPublic(
+        node(index, s.name, "gateway", "scaleway-user-data", {
+          mac: gw.mac,
+          address: withLen(gw.address),
+          addressing: "ipam-dhcp",
+          hotplug: true,
+        }),
+        index,
+        s.name,
+      );
+      const testHost = node(index, s.name, "test-host", "scaleway-user-data", {
+        mac: th.mac,
+        address: withLen(th.address),
+        addressing: "ipam-dhcp",
+        hotplug: true,
+      });
       // Scaleway reserves the subnet's first host address for the VPC's own router/DHCP.
-      const vr = node(index, s.name, "vpc-router", "lab-stand-in", { mac: labMac(index, "vpc-router"), address: withLen(nthAddress(s.subnet, 1)), addressing: "static", hotplug: false });
+      const vr = node(index, s.name, "vpc-router", "lab-stand-in", {
+        mac: labMac(index, "vpc-router"),
+        address: withLen(nthAddress(s.subnet, 1)),
+        addressing: "static",
+        hotplug: false,
+      });
       return {
         ...base,
         gateway,
@@ -229,7 +292,16 @@ export function buildTopology(input: TopologyInput): LabTopology {
       };
     }
     // External: the operator's machines. The gateway's LAN address is configured by the operator.
-    const gateway = withPublic(node(index, s.name, "gateway", "operator-bundle", { mac: labMac(index, "gateway"), address: withLen(s.gatewayAddress), addressing: "static", hotplug: false }), index, s.name);
+    const gateway = withPublic(
+      node(index, s.name, "gateway", "operator-bundle", {
+        mac: labMac(index, "gateway"),
+        address: withLen(s.gatewayAddress),
+        addressing: "static",
+        hotplug: false,
+      }),
+      index,
+      s.name,
+    );
     const dhcp = s.routePropagation === "dhcp";
     const testHost = node(index, s.name, "test-host", "none", {
       mac: labMac(index, "test-host"),
@@ -238,7 +310,12 @@ export function buildTopology(input: TopologyInput): LabTopology {
       hotplug: false,
     });
     const lanRouter = s.lanRouter
-      ? node(index, s.name, "lan-router", "lab-stand-in", { mac: labMac(index, "lan-router"), address: withLen(s.lanRouter), addressing: "static", hotplug: false })
+      ? node(index, s.name, "lan-router", "lab-stand-in", {
+          mac: labMac(index, "lan-router"),
+          address: withLen(s.lanRouter),
+          addressing: "static",
+          hotplug: false,
+        })
       : undefined;
     return { ...base, gateway, testHost, lanRouter };
   });
@@ -256,7 +333,12 @@ export function buildTopology(input: TopologyInput): LabTopology {
 
 /** Every node of a topology (gateways, test hosts, stand-ins), sites in order. */
 export function allNodes(t: LabTopology): LabNode[] {
-  return t.sites.flatMap((s) => [s.gateway, s.testHost, ...(s.vpcRouter ? [s.vpcRouter] : []), ...(s.lanRouter ? [s.lanRouter] : [])]);
+  return t.sites.flatMap((s) => [
+    s.gateway,
+    s.testHost,
+    ...(s.vpcRouter ? [s.vpcRouter] : []),
+    ...(s.lanRouter ? [s.lanRouter] : []),
+  ]);
 }
 
 /** Address without prefix length. */

@@ -16,7 +16,10 @@ const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 const pf = preflight();
 const skipOk = process.env.LAB_SKIP_OK === "1";
 
-function runCli(args: string[], timeoutMs: number): { code: number | null; stdout: string; stderr: string; result?: LabResult } {
+function runCli(
+  args: string[],
+  timeoutMs: number,
+): { code: number | null; stdout: string; stderr: string; result?: LabResult } {
   const json = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "lab-test-")), "result.json");
   const r = spawnSync(process.execPath, [TSX, path.join(ROOT, "lab", "cli.ts"), ...args, "--json", json], {
     cwd: ROOT,
@@ -36,10 +39,13 @@ function namespacesOf(prefix: string): string[] {
     .filter((n) => n.startsWith(`${prefix}-`));
 }
 
-const failedChecks = (r: LabResult) => r.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.outcome} (${c.detail})`);
+const failedChecks = (r: LabResult) =>
+  r.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.outcome} (${c.detail})`);
 
 if (!pf.ok) {
-  const message = `\n\n*** THE NAMESPACE LAB DID NOT RUN ***\n${pf.problems.map((p) => `  - ${p}`).join("\n")}\n` + `Run the tests as root on Linux with /dev/net/tun (see README), or set LAB_SKIP_OK=1 to accept skipping.\n\n`;
+  const message =
+    `\n\n*** THE NAMESPACE LAB DID NOT RUN ***\n${pf.problems.map((p) => `  - ${p}`).join("\n")}\n` +
+    `Run the tests as root on Linux with /dev/net/tun (see README), or set LAB_SKIP_OK=1 to accept skipping.\n\n`;
   console.warn(message);
   describe("namespace lab", () => {
     test("can run on this machine (set LAB_SKIP_OK=1 to accept that it cannot)", () => {
@@ -52,7 +58,8 @@ if (!pf.ok) {
     let r: LabResult;
     beforeAll(() => {
       run = runCli(["--faults"], 240_000);
-      if (!run.result) throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
+      if (!run.result)
+        throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
       r = run.result;
     }, 250_000);
 
@@ -77,7 +84,12 @@ if (!pf.ok) {
         expect(h.stages.map((s) => s.stage)).toEqual(["schema", "init", "config", "final"]);
         expect(h.stages.every((s) => s.ok)).toBe(true);
         // Scaleway's DHCP stand-in handed each host its IPAM address.
-        const ipam: Record<string, string> = { "scaleway-gw": "192.168.0.2", "scaleway-th": "192.168.0.3", "onprem-gw": "192.168.1.2", "onprem-th": "192.168.1.3" };
+        const ipam: Record<string, string> = {
+          "scaleway-gw": "192.168.0.2",
+          "scaleway-th": "192.168.0.3",
+          "onprem-gw": "192.168.1.2",
+          "onprem-th": "192.168.1.3",
+        };
         expect(h.dhcp?.address).toBe(ipam[h.host]);
       }
       // The gateway waited for its hot-plugged NIC, and started the tunnel only afterwards.
@@ -92,7 +104,10 @@ if (!pf.ok) {
 
     test("the seed's ping test passes both ways, with a time to first ping and an RTT", () => {
       const pings = r.checks.filter((c) => c.group === "ping");
-      expect(pings.map((c) => c.name).sort()).toEqual(["ping onprem -> scaleway test host", "ping scaleway -> onprem test host"]);
+      expect(pings.map((c) => c.name).sort()).toEqual([
+        "ping onprem -> scaleway test host",
+        "ping scaleway -> onprem test host",
+      ]);
       expect(pings.every((c) => c.outcome === "passed")).toBe(true);
       expect(r.metrics.timeToFirstPingMs.onprem).toBeGreaterThan(0);
       expect(r.metrics.timeToFirstPingMs.onprem).toBeLessThan(120_000);
@@ -107,7 +122,9 @@ if (!pf.ok) {
       expect(r.metrics.throughputMbps.gatewayToGatewayUnderlay).toBeGreaterThan(1);
       // The lab did drop "fragmentation needed" messages: the check is not vacuous.
       expect(r.metrics.mtu.fragNeededDropped).toBeGreaterThan(0);
-      const clampless = r.checks.find((c) => c.name.startsWith("negative control: bulk TCP with the MSS clamp removed"));
+      const clampless = r.checks.find((c) =>
+        c.name.startsWith("negative control: bulk TCP with the MSS clamp removed"),
+      );
       expect(clampless?.outcome).toBe("failed as expected");
       expect(r.metrics.mtu.unclampedTransferMbps ?? 0).toBeLessThan((r.metrics.mtu.clampedTransferMbps ?? 0) / 10);
     });
@@ -119,7 +136,9 @@ if (!pf.ok) {
       expect(f.natRebindingRecoveryMs).toEqual(expect.any(Number));
       expect(r.checks.filter((c) => c.group === "fault").every((c) => c.outcome === "passed")).toBe(true);
       expect(r.checks.find((c) => c.name.startsWith("fault: 5% underlay loss"))?.outcome).toBe("passed");
-      expect(r.checks.find((c) => c.name.includes("NAT rebinding"))?.detail).toContain("hub endpoint now 198.51.100.201");
+      expect(r.checks.find((c) => c.name.includes("NAT rebinding"))?.detail).toContain(
+        "hub endpoint now 198.51.100.201",
+      );
     });
 
     test("negative controls fail, and are reported as failed as expected", () => {
@@ -155,7 +174,8 @@ if (!pf.ok) {
     let r: LabResult;
     beforeAll(() => {
       run = runCli(["--sites", "3"], 240_000);
-      if (!run.result) throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
+      if (!run.result)
+        throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
       r = run.result;
     }, 250_000);
 
@@ -171,7 +191,9 @@ if (!pf.ok) {
       expect(r.hosts.find((h) => h.host === "site3-th")?.dhcp?.address).toMatch(/^192\.168\.3\./);
       expect(r.sites.find((s) => s.name === "site2")?.routePropagation).toBe("static");
       // RFC 3442: with option 121 the LAN host ignores option 3, so lanRouter must come back as 0.0.0.0/0.
-      expect(r.checks.find((c) => c.name === "site3-th keeps its default route via the LAN router 192.168.3.1")?.outcome).toBe("passed");
+      expect(
+        r.checks.find((c) => c.name === "site3-th keeps its default route via the LAN router 192.168.3.1")?.outcome,
+      ).toBe("passed");
     });
 
     test("the hub reaches every spoke both ways, with a time to tunnel per site", () => {
@@ -184,7 +206,9 @@ if (!pf.ok) {
     });
 
     test("spoke-to-spoke works exactly between the spokes that both allow it", () => {
-      const s2s = Object.fromEntries(r.checks.filter((c) => c.group === "spoke-to-spoke").map((c) => [c.name, c.outcome]));
+      const s2s = Object.fromEntries(
+        r.checks.filter((c) => c.group === "spoke-to-spoke").map((c) => [c.name, c.outcome]),
+      );
       expect(s2s["spoke-to-spoke site1 -> site2 (allowed)"]).toBe("passed");
       expect(s2s["spoke-to-spoke site1 -> site3 (not allowed)"]).toBe("failed as expected");
       expect(s2s["spoke-to-spoke site2 -> site3 (not allowed)"]).toBe("failed as expected");
@@ -219,37 +243,60 @@ if (!pf.ok) {
       return probe();
     };
 
-    test.each(["SIGTERM", "SIGKILL"] as const)("%s mid-run: no namespace of the run survives", async (signal) => {
-      const before = new Set(labNamespaces().map((n) => n.split("-")[0]));
-      const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "lab", "cli.ts")], { cwd: ROOT, stdio: "ignore" });
-      let prefix: string | undefined;
-      const started = await waitFor(() => {
-        prefix = labNamespaces().map((n) => n.split("-")[0]).find((p) => !before.has(p));
-        return !!prefix && labNamespaces().filter((n) => n.startsWith(`${prefix}-`)).length >= 5;
-      }, 60_000);
-      child.kill(signal);
-      expect(started).toBe(true);
-      const runDir = path.join(ROOT, ".lab", "runs", prefix!);
-      const gone = await waitFor(() => labNamespaces().filter((n) => n.startsWith(`${prefix}-`)).length === 0 && !fs.existsSync(runDir), 20_000);
-      expect({ namespaces: labNamespaces().filter((n) => n.startsWith(`${prefix}-`)), runDirLeft: fs.existsSync(runDir) }).toEqual({ namespaces: [], runDirLeft: false });
-      expect(gone).toBe(true);
-    }, 100_000);
+    test.each(["SIGTERM", "SIGKILL"] as const)(
+      "%s mid-run: no namespace of the run survives",
+      async (signal) => {
+        const before = new Set(labNamespaces().map((n) => n.split("-")[0]));
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "lab", "cli.ts")], {
+          cwd: ROOT,
+          stdio: "ignore",
+        });
+        let prefix: string | undefined;
+        const started = await waitFor(() => {
+          prefix = labNamespaces()
+            .map((n) => n.split("-")[0])
+            .find((p) => !before.has(p));
+          return !!prefix && labNamespaces().filter((n) => n.startsWith(`${prefix}-`)).length >= 5;
+        }, 60_000);
+        child.kill(signal);
+        expect(started).toBe(true);
+        const runDir = path.join(ROOT, ".lab", "runs", prefix!);
+        const gone = await waitFor(
+          () => labNamespaces().filter((n) => n.startsWith(`${prefix}-`)).length === 0 && !fs.existsSync(runDir),
+          20_000,
+        );
+        expect({
+          namespaces: labNamespaces().filter((n) => n.startsWith(`${prefix}-`)),
+          runDirLeft: fs.existsSync(runDir),
+        }).toEqual({ namespaces: [], runDirLeft: false });
+        expect(gone).toBe(true);
+      },
+      100_000,
+    );
   });
 
   describe("namespace lab refuses clearly when it cannot run", () => {
     test("a usage error is exit code 2 with commander's message", () => {
-      const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "lab", "cli.ts"), "--sites", "0"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+      const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "lab", "cli.ts"), "--sites", "0"], {
+        cwd: ROOT,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
       expect(r.status).toBe(2);
       expect(r.stderr).toContain("--sites");
     }, 70_000);
 
     test("as a non-root user: exit code 2 and a message naming what is missing", () => {
-      const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, TSX, path.join(ROOT, "lab", "cli.ts")], {
-        cwd: ROOT,
-        encoding: "utf8",
-        timeout: 60_000,
-        env: { ...process.env, HOME: os.tmpdir(), TSX_TSCONFIG_PATH: path.join(ROOT, "tsconfig.json") },
-      });
+      const r = spawnSync(
+        "setpriv",
+        ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, TSX, path.join(ROOT, "lab", "cli.ts")],
+        {
+          cwd: ROOT,
+          encoding: "utf8",
+          timeout: 60_000,
+          env: { ...process.env, HOME: os.tmpdir(), TSX_TSCONFIG_PATH: path.join(ROOT, "tsconfig.json") },
+        },
+      );
       expect(r.stderr).toContain("not root");
       expect(r.status).toBe(2);
     }, 70_000);

@@ -21,6 +21,10 @@ export function buildSystemctlShim(outDir: string): string {
     logLevel: "error",
   });
   const wrapper = path.join(outDir, "systemctl");
-  fs.writeFileSync(wrapper, `#!/bin/sh\n# lab stand-in for systemd's systemctl (see lab/standins/systemctl.ts)\nexec ${process.execPath} ${js} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    wrapper,
+    `#!/bin/sh\n# lab stand-in for systemd's systemctl (see lab/standins/systemctl.ts)\nexec ${process.execPath} ${js} "$@"\n`,
+    { mode: 0o755 },
+  );
   return wrapper;
 }

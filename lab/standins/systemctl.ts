@@ -38,7 +38,8 @@ import {
 
 const STATE_DIR = process.env.LAB_SYSTEMD_STATE_DIR ?? "/run/lab-systemd";
 const UNIT_PATH = (
-  process.env.LAB_SYSTEMD_UNIT_PATH ?? "/etc/systemd/system:/run/systemd/system:/usr/local/lib/systemd/system:/lib/systemd/system"
+  process.env.LAB_SYSTEMD_UNIT_PATH ??
+  "/etc/systemd/system:/run/systemd/system:/usr/local/lib/systemd/system:/lib/systemd/system"
 ).split(":");
 /** No start may take longer than this, whatever the unit says (the lab's waits are bounded). */
 const MAX_START_SECONDS = Number(process.env.LAB_SYSTEMD_MAX_START ?? 180);
@@ -95,7 +96,7 @@ export function loadUnit(full: string): UnitSections | null {
   const byName = new Map<string, string>();
   for (const dd of dropDirs) {
     for (const dir of [...UNIT_PATH].reverse()) {
-      let files: string[] = [];
+      let files: string[];
       try {
         files = fs.readdirSync(path.join(dir, dd)).filter((f) => f.endsWith(".conf"));
       } catch {
@@ -105,7 +106,10 @@ export function loadUnit(full: string): UnitSections | null {
     }
   }
   const dropIns = [...byName.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, t]) => t);
-  return mergeUnit(expandSpecifiers(main, name), dropIns.map((t) => expandSpecifiers(t, name)));
+  return mergeUnit(
+    expandSpecifiers(main, name),
+    dropIns.map((t) => expandSpecifiers(t, name)),
+  );
 }
 
 function unitEnv(u: UnitSections, mainPid?: number): NodeJS.ProcessEnv {
@@ -125,11 +129,19 @@ function unitEnv(u: UnitSections, mainPid?: number): NodeJS.ProcessEnv {
 function runExec(unit: string, line: string, env: NodeJS.ProcessEnv, timeoutSec: number): boolean {
   const { command, ignoreFailure } = parseExecLine(line);
   log(`${unit}: exec ${command}`);
-  const r = spawnSync("/bin/sh", ["-c", command], { env, encoding: "utf8", timeout: timeoutSec * 1000, killSignal: "SIGKILL" });
+  const r = spawnSync("/bin/sh", ["-c", command], {
+    env,
+    encoding: "utf8",
+    timeout: timeoutSec * 1000,
+    killSignal: "SIGKILL",
+  });
   const out = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim();
   if (out) log(`${unit}: | ${out.split("\n").join(`\n${unit}: | `)}`);
   const ok = r.status === 0;
-  if (!ok) log(`${unit}: command ${r.error ? `error ${r.error.message}` : `exited ${r.status}${r.signal ? ` (${r.signal})` : ""}`}${ignoreFailure ? " (ignored)" : ""}`);
+  if (!ok)
+    log(
+      `${unit}: command ${r.error ? `error ${r.error.message}` : `exited ${r.status}${r.signal ? ` (${r.signal})` : ""}`}${ignoreFailure ? " (ignored)" : ""}`,
+    );
   return ok || ignoreFailure;
 }
 
@@ -165,7 +177,10 @@ function startOne(full: string, u: UnitSections | null, st: State): boolean {
     return true;
   }
   const type = value(u, "Service", "Type") ?? (values(u, "Service", "ExecStart").length ? "simple" : "oneshot");
-  const timeout = Math.min(parseTimeSpan(value(u, "Service", "TimeoutStartSec") ?? value(u, "Service", "TimeoutSec")) ?? MAX_START_SECONDS, MAX_START_SECONDS);
+  const timeout = Math.min(
+    parseTimeSpan(value(u, "Service", "TimeoutStartSec") ?? value(u, "Service", "TimeoutSec")) ?? MAX_START_SECONDS,
+    MAX_START_SECONDS,
+  );
   let env: NodeJS.ProcessEnv;
   try {
     env = unitEnv(u);
@@ -175,14 +190,16 @@ function startOne(full: string, u: UnitSections | null, st: State): boolean {
   }
   log(`${full}: starting (Type=${type})`);
   for (const pre of values(u, "Service", "ExecStartPre")) {
-    if (!runExec(full, pre, env, timeout)) return record("failed", "failed in ExecStartPre"), false;
+    if (!runExec(full, pre, env, timeout)) return (record("failed", "failed in ExecStartPre"), false);
   }
   const starts = values(u, "Service", "ExecStart");
   let mainPid: number | undefined;
   if (type === "oneshot") {
-    for (const s of starts) if (!runExec(full, s, env, timeout)) return record("failed", "failed in ExecStart"), false;
+    for (const s of starts)
+      if (!runExec(full, s, env, timeout)) return (record("failed", "failed in ExecStart"), false);
   } else if (type === "forking") {
-    if (!starts.length || !runExec(full, starts[0], env, timeout)) return record("failed", "failed in ExecStart"), false;
+    if (!starts.length || !runExec(full, starts[0], env, timeout))
+      return (record("failed", "failed in ExecStart"), false);
     const pidFile = value(u, "Service", "PIDFile");
     if (pidFile) {
       for (let i = 0; i < 50 && !readIf(pidFile); i++) sleepMs(100);
@@ -190,7 +207,7 @@ function startOne(full: string, u: UnitSections | null, st: State): boolean {
       if (pid > 0) mainPid = pid;
     }
   } else {
-    if (!starts.length) return record("failed", "no ExecStart"), false;
+    if (!starts.length) return (record("failed", "no ExecStart"), false);
     const { command } = parseExecLine(starts[0]);
     const logFd = fs.openSync(path.join(STATE_DIR, "journal.log"), "a");
     const child = spawn("/bin/sh", ["-c", `exec ${command}`], { env, detached: true, stdio: ["ignore", logFd, logFd] });
@@ -199,10 +216,10 @@ function startOne(full: string, u: UnitSections | null, st: State): boolean {
     mainPid = child.pid;
     // A service that dies at once failed to start; notify-type services get a little longer to settle.
     sleepMs(type === "notify" ? 800 : 300);
-    if (!mainPid || !pidAlive(mainPid)) return record("failed", "main process exited at start"), false;
+    if (!mainPid || !pidAlive(mainPid)) return (record("failed", "main process exited at start"), false);
   }
   for (const post of values(u, "Service", "ExecStartPost")) {
-    if (!runExec(full, post, unitEnv(u, mainPid), timeout)) return record("failed", "failed in ExecStartPost"), false;
+    if (!runExec(full, post, unitEnv(u, mainPid), timeout)) return (record("failed", "failed in ExecStartPost"), false);
   }
   const remain = (value(u, "Service", "RemainAfterExit") ?? "no") === "yes";
   if (type === "oneshot" && !remain) {
@@ -237,7 +254,12 @@ function stopOne(full: string, st: State): boolean {
     for (const s of values(u, "Service", "ExecStopPost")) runExec(full, s, env, 90);
   }
   st.units[full] = { ...cur, state: "inactive", mainPid: undefined, result: "stopped" };
-  st.sequence.push({ unit: full, action: "stop", at: new Date().toISOString(), result: ok ? "stopped" : "stop failed" });
+  st.sequence.push({
+    unit: full,
+    action: "stop",
+    at: new Date().toISOString(),
+    result: ok ? "stopped" : "stop failed",
+  });
   log(`${full}: stopped`);
   return ok;
 }
@@ -263,18 +285,33 @@ function startTransaction(names: string[], st: State): string[] {
     const u = load(full);
     // A unit nobody requires that has no file (e.g. network-online.target on a minimal image) is just skipped.
     if (!u && !requested.has(full)) {
-      const requiredBy = order.filter((o) => load(o) && [...unitList(load(o)!, "Requires"), ...unitList(load(o)!, "BindsTo")].map((x) => parseUnitName(x).full).includes(full));
+      const requiredBy = order.filter(
+        (o) =>
+          load(o) &&
+          [...unitList(load(o)!, "Requires"), ...unitList(load(o)!, "BindsTo")]
+            .map((x) => parseUnitName(x).full)
+            .includes(full),
+      );
       if (requiredBy.length === 0) {
         log(`${full}: not found, wanted only; skipped`);
         continue;
       }
     }
-    const hardDeps = u ? [...unitList(u, "Requires"), ...unitList(u, "BindsTo"), ...unitList(u, "Requisite")].map((x) => parseUnitName(x).full) : [];
+    const hardDeps = u
+      ? [...unitList(u, "Requires"), ...unitList(u, "BindsTo"), ...unitList(u, "Requisite")].map(
+          (x) => parseUnitName(x).full,
+        )
+      : [];
     const broken = hardDeps.filter((d) => failed.has(d));
     if (broken.length) {
       log(`${full}: Dependency failed (${broken.join(", ")})`);
       st.units[full] = { ...(st.units[full] ?? {}), state: "failed", result: "dependency" };
-      st.sequence.push({ unit: full, action: "start", at: new Date().toISOString(), result: `dependency failed: ${broken.join(", ")}` });
+      st.sequence.push({
+        unit: full,
+        action: "start",
+        at: new Date().toISOString(),
+        result: `dependency failed: ${broken.join(", ")}`,
+      });
       failed.add(full);
       continue;
     }
@@ -385,7 +422,11 @@ function main(argv: string[]): number {
     case "show": {
       for (const n of fullNames) {
         const s = st.units[n];
-        say(cmd === "show" ? `ActiveState=${s?.state ?? "inactive"}\nMainPID=${s?.mainPid ?? 0}` : `● ${n}\n   Active: ${s?.state ?? "inactive"} (${s?.result ?? "dead"})`);
+        say(
+          cmd === "show"
+            ? `ActiveState=${s?.state ?? "inactive"}\nMainPID=${s?.mainPid ?? 0}`
+            : `● ${n}\n   Active: ${s?.state ?? "inactive"} (${s?.result ?? "dead"})`,
+        );
       }
       return fullNames.every((n) => st.units[n]?.state === "active") ? 0 : 3;
     }

@@ -16,7 +16,19 @@ import {
 describe("unit files", () => {
   test("parses sections, repeated keys, comments and backslash continuations", () => {
     const u = mergeUnit(
-      ["# comment", "[Unit]", "Description=x", "After=a.service", "After=b.service c.service", "", "[Service]", "ExecStart=/bin/echo one \\", "  two", "; other comment", "ExecStart=/bin/true"].join("\n"),
+      [
+        "# comment",
+        "[Unit]",
+        "Description=x",
+        "After=a.service",
+        "After=b.service c.service",
+        "",
+        "[Service]",
+        "ExecStart=/bin/echo one \\",
+        "  two",
+        "; other comment",
+        "ExecStart=/bin/true",
+      ].join("\n"),
       [],
     );
     expect(value(u, "Unit", "Description")).toBe("x");
@@ -25,15 +37,30 @@ describe("unit files", () => {
   });
 
   test("drop-ins append, and an empty assignment resets a list (systemd's override idiom)", () => {
-    const u = mergeUnit("[Service]\nExecStart=/bin/old\n[Unit]\nRequires=a.service\n", ["[Service]\nExecStart=\nExecStart=/bin/new\n", "[Unit]\nRequires=b.service\n"]);
+    const u = mergeUnit("[Service]\nExecStart=/bin/old\n[Unit]\nRequires=a.service\n", [
+      "[Service]\nExecStart=\nExecStart=/bin/new\n",
+      "[Unit]\nRequires=b.service\n",
+    ]);
     expect(values(u, "Service", "ExecStart")).toEqual(["/bin/new"]);
     expect(unitList(u, "Requires")).toEqual(["a.service", "b.service"]);
   });
 
   test("names: templates, instances and the default .service suffix", () => {
-    expect(parseUnitName("wg-quick@wg0")).toEqual({ full: "wg-quick@wg0.service", prefix: "wg-quick", instance: "wg0", suffix: "service", template: "wg-quick@.service" });
-    expect(parseUnitName("network-online.target")).toEqual({ full: "network-online.target", prefix: "network-online", suffix: "target" });
-    expect(expandSpecifiers("up %i %I %n %p 100%%", parseUnitName("wg-quick@wg0"))).toBe("up wg0 wg0 wg-quick@wg0.service wg-quick 100%");
+    expect(parseUnitName("wg-quick@wg0")).toEqual({
+      full: "wg-quick@wg0.service",
+      prefix: "wg-quick",
+      instance: "wg0",
+      suffix: "service",
+      template: "wg-quick@.service",
+    });
+    expect(parseUnitName("network-online.target")).toEqual({
+      full: "network-online.target",
+      prefix: "network-online",
+      suffix: "target",
+    });
+    expect(expandSpecifiers("up %i %I %n %p 100%%", parseUnitName("wg-quick@wg0"))).toBe(
+      "up wg0 wg0 wg-quick@wg0.service wg-quick 100%",
+    );
     expect(expandSpecifiers("%I", parseUnitName("mnt@a-b.service"))).toBe("a/b");
   });
 
@@ -44,7 +71,7 @@ describe("unit files", () => {
     expect(parseTimeSpan("1min 30s")).toBe(90);
     expect(parseTimeSpan("infinity")).toBeUndefined();
     expect(parseEnvironment(['A=1 "B=two words"', "C="])).toEqual({ A: "1", B: "two words", C: "" });
-    expect(parseEnvironmentFile("# c\nexport X=1\nY=\"q\"\nbad line\n")).toEqual({ X: "1", Y: "q" });
+    expect(parseEnvironmentFile('# c\nexport X=1\nY="q"\nbad line\n')).toEqual({ X: "1", Y: "q" });
   });
 });
 
@@ -67,12 +94,17 @@ describe("startOrder", () => {
   });
 
   test("without the drop-in the wait unit is not part of the transaction (the ordering comes from the program)", () => {
-    const order = startOrder(["wg-quick@wg0"], (n) => (n === "wg-quick@wg0.service" ? mergeUnit(units[n], []) : load(n)));
+    const order = startOrder(["wg-quick@wg0"], (n) =>
+      n === "wg-quick@wg0.service" ? mergeUnit(units[n], []) : load(n),
+    );
     expect(order).not.toContain("wg-s2s-private-nic.service");
   });
 
   test("refuses an ordering cycle", () => {
-    const cyc = (n: string) => (n === "a.service" ? mergeUnit("[Unit]\nWants=b.service\nAfter=b.service\n", []) : mergeUnit("[Unit]\nAfter=a.service\n", []));
+    const cyc = (n: string) =>
+      n === "a.service"
+        ? mergeUnit("[Unit]\nWants=b.service\nAfter=b.service\n", [])
+        : mergeUnit("[Unit]\nAfter=a.service\n", []);
     expect(() => startOrder(["a.service"], cyc)).toThrow(/ordering cycle/);
   });
 });

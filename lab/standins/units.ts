@@ -201,7 +201,14 @@ export function startOrder(requested: string[], load: (name: string) => UnitSect
     if (units.has(full) || depth > 20) return;
     const u = load(full);
     units.set(full, u);
-    if (u) for (const dep of [...unitList(u, "Requires"), ...unitList(u, "BindsTo"), ...unitList(u, "Requisite"), ...unitList(u, "Wants")]) visit(dep, depth + 1);
+    if (u)
+      for (const dep of [
+        ...unitList(u, "Requires"),
+        ...unitList(u, "BindsTo"),
+        ...unitList(u, "Requisite"),
+        ...unitList(u, "Wants"),
+      ])
+        visit(dep, depth + 1);
     discovery.push(full);
   };
   for (const r of requested) visit(r, 0);

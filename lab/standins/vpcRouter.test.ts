@@ -40,7 +40,9 @@ test("dnsmasq itself accepts the configuration", () => {
   try {
     const f = path.join(dir, "dnsmasq.conf");
     fs.writeFileSync(f, renderVpcRouterDnsmasq(site, files));
-    expect(execFileSync("dnsmasq", ["--test", `--conf-file=${f}`], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })).toBeDefined();
+    expect(
+      execFileSync("dnsmasq", ["--test", `--conf-file=${f}`], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }),
+    ).toBeDefined();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

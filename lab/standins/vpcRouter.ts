@@ -57,6 +57,16 @@ export function vpcRouterForwardingCommands(site: LabSite): string[][] {
     // Scaleway's router does not tell hosts to bypass it; a Linux router would (redirects).
     ["sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0"],
     ["sysctl", "-qw", `net.ipv4.conf.${vr.privateNic.name}.send_redirects=0`],
-    ...vr.customRoutes.map((r) => ["ip", "-4", "route", "replace", r.destination, "via", r.nexthop, "dev", vr.privateNic.name]),
+    ...vr.customRoutes.map((r) => [
+      "ip",
+      "-4",
+      "route",
+      "replace",
+      r.destination,
+      "via",
+      r.nexthop,
+      "dev",
+      vr.privateNic.name,
+    ]),
   ];
 }
