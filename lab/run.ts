@@ -608,7 +608,7 @@ async function throughputAndMtu(c: Ctx, metrics: LabMetrics): Promise<void> {
       ),
     );
     c.log(
-      `  negative control, no MSS clamp: ${worked ? "transfer WORKED (unexpected)" : "stalled as expected"} (${bare.ok ? `${bare.mbps} Mbit/s` : bare.error})`,
+      `  negative control, no MSS clamp: ${worked ? "transfer WORKED (unexpected)" : "stalled as expected"} (${bare.ok ? `${bare.mbps} Mbit/s` : (bare.error ?? `${bare.bytesReceived} bytes arrived`)})`,
     );
     // Restore through the unit's own reload (the ruleset is written to be re-runnable).
     for (const gw of [hub.gateway, far.gateway])
