@@ -52,7 +52,13 @@ export class TunnelVerification extends pulumi.ComponentResource {
       hostKey: args.hostPublicKeys[`${site}/test-host`],
       proxy: gatewayConnection(site),
     });
-    const run = (id: string, connection: any, script: pulumi.Input<string>, triggers: pulumi.Input<any>[], dependsOn: pulumi.Resource[]) =>
+    const run = (
+      id: string,
+      connection: command.types.input.remote.ConnectionArgs,
+      script: pulumi.Input<string>,
+      triggers: pulumi.Input<string>[],
+      dependsOn: pulumi.Resource[],
+    ) =>
       new command.remote.Command(
         `${name}-${id}`,
         { connection, create: script, triggers, logging: "stdoutAndStderr" },

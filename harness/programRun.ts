@@ -15,11 +15,12 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../components/types";
+import { loadStackConfig } from "../components/validation";
+import program from "../index";
 
 export const PROJECT = "scaleway-wireguard-s2s";
-const ROOT = path.resolve(__dirname, "..");
-const INDEX = path.join(ROOT, "index.ts");
 /** How the SDK serialises a secret in resource inputs: { [SIG_KEY]: SECRET_VALUE, value }. */
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
@@ -37,6 +38,8 @@ export interface ProgramRunOptions {
 export interface DeclaredResource {
   type: string;
   name: string;
+  /** The id the mock gave it (what other resources' inputs refer to). */
+  id: string;
   custom: boolean;
   /** Inputs with secrets unwrapped. */
   inputs: Record<string, any>;
@@ -143,7 +146,7 @@ function makeMocks(opts: ProgramRunOptions, resources: DeclaredResource[]) {
           state = { ...inputs, macAddress: `02:00:00:00:00:${(nextMac++).toString(16).padStart(2, "0")}` };
           break;
       }
-      resources.push({ type: args.type, name: args.name, custom: args.custom !== false, inputs, secretInputs, state });
+      resources.push({ type: args.type, name: args.name, id, custom: args.custom !== false, inputs, secretInputs, state });
       return { id, state };
     },
     call(args: { token: string; inputs: any }) {
@@ -152,16 +155,14 @@ function makeMocks(opts: ProgramRunOptions, resources: DeclaredResource[]) {
   };
 }
 
-type PulumiSdk = typeof import("@pulumi/pulumi");
-
-async function resolveOutput(pulumi: PulumiSdk, v: unknown): Promise<{ value: any; secret: boolean }> {
+async function resolveOutput(v: unknown): Promise<{ value: any; secret: boolean }> {
   if (pulumi.Output.isInstance(v)) {
     const secret = await (v as any).isSecret;
     const value = await new Promise((resolve) => (v as any).apply(resolve));
     return { value, secret };
   }
   if (v && typeof v === "object" && !Array.isArray(v)) {
-    const entries = await Promise.all(Object.entries(v).map(async ([k, x]) => [k, await resolveOutput(pulumi, x)] as const));
+    const entries = await Promise.all(Object.entries(v).map(async ([k, x]) => [k, await resolveOutput(x)] as const));
     return {
       value: Object.fromEntries(entries.map(([k, r]) => [k, r.value])),
       secret: entries.some(([, r]) => r.secret),
@@ -193,12 +194,11 @@ export async function runProgram(opts: ProgramRunOptions): Promise<ProgramRun> {
   currentMocks = makeMocks(opts, resources);
   // One SDK instance and one loaded program per process: index.ts exports the program as
   // a function, so each run calls it again rather than reloading modules.
-  const pulumi: PulumiSdk = require("@pulumi/pulumi");
   await pulumi.runtime.setMocks(dispatchingMocks as any, PROJECT, opts.stack ?? "lab", false);
   pulumi.runtime.setAllConfig(toPulumiConfig(opts.config));
   let mod: Record<string, any>;
   try {
-    mod = await require(INDEX)();
+    mod = await program();
   } catch (err) {
     // Callers (tests) check that a bad config declared nothing at all.
     if (err && typeof err === "object") (err as any).declaredResources = [...resources];
@@ -207,13 +207,12 @@ export async function runProgram(opts: ProgramRunOptions): Promise<ProgramRun> {
   const outputs: Record<string, any> = {};
   const secretOutputs: string[] = [];
   for (const [name, v] of Object.entries(mod)) {
-    const r = await resolveOutput(pulumi, v);
+    const r = await resolveOutput(v);
     outputs[name] = r.value;
     if (r.secret) secretOutputs.push(name);
   }
   await (pulumi.runtime as any).waitForRPCs?.();
 
-  const { loadStackConfig } = require("../components/validation");
   const config: StackConfig = loadStackConfig(opts.config);
   const ofType = (type: string) => resources.filter((r) => r.type === type);
   return {

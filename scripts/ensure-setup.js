@@ -21,7 +21,7 @@ const args = new Set(process.argv.slice(2));
 const LAB_PACKAGES = [
   "wireguard-tools", // wg, wg-quick
   "wireguard-go", // userspace WireGuard where the kernel has no module
-  "dnsmasq-base", // the dhcp sites' DHCP server and the stand-in for Scaleway's DHCP (no system service)
+  "dnsmasq", // the dhcp sites' DHCP server (its unit file too) and the stand-in for Scaleway's DHCP
   "isc-dhcp-client", // dhclient with the rfc3442 option-121 hook
   "cloud-init", // `cloud-init schema` and the modules that run the user-data
   "nftables",
@@ -32,6 +32,8 @@ const LAB_PACKAGES = [
   "shellcheck",
   "procps",
   "util-linux", // unshare, nsenter
+  "mount",
+  "dpkg",
 ];
 /** The VM lab's tool chain (issue 6). */
 const VM_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "dosfstools", "mtools", "dpkg-dev", "genisoimage", "openssh-client"];
@@ -74,8 +76,17 @@ function ensureDebianPackages(wanted) {
   }
   log(`installing Debian packages: ${missing.join(" ")}`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
-  execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { stdio: "inherit", env });
+  // The lab runs dnsmasq, iperf3 and friends inside its own namespaces only: keep their
+  // packages from starting system-wide daemons on this machine (policy-rc.d "101" = deny).
+  const policy = "/usr/sbin/policy-rc.d";
+  const ownPolicy = !fs.existsSync(policy);
+  if (ownPolicy) fs.writeFileSync(policy, "#!/bin/sh\nexit 101\n", { mode: 0o755 });
+  try {
+    execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
+    execFileSync("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { stdio: "inherit", env });
+  } finally {
+    if (ownPolicy) fs.rmSync(policy, { force: true });
+  }
 }
 
 ensureNodeModules(root);
