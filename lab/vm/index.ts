@@ -516,6 +516,25 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     result.measurements.iperfPmtuBlackholeBitsPerSecond = blackhole.bps;
     check("MTU: bulk TCP across the tunnel with ICMP frag-needed dropped", blackhole.bps !== undefined && blackhole.bps > 0, blackhole.detail);
 
+    // Negative control: the same black hole without the gateways' MSS clamping must stall
+    // bulk TCP, or the MTU check above proves nothing. The policy is reloaded afterwards.
+    const gateways = plan.hosts.filter((h) => h.role === "gateway");
+    const unclamped = await Promise.all(gateways.map((gw) => ssh(target(gw), UNCLAMP_SCRIPT, 60_000)));
+    await dropFragNeeded(ctx.network.switchNs, true);
+    const stalled = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
+    await dropFragNeeded(ctx.network.switchNs, false);
+    const restored = await Promise.all(gateways.map((gw) => ssh(target(gw), "systemctl restart wg-s2s-firewall.service && nft list table inet wg_s2s | grep -c maxseg", 60_000)));
+    const removedAll = unclamped.every((r) => /removed [1-9]/.test(r.stdout));
+    const clampedBps = blackhole.bps ?? 0;
+    const stall = stalled.bps === undefined || stalled.bps < clampedBps / 4;
+    check(
+      "negative control: without MSS clamping, the frag-needed black hole stalls bulk TCP",
+      removedAll && stall,
+      `${removedAll ? "clamp rules removed on both gateways" : `could not remove the clamp rules: ${unclamped.map((r) => r.stdout.trim() || r.stderr.trim()).join(" | ")}`}; ${stalled.detail}`,
+      true,
+    );
+    if (!restored.every((r) => r.code === 0 && Number(r.stdout.trim()) > 0)) throw new Error("could not restore the gateways' forward policy");
+
     if (options.reboot !== false) {
       const hubGw = plan.hosts.find((h) => h.site === hubSite && h.role === "gateway")!;
       // Negative control first: with the hub's tunnel down, the ping must fail, or the
@@ -613,6 +632,9 @@ async function iperfRun(client: SshTarget, server: SshTarget, serverAddress: str
     return { detail: `${(e as Error).message} ${r.stderr.trim()}`.trim() };
   }
 }
+
+/** Deletes the MSS-clamping rules (by handle) from the gateway's forward policy, nothing else. */
+const UNCLAMP_SCRIPT = `n=0; for h in $(nft -a list chain inet wg_s2s forward | sed -n 's/.*maxseg size set.*# handle \\([0-9]*\\)$/\\1/p'); do nft delete rule inet wg_s2s forward handle "$h" && n=$((n+1)); done; echo "removed $n"`;
 
 /** Drops ICMP "fragmentation needed" on every bridge of the lab (a path-MTU black hole). */
 async function dropFragNeeded(switchNs: string, on: boolean): Promise<void> {
