@@ -29,7 +29,7 @@ import {
 import { ensureImage, type VmImage } from "./image";
 import { createNetwork, destroyNetwork, listLabNamespaces, tapName, type LabNetwork } from "./network";
 import { planVmLab, type VmHost, type VmLabPlan } from "./plan";
-import { probeKvm, qmp, startVm, stopVm, type Accel, type RunningVm } from "./qemu";
+import { probeKvm, qmp, startVm, stopVm, unlinkOnceOpen, type Accel, type RunningVm } from "./qemu";
 import { renderMetaData, renderNetworkConfig, writeSeedIso, type VmNic } from "./seed";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -408,6 +408,11 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       });
       ctx.vms.push(vm);
       recordOwner(ctx);
+      // The seed's files and the overlay hold keys: keep them only as qemu's open files.
+      fs.rmSync(path.join(dir, "seed"), { recursive: true, force: true });
+      if (!(await unlinkOnceOpen(vm.pid, [vm.overlay, seedIso]))) {
+        throw new Error(`${host.name}: qemu did not open its disks; see ${path.join(dir, "qemu.stderr")}`);
+      }
       result.hosts.push({
         name: host.name,
         site: host.site,

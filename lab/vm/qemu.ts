@@ -29,6 +29,7 @@ export interface VmSpec {
 export interface RunningVm {
   name: string;
   pid: number;
+  overlay: string;
   serialLog: string;
   qmpSocket: string;
   startedAt: number;
@@ -119,12 +120,43 @@ export async function startVm(spec: VmSpec): Promise<RunningVm> {
   return {
     name: spec.name,
     pid: child.pid,
+    overlay: files.overlay,
     serialLog: files.serialLog,
     qmpSocket: files.qmpSocket,
     startedAt: Date.now(),
     process: child,
     exited,
   };
+}
+
+/**
+ * Once qemu holds its disks open, their names can go: the overlay and the seed carry the
+ * WireGuard keys, and an unlinked file vanishes with the process, even after a SIGKILL.
+ * A guest reboot or reset reuses the open files. Returns false if qemu never opened them.
+ */
+export async function unlinkOnceOpen(pid: number, files: readonly string[], timeoutMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const wanted = new Set(files.map((f) => path.resolve(f)));
+  while (Date.now() < deadline) {
+    const open = new Set<string>();
+    try {
+      for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+        try {
+          open.add(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+        } catch {
+          /* fd closed meanwhile */
+        }
+      }
+    } catch {
+      return false; // qemu is gone
+    }
+    if ([...wanted].every((f) => open.has(f))) {
+      for (const f of wanted) fs.rmSync(f, { force: true });
+      return true;
+    }
+    await sleep(250);
+  }
+  return false;
 }
 
 /** Ends a VM by pid: SIGTERM, then SIGKILL after a bounded wait. */
