@@ -38,7 +38,10 @@ export = async () => {
     publicKeys: vpn.publicKeys,
     tunnelAddresses: Object.fromEntries(plan.sites.map((s) => [s.name, s.tunnelAddress])),
     privateAddresses: Object.fromEntries(
-      plan.sites.map((s) => [s.name, { subnet: s.subnet, gateway: s.gatewayAddress, testHost: s.testHostAddress ?? null }]),
+      plan.sites.map((s) => [
+        s.name,
+        { subnet: s.subnet, gateway: s.gatewayAddress, testHost: s.testHostAddress ?? null },
+      ]),
     ),
     sshHostKeys: vpn.hostPublicKeys,
     sshCommandsBySite: pulumi

@@ -67,7 +67,11 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
     }
     const psks: Record<string, WireGuardPresharedKey> = {};
     for (const spoke of plan.spokes) {
-      psks[spoke.name] = new WireGuardPresharedKey(`${name}-${spoke.name}-psk`, { generation: spoke.keyGeneration }, child);
+      psks[spoke.name] = new WireGuardPresharedKey(
+        `${name}-${spoke.name}-psk`,
+        { generation: spoke.keyGeneration },
+        child,
+      );
     }
 
     // The deploy key lets `pulumi up` verify the tunnel over SSH with no manual key step.

@@ -96,7 +96,13 @@ export class TunnelVerification extends pulumi.ComponentResource {
       // A handshake needs both ends up: wait for the peers' cloud-init too where we built them.
       const after = [site.name, ...site.peers.map((p) => p.name)].flatMap((n) => cloudInitDone[n]?.slice(0, 1) ?? []);
       handshakes.push(
-        run(`${site.name}-handshake`, gatewayConnection(site.name), script, [args.sites[site.name].gateway.server.id], after),
+        run(
+          `${site.name}-handshake`,
+          gatewayConnection(site.name),
+          script,
+          [args.sites[site.name].gateway.server.id],
+          after,
+        ),
       );
     }
 

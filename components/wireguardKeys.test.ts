@@ -39,12 +39,16 @@ describe("wireGuardPublicKey", () => {
     try {
       wg = execFileSync("sh", ["-c", "command -v wg"]).toString().trim();
     } catch {
-      throw new Error("`wg` (Debian package wireguard-tools) is missing: run `npm run setup` or apt-get install wireguard-tools");
+      throw new Error(
+        "`wg` (Debian package wireguard-tools) is missing: run `npm run setup` or apt-get install wireguard-tools",
+      );
     }
     for (let i = 0; i < 20; i++) {
       // Raw random bytes are deliberately left unclamped: `wg` and scalarMult must clamp alike.
       const priv = Buffer.from(nacl.randomBytes(32)).toString("base64");
-      const expected = execFileSync(wg, ["pubkey"], { input: priv + "\n" }).toString().trim();
+      const expected = execFileSync(wg, ["pubkey"], { input: priv + "\n" })
+        .toString()
+        .trim();
       expect(wireGuardPublicKey(priv)).toBe(expected);
     }
   });

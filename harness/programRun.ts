@@ -146,7 +146,15 @@ function makeMocks(opts: ProgramRunOptions, resources: DeclaredResource[]) {
           state = { ...inputs, macAddress: `02:00:00:00:00:${(nextMac++).toString(16).padStart(2, "0")}` };
           break;
       }
-      resources.push({ type: args.type, name: args.name, id, custom: args.custom !== false, inputs, secretInputs, state });
+      resources.push({
+        type: args.type,
+        name: args.name,
+        id,
+        custom: args.custom !== false,
+        inputs,
+        secretInputs,
+        state,
+      });
       return { id, state };
     },
     call(args: { token: string; inputs: any }) {

@@ -36,7 +36,16 @@ const LAB_PACKAGES = [
   "dpkg",
 ];
 /** The VM lab's tool chain (issue 6). */
-const VM_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "dosfstools", "mtools", "dpkg-dev", "genisoimage", "openssh-client"];
+const VM_PACKAGES = [
+  "qemu-system-x86",
+  "qemu-utils",
+  "debootstrap",
+  "dosfstools",
+  "mtools",
+  "dpkg-dev",
+  "genisoimage",
+  "openssh-client",
+];
 
 function log(msg) {
   process.stderr.write(`[setup] ${msg}\n`);

@@ -61,7 +61,9 @@ describe("adding and removing a remote site", () => {
       (n) => !n.includes("site3") && n !== "wg-s2s-scaleway-route-192-168-3-0-24" && !n.startsWith("wg-s2s-verify-"),
     );
     expect(foreign).toEqual([]);
-    expect(d.added).toEqual(expect.arrayContaining(["wg-s2s-site3-gateway", "wg-s2s-site3-key-private", "wg-s2s-site3-psk-bytes"]));
+    expect(d.added).toEqual(
+      expect.arrayContaining(["wg-s2s-site3-gateway", "wg-s2s-site3-key-private", "wg-s2s-site3-psk-bytes"]),
+    );
     // Changed: the hub's gateway (user-data: new peer) and its security group (new UDP source),
     // plus verification commands that depend on the hub gateway's replacement.
     const changedInfra = d.changed.filter((n) => !n.startsWith("wg-s2s-verify-"));

@@ -137,7 +137,9 @@ describe("the seed topology (hub + one simulated site)", () => {
     expect(sg.inboundDefaultPolicy).toBe("drop");
     const rules = sg.inboundRules as any[];
     const udp = rules.filter((r) => r.protocol === "UDP");
-    expect(udp).toEqual([{ action: "accept", protocol: "UDP", port: 52435, ipRange: `${run.outputs.gatewayPublicIps.onprem}/32` }]);
+    expect(udp).toEqual([
+      { action: "accept", protocol: "UDP", port: 52435, ipRange: `${run.outputs.gatewayPublicIps.onprem}/32` },
+    ]);
     expect(rules.filter((r) => r.protocol === "TCP")).toEqual([
       { action: "accept", protocol: "TCP", port: 22, ipRange: "203.0.113.7/32" },
     ]);
@@ -166,7 +168,11 @@ describe("the seed topology (hub + one simulated site)", () => {
 
   test("outputs give addresses, keys, SSH commands and the ping test", () => {
     expect(run.outputs.tunnelAddresses).toEqual({ scaleway: "172.16.0.1", onprem: "172.16.0.2" });
-    expect(run.outputs.privateAddresses.onprem).toEqual({ subnet: "192.168.1.0/24", gateway: "192.168.1.2", testHost: "192.168.1.3" });
+    expect(run.outputs.privateAddresses.onprem).toEqual({
+      subnet: "192.168.1.0/24",
+      gateway: "192.168.1.2",
+      testHost: "192.168.1.3",
+    });
     expect(run.outputs.gatewayPublicIps).toEqual({ scaleway: expect.any(String), onprem: expect.any(String) });
     expect(run.outputs.sshCommandsBySite.scaleway.gateway).toContain(`root@${run.outputs.gatewayPublicIps.scaleway}`);
     expect(run.outputs.pingTest.onprem).toMatch(/ping -c 3 -W 2 192\.168\.1\.3$/);
@@ -191,7 +197,9 @@ describe("an external site", () => {
   });
 
   test("the hub accepts WireGuard only from the external gateway's public address", () => {
-    const udp = (byName(run, "wg-s2s-scaleway-gateway-sg").inputs.inboundRules as any[]).filter((r) => r.protocol === "UDP");
+    const udp = (byName(run, "wg-s2s-scaleway-gateway-sg").inputs.inboundRules as any[]).filter(
+      (r) => r.protocol === "UDP",
+    );
     expect(udp.map((r) => r.ipRange)).toEqual(["198.51.100.77/32"]);
   });
 
@@ -222,7 +230,10 @@ describe("keys live in state", () => {
     expect(tweaked.outputs.publicKeys).toEqual(a.outputs.publicKeys);
     expect(tweaked.userData("onprem", "gateway")).not.toBe(a.userData("onprem", "gateway"));
 
-    const rotated = await runProgram({ config: { ...base, remoteSites: [{ ...onprem, keyGeneration: 1 }] }, keySeed: "k" });
+    const rotated = await runProgram({
+      config: { ...base, remoteSites: [{ ...onprem, keyGeneration: 1 }] },
+      keySeed: "k",
+    });
     expect(rotated.outputs.publicKeys.onprem).not.toBe(a.outputs.publicKeys.onprem);
     expect(rotated.outputs.publicKeys.scaleway).toBe(a.outputs.publicKeys.scaleway);
     const psk = (r: ProgramRun) => wgConf(r.userData("onprem", "gateway")).match(/PresharedKey = (\S+)/)![1];

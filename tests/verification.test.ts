@@ -14,7 +14,13 @@ describe("deploy verification", () => {
   let run: ProgramRun;
   const cmd = (name: string): DeclaredResource => {
     const r = run.ofType(COMMAND).find((c) => c.name === `wg-s2s-verify-${name}`);
-    if (!r) throw new Error(`no command ${name}: ${run.ofType(COMMAND).map((c) => c.name).join(", ")}`);
+    if (!r)
+      throw new Error(
+        `no command ${name}: ${run
+          .ofType(COMMAND)
+          .map((c) => c.name)
+          .join(", ")}`,
+      );
     return r;
   };
   beforeAll(async () => {
@@ -22,7 +28,12 @@ describe("deploy verification", () => {
   });
 
   test("checks cloud-init on every host, a handshake on every gateway, and the ping test", () => {
-    expect(run.ofType(COMMAND).map((c) => c.name.replace("wg-s2s-verify-", "")).sort()).toEqual([
+    expect(
+      run
+        .ofType(COMMAND)
+        .map((c) => c.name.replace("wg-s2s-verify-", ""))
+        .sort(),
+    ).toEqual([
       "onprem-gateway-cloud-init",
       "onprem-handshake",
       "onprem-ping",
@@ -35,14 +46,22 @@ describe("deploy verification", () => {
 
   test("gateways are reached directly, as root, with their pinned host key", () => {
     const c = cmd("scaleway-gateway-cloud-init").inputs.connection;
-    expect(c).toMatchObject({ host: "198.51.100.10", user: "root", hostKey: run.outputs.sshHostKeys["scaleway/gateway"] });
+    expect(c).toMatchObject({
+      host: "198.51.100.10",
+      user: "root",
+      hostKey: run.outputs.sshHostKeys["scaleway/gateway"],
+    });
     expect(c.hostKey).toMatch(/^ssh-ed25519 /);
   });
 
   test("test hosts are reached through their own gateway, both host keys pinned", () => {
     const c = cmd("onprem-test-host-cloud-init").inputs.connection;
     expect(c).toMatchObject({ host: "192.168.1.3", hostKey: run.outputs.sshHostKeys["onprem/test-host"] });
-    expect(c.proxy).toMatchObject({ host: "198.51.100.11", user: "root", hostKey: run.outputs.sshHostKeys["onprem/gateway"] });
+    expect(c.proxy).toMatchObject({
+      host: "198.51.100.11",
+      user: "root",
+      hostKey: run.outputs.sshHostKeys["onprem/gateway"],
+    });
   });
 
   test("the ping runs on the hub's test host towards the remote test host", () => {
