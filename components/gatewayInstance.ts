@@ -1,18 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as scaleway from "@pulumiverse/scaleway";
-import { declarePrivateInstance } from "./privateInstance";
+import { declarePrivateInstance, SiteHostArgs } from "./privateInstance";
 
-export interface GatewayInstanceArgs {
-  siteName: string;
-  zone: string;
-  region: string;
-  instanceType: string;
-  image: string;
-  privateNetworkId: pulumi.Input<string>;
-  privateAddress: string;
+export interface GatewayInstanceArgs extends SiteHostArgs {
   /** The site's flexible IP; a separate resource so the address survives server replacement. */
   publicIp: scaleway.instance.Ip;
-  userData: pulumi.Input<string>;
   listenPort: number;
   /** Public addresses of the peer gateways: the only sources WireGuard accepts. */
   peerPublicIps: pulumi.Input<string>[];

@@ -8,9 +8,9 @@ import * as scaleway from "@pulumiverse/scaleway";
 
 export type HostRole = "gateway" | "test-host";
 
-export interface PrivateInstanceArgs {
+/** What every host on a site is given, gateway or test host. */
+export interface SiteHostArgs {
   siteName: string;
-  role: HostRole;
   zone: string;
   region: string;
   instanceType: string;
@@ -20,6 +20,10 @@ export interface PrivateInstanceArgs {
   privateAddress: string;
   /** cloud-init user-data; a secret whenever it holds key material. */
   userData: pulumi.Input<string>;
+}
+
+export interface PrivateInstanceArgs extends SiteHostArgs {
+  role: HostRole;
   /** Public IPv4 to attach, or none (the host is then reached through the gateway). */
   publicIp?: scaleway.instance.Ip;
   inboundRules: pulumi.Input<scaleway.types.input.instance.SecurityGroupInboundRule>[];

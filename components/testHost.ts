@@ -1,16 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as scaleway from "@pulumiverse/scaleway";
-import { declarePrivateInstance } from "./privateInstance";
+import { declarePrivateInstance, SiteHostArgs } from "./privateInstance";
 
-export interface TestHostArgs {
-  siteName: string;
-  zone: string;
-  region: string;
-  instanceType: string;
-  image: string;
-  privateNetworkId: pulumi.Input<string>;
-  privateAddress: string;
-  userData: pulumi.Input<string>;
+export interface TestHostArgs extends SiteHostArgs {
   /** Off by default: the gateway is the SSH jump host, which saves an IPv4 and an exposed host. */
   publicIp: boolean;
   adminCidrs: string[];
