@@ -38,7 +38,9 @@ describe("VM lab (npm run lab -- --vm)", () => {
   const ran = () => {
     if (missing.length) {
       if (process.env.VM_LAB_SKIP_OK === "1") return false;
-      throw new Error(`the VM lab could not run (missing: ${missing.join("; ")}); set VM_LAB_SKIP_OK=1 to accept that here`);
+      throw new Error(
+        `the VM lab could not run (missing: ${missing.join("; ")}); set VM_LAB_SKIP_OK=1 to accept that here`,
+      );
     }
     return true;
   };
@@ -53,7 +55,11 @@ describe("VM lab (npm run lab -- --vm)", () => {
     expect(result!.error).toBeUndefined();
     expect(result!.hosts.map((h) => h.role).sort()).toEqual(["gateway", "gateway", "test-host", "test-host"]);
     for (const h of result!.hosts) {
-      expect({ host: h.name, status: h.cloudInitStatus, errors: h.cloudInitErrors }).toEqual({ host: h.name, status: "done", errors: [] });
+      expect({ host: h.name, status: h.cloudInitStatus, errors: h.cloudInitErrors }).toEqual({
+        host: h.name,
+        status: "done",
+        errors: [],
+      });
       expect(h.guestUserDataSha256).toBe(h.userDataSha256);
     }
   });
@@ -90,7 +96,11 @@ describe("VM lab (npm run lab -- --vm)", () => {
 
   it("a rebooted gateway brings the tunnel back with nothing done by hand", () => {
     if (!ran()) return;
-    for (const c of [...checkNamed(/rebooted$/), ...checkNamed(/^tunnel back after rebooting/), ...checkNamed(/after the reboot/)]) {
+    for (const c of [
+      ...checkNamed(/rebooted$/),
+      ...checkNamed(/^tunnel back after rebooting/),
+      ...checkNamed(/after the reboot/),
+    ]) {
       expect(c).toMatchObject({ ok: true });
     }
     expect(result!.measurements.rebootToTunnelSeconds).toBeGreaterThan(0);
@@ -102,7 +112,8 @@ describe("VM lab (npm run lab -- --vm)", () => {
     const left = (await listLabNamespaces(NETNS_PATTERN)).filter((n) => n.startsWith(result!.prefix));
     expect(left).toEqual([]);
     const files = filesUnder(result!.runDir).map((f) => path.basename(f));
-    for (const secretOrDisk of ["seed.iso", "user-data", "deploy.key", "ssh-key", "overlay.qcow2"]) expect(files).not.toContain(secretOrDisk);
+    for (const secretOrDisk of ["seed.iso", "user-data", "deploy.key", "ssh-key", "overlay.qcow2"])
+      expect(files).not.toContain(secretOrDisk);
     for (const f of filesUnder(result!.runDir)) {
       expect(fs.readFileSync(f, "utf8")).not.toMatch(/PrivateKey\s*=\s*[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/);
     }

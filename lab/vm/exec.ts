@@ -16,7 +16,13 @@ export function run(cmd: string, args: readonly string[], timeoutMs = 30_000, in
       { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 64 * 1024 * 1024, encoding: "utf8" },
       (err, stdout, stderr) => {
         // A number is the exit status; a timeout kill has none (124, as timeout(1)); spawn errors 127.
-        const code = err ? (typeof (err as any).code === "number" ? (err as any).code : (err as any).killed ? 124 : 127) : 0;
+        const code = err
+          ? typeof (err as any).code === "number"
+            ? (err as any).code
+            : (err as any).killed
+              ? 124
+              : 127
+          : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr) || (err && code === 124 ? String(err) : "") });
       },
     );

@@ -44,7 +44,8 @@ export function sshArgs(t: SshTarget, command: string): string[] {
 }
 
 /** ssh's own failure (exit 255) before the command ran: worth another try on a busy host. */
-const CONNECT_FAILURE = /timed out|Connection refused|banner exchange|No route to host|reset by peer|closed by remote host/i;
+const CONNECT_FAILURE =
+  /timed out|Connection refused|banner exchange|No route to host|reset by peer|closed by remote host/i;
 
 /**
  * Runs a command over SSH. Under emulation on a busy machine the handshake alone can take

@@ -15,7 +15,11 @@ describe("VM image recipe", () => {
       "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\nComponents: main",
     ].join("\n\n");
     expect(parseDebianMirror([deb822])).toBe("http://mirror.example/debian");
-    expect(parseDebianMirror(["deb [arch=amd64] http://ftp.fr.debian.org/debian bookworm main\n"])).toBe("http://ftp.fr.debian.org/debian");
-    expect(parseDebianMirror(["deb http://security.debian.org/debian-security bookworm-security main\n"])).toBeUndefined();
+    expect(parseDebianMirror(["deb [arch=amd64] http://ftp.fr.debian.org/debian bookworm main\n"])).toBe(
+      "http://ftp.fr.debian.org/debian",
+    );
+    expect(
+      parseDebianMirror(["deb http://security.debian.org/debian-security bookworm-security main\n"]),
+    ).toBeUndefined();
   });
 });

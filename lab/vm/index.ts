@@ -160,7 +160,8 @@ export function userDataPackages(userData: string): string[] {
 export async function vmLabPrerequisites(): Promise<string[]> {
   const missing: string[] = [];
   if (process.platform !== "linux") missing.push("Linux");
-  if (typeof process.getuid === "function" && process.getuid() !== 0) missing.push("root (namespaces, taps, debootstrap)");
+  if (typeof process.getuid === "function" && process.getuid() !== 0)
+    missing.push("root (namespaces, taps, debootstrap)");
   if (!fs.existsSync("/dev/net/tun")) missing.push("/dev/net/tun");
   const tools: Record<string, string> = {
     "qemu-system-x86_64": "qemu-system-x86",
@@ -279,7 +280,13 @@ async function cleanup(ctx: RunContext): Promise<string[]> {
 function nicsOf(host: VmHost, hostIndex: number): (VmNic & { tap: string })[] {
   const nics: (VmNic & { tap: string })[] = [];
   if (host.publicAddress && host.publicMac) {
-    nics.push({ id: "public", mac: host.publicMac, pciSlot: 2, staticAddress: `${host.publicAddress}/24`, tap: tapName(hostIndex, "public") });
+    nics.push({
+      id: "public",
+      mac: host.publicMac,
+      pciSlot: 2,
+      staticAddress: `${host.publicAddress}/24`,
+      tap: tapName(hostIndex, "public"),
+    });
   }
   nics.push({ id: "private", mac: host.privateMac, pciSlot: 5, tap: tapName(hostIndex, "private") });
   return nics;
@@ -339,7 +346,9 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     });
     const plan: VmLabPlan = planVmLab(program.resources);
     const userData = new Map(plan.hosts.map((h) => [h.name, program.userData(h.site, h.role)]));
-    log(`plan: ${plan.hosts.map((h) => `${h.name} ${h.privateAddress}${h.publicAddress ? ` / ${h.publicAddress}` : ""}`).join(", ")}`);
+    log(
+      `plan: ${plan.hosts.map((h) => `${h.name} ${h.privateAddress}${h.publicAddress ? ` / ${h.publicAddress}` : ""}`).join(", ")}`,
+    );
 
     // SSH access: the program's deploy key when it exports one, else a lab key via meta-data.
     let keyFile = path.join(runDir, "deploy.key");
@@ -364,7 +373,9 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     });
     result.measurements.imageSeconds = (Date.now() - imageStarted) / 1000;
     result.image = { key: image.key, built: image.built, buildSeconds: image.buildSeconds, repoDebs: image.repoDebs };
-    log(`image ${image.key} (${image.built ? `built in ${image.buildSeconds.toFixed(0)} s` : "cached"}); repo: ${image.repoDebs.length} .deb`);
+    log(
+      `image ${image.key} (${image.built ? `built in ${image.buildSeconds.toFixed(0)} s` : "cached"}); repo: ${image.repoDebs.length} .deb`,
+    );
 
     if (options.accel && options.accel !== "auto") {
       result.accel = options.accel;
@@ -378,7 +389,9 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
 
     ctx.network = await createNetwork(prefix, plan, runDir);
     recordOwner(ctx);
-    log(`network: namespace ${ctx.network.switchNs} (bridges, ${ctx.network.taps.length} taps), stand-ins ${[...ctx.network.vpcNs.values()].join(", ")}`);
+    log(
+      `network: namespace ${ctx.network.switchNs} (bridges, ${ctx.network.taps.length} taps), stand-ins ${[...ctx.network.vpcNs.values()].join(", ")}`,
+    );
 
     const t0 = Date.now();
     for (const [i, host] of plan.hosts.entries()) {
@@ -434,10 +447,15 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     const testHosts = plan.hosts.filter((h) => h.role === "test-host");
     const hubTest = testHosts.find((h) => h.site === hubSite);
     const spokeTests = testHosts.filter((h) => h.site !== hubSite);
-    if (!hubTest || spokeTests.length === 0) throw new Error("the VM lab needs the hub's test host and at least one simulated site's test host");
+    if (!hubTest || spokeTests.length === 0)
+      throw new Error("the VM lab needs the hub's test host and at least one simulated site's test host");
     /** "answered", "no answer", or undefined when SSH itself failed (nothing was learnt). */
     const pingOnce = async (from: VmHost, to: VmHost): Promise<"answered" | "no answer" | undefined> => {
-      const r = await ssh(target(from), `ping -n -c 1 -W 2 ${to.privateAddress} >/dev/null; echo "ping-exit=$?"`, 45_000);
+      const r = await ssh(
+        target(from),
+        `ping -n -c 1 -W 2 ${to.privateAddress} >/dev/null; echo "ping-exit=$?"`,
+        45_000,
+      );
       const m = /ping-exit=(\d+)/.exec(r.stdout);
       return m ? (m[1] === "0" ? "answered" : "no answer") : undefined;
     };
@@ -457,7 +475,8 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
         const vm = ctx.vms[i];
         const uptime = await waitFor(
           async () => {
-            if (vm.process.exitCode !== null) throw new Error(`${host.name}: qemu exited (${vm.process.exitCode}); see ${vm.serialLog}`);
+            if (vm.process.exitCode !== null)
+              throw new Error(`${host.name}: qemu exited (${vm.process.exitCode}); see ${vm.serialLog}`);
             const panic = kernelPanic(vm.serialLog);
             if (panic) throw new Error(`${host.name}: ${panic}; see ${vm.serialLog}`);
             return cloudInitFinishedUptime(vm.serialLog);
@@ -473,7 +492,9 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
         }
         hr.cloudInitDoneUptimeSeconds = uptime;
         hr.cloudInitDoneSeconds = (Date.now() - vm.startedAt) / 1000;
-        log(`${host.name}: cloud-init finished (guest uptime ${uptime.toFixed(0)} s, wall ${hr.cloudInitDoneSeconds.toFixed(0)} s)`);
+        log(
+          `${host.name}: cloud-init finished (guest uptime ${uptime.toFixed(0)} s, wall ${hr.cloudInitDoneSeconds.toFixed(0)} s)`,
+        );
       }),
     );
 
@@ -488,7 +509,15 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
 
     const boot = await tunnelWatch;
     result.measurements.bootToTunnelSeconds = boot;
-    if (!check("tunnel up: first ping between test hosts", boot !== undefined, boot !== undefined ? `${boot.toFixed(0)} s after the VMs started` : `no ping within ${timeouts.tunnelMs / 1000} s`)) {
+    if (
+      !check(
+        "tunnel up: first ping between test hosts",
+        boot !== undefined,
+        boot !== undefined
+          ? `${boot.toFixed(0)} s after the VMs started`
+          : `no ping within ${timeouts.tunnelMs / 1000} s`,
+      )
+    ) {
       throw new Error("the tunnel never came up");
     }
 
@@ -504,14 +533,24 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
         const stats = parsePing(r.stdout);
         const ok = r.code === 0 && stats !== undefined && stats.received === stats.transmitted;
         if (stats?.rttAvgMs !== undefined) result.measurements.pingRttMs[`${from.name}->${to.name}`] = stats.rttAvgMs;
-        check(`ping ${from.name} -> ${to.name}`, ok, stats ? `${stats.received}/${stats.transmitted} replies, avg ${stats.rttAvgMs ?? "?"} ms` : r.stderr.trim() || r.stdout.trim());
+        check(
+          `ping ${from.name} -> ${to.name}`,
+          ok,
+          stats
+            ? `${stats.received}/${stats.transmitted} replies, avg ${stats.rttAvgMs ?? "?"} ms`
+            : r.stderr.trim() || r.stdout.trim(),
+        );
       }
     }
 
     const spoke = spokeTests[0];
     const iperf = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
     result.measurements.iperfBitsPerSecond = iperf.bps;
-    check(`iperf3 ${hubTest.name} -> ${spoke.name} through the tunnel`, iperf.bps !== undefined && iperf.bps > 0, iperf.detail);
+    check(
+      `iperf3 ${hubTest.name} -> ${spoke.name} through the tunnel`,
+      iperf.bps !== undefined && iperf.bps > 0,
+      iperf.detail,
+    );
 
     // MTU: the test hosts keep 1500-byte MTUs; with every ICMP "fragmentation needed"
     // dropped on all segments, path-MTU discovery is blind and only MSS clamping saves TCP.
@@ -519,7 +558,11 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     const blackhole = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
     await dropFragNeeded(ctx.network.switchNs, false);
     result.measurements.iperfPmtuBlackholeBitsPerSecond = blackhole.bps;
-    check("MTU: bulk TCP across the tunnel with ICMP frag-needed dropped", blackhole.bps !== undefined && blackhole.bps > 0, blackhole.detail);
+    check(
+      "MTU: bulk TCP across the tunnel with ICMP frag-needed dropped",
+      blackhole.bps !== undefined && blackhole.bps > 0,
+      blackhole.detail,
+    );
 
     // Negative control: the same black hole without the gateways' MSS clamping must stall
     // bulk TCP, or the MTU check above proves nothing. The policy is reloaded afterwards.
@@ -528,7 +571,15 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     await dropFragNeeded(ctx.network.switchNs, true);
     const stalled = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
     await dropFragNeeded(ctx.network.switchNs, false);
-    const restored = await Promise.all(gateways.map((gw) => ssh(target(gw), "systemctl restart wg-s2s-firewall.service && nft list table inet wg_s2s | grep -c maxseg", 60_000)));
+    const restored = await Promise.all(
+      gateways.map((gw) =>
+        ssh(
+          target(gw),
+          "systemctl restart wg-s2s-firewall.service && nft list table inet wg_s2s | grep -c maxseg",
+          60_000,
+        ),
+      ),
+    );
     const removedAll = unclamped.every((r) => /removed [1-9]/.test(r.stdout));
     const clampedBps = blackhole.bps ?? 0;
     const stall = stalled.bps === undefined || stalled.bps < clampedBps / 4;
@@ -538,21 +589,39 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       `${removedAll ? "clamp rules removed on both gateways" : `could not remove the clamp rules: ${unclamped.map((r) => r.stdout.trim() || r.stderr.trim()).join(" | ")}`}; ${stalled.detail}`,
       true,
     );
-    if (!restored.every((r) => r.code === 0 && Number(r.stdout.trim()) > 0)) throw new Error("could not restore the gateways' forward policy");
+    if (!restored.every((r) => r.code === 0 && Number(r.stdout.trim()) > 0))
+      throw new Error("could not restore the gateways' forward policy");
 
     if (options.reboot !== false) {
       const hubGw = plan.hosts.find((h) => h.site === hubSite && h.role === "gateway")!;
       // Negative control first: with the hub's tunnel down, the ping must fail, or the
       // checks above were not measuring the tunnel.
-      const stopped = await ssh(target(hubGw), "systemctl stop wg-quick@wg0 && ! ip link show wg0 >/dev/null 2>&1 && echo wg0-down", 60_000);
+      const stopped = await ssh(
+        target(hubGw),
+        "systemctl stop wg-quick@wg0 && ! ip link show wg0 >/dev/null 2>&1 && echo wg0-down",
+        60_000,
+      );
       const without = await pingOnce(hubTest, spoke);
       check(
         "negative control: no ping with the hub gateway's tunnel stopped",
         stopped.stdout.includes("wg0-down") && without === "no answer",
-        without === "answered" ? "ping answered without the tunnel: traffic bypasses it" : without === "no answer" ? "wg0 down; ping unanswered, as it must be" : "could not run the ping (SSH failed)",
+        without === "answered"
+          ? "ping answered without the tunnel: traffic bypasses it"
+          : without === "no answer"
+            ? "wg0 down; ping unanswered, as it must be"
+            : "could not run the ping (SSH failed)",
         true,
       );
-      await rebootCheck(hubGw, ctx.vms[plan.hosts.indexOf(hubGw)], options.rebootMethod ?? "guest", target, async () => (await pingOnce(hubTest, spoke)) === "answered", timeouts.rebootMs, result, check);
+      await rebootCheck(
+        hubGw,
+        ctx.vms[plan.hosts.indexOf(hubGw)],
+        options.rebootMethod ?? "guest",
+        target,
+        async () => (await pingOnce(hubTest, spoke)) === "answered",
+        timeouts.rebootMs,
+        result,
+        check,
+      );
     }
 
     result.ok = result.checks.every((c) => c.ok) && result.hosts.every((h) => h.cloudInitErrors.length === 0);
@@ -571,7 +640,9 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     process.removeListener("SIGTERM", onSignal);
     result.measurements.totalSeconds = (Date.now() - started) / 1000;
     fs.writeFileSync(result.resultFile, JSON.stringify(result, null, 2));
-    log(`${result.ok ? "VM lab passed" : "VM lab FAILED"} in ${result.measurements.totalSeconds.toFixed(0)} s; result: ${path.relative(REPO_ROOT, result.resultFile)}`);
+    log(
+      `${result.ok ? "VM lab passed" : "VM lab FAILED"} in ${result.measurements.totalSeconds.toFixed(0)} s; result: ${path.relative(REPO_ROOT, result.resultFile)}`,
+    );
   }
   return result;
 }
@@ -582,7 +653,7 @@ async function inspectCloudInit(host: VmHost, hr: VmLabHostResult, t: SshTarget,
   const r = await ssh(
     t,
     "timeout 300 cloud-init status --wait --long; echo '--8<--'; cat /run/cloud-init/result.json; echo '--8<--'; sha256sum /var/lib/cloud/instance/user-data.txt",
-    60_000,
+    360_000,
   );
   const [statusText, resultJson, shaLine] = r.stdout.split("--8<--\n");
   hr.cloudInitStatus = parseCloudInitStatus(statusText ?? "");
@@ -618,11 +689,19 @@ async function kernelWireGuardChecks(plan: VmLabPlan, target: (h: VmHost) => Ssh
       .filter((l) => /^\S+\s+\d+$/.test(l))
       .map((l) => Number(l.split(/\s+/)[1]));
     const allShook = handshakes.length > 0 && handshakes.every((t) => t > 0);
-    check(`${gw.name}: kernel WireGuard, handshake with every peer`, kernel && allShook, `kernel module ${kernel ? "yes" : "no"}; handshakes ${handshakes.length ? handshakes.map((t) => (t > 0 ? "done" : "none")).join(", ") : "none listed"}`);
+    check(
+      `${gw.name}: kernel WireGuard, handshake with every peer`,
+      kernel && allShook,
+      `kernel module ${kernel ? "yes" : "no"}; handshakes ${handshakes.length ? handshakes.map((t) => (t > 0 ? "done" : "none")).join(", ") : "none listed"}`,
+    );
   }
 }
 
-async function iperfRun(client: SshTarget, server: SshTarget, serverAddress: string): Promise<{ bps?: number; detail: string }> {
+async function iperfRun(
+  client: SshTarget,
+  server: SshTarget,
+  serverAddress: string,
+): Promise<{ bps?: number; detail: string }> {
   // One-shot server; the client run is bounded by its own -t plus connect time.
   await ssh(server, "pkill -x iperf3; iperf3 -s -1 -D", 30_000);
   await sleep(1000);
@@ -668,7 +747,8 @@ async function rebootCheck(
   result: VmLabResult,
   check: CheckFn,
 ): Promise<void> {
-  const bootId = async () => (await ssh(target(gw), "cat /proc/sys/kernel/random/boot_id", 45_000)).stdout.trim() || undefined;
+  const bootId = async () =>
+    (await ssh(target(gw), "cat /proc/sys/kernel/random/boot_id", 45_000)).stdout.trim() || undefined;
   const before = await bootId();
   const t = Date.now();
   if (method === "reset") {
@@ -678,29 +758,56 @@ async function rebootCheck(
     // In-guest reboot, as an operator (or an unattended upgrade) would do it.
     await ssh(target(gw), "systemctl reboot", 45_000, 0);
   }
-  const rebooted = await waitFor(async () => {
-    if (vm.process.exitCode !== null) throw new Error(`${gw.name}: qemu exited during the reboot`);
-    const now = await bootId();
-    return now && before && now !== before ? now : undefined;
-  }, timeoutMs, 5000);
-  if (!check(`${gw.name} rebooted`, rebooted !== undefined, rebooted ? `new boot id (${method === "reset" ? "QMP system_reset" : "systemctl reboot"})` : `no new boot id within ${timeoutMs / 1000} s`)) return;
-  const back = await waitFor(async () => ((await ping()) ? (Date.now() - t) / 1000 : undefined), timeoutMs - (Date.now() - t), 3000);
+  const rebooted = await waitFor(
+    async () => {
+      if (vm.process.exitCode !== null) throw new Error(`${gw.name}: qemu exited during the reboot`);
+      const now = await bootId();
+      return now && before && now !== before ? now : undefined;
+    },
+    timeoutMs,
+    5000,
+  );
+  if (
+    !check(
+      `${gw.name} rebooted`,
+      rebooted !== undefined,
+      rebooted
+        ? `new boot id (${method === "reset" ? "QMP system_reset" : "systemctl reboot"})`
+        : `no new boot id within ${timeoutMs / 1000} s`,
+    )
+  )
+    return;
+  const back = await waitFor(
+    async () => ((await ping()) ? (Date.now() - t) / 1000 : undefined),
+    timeoutMs - (Date.now() - t),
+    3000,
+  );
   result.measurements.rebootToTunnelSeconds = back;
   check(
     `tunnel back after rebooting ${gw.name}, nothing done by hand`,
     back !== undefined,
-    back !== undefined ? `${back.toFixed(0)} s from the reboot command to the first ping` : `no ping within ${timeoutMs / 1000} s`,
+    back !== undefined
+      ? `${back.toFixed(0)} s from the reboot command to the first ping`
+      : `no ping within ${timeoutMs / 1000} s`,
   );
-  const r = await ssh(target(gw), "timeout 300 cloud-init status --wait --long; echo '--8<--'; cat /run/cloud-init/result.json", 60_000);
+  const r = await ssh(
+    target(gw),
+    "timeout 300 cloud-init status --wait --long; echo '--8<--'; cat /run/cloud-init/result.json",
+    360_000,
+  );
   const [statusText, json] = r.stdout.split("--8<--\n");
-  let errors: string[] = [];
+  let errors: string[];
   try {
     errors = parseCloudInitResult(json ?? "").errors;
   } catch (e) {
     errors = [(e as Error).message];
   }
   const status = parseCloudInitStatus(statusText ?? "");
-  check(`cloud-init on ${gw.name} after the reboot: no errors`, status === "done" && errors.length === 0, `status ${status ?? "?"}; errors: ${errors.length ? errors.join(" | ") : "none"}`);
+  check(
+    `cloud-init on ${gw.name} after the reboot: no errors`,
+    status === "done" && errors.length === 0,
+    `status ${status ?? "?"}; errors: ${errors.length ? errors.join(" | ") : "none"}`,
+  );
 }
 
 /**
@@ -718,7 +825,12 @@ async function deployVerificationChecks(
   const { planTopology } = await import("../../components/topology");
   const topology = planTopology(program.config);
   const publicKeys: Record<string, string> = program.outputs.publicKeys ?? {};
-  const t = { ...scripts.DEFAULT_VERIFICATION_TIMEOUTS, cloudInitSeconds: 300, handshakeSeconds: 240, pingSeconds: 120 };
+  const t = {
+    ...scripts.DEFAULT_VERIFICATION_TIMEOUTS,
+    cloudInitSeconds: 300,
+    handshakeSeconds: 240,
+    pingSeconds: 120,
+  };
   const runScript = async (name: string, host: VmHost, script: string, seconds: number) => {
     const r = await sshScript(target(host), script, (seconds + 60) * 1000);
     const said = (r.code === 0 ? r.stdout : r.stderr || r.stdout).trim().split("\n").pop() ?? "";
@@ -726,12 +838,22 @@ async function deployVerificationChecks(
   };
   for (const host of plan.hosts) {
     const label = `${host.site} ${host.role === "gateway" ? "gateway" : "test host"}`;
-    await runScript(`cloud-init on ${host.name}`, host, scripts.waitForCloudInitScript(label, t.cloudInitSeconds), t.cloudInitSeconds);
+    await runScript(
+      `cloud-init on ${host.name}`,
+      host,
+      scripts.waitForCloudInitScript(label, t.cloudInitSeconds),
+      t.cloudInitSeconds,
+    );
   }
   for (const gw of plan.hosts.filter((h) => h.role === "gateway")) {
     const site = topology.sites.find((s) => s.name === gw.site);
     const peers = (site?.peers ?? []).map((p) => publicKeys[p.name]).filter((k): k is string => typeof k === "string");
-    await runScript(`handshakes on ${gw.name}`, gw, scripts.handshakeScript(`${gw.site} gateway`, peers, t.handshakeSeconds), t.handshakeSeconds);
+    await runScript(
+      `handshakes on ${gw.name}`,
+      gw,
+      scripts.handshakeScript(`${gw.site} gateway`, peers, t.handshakeSeconds),
+      t.handshakeSeconds,
+    );
   }
   const hubTest = plan.hosts.find((h) => h.site === topology.hub.name && h.role === "test-host");
   for (const spoke of topology.spokes.filter((s) => s.onScaleway && s.testHostAddress)) {

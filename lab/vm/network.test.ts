@@ -10,7 +10,13 @@ const segment: VmSegment = {
 };
 const hosts: VmHost[] = [
   { name: "hub-gateway", site: "hub", role: "gateway", privateAddress: "192.168.0.2", privateMac: "02:00:00:00:00:01" },
-  { name: "hub-test-host", site: "hub", role: "test-host", privateAddress: "192.168.0.3", privateMac: "02:00:00:00:00:02" },
+  {
+    name: "hub-test-host",
+    site: "hub",
+    role: "test-host",
+    privateAddress: "192.168.0.3",
+    privateMac: "02:00:00:00:00:02",
+  },
 ];
 const files = { leases: "/r/l", log: "/r/log", pid: "/r/pid" };
 

@@ -36,7 +36,8 @@ export interface LabNetwork {
 }
 
 /** Interface names are per namespace, so short fixed names never collide across runs. */
-export const tapName = (hostIndex: number, nic: "public" | "private") => `tap${hostIndex}${nic === "public" ? "p" : "v"}`;
+export const tapName = (hostIndex: number, nic: "public" | "private") =>
+  `tap${hostIndex}${nic === "public" ? "p" : "v"}`;
 const bridgeName = (segmentIndex: number) => `br${segmentIndex}`;
 const INTERNET_BRIDGE = "brinet";
 
@@ -45,7 +46,11 @@ async function ns(netns: string, ...args: string[]): Promise<string> {
 }
 
 /** dnsmasq configuration of one private network's DHCP/IPAM stand-in. */
-export function renderVpcDnsmasqConfig(segment: VmSegment, hosts: readonly VmHost[], files: { leases: string; log: string; pid: string }): string {
+export function renderVpcDnsmasqConfig(
+  segment: VmSegment,
+  hosts: readonly VmHost[],
+  files: { leases: string; log: string; pid: string },
+): string {
   const parsed = new Address4(segment.subnet);
   const network = parsed.startAddress().address;
   const mask = maskOf(parsed.subnetMask);
@@ -64,9 +69,18 @@ export function renderVpcDnsmasqConfig(segment: VmSegment, hosts: readonly VmHos
   ];
   if (segment.vpcRoutes.length > 0) {
     // The VPC's custom routes reach instances as classless static routes via the VPC router.
-    lines.push(`dhcp-option=121,${segment.vpcRoutes.map((r) => `${r.destination},${segment.routerAddress}`).join(",")}`);
+    lines.push(
+      `dhcp-option=121,${segment.vpcRoutes.map((r) => `${r.destination},${segment.routerAddress}`).join(",")}`,
+    );
   }
-  lines.push(`dhcp-leasefile=${files.leases}`, `pid-file=${files.pid}`, `log-facility=${files.log}`, "log-dhcp", "user=root", "group=root");
+  lines.push(
+    `dhcp-leasefile=${files.leases}`,
+    `pid-file=${files.pid}`,
+    `log-facility=${files.log}`,
+    "log-dhcp",
+    "user=root",
+    "group=root",
+  );
   return lines.join("\n") + "\n";
 }
 

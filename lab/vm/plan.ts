@@ -67,14 +67,21 @@ export const INTERNET_SUBNET = "198.51.100.0/24";
 /** Mock and real ids may be zoned ("fr-par-1/<uuid>"); the provider trims the zone. */
 const bareId = (id: unknown): string => String(id ?? "").replace(/^.*\//, "");
 const tagValue = (tags: unknown, key: string): string | undefined =>
-  (Array.isArray(tags) ? tags : []).map(String).find((t) => t.startsWith(`${key}:`))?.slice(key.length + 1);
+  (Array.isArray(tags) ? tags : [])
+    .map(String)
+    .find((t) => t.startsWith(`${key}:`))
+    ?.slice(key.length + 1);
 
-export function planVmLab(resources: readonly DeclaredResourceLike[], idOf = (r: DeclaredResourceLike) => `${r.name}-id`): VmLabPlan {
+export function planVmLab(
+  resources: readonly DeclaredResourceLike[],
+  idOf = (r: DeclaredResourceLike) => `${r.name}-id`,
+): VmLabPlan {
   const byId = new Map(resources.map((r) => [bareId(idOf(r)), r]));
   const ofType = (t: string) => resources.filter((r) => r.type === t);
   const lookup = (id: unknown, type: string, what: string): DeclaredResourceLike => {
     const r = byId.get(bareId(id));
-    if (!r || r.type !== type) throw new Error(`VM lab plan: ${what} refers to ${String(id)}, which is not a declared ${type}`);
+    if (!r || r.type !== type)
+      throw new Error(`VM lab plan: ${what} refers to ${String(id)}, which is not a declared ${type}`);
     return r;
   };
 
@@ -115,7 +122,8 @@ export function planVmLab(resources: readonly DeclaredResourceLike[], idOf = (r:
       throw new Error(`VM lab plan: server ${server.name} lacks wg-s2s-site/wg-s2s-role tags`);
     }
     const serverNics = nics.filter((n) => bareId(n.inputs.serverId) === bareId(idOf(server)));
-    if (serverNics.length !== 1) throw new Error(`VM lab plan: server ${server.name} has ${serverNics.length} private NICs, expected 1`);
+    if (serverNics.length !== 1)
+      throw new Error(`VM lab plan: server ${server.name} has ${serverNics.length} private NICs, expected 1`);
     const nic = serverNics[0];
     const host: VmHost = {
       name: `${site}-${role}`,
@@ -141,7 +149,9 @@ export function planVmLab(resources: readonly DeclaredResourceLike[], idOf = (r:
   const internet = new Address4(INTERNET_SUBNET);
   for (const h of hosts) {
     if (h.publicAddress && !new Address4(h.publicAddress).isInSubnet(internet)) {
-      throw new Error(`VM lab plan: ${h.name} public address ${h.publicAddress} is outside the lab's ${INTERNET_SUBNET}`);
+      throw new Error(
+        `VM lab plan: ${h.name} public address ${h.publicAddress} is outside the lab's ${INTERNET_SUBNET}`,
+      );
     }
   }
   return { segments, hosts, internet: { subnet: INTERNET_SUBNET, prefixLength: internet.subnetMask } };

@@ -24,13 +24,19 @@ describe("qemu command line", () => {
     expect(after("-kernel")).toEqual(["/c/vmlinuz"]);
     expect(after("-append")).toEqual([KERNEL_CMDLINE]);
     expect(KERNEL_CMDLINE).toMatch(/console=ttyS0/);
-    expect(after("-drive")).toEqual(["file=/r/o.qcow2,if=none,id=root,format=qcow2", "file=/r/hub-gateway/seed.iso,if=none,id=seed,format=raw,readonly=on"]);
+    expect(after("-drive")).toEqual([
+      "file=/r/o.qcow2,if=none,id=root,format=qcow2",
+      "file=/r/hub-gateway/seed.iso,if=none,id=seed,format=raw,readonly=on",
+    ]);
     expect(after("-m")).toEqual(["1024"]);
     expect(after("-smp")).toEqual(["1"]);
   });
 
   it("puts NICs on the lab's taps in Scaleway's PCI slots (ens2 public, ens5 private), never on user-mode networking", () => {
-    expect(after("-netdev")).toEqual(["tap,id=public,ifname=tap0p,script=no,downscript=no", "tap,id=private,ifname=tap0v,script=no,downscript=no"]);
+    expect(after("-netdev")).toEqual([
+      "tap,id=public,ifname=tap0p,script=no,downscript=no",
+      "tap,id=private,ifname=tap0v,script=no,downscript=no",
+    ]);
     expect(after("-device")).toContain("virtio-net-pci,netdev=private,mac=02:00:00:00:00:01,addr=0x5");
     expect(after("-device")).toContain("virtio-net-pci,netdev=public,mac=52:54:00:00:01:02,addr=0x2");
     expect(args.join(" ")).not.toMatch(/-nic|user,|hostfwd/);

@@ -44,7 +44,10 @@ export interface RunningVm {
  */
 export const KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=1 no_timer_check";
 
-export function qemuArgs(spec: VmSpec, files: { overlay: string; serialLog: string; qmpSocket: string; pidFile: string }): string[] {
+export function qemuArgs(
+  spec: VmSpec,
+  files: { overlay: string; serialLog: string; qmpSocket: string; pidFile: string },
+): string[] {
   const args = [
     "-name",
     spec.name,
@@ -216,7 +219,11 @@ export function qmp(socketPath: string, command: string, timeoutMs = 10_000): Pr
  * KVM is present here but fails on nested CPU features (the vCPU dies with "KVM internal
  * error" or an MSR assertion). Only a kernel that prints its banner proves it works.
  */
-export async function probeKvm(kernel: string, dir: string, timeoutMs = 15_000): Promise<{ ok: boolean; reason: string }> {
+export async function probeKvm(
+  kernel: string,
+  dir: string,
+  timeoutMs = 15_000,
+): Promise<{ ok: boolean; reason: string }> {
   if (!fs.existsSync("/dev/kvm")) return { ok: false, reason: "no /dev/kvm" };
   fs.mkdirSync(dir, { recursive: true });
   const serial = path.join(dir, "kvm-probe.serial");
@@ -250,6 +257,8 @@ export async function probeKvm(kernel: string, dir: string, timeoutMs = 15_000):
   if (banner) return { ok: true, reason: "kernel booted under KVM" };
   const lines = r.stderr.trim().split("\n").filter(Boolean);
   // Prefer qemu's own diagnosis ("KVM internal error", an MSR assertion) over timeout(1)'s kill notice.
-  const why = lines.find((l) => /kvm|msr|assert|error/i.test(l) && !/terminating on signal/.test(l)) ?? `no kernel output within ${timeoutMs / 1000} s`;
+  const why =
+    lines.find((l) => /kvm|msr|assert|error/i.test(l) && !/terminating on signal/.test(l)) ??
+    `no kernel output within ${timeoutMs / 1000} s`;
   return { ok: false, reason: `KVM unusable: ${why}` };
 }
