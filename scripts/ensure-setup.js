@@ -5,9 +5,9 @@
  * (as root, on Debian/Ubuntu) the Debian packages the tests and the lab run for real.
  * Plain Node with no dependencies, since it runs before `npm ci`.
  *
- *   node scripts/ensure-setup.js          npm packages + packages the tests need
- *   node scripts/ensure-setup.js --lab    the same (the lab needs the same tools)
- *   node scripts/ensure-setup.js --vm     also the VM lab's qemu/debootstrap tool chain
+ *   node scripts/ensure-setup.js    npm packages + the Debian packages of the tests, the
+ *                                   namespace lab and the VM lab (one list: `npm run lab --
+ *                                   --vm` and `npm test` need them all)
  */
 "use strict";
 const { execFileSync, spawnSync } = require("child_process");
@@ -15,7 +15,6 @@ const fs = require("fs");
 const path = require("path");
 
 const root = path.resolve(__dirname, "..");
-const args = new Set(process.argv.slice(2));
 
 /** What the tests and the namespace lab run: real WireGuard, DHCP, cloud-init, nftables. */
 const LAB_PACKAGES = [
@@ -36,16 +35,7 @@ const LAB_PACKAGES = [
   "dpkg",
 ];
 /** The VM lab's tool chain (issue 6). */
-const VM_PACKAGES = [
-  "qemu-system-x86",
-  "qemu-utils",
-  "debootstrap",
-  "dosfstools",
-  "mtools",
-  "dpkg-dev",
-  "genisoimage",
-  "openssh-client",
-];
+const VM_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "dpkg-dev", "genisoimage", "e2fsprogs"];
 
 function log(msg) {
   process.stderr.write(`[setup] ${msg}\n`);
@@ -101,4 +91,4 @@ function ensureDebianPackages(wanted) {
 ensureNodeModules(root);
 // The policy pack is its own npm project, as `pulumi preview --policy-pack policy` expects.
 ensureNodeModules(path.join(root, "policy"));
-ensureDebianPackages(args.has("--vm") ? [...LAB_PACKAGES, ...VM_PACKAGES] : LAB_PACKAGES);
+ensureDebianPackages([...LAB_PACKAGES, ...VM_PACKAGES]);
