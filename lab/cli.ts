@@ -1,6 +1,7 @@
 /**
  * `npm run lab [-- --sites N] [-- --faults]`: build the whole topology in network
  * namespaces from the program's own user-data and run the seed's tests.
+ * `npm run lab -- --vm`: the same topology as real VMs (lab/vm/).
  * Exit codes: 0 all checks as expected, 1 some check not as expected, 2 cannot run here
  * (or a usage error).
  */
@@ -40,6 +41,11 @@ async function main(): Promise<number> {
       3,
     )
     .option("--json <file>", "write the results JSON here (default .lab/results/<prefix>.json)")
+    .option("--vm", "run the topology as real virtual machines (qemu, systemd, kernel WireGuard) instead", false)
+    .option("--tcg", "with --vm: force software emulation", false)
+    .option("--kvm", "with --vm: force KVM", false)
+    .option("--no-reboot", "with --vm: skip the gateway reboot check")
+    .option("--hard-reset", "with --vm: reboot the gateway with a hard reset instead of from inside", false)
     .exitOverride();
   try {
     program.parse(process.argv);
@@ -55,7 +61,16 @@ async function main(): Promise<number> {
     iperfSeconds: number;
     json?: string;
     tunnelsOnly: boolean;
+    vm: boolean;
+    tcg: boolean;
+    kvm: boolean;
+    reboot: boolean;
+    hardReset: boolean;
   }>();
+  if (o.vm) {
+    const { vmLabMain } = await import("./vm/cli");
+    return vmLabMain({ accel: o.tcg ? "tcg" : o.kvm ? "kvm" : "auto", reboot: o.reboot, hardReset: o.hardReset });
+  }
   try {
     const r = await runLab({
       sites: o.sites,
@@ -71,7 +86,7 @@ async function main(): Promise<number> {
       console.error(`lab: ${e.message}`);
       if (e.missingPackages.length)
         console.error(
-          `lab: install with: apt-get install ${e.missingPackages.join(" ")}  (or: node scripts/ensure-setup.js --lab)`,
+          `lab: install with: apt-get install ${e.missingPackages.join(" ")}  (or: node scripts/ensure-setup.js)`,
         );
       return 2;
     }

@@ -1,15 +1,19 @@
 /**
- * Standalone entry of the VM lab: `npx tsx lab/vm/cli.ts [--tcg|--kvm] [--no-reboot] [--hard-reset]`.
- * `npm run lab -- --vm` (lab/cli.ts) calls the same runVmLab. Exit code 0 only when every
- * check passed and cleanup left nothing behind.
+ * The VM lab's command line: `npm run lab -- --vm [--tcg|--kvm] [--no-reboot] [--hard-reset]`
+ * (lab/cli.ts calls vmLabMain), or standalone `npx tsx lab/vm/cli.ts [same flags]`.
+ * Exit code 0 only when every check passed and cleanup left nothing behind.
  */
 import { runVmLab } from "./index";
 
-const args = new Set(process.argv.slice(2));
-const accel = args.has("--tcg") ? "tcg" : args.has("--kvm") ? "kvm" : "auto";
+export interface VmLabCliOptions {
+  accel: "auto" | "tcg" | "kvm";
+  reboot: boolean;
+  hardReset: boolean;
+}
 
-runVmLab({ accel, reboot: !args.has("--no-reboot"), rebootMethod: args.has("--hard-reset") ? "reset" : "guest" })
-  .then((r) => {
+export async function vmLabMain(o: VmLabCliOptions): Promise<number> {
+  try {
+    const r = await runVmLab({ accel: o.accel, reboot: o.reboot, rebootMethod: o.hardReset ? "reset" : "guest" });
     const width = Math.max(...r.checks.map((c) => c.name.length));
     for (const c of r.checks) console.log(`${c.ok ? "PASS" : "FAIL"}  ${c.name.padEnd(width)}  ${c.detail}`);
     const m = r.measurements;
@@ -22,9 +26,18 @@ runVmLab({ accel, reboot: !args.has("--no-reboot"), rebootMethod: args.has("--ha
         `result: ${r.resultFile}`,
       ].join("\n"),
     );
-    process.exitCode = r.ok ? 0 : 1;
-  })
-  .catch((e) => {
+    return r.ok ? 0 : 1;
+  } catch (e) {
     console.error(e);
-    process.exitCode = 2;
-  });
+    return 2;
+  }
+}
+
+if (require.main === module) {
+  const args = new Set(process.argv.slice(2));
+  void vmLabMain({
+    accel: args.has("--tcg") ? "tcg" : args.has("--kvm") ? "kvm" : "auto",
+    reboot: !args.has("--no-reboot"),
+    hardReset: args.has("--hard-reset"),
+  }).then((code) => (process.exitCode = code));
+}
