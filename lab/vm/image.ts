@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { pidAlive } from "../proc";
 
 export const BUILD_SCRIPT = path.join(__dirname, "build-image.sh");
 
@@ -131,15 +132,6 @@ function imageFiles(dir: string): Pick<VmImage, "rootfs" | "kernel" | "initrd"> 
 function isComplete(dir: string): boolean {
   const f = imageFiles(dir);
   return [f.rootfs, f.kernel, f.initrd, path.join(dir, "recipe.json")].every((p) => fs.existsSync(p));
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface EnsureImageOptions {

@@ -31,6 +31,7 @@ import { createNetwork, destroyNetwork, listLabNamespaces, tapName, type LabNetw
 import { planVmLab, type VmHost, type VmLabPlan } from "./plan";
 import { probeKvm, qmp, startVm, stopVm, unlinkOnceOpen, type Accel, type RunningVm } from "./qemu";
 import { renderMetaData, renderNetworkConfig, writeSeedIso, type VmNic } from "./seed";
+import { pidAlive } from "../proc";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 /** Namespaces of VM-lab runs: wgvm<6 hex>-net, wgvm<6 hex>-vpcN. */
@@ -181,15 +182,6 @@ export async function vmLabPrerequisites(): Promise<string[]> {
     if (r.code !== 0) missing.push(`${tool} (apt-get install ${pkg})`);
   }
   return missing;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function cmdlineOf(pid: number): string {
