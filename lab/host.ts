@@ -14,6 +14,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { addNetns } from "./netns";
+import { LAB_HOME } from "./paths";
 import { pollUntil, run, spawnBackground, type BackgroundProcess, type RunOptions, type RunResult } from "./proc";
 
 /** The environment a host's commands run with: what systemd gives a boot-time service. */
@@ -26,16 +27,22 @@ export const HOST_ENV: NodeJS.ProcessEnv = {
 
 const OVERLAID = ["etc", "usr", "var", "root"] as const;
 
+// The host's private /run and /tmp would hide the lab's own files (the systemctl stand-in,
+// seeds) when the checkout itself lives under /tmp or /run, as a CI clone may: the lab's
+// directory is parked on a mount point inside the host first and put back at the same path.
 const HOLDER_SCRIPT = `set -e
-H="$1"; SHIM="$2"; NAME="$3"
+H="$1"; SHIM="$2"; NAME="$3"; LAB="$4"
 for d in ${OVERLAID.join(" ")}; do
   mkdir -p "$H/ovl/$d/up" "$H/ovl/$d/wk"
   mount -t overlay "lab-$d" -o "lowerdir=/$d,upperdir=$H/ovl/$d/up,workdir=$H/ovl/$d/wk" "/$d"
 done
+PARK=/var/lib/wg-s2s-lab-home
+case "$LAB" in /tmp/*|/run/*) mkdir -p "$PARK"; mount --bind "$LAB" "$PARK" ;; *) PARK="" ;; esac
 mkdir -p "$H/run/lock" "$H/tmp"
 chmod 1777 "$H/tmp"
 mount --bind "$H/run" /run
 mount --bind "$H/tmp" /tmp
+if [ -n "$PARK" ]; then mkdir -p "$LAB"; mount --bind "$PARK" "$LAB"; fi
 if [ -n "$SHIM" ]; then mount --bind "$SHIM" /usr/bin/systemctl; fi
 hostname "$NAME"
 echo lab-host-ready
@@ -84,6 +91,7 @@ export class LabHost {
       this.dir,
       this.opts.systemctlShim ?? "",
       this.name,
+      LAB_HOME,
     ]);
     const ready = await pollUntil(
       async () => this.holder!.output().includes("lab-host-ready") || this.holder!.exited(),
