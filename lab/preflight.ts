@@ -1,6 +1,6 @@
 /**
  * Can the lab run here? Names exactly what is missing, so `npm run lab` can refuse with
- * a message a newcomer can act on (exit code 2), and scripts/ensure-setup.js --lab can
+ * a message a newcomer can act on (exit code 2), and scripts/ensure-setup.js can
  * install the Debian packages listed in LAB_DEBIAN_PACKAGES.
  */
 import * as fs from "fs";
@@ -35,7 +35,7 @@ export const LAB_FILES: Record<string, string> = {
   "/usr/share/dnsmasq/systemd-helper": "dnsmasq",
 };
 
-/** What scripts/ensure-setup.js --lab installs (apt-get install --no-install-recommends). */
+/** What the lab needs; scripts/ensure-setup.js installs them (a test keeps the two lists in step) (apt-get install --no-install-recommends). */
 export const LAB_DEBIAN_PACKAGES = [...new Set([...Object.values(LAB_TOOLS), ...Object.values(LAB_FILES)])].sort();
 
 export interface PreflightResult {

@@ -88,7 +88,11 @@ function ensureDebianPackages(wanted) {
   }
 }
 
-ensureNodeModules(root);
-// The policy pack is its own npm project, as `pulumi preview --policy-pack policy` expects.
-ensureNodeModules(path.join(root, "policy"));
-ensureDebianPackages([...LAB_PACKAGES, ...VM_PACKAGES]);
+module.exports = { LAB_PACKAGES, VM_PACKAGES };
+
+if (require.main === module) {
+  ensureNodeModules(root);
+  // The policy pack is its own npm project, as `pulumi preview --policy-pack policy` expects.
+  ensureNodeModules(path.join(root, "policy"));
+  ensureDebianPackages([...LAB_PACKAGES, ...VM_PACKAGES]);
+}

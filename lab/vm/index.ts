@@ -158,26 +158,29 @@ export function userDataPackages(userData: string): string[] {
 }
 
 /** What the lab checks before touching anything; empty when it can run. */
+/** Tools the VM lab runs, and the Debian package of each (scripts/ensure-setup.js installs them). */
+export const VM_LAB_TOOLS: Record<string, string> = {
+  "qemu-system-x86_64": "qemu-system-x86",
+  "qemu-img": "qemu-utils",
+  genisoimage: "genisoimage",
+  debootstrap: "debootstrap",
+  "dpkg-scanpackages": "dpkg-dev",
+  dnsmasq: "dnsmasq",
+  ssh: "openssh-client",
+  "ssh-keygen": "openssh-client",
+  "mkfs.ext4": "e2fsprogs",
+  ip: "iproute2",
+  nft: "nftables",
+};
+
 export async function vmLabPrerequisites(): Promise<string[]> {
   const missing: string[] = [];
   if (process.platform !== "linux") missing.push("Linux");
   if (typeof process.getuid === "function" && process.getuid() !== 0)
     missing.push("root (namespaces, taps, debootstrap)");
   if (!fs.existsSync("/dev/net/tun")) missing.push("/dev/net/tun");
-  const tools: Record<string, string> = {
-    "qemu-system-x86_64": "qemu-system-x86",
-    "qemu-img": "qemu-utils",
-    genisoimage: "genisoimage",
-    debootstrap: "debootstrap",
-    "dpkg-scanpackages": "dpkg-dev",
-    dnsmasq: "dnsmasq",
-    ssh: "openssh-client",
-    "ssh-keygen": "openssh-client",
-    "mkfs.ext4": "e2fsprogs",
-    ip: "iproute2",
-    nft: "nftables",
-  };
-  for (const [tool, pkg] of Object.entries(tools)) {
+
+  for (const [tool, pkg] of Object.entries(VM_LAB_TOOLS)) {
     const r = await run("sh", ["-c", `command -v ${tool}`], 5000);
     if (r.code !== 0) missing.push(`${tool} (apt-get install ${pkg})`);
   }
