@@ -34,7 +34,14 @@ it("flags an Output in a template literal and a floating promise, and only those
     cwd: ROOT,
     encoding: "utf8",
     timeout: 170_000,
-    env: { ...process.env, PROBE, PROBE_PATH: path.join(ROOT, "policy", "programViews.ts") },
+    // CI=true makes typescript-eslint assume a single run over unchanged files, and it then
+    // type-checks the file on disk instead of the probe text: switch that inference off.
+    env: {
+      ...process.env,
+      TSESTREE_SINGLE_RUN: "false",
+      PROBE,
+      PROBE_PATH: path.join(ROOT, "policy", "programViews.ts"),
+    },
   });
   expect(r.stderr).toBe("");
   expect(JSON.parse(r.stdout)).toEqual([
