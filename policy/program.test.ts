@@ -9,6 +9,7 @@
  * records it in `secretInputs`). CrossGuard cannot see that marker (see policies.ts), so in a
  * real preview the key-material rule reads `additionalSecretOutputs` instead.
  */
+import { OFFICE_EXTERNAL_SITE } from "../harness/fixtures";
 import { runProgram } from "../harness/programRun";
 import { exampleStackConfig, summary, views } from "./programViews";
 import { checkResources, DEFAULT_POLICY_CONFIG, ResourceView, RULES } from "./rules";
@@ -16,7 +17,7 @@ import { checkResources, DEFAULT_POLICY_CONFIG, ResourceView, RULES } from "./ru
 const SERVER = "scaleway:instance/server:Server";
 const SG = "scaleway:instance/securityGroup:SecurityGroup";
 
-const OFFICE_PUBLIC_IP = "198.51.100.77";
+const OFFICE_PUBLIC_IP = OFFICE_EXTERNAL_SITE.publicIp;
 
 jest.setTimeout(120_000);
 
@@ -131,17 +132,7 @@ describe("policy rules: external site and testHostPublicIp: true", () => {
 
   beforeAll(async () => {
     const config = exampleStackConfig();
-    const office = {
-      name: "office",
-      kind: "external",
-      subnet: "192.168.10.0/24",
-      gatewayAddress: "192.168.10.1",
-      testHostAddress: "192.168.10.20",
-      tunnelAddress: "172.16.0.3",
-      publicIp: OFFICE_PUBLIC_IP,
-      routePropagation: "dhcp",
-      lanRouter: "192.168.10.254",
-    };
+    const office = OFFICE_EXTERNAL_SITE;
     const remoteSites = [...(config.remoteSites as object[]), office];
     resources = views(await runProgram({ config: { ...config, remoteSites, testHostPublicIp: true } }));
   });

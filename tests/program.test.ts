@@ -5,9 +5,9 @@
  * that a bad config fails before anything is declared.
  */
 import { parse } from "yaml";
+import { DEFAULT_REMOTE_SITES } from "../components/config";
+import { ADMIN_CIDRS as ADMIN, OFFICE_EXTERNAL_SITE as external } from "../harness/fixtures";
 import { DeclaredResource, ProgramRun, runProgram } from "../harness/programRun";
-
-const ADMIN = ["203.0.113.7/32"];
 const T = {
   server: "scaleway:instance/server:Server",
   sg: "scaleway:instance/securityGroup:SecurityGroup",
@@ -16,25 +16,7 @@ const T = {
   bytes: "random:index/randomBytes:RandomBytes",
 };
 
-const external = {
-  name: "office",
-  kind: "external",
-  subnet: "192.168.10.0/24",
-  gatewayAddress: "192.168.10.1",
-  testHostAddress: "192.168.10.20",
-  tunnelAddress: "172.16.0.3",
-  publicIp: "198.51.100.77",
-  routePropagation: "dhcp",
-  lanRouter: "192.168.10.254",
-};
-const onprem = {
-  name: "onprem",
-  kind: "simulated",
-  subnet: "192.168.1.0/24",
-  gatewayAddress: "192.168.1.2",
-  testHostAddress: "192.168.1.3",
-  tunnelAddress: "172.16.0.2",
-};
+const onprem = DEFAULT_REMOTE_SITES[0];
 
 function countByType(run: ProgramRun): Record<string, number> {
   const counts: Record<string, number> = {};
@@ -200,7 +182,7 @@ describe("an external site", () => {
     const udp = (byName(run, "wg-s2s-scaleway-gateway-sg").inputs.inboundRules as any[]).filter(
       (r) => r.protocol === "UDP",
     );
-    expect(udp.map((r) => r.ipRange)).toEqual(["198.51.100.77/32"]);
+    expect(udp.map((r) => r.ipRange)).toEqual([`${external.publicIp}/32`]);
   });
 
   test("its operator gets a secret bundle with everything the LAN needs", () => {

@@ -6,6 +6,7 @@
  */
 import { execFileSync } from "child_process";
 import { parse } from "yaml";
+import { ADMIN_CIDRS, OFFICE_EXTERNAL_SITE } from "../harness/fixtures";
 import { runProgram } from "../harness/programRun";
 
 const PYTHON = "/usr/bin/python3"; // cloud-init's interpreter and its python3-yaml
@@ -22,7 +23,7 @@ describe("user-data as cloud-init's YAML 1.1 parser reads it", () => {
     const run = await runProgram({
       keySeed: "yaml11",
       config: {
-        adminCidrs: ["203.0.113.7/32"],
+        adminCidrs: ADMIN_CIDRS,
         remoteSites: [
           {
             name: "onprem",
@@ -32,16 +33,7 @@ describe("user-data as cloud-init's YAML 1.1 parser reads it", () => {
             tunnelAddress: "172.16.0.2",
             routePropagation: "static",
           },
-          {
-            name: "office",
-            kind: "external",
-            subnet: "192.168.10.0/24",
-            gatewayAddress: "192.168.10.1",
-            tunnelAddress: "172.16.0.3",
-            publicIp: "198.51.100.77",
-            routePropagation: "dhcp",
-            lanRouter: "192.168.10.254",
-          },
+          OFFICE_EXTERNAL_SITE,
         ],
       },
     });

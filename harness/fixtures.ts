@@ -1,0 +1,21 @@
+/**
+ * Config fixtures shared by the tests that run the program: one place for the sites they
+ * deploy, so a change to the config model is made once. The seed's remote site is the
+ * program's own default (DEFAULT_REMOTE_SITES in components/config.ts).
+ */
+
+/** An operator's address (TEST-NET-3): the program refuses to run without adminCidrs. */
+export const ADMIN_CIDRS = ["203.0.113.7/32"];
+
+/** An external office LAN whose DHCP its gateway owns, keeping the LAN's own router. */
+export const OFFICE_EXTERNAL_SITE = Object.freeze({
+  name: "office",
+  kind: "external",
+  subnet: "192.168.10.0/24",
+  gatewayAddress: "192.168.10.1",
+  testHostAddress: "192.168.10.20",
+  tunnelAddress: "172.16.0.3",
+  publicIp: "198.51.100.77",
+  routePropagation: "dhcp",
+  lanRouter: "192.168.10.254",
+});
