@@ -61,7 +61,7 @@ export default defineConfig(
   {
     // Tests, the mock harness, the lab and the benchmarks handle untyped JSON, mock inputs and
     // child-process output, where `any` is the honest type. The program itself stays typed.
-    files: ["**/*.test.ts", "harness/**/*.ts", "lab/**/*.ts", "bench/**/*.ts"],
+    files: ["**/*.test.ts", "testkit/**/*.ts", "lab/**/*.ts", "bench/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },
   },
   {

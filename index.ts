@@ -7,10 +7,10 @@
  * the test harness and the lab can run the very same program again under mocks.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { pingTests, sshCommands } from "./components/accessCommands";
-import { STACK_CONFIG_KEYS } from "./components/config";
+import { pingTests, sshCommands } from "./planning/accessCommands";
+import { STACK_CONFIG_KEYS } from "./config/schema";
 import { SiteToSiteVpn } from "./components/siteToSiteVpn";
-import { loadStackConfig } from "./components/validation";
+import { loadStackConfig } from "./config/validation";
 
 function readRawConfig(stackConfig: pulumi.Config): Record<string, unknown> {
   const raw: Record<string, unknown> = {};

@@ -16,7 +16,7 @@
 import { Command } from "commander";
 import * as fs from "fs";
 import * as path from "path";
-import { runProgram } from "../harness/programRun";
+import { runProgram } from "../testkit/programRun";
 import { sitesLabConfig } from "../lab/labConfig";
 
 interface ProgramScaleRow {

@@ -3,8 +3,15 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { classlessRoutes, renderDnsmasqConfig } from "./dnsmasq";
-import { DNSMASQ, dnsmasqTest, requireTool, shInNetns, withNamespacesAsync, withScratchDirAsync } from "./testkit";
-import type { DhcpServerSpec } from "./types";
+import {
+  DNSMASQ,
+  dnsmasqTest,
+  requireTool,
+  shInNetns,
+  withNamespacesAsync,
+  withScratchDirAsync,
+} from "../testkit/cloudInit";
+import type { DhcpServerSpec } from "../planning/specs";
 
 const LAN: DhcpServerSpec = {
   subnet: "192.168.1.0/24",

@@ -1,7 +1,8 @@
 /** dnsmasq as a DHCP-only server that pushes the routes to the other sites (option 121). */
 import { WG_INTERFACE } from "./common";
-import { cidrContains, compareCidrs, netmask, plainAddress, strictCidr } from "./net";
-import type { DhcpServerSpec, StaticRoute } from "./types";
+import { cidrContains, compareCidrs, netmask } from "../addressing/ipv4";
+import { plainAddress, strictCidr } from "./guards";
+import type { DhcpServerSpec, StaticRoute } from "../planning/specs";
 
 function checkedRoutes(spec: DhcpServerSpec): StaticRoute[] {
   return spec.routes

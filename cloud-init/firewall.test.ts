@@ -9,7 +9,7 @@ import {
   withNamespacesAsync,
   withNetns,
   withScratchDir,
-} from "./testkit";
+} from "../testkit/cloudInit";
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";

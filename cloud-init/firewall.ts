@@ -4,8 +4,9 @@
  */
 import { PATHS, WG_INTERFACE } from "./common";
 import { renderOneshotUnit } from "./ini";
-import { compareCidrs, strictCidr } from "./net";
-import type { ForwardFlow } from "./types";
+import { compareCidrs } from "../addressing/ipv4";
+import { strictCidr } from "./guards";
+import type { ForwardFlow } from "../planning/specs";
 
 export const NFT_TABLE = "inet wg_s2s";
 

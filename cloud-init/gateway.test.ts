@@ -1,4 +1,4 @@
-import { BUNDLE_FILES, renderGatewayCloudConfig, renderGatewayFiles } from ".";
+import { renderGatewayCloudConfig, renderGatewayFiles } from "./gateway";
 import { PATHS } from "./common";
 import {
   KeyRing,
@@ -10,8 +10,8 @@ import {
   shellcheck,
   spokeGatewaySpec,
   systemdVerify,
-} from "./testkit";
-import type { GatewaySpec } from "./types";
+} from "../testkit/cloudInit";
+import type { GatewaySpec } from "../planning/specs";
 
 type Variant = { name: string; build: (keys: KeyRing) => GatewaySpec };
 
@@ -132,7 +132,6 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
     expect(doc.files.get(PATHS.sysctl)?.content).toBe(files.sysctl);
     expect(doc.files.get(PATHS.forwardPolicy)?.content).toBe(files.forwardPolicy);
     expect(doc.files.get(PATHS.dnsmasq)?.content).toBe(files.dnsmasq);
-    expect(BUNDLE_FILES.wireguard).toBe("wg0.conf");
   });
 
   it("embeds only shellcheck-clean shell scripts", () => {

@@ -11,10 +11,10 @@ import {
 } from "./common";
 import { renderDnsmasqConfig } from "./dnsmasq";
 import { renderFirewallUnit, renderForwardPolicy } from "./firewall";
-import { assertSiteName, hostAddress } from "./net";
+import { addressPart, assertSiteName } from "./guards";
 import { afterPrivateNicDropIn, waitPrivateNicFiles } from "./privateNic";
 import { renderSysctlConfig } from "./sysctl";
-import type { GatewaySpec } from "./types";
+import type { GatewaySpec } from "../planning/specs";
 import { renderWireGuardConfig } from "./wireguard";
 
 /** The configuration files of a gateway, exactly as written on the host. */
@@ -28,7 +28,7 @@ export interface GatewayFiles {
 
 function checkGatewaySpec(spec: GatewaySpec): void {
   assertSiteName(spec.siteName, "gateway siteName");
-  hostAddress(spec.privateAddress, "gateway privateAddress");
+  addressPart(spec.privateAddress, "gateway privateAddress");
   if (spec.routePropagation === "dhcp" && !spec.dhcp) {
     throw new Error(`gateway "${spec.siteName}": routePropagation "dhcp" needs a dhcp spec`);
   }

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PATHS } from "./common";
 import { WAIT_PRIVATE_NIC_SCRIPT, afterPrivateNicDropIn, waitPrivateNicFiles } from "./privateNic";
-import { inNetns, shInNetns, shellcheck, withNamespacesAsync, withNetns } from "./testkit";
+import { inNetns, shInNetns, shellcheck, withNamespacesAsync, withNetns } from "../testkit/cloudInit";
 
 function waitInNetns(ns: string, address: string, timeout: string) {
   return inNetns(ns, "sh", ["-s", address, timeout], WAIT_PRIVATE_NIC_SCRIPT);

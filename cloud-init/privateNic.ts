@@ -5,7 +5,7 @@
  */
 import { PATHS, UNITS, fileEntry, type WriteFileEntry } from "./common";
 import { renderOneshotUnit, renderSystemdUnit } from "./ini";
-import { assertIntegerInRange, hostAddress } from "./net";
+import { addressPart, assertIntegerInRange } from "./guards";
 
 /** POSIX sh; counts attempts rather than reading the clock, which may jump at boot. */
 export const WAIT_PRIVATE_NIC_SCRIPT = `#!/bin/sh
@@ -52,7 +52,7 @@ log "$address is present after \${waited}s"
 `;
 
 export function waitPrivateNicFiles(privateAddress: string, timeoutSeconds: number): WriteFileEntry[] {
-  const address = hostAddress(privateAddress, "privateAddress");
+  const address = addressPart(privateAddress, "privateAddress");
   assertIntegerInRange(timeoutSeconds, 1, 3600, "privateNicTimeoutSeconds");
   const unit = renderOneshotUnit({
     description: `Wait for the private network interface to hold ${address}`,

@@ -1,6 +1,6 @@
 import { PATHS } from "./common";
 import { renderStaticRoutesScript, staticRoutesFiles } from "./staticRoutes";
-import { inNetns, shInNetns, shellcheck, withNetns } from "./testkit";
+import { inNetns, shInNetns, shellcheck, withNetns } from "../testkit/cloudInit";
 
 const ROUTES = [
   { destination: "192.168.0.0/24", via: "192.168.1.2" },

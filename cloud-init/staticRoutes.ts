@@ -4,8 +4,9 @@
  */
 import { PATHS, UNITS, fileEntry, type WriteFileEntry } from "./common";
 import { renderOneshotUnit } from "./ini";
-import { compareCidrs, plainAddress, strictCidr } from "./net";
-import type { StaticRoute } from "./types";
+import { compareCidrs } from "../addressing/ipv4";
+import { plainAddress, strictCidr } from "./guards";
+import type { StaticRoute } from "../planning/specs";
 
 export function renderStaticRoutesScript(routes: readonly StaticRoute[], siteName: string): string {
   if (routes.length === 0) throw new Error(`static routes of "${siteName}": no routes given`);

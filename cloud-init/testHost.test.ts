@@ -8,8 +8,8 @@ import {
   shellcheck,
   systemdVerify,
   testHostSpec,
-} from "./testkit";
-import type { RoutePropagation } from "../components/types";
+} from "../testkit/cloudInit";
+import type { RoutePropagation } from "../config/types";
 
 const PROPAGATIONS: RoutePropagation[] = ["vpc-route", "dhcp", "static"];
 

@@ -1,10 +1,10 @@
 /** cloud-config of a site's test host: SSH access, and routes when the site uses "static". */
 import { PATHS, UNITS, fileEntry, renderCloudConfig, sshSettings, systemctl } from "./common";
-import { assertSiteName, hostAddress } from "./net";
+import { addressPart, assertSiteName } from "./guards";
 import { waitPrivateNicFiles } from "./privateNic";
 import { staticRoutesFiles } from "./staticRoutes";
-import type { TestHostSpec } from "./types";
-import type { RoutePropagation } from "../components/types";
+import type { TestHostSpec } from "../planning/specs";
+import type { RoutePropagation } from "../config/types";
 
 const PROPAGATION_NOTES: Record<RoutePropagation, string> = {
   "vpc-route": "The Scaleway VPC custom route sends the other sites' subnets to the gateway; this host adds no route.",
@@ -23,7 +23,7 @@ function routePropagationNote(spec: TestHostSpec): string {
 
 export function renderTestHostCloudConfig(spec: TestHostSpec): string {
   assertSiteName(spec.siteName, "test host siteName");
-  hostAddress(spec.privateAddress, "test host privateAddress");
+  addressPart(spec.privateAddress, "test host privateAddress");
   const isStatic = spec.routePropagation === "static";
   if (!isStatic && spec.staticRoutes.length > 0) {
     throw new Error(

@@ -2,8 +2,15 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderWireGuardConfig, tunnelRoutes } from "./wireguard";
-import { KeyRing, hubGatewaySpec, requireRoot, spokeGatewaySpec, withNetns, withScratchDir } from "./testkit";
-import type { WireGuardInterfaceSpec } from "./types";
+import {
+  KeyRing,
+  hubGatewaySpec,
+  requireRoot,
+  spokeGatewaySpec,
+  withNetns,
+  withScratchDir,
+} from "../testkit/cloudInit";
+import type { WireGuardInterfaceSpec } from "../planning/specs";
 
 /** [section, key, value] triples of an INI text, comments dropped. */
 function iniEntries(text: string): [string, string, string][] {

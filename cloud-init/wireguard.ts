@@ -1,15 +1,15 @@
 /** wg0.conf for wg-quick, from a WireGuardInterfaceSpec. */
 import { renderIni, type IniSection } from "./ini";
+import { sortCidrs } from "../addressing/ipv4";
 import {
+  addressPart,
   assertEndpoint,
   assertIntegerInRange,
   assertSiteName,
   assertWireGuardKey,
-  hostAddress,
-  sortCidrs,
   strictCidr,
-} from "./net";
-import type { WireGuardInterfaceSpec, WireGuardPeerSpec } from "./types";
+} from "./guards";
+import type { WireGuardInterfaceSpec, WireGuardPeerSpec } from "../planning/specs";
 
 function sortedPeers(peers: readonly WireGuardPeerSpec[]): WireGuardPeerSpec[] {
   const names = peers.map((p) => p.name);
@@ -57,7 +57,7 @@ export function tunnelRoutes(spec: WireGuardInterfaceSpec): string[] {
  * deterministic and re-runnable. MTU is explicit rather than wg-quick's guess.
  */
 export function renderWireGuardConfig(spec: WireGuardInterfaceSpec): string {
-  hostAddress(spec.address, "wireguard: interface address");
+  addressPart(spec.address, "wireguard: interface address");
   assertIntegerInRange(spec.listenPort, 1, 65535, "wireguard: listenPort");
   assertIntegerInRange(spec.mtu, 1280, 9000, "wireguard: mtu");
   const routes = tunnelRoutes(spec);

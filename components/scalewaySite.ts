@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as scaleway from "@pulumiverse/scaleway";
 import { GatewayInstance } from "./gatewayInstance";
 import { TestHost } from "./testHost";
-import type { SitePlan } from "./topology";
+import type { SitePlan } from "../planning/topology";
 
 export interface ScalewaySiteArgs {
   plan: SitePlan;

@@ -1,16 +1,25 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as scaleway from "@pulumiverse/scaleway";
 import * as tls from "@pulumi/tls";
-import { renderGatewayCloudConfig, renderOperatorBundle, renderTestHostCloudConfig } from "../cloud-init";
+import { renderGatewayCloudConfig } from "../cloud-init/gateway";
+import { renderTestHostCloudConfig } from "../cloud-init/testHost";
+import { renderOperatorBundle } from "../rendering/operatorBundle";
 import type { HostRole } from "./privateInstance";
 import { ScalewaySite } from "./scalewaySite";
-import { gatewaySpecFor, planTopology, ResolvedKeys, SitePlan, testHostSpecFor, TopologyPlan } from "./topology";
-import type { StackConfig } from "./types";
+import {
+  gatewaySpecFor,
+  planTopology,
+  ResolvedKeys,
+  SitePlan,
+  testHostSpecFor,
+  TopologyPlan,
+} from "../planning/topology";
+import type { StackConfig } from "../config/types";
 import { TunnelVerification } from "./tunnelVerification";
 import { WireGuardKeyPair, WireGuardPresharedKey } from "./wireguardKeys";
 
 export interface SiteToSiteVpnArgs {
-  /** A validated config (components/validation.ts): this component does not re-check it. */
+  /** A validated config (config/validation.ts): this component does not re-check it. */
   config: StackConfig;
 }
 

@@ -1,14 +1,14 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ScalewaySite } from "./scalewaySite";
-import type { TopologyPlan } from "./topology";
+import type { TopologyPlan } from "../planning/topology";
 import {
   DEFAULT_VERIFICATION_TIMEOUTS,
   handshakeScript,
   pingScript,
   VerificationTimeouts,
   waitForCloudInitScript,
-} from "./verificationScripts";
+} from "../rendering/verificationScripts";
 
 export interface TunnelVerificationArgs {
   plan: TopologyPlan;

@@ -1,4 +1,4 @@
-import { loadStackConfig } from "../components/validation";
+import { loadStackConfig } from "../config/validation";
 import { allPublicIps, defaultLabConfig, sitesLabConfig } from "./labConfig";
 
 test("the default lab config is the program's defaults plus the required adminCidrs", () => {

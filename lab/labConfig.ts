@@ -3,7 +3,7 @@
  * (hub "scaleway" 192.168.0.0/24 + simulated "onprem" 192.168.1.0/24, vpc-route both);
  * `--sites N` generates a hub and N remote sites covering every kind of site. Pure.
  */
-import { hostAddress } from "../components/addressing";
+import { hostAddress } from "../addressing/ipv4";
 import { labPublicIps } from "./topology";
 
 /** TEST-NET-3 address: the lab never SSHes anywhere, but the program requires adminCidrs. */

@@ -7,7 +7,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { runProgram } from "../harness/programRun";
+import { runProgram } from "../testkit/programRun";
 import { iperf3, parseLatestHandshakes, ping, waitForPing, type Exec } from "./checks";
 import { runUserData, type CloudInitResult } from "./cloudinit";
 import type { LabHost } from "./host";

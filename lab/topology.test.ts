@@ -1,5 +1,5 @@
 /** The lab topology comes only from what the program declares (run under mocks here). */
-import { runProgram, type ProgramRun } from "../harness/programRun";
+import { runProgram, type ProgramRun } from "../testkit/programRun";
 import { allPublicIps, defaultLabConfig, sitesLabConfig } from "./labConfig";
 import { allNodes, buildTopology, type LabTopology } from "./topology";
 

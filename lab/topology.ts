@@ -1,5 +1,5 @@
 /**
- * The lab's topology, derived only from what the program declared (harness/programRun):
+ * The lab's topology, derived only from what the program declared (testkit/programRun):
  * the parsed stack config (subnets, host and tunnel addresses), the resources (private
  * NICs with their MAC and IPAM address, VPC custom routes) and the public IPs the lab
  * handed to the gateways. There is no second, hand-written description of the sites.
@@ -13,8 +13,8 @@
  *   br-s<i>            site i's segment (hub = 0, remote sites 1..N in config order)
  *   host NICs          ens2 = public, ens5 = private (the names Scaleway's images use)
  */
-import { contains, hostAddress as nthAddress, networkAddress, prefixLength } from "../components/addressing";
-import type { RoutePropagation, StackConfig } from "../components/types";
+import { contains, hostAddress as nthAddress, networkAddress, prefixLength } from "../addressing/ipv4";
+import type { RoutePropagation, StackConfig } from "../config/types";
 
 /** Minimal view of harness DeclaredResource the topology needs. */
 export interface ResourceView {

@@ -13,7 +13,7 @@ import * as fs from "fs";
 import { createRequire } from "module";
 import * as path from "path";
 import nacl from "tweetnacl";
-import { runProgram } from "../harness/programRun";
+import { runProgram } from "../testkit/programRun";
 import { exampleStackConfig } from "./programViews";
 import { RULES } from "./rules";
 

@@ -9,8 +9,8 @@
  * records it in `secretInputs`). CrossGuard cannot see that marker (see policies.ts), so in a
  * real preview the key-material rule reads `additionalSecretOutputs` instead.
  */
-import { OFFICE_EXTERNAL_SITE } from "../harness/fixtures";
-import { runProgram } from "../harness/programRun";
+import { OFFICE_EXTERNAL_SITE } from "../testkit/fixtures";
+import { runProgram } from "../testkit/programRun";
 import { exampleStackConfig, summary, views } from "./programViews";
 import { checkResources, DEFAULT_POLICY_CONFIG, ResourceView, RULES } from "./rules";
 

@@ -5,7 +5,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import type { DeclaredResource, ProgramRun } from "../harness/programRun";
+import type { DeclaredResource, ProgramRun } from "../testkit/programRun";
 import type { ResourceView, Violation } from "./rules";
 
 const PROJECT = "scaleway-wireguard-s2s";

@@ -5,7 +5,7 @@
  * traffic is allowed by the hub's forward policy only between sites that both opt in.
  */
 import { parse } from "yaml";
-import { DeclaredResource, ProgramRun, runProgram } from "../harness/programRun";
+import { DeclaredResource, ProgramRun, runProgram } from "../testkit/programRun";
 
 const ADMIN = ["203.0.113.7/32"];
 const site = (i: number, extra: Record<string, unknown> = {}) => ({

@@ -5,9 +5,9 @@
  * that a bad config fails before anything is declared.
  */
 import { parse } from "yaml";
-import { DEFAULT_REMOTE_SITES } from "../components/config";
-import { ADMIN_CIDRS as ADMIN, OFFICE_EXTERNAL_SITE as external } from "../harness/fixtures";
-import { DeclaredResource, ProgramRun, runProgram } from "../harness/programRun";
+import { DEFAULT_REMOTE_SITES } from "../config/schema";
+import { ADMIN_CIDRS as ADMIN, OFFICE_EXTERNAL_SITE as external } from "../testkit/fixtures";
+import { DeclaredResource, ProgramRun, runProgram } from "../testkit/programRun";
 const T = {
   server: "scaleway:instance/server:Server",
   sg: "scaleway:instance/securityGroup:SecurityGroup",

@@ -2,9 +2,9 @@
  * Deploy verification wiring under mocks: which SSH checks `pulumi up` runs, against which
  * host, through which jump host, with which pinned host key, and that the deploy key is a
  * secret in every one of them. The scripts themselves run for real in
- * components/verificationScripts.test.ts and against the VM lab.
+ * rendering/verificationScripts.test.ts and against the VM lab.
  */
-import { DeclaredResource, ProgramRun, runProgram } from "../harness/programRun";
+import { DeclaredResource, ProgramRun, runProgram } from "../testkit/programRun";
 
 const COMMAND = "command:remote:Command";
 const config = { adminCidrs: ["203.0.113.7/32"] };

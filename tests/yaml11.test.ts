@@ -6,8 +6,8 @@
  */
 import { execFileSync } from "child_process";
 import { parse } from "yaml";
-import { ADMIN_CIDRS, OFFICE_EXTERNAL_SITE } from "../harness/fixtures";
-import { runProgram } from "../harness/programRun";
+import { ADMIN_CIDRS, OFFICE_EXTERNAL_SITE } from "../testkit/fixtures";
+import { runProgram } from "../testkit/programRun";
 
 const PYTHON = "/usr/bin/python3"; // cloud-init's interpreter and its python3-yaml
 

@@ -11,8 +11,8 @@
  *    VPC router does for `vpc-route` sites, without sending ICMP redirects.
  * The routes come from the program's network.Route resources (lab/topology.ts).
  */
-import { netmask } from "../../cloud-init/net";
-import { networkAddress, prefixLength } from "../../components/addressing";
+import { netmask } from "../../addressing/ipv4";
+import { networkAddress, prefixLength } from "../../addressing/ipv4";
 import type { LabSite } from "../topology";
 import { bare } from "../topology";
 

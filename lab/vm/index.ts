@@ -332,7 +332,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
 
     log("running the program offline (mock runtime) for each host's user-data");
     // Loaded here so that the lab module itself stays cheap to import (tests, CLI help).
-    const { runProgram } = await import("../../harness/programRun");
+    const { runProgram } = await import("../../testkit/programRun");
     const { defaultLabConfig } = await import("../labConfig");
     const fallback = defaultLabConfig();
     const program = await runProgram({
@@ -806,18 +806,18 @@ async function rebootCheck(
 }
 
 /**
- * The deploy-verification scripts `pulumi up` runs over SSH (components/verificationScripts.ts),
+ * The deploy-verification scripts `pulumi up` runs over SSH (rendering/verificationScripts.ts),
  * the very same text, run against the VMs: cloud-init on every host, handshakes on every
  * gateway, and the seed's ping from the hub's test host to every spoke's.
  */
 async function deployVerificationChecks(
   plan: VmLabPlan,
-  program: { config: import("../../components/types").StackConfig; outputs: Record<string, any> },
+  program: { config: import("../../config/types").StackConfig; outputs: Record<string, any> },
   target: (h: VmHost) => SshTarget,
   check: CheckFn,
 ): Promise<void> {
-  const scripts = await import("../../components/verificationScripts");
-  const { planTopology } = await import("../../components/topology");
+  const scripts = await import("../../rendering/verificationScripts");
+  const { planTopology } = await import("../../planning/topology");
   const topology = planTopology(program.config);
   const publicKeys: Record<string, string> = program.outputs.publicKeys ?? {};
   const t = {

@@ -7,7 +7,7 @@
 import { Address4 } from "ip-address";
 import { scalewayMac } from "./seed";
 
-/** The part of the program run (harness/programRun.ts) the plan reads. */
+/** The part of the program run (testkit/programRun.ts) the plan reads. */
 export interface DeclaredResourceLike {
   type: string;
   name: string;

@@ -3,7 +3,7 @@
  * (no Pulumi Outputs): components resolve keys and addresses, then call a renderer
  * inside `.apply()`. Same spec in, byte-identical text out.
  */
-import type { RoutePropagation } from "../components/types";
+import type { RoutePropagation } from "../config/types";
 
 export interface WireGuardPeerSpec {
   /** Site name of the peer, written as a comment in wg0.conf. */

@@ -1,19 +1,14 @@
 /**
- * Small IPv4 helpers over `ip-address`, plus the checks that keep spec values from
- * smuggling extra lines into the INI, shell and dnsmasq text we render.
+ * Renderer preconditions: the checks that keep spec values from smuggling extra lines into
+ * the INI, shell and dnsmasq text we render. Validation (config/validation.ts) rejects bad
+ * input with a fix long before this; these throw only on a programming error.
  */
-import { Address4 } from "ip-address";
+import { SITE_NAME_PATTERN } from "../config/schema";
+import { lenientCidr, networkCidr } from "../addressing/ipv4";
 
-function parseIpv4(value: string, what: string): Address4 {
-  if (!Address4.isValid(value)) {
-    throw new Error(`${what}: "${value}" is not an IPv4 address or CIDR`);
-  }
-  return new Address4(value);
-}
-
-/** "192.168.0.2/24" -> "192.168.0.2". Throws on anything else. */
-export function hostAddress(addressWithPrefix: string, what = "address"): string {
-  const parsed = parseIpv4(addressWithPrefix, what);
+/** The address part of an interface address: "192.168.0.2/24" -> "192.168.0.2". Throws on anything else. */
+export function addressPart(addressWithPrefix: string, what = "address"): string {
+  const parsed = lenientCidr(addressWithPrefix, what);
   if (!addressWithPrefix.includes("/")) {
     throw new Error(`${what}: "${addressWithPrefix}" needs a prefix length, e.g. 192.168.0.2/24`);
   }
@@ -22,15 +17,9 @@ export function hostAddress(addressWithPrefix: string, what = "address"): string
 
 /** A bare IPv4 address (no prefix), as used for next hops. */
 export function plainAddress(value: string, what = "address"): string {
-  const parsed = parseIpv4(value, what);
+  const parsed = lenientCidr(value, what);
   if (value.includes("/")) throw new Error(`${what}: "${value}" must be a bare address, without prefix`);
   return parsed.addressMinusSuffix;
-}
-
-/** Canonical network form: "192.168.1.7/24" -> "192.168.1.0/24". */
-export function networkCidr(cidr: string, what = "CIDR"): string {
-  const parsed = parseIpv4(cidr, what);
-  return `${parsed.startAddress().addressMinusSuffix}/${parsed.subnetMask}`;
 }
 
 /** A CIDR that must already be in network form (routes, AllowedIPs, flows). */
@@ -42,28 +31,6 @@ export function strictCidr(cidr: string, what = "CIDR"): string {
   return cidr;
 }
 
-/** Dotted netmask of a CIDR: "192.168.1.0/24" -> "255.255.255.0". */
-export function netmask(cidr: string): string {
-  return parseIpv4(cidr, "CIDR").subnetMaskAddress().addressMinusSuffix;
-}
-
-/** True when `address` (bare or with prefix) lies inside `cidr`. */
-export function cidrContains(cidr: string, address: string): boolean {
-  return parseIpv4(address, "address").isInSubnet(parseIpv4(cidr, "CIDR"));
-}
-
-/** Numeric order of IPv4 CIDRs (address, then prefix length), for stable output. */
-export function compareCidrs(a: string, b: string): number {
-  const pa = parseIpv4(a, "CIDR");
-  const pb = parseIpv4(b, "CIDR");
-  const byAddress = pa.bigInt() < pb.bigInt() ? -1 : pa.bigInt() > pb.bigInt() ? 1 : 0;
-  return byAddress !== 0 ? byAddress : pa.subnetMask - pb.subnetMask;
-}
-
-export function sortCidrs(cidrs: readonly string[]): string[] {
-  return [...new Set(cidrs)].sort(compareCidrs);
-}
-
 const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 
 /** A 32-byte key in base64, as `wg` writes it. Never echoes the value in the error. */
@@ -72,10 +39,8 @@ export function assertWireGuardKey(key: string, what: string): string {
   return key;
 }
 
-const SITE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
 export function assertSiteName(name: string, what = "site name"): string {
-  if (!SITE_NAME.test(name)) throw new Error(`${what}: "${name}" is not a lower-case DNS label`);
+  if (!SITE_NAME_PATTERN.test(name)) throw new Error(`${what}: "${name}" is not a lower-case DNS label`);
   return name;
 }
 

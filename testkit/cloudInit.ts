@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import nacl from "tweetnacl";
 import { parse as parseYaml } from "yaml";
-import type { RoutePropagation } from "../components/types";
-import type { GatewaySpec, TestHostSpec } from "./types";
+import type { RoutePropagation } from "../config/types";
+import type { GatewaySpec, TestHostSpec } from "../planning/specs";
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64");
 

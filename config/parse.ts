@@ -9,183 +9,25 @@
  * This stage checks shapes and types only (and collects every problem before throwing);
  * the rules between values (overlaps, reserved addresses, ...) live in validation.ts.
  */
-import { addressCount, hostAddress, parseCidr } from "./addressing";
+import { addressCount, hostAddress, parseCidr } from "../addressing/ipv4";
+import {
+  DEFAULT_REMOTE_SITES,
+  DEFAULT_ROUTE_PROPAGATION,
+  DEFAULT_SCALEWAY_SITE,
+  REMOTE_SITE_KEYS,
+  SCALEWAY_SITE_KEYS,
+  STACK_CONFIG_DEFAULTS,
+  STACK_CONFIG_KEYS,
+  type StackConfigKey,
+} from "./schema";
 import {
   REMOTE_SITE_KINDS,
   ROUTE_PROPAGATIONS,
   type RemoteSiteConfig,
-  type RemoteSiteKind,
-  type RoutePropagation,
   type ScalewaySiteConfig,
   type StackConfig,
 } from "./types";
-// validation.ts and this file import each other; neither uses the other's exports while
-// loading (only inside functions), so CommonJS resolves the cycle. loadStackConfig is
-// re-exported here because callers reach for it next to parseStackConfig.
-import { ConfigError, removeCommand, setCommand, type ConfigIssue } from "./validation";
-
-export { ConfigError, loadStackConfig, validateStackConfig, type ConfigIssue } from "./validation";
-
-// ---------------------------------------------------------------------------------------
-// Defaults. They reproduce the seed's topology, with the gateways moved from .1 to .2:
-// Scaleway reserves .0, .1 and the last two addresses of every private network.
-
-export const DEFAULT_SCALEWAY_SITE: Readonly<ScalewaySiteConfig> = Object.freeze({
-  name: "scaleway",
-  subnet: "192.168.0.0/24",
-  gatewayAddress: "192.168.0.2",
-  testHostAddress: "192.168.0.3",
-  tunnelAddress: "172.16.0.1",
-  routePropagation: "vpc-route",
-  keyGeneration: 0,
-});
-
-export const DEFAULT_REMOTE_SITES: readonly Readonly<RemoteSiteConfig>[] = Object.freeze([
-  Object.freeze({
-    name: "onprem",
-    kind: "simulated",
-    subnet: "192.168.1.0/24",
-    gatewayAddress: "192.168.1.2",
-    testHostAddress: "192.168.1.3",
-    tunnelAddress: "172.16.0.2",
-    routePropagation: "vpc-route",
-    allowSpokeToSpoke: false,
-    keyGeneration: 0,
-  } as RemoteSiteConfig),
-]);
-
-/** Defaults of the scalar top-level keys (adminCidrs has none on purpose). */
-export const STACK_CONFIG_DEFAULTS = Object.freeze({
-  zone: "fr-par-1",
-  sshPublicKeys: Object.freeze([]) as readonly string[],
-  instanceType: "DEV1-S",
-  image: "ubuntu_noble",
-  testHostPublicIp: false,
-  verify: true,
-  listenPort: 52435,
-  keepalive: 25,
-  mtu: 1420,
-  tunnelCidr: "172.16.0.0/24",
-});
-
-/** Route propagation a remote site gets when none is given: external sites have no VPC to route in. */
-export const DEFAULT_ROUTE_PROPAGATION: Readonly<Record<RemoteSiteKind, RoutePropagation>> = Object.freeze({
-  simulated: "vpc-route",
-  external: "static",
-});
-
-export const STACK_CONFIG_KEYS = [
-  "zone",
-  "adminCidrs",
-  "sshPublicKeys",
-  "instanceType",
-  "image",
-  "testHostPublicIp",
-  "verify",
-  "listenPort",
-  "keepalive",
-  "mtu",
-  "tunnelCidr",
-  "scalewaySite",
-  "remoteSites",
-] as const;
-export type StackConfigKey = (typeof STACK_CONFIG_KEYS)[number];
-
-export const SCALEWAY_SITE_KEYS = [
-  "name",
-  "subnet",
-  "gatewayAddress",
-  "testHostAddress",
-  "tunnelAddress",
-  "routePropagation",
-  "keyGeneration",
-] as const satisfies readonly (keyof ScalewaySiteConfig)[];
-
-export const REMOTE_SITE_KEYS = [
-  "name",
-  "kind",
-  "subnet",
-  "gatewayAddress",
-  "testHostAddress",
-  "tunnelAddress",
-  "routePropagation",
-  "publicIp",
-  "lanRouter",
-  "allowSpokeToSpoke",
-  "keyGeneration",
-] as const satisfies readonly (keyof RemoteSiteConfig)[];
-
-/** One line per key, for the README's config reference and `--help`-style output. */
-export const STACK_CONFIG_REFERENCE: readonly {
-  key: StackConfigKey;
-  type: string;
-  default: string;
-  description: string;
-}[] = [
-  {
-    key: "zone",
-    type: "string",
-    default: "fr-par-1",
-    description: "Scaleway zone of every instance; the region is derived from it.",
-  },
-  {
-    key: "adminCidrs",
-    type: "string[]",
-    default: "(required)",
-    description: "IPv4 CIDRs allowed to SSH to the gateways. No 0.0.0.0/0 fallback.",
-  },
-  {
-    key: "sshPublicKeys",
-    type: "string[]",
-    default: "[]",
-    description: "Extra OpenSSH public keys for every host (the deploy key is always added).",
-  },
-  { key: "instanceType", type: "string", default: "DEV1-S", description: "Instance type of gateways and test hosts." },
-  { key: "image", type: "string", default: "ubuntu_noble", description: "Instance image." },
-  {
-    key: "testHostPublicIp",
-    type: "boolean",
-    default: "false",
-    description: "Give test hosts a public IP (otherwise the gateway is their SSH jump host).",
-  },
-  {
-    key: "verify",
-    type: "boolean",
-    default: "true",
-    description: "Run the post-deploy checks (cloud-init done, handshake, ping).",
-  },
-  { key: "listenPort", type: "integer", default: "52435", description: "WireGuard UDP port on every gateway." },
-  {
-    key: "keepalive",
-    type: "integer",
-    default: "25",
-    description: "PersistentKeepalive of the remote gateways, seconds; 0 disables.",
-  },
-  {
-    key: "mtu",
-    type: "integer",
-    default: "1420",
-    description: "MTU of wg0, 1280-1440 (1420 also fits an IPv6 underlay).",
-  },
-  {
-    key: "tunnelCidr",
-    type: "CIDR",
-    default: "172.16.0.0/24",
-    description: "Range of the tunnel addresses; must not overlap any site.",
-  },
-  {
-    key: "scalewaySite",
-    type: "object",
-    default: "name scaleway, subnet 192.168.0.0/24, gateway .2, test host .3, tunnel 172.16.0.1, vpc-route",
-    description: "The hub. Every field is optional; gateway and test host default to .2 and .3 of its subnet.",
-  },
-  {
-    key: "remoteSites",
-    type: "object[]",
-    default: "one simulated site: onprem, 192.168.1.0/24, gateway .2, test host .3, tunnel 172.16.0.2",
-    description: "The spokes. name, subnet, gatewayAddress, tunnelAddress are required per site.",
-  },
-];
+import { ConfigError, removeCommand, setCommand, type ConfigIssue } from "./errors";
 
 // ---------------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ import {
   withNamespacesAsync,
   WIREGUARD_KEY_SHAPE,
   withScratchDirAsync,
-} from "../cloud-init/testkit";
+} from "../testkit/cloudInit";
 import { renderWireGuardConfig } from "../cloud-init/wireguard";
 import { addVethPair, ipIn, netnsPids } from "../lab/netns";
 import { pidAlive, pollUntil, run } from "../lab/proc";
@@ -316,7 +316,7 @@ function writeFakeCloudInit(dir: string, status: string, exitCode: number): stri
   writeFileSync(
     file,
     `#!/bin/sh
-# Test stand-in for cloud-init (components/verificationScripts.test.ts).
+# Test stand-in for cloud-init (rendering/verificationScripts.test.ts).
 echo "$*" >> ${shQuote(join(fakeDir, "calls.log"))}
 case "$*" in
   "status --wait")

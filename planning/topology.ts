@@ -11,8 +11,9 @@
  *   every spoke's subnet in its own AllowedIPs).
  */
 import { Address4 } from "ip-address";
-import type { DhcpServerSpec, ForwardFlow, GatewaySpec, StaticRoute, TestHostSpec } from "../cloud-init/types";
-import type { RemoteSiteConfig, RoutePropagation, StackConfig } from "./types";
+import type { DhcpServerSpec, ForwardFlow, GatewaySpec, StaticRoute, TestHostSpec } from "./specs";
+import { sortCidrs } from "../addressing/ipv4";
+import type { RemoteSiteConfig, RoutePropagation, StackConfig } from "../config/types";
 
 export type SiteKind = "scaleway" | "simulated" | "external";
 
@@ -236,15 +237,6 @@ function routesVia(destinations: string[], via: string): StaticRoute[] {
 
 function prefixOf(cidr: string): number {
   return new Address4(cidr).subnetMask;
-}
-
-/** Numeric order, so output never depends on the order sites were listed in. */
-function sortCidrs(cidrs: string[]): string[] {
-  const key = (c: string) => {
-    const a = new Address4(c);
-    return a.bigInt() * 64n + BigInt(a.subnetMask);
-  };
-  return [...new Set(cidrs)].sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
 }
 
 function byName<T extends { name: string }>(a: T, b: T): number {

@@ -22,54 +22,11 @@ import {
   prefixLength,
   scalewayAssignableRange,
   scalewayReservedAddresses,
-} from "./addressing";
-import { parseStackConfig } from "./config";
+} from "../addressing/ipv4";
+import { parseStackConfig } from "./parse";
+import { ConfigError, removeCommand, setCommand, type ConfigIssue } from "./errors";
+import { SITE_NAME_PATTERN } from "./schema";
 import type { RemoteSiteConfig, RoutePropagation, StackConfig } from "./types";
-
-/** One problem with the configuration, phrased for the person who has to fix it. */
-export interface ConfigIssue {
-  /** The key as typed for `pulumi config set --path`, e.g. `remoteSites[1].subnet`. */
-  key: string;
-  problem: string;
-  fix: string;
-}
-
-/** Thrown with every problem found, so one `pulumi up` shows them all. */
-export class ConfigError extends Error {
-  readonly issues: ConfigIssue[];
-  /**
-   * Marks this as a `pulumi.RunError` (the SDK duck-types on this flag), so `pulumi up`
-   * prints just the issue list, without a stack trace, and this file needs no Pulumi import.
-   */
-  readonly __pulumiRunError = true;
-
-  constructor(issues: ConfigIssue[]) {
-    super(formatIssues(issues));
-    this.name = "ConfigError";
-    this.issues = issues;
-  }
-}
-
-/** `<key>: <problem> Fix: <fix>` */
-export function formatIssue(issue: ConfigIssue): string {
-  return `${issue.key}: ${sentence(issue.problem)} Fix: ${sentence(issue.fix)}`;
-}
-
-export function formatIssues(issues: ConfigIssue[]): string {
-  const count = issues.length === 1 ? "1 problem" : `${issues.length} problems`;
-  return [`Stack configuration has ${count} (nothing was deployed):`, ...issues.map(formatIssue)].join("\n");
-}
-
-/** The command that sets `key` (nested keys need `--path`, quoted for the shell). */
-export function setCommand(key: string, value: string | number | boolean): string {
-  const nested = key.includes(".") || key.includes("[");
-  return nested ? `\`pulumi config set --path '${key}' ${value}\`` : `\`pulumi config set ${key} ${value}\``;
-}
-
-export function removeCommand(key: string): string {
-  const nested = key.includes(".") || key.includes("[");
-  return nested ? `\`pulumi config rm --path '${key}'\`` : `\`pulumi config rm ${key}\``;
-}
 
 /** Parse, then validate: the one call index.ts makes. Throws ConfigError listing every problem. */
 export function loadStackConfig(raw: Record<string, unknown>): StackConfig {
@@ -183,10 +140,8 @@ function checkSite(site: SiteView): ConfigIssue[] {
   return issues;
 }
 
-const SITE_NAME = /^[a-z](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
-
 function checkName(site: SiteView): ConfigIssue[] {
-  if (SITE_NAME.test(site.name)) return [];
+  if (SITE_NAME_PATTERN.test(site.name)) return [];
   return [
     issue(
       `${site.path}.name`,
@@ -751,9 +706,4 @@ function issue(key: string, problem: string, fix: string): ConfigIssue {
 
 function show(value: string): string {
   return JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
-}
-
-function sentence(text: string): string {
-  const trimmed = text.trim();
-  return /[.!?]$/.test(trimmed) ? trimmed : `${trimmed}.`;
 }

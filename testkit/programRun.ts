@@ -16,8 +16,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../components/types";
-import { loadStackConfig } from "../components/validation";
+import type { StackConfig } from "../config/types";
+import { loadStackConfig } from "../config/validation";
 import program from "../index";
 
 export const PROJECT = "scaleway-wireguard-s2s";

@@ -20,7 +20,7 @@ import {
   prefixLength,
   scalewayAssignableRange,
   scalewayReservedAddresses,
-} from "./addressing";
+} from "./ipv4";
 
 /** A canonical CIDR: random address masked to a random prefix. */
 function cidrFrom(value: number, prefix: number): string {

@@ -7,7 +7,7 @@
  * Every value that reaches the text is either validated (keys, addresses, seconds) or
  * single-quoted, so a label can never turn into shell syntax.
  */
-import { assertIntegerInRange, assertWireGuardKey, plainAddress } from "../cloud-init/net";
+import { assertIntegerInRange, assertWireGuardKey, plainAddress } from "../cloud-init/guards";
 
 export interface VerificationTimeouts {
   /** cloud-init on a fresh instance: packages, then the tunnel. */

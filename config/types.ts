@@ -1,8 +1,8 @@
 /**
  * The stack's data model: one Scaleway site (the hub) and a list of remote sites.
  * The seed tutorial is the one-remote-site case. Everything here is plain data,
- * produced by `parseStackConfig` (components/config.ts) and checked by
- * `validateStackConfig` (components/validation.ts) before any resource exists.
+ * produced by `parseStackConfig` (config/parse.ts) and checked by
+ * `validateStackConfig` (config/validation.ts) before any resource exists.
  */
 
 /** How hosts on a site learn the route to the other sites' subnets. */

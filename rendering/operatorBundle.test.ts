@@ -1,5 +1,5 @@
-import { PATHS } from "./common";
-import { renderGatewayCloudConfig } from "./gateway";
+import { PATHS } from "../cloud-init/common";
+import { renderGatewayCloudConfig } from "../cloud-init/gateway";
 import { BUNDLE_FILES, lanRoutes, renderOperatorBundle } from "./operatorBundle";
 import {
   KeyRing,
@@ -8,8 +8,8 @@ import {
   parseCloudConfig,
   shellcheck,
   spokeGatewaySpec,
-} from "./testkit";
-import type { GatewaySpec } from "./types";
+} from "../testkit/cloudInit";
+import type { GatewaySpec } from "../planning/specs";
 
 const VARIANTS: { name: string; build: (keys: KeyRing) => GatewaySpec }[] = [
   { name: "static", build: (keys) => spokeGatewaySpec(keys, "static") },

@@ -255,6 +255,43 @@ export function isPublicUnicast(address: string): boolean {
   );
 }
 
+// ---------------------------------------------------------------------------------------
+// Lenient forms for rendered text: they accept any spelling `ip-address` parses (an address
+// with host bits and a prefix, say) and throw naming `what`.
+
+export function lenientCidr(value: string, what: string): Address4 {
+  if (!Address4.isValid(value)) throw new TypeError(`${what}: "${value}" is not an IPv4 address or CIDR`);
+  return new Address4(value);
+}
+
+/** Canonical network form: "192.168.1.7/24" -> "192.168.1.0/24". */
+export function networkCidr(cidr: string, what = "CIDR"): string {
+  const parsed = lenientCidr(cidr, what);
+  return `${parsed.startAddress().addressMinusSuffix}/${parsed.subnetMask}`;
+}
+
+/** Dotted netmask of a CIDR: "192.168.1.0/24" -> "255.255.255.0". */
+export function netmask(cidr: string): string {
+  return lenientCidr(cidr, "CIDR").subnetMaskAddress().addressMinusSuffix;
+}
+
+/** True when `address` (bare or with prefix) lies inside `cidr`. */
+export function cidrContains(cidr: string, address: string): boolean {
+  return lenientCidr(address, "address").isInSubnet(lenientCidr(cidr, "CIDR"));
+}
+
+/** Numeric order of IPv4 CIDRs (address, then prefix length), for stable output. */
+export function compareCidrs(a: string, b: string): number {
+  const pa = lenientCidr(a, "CIDR");
+  const pb = lenientCidr(b, "CIDR");
+  const byAddress = pa.bigInt() < pb.bigInt() ? -1 : pa.bigInt() > pb.bigInt() ? 1 : 0;
+  return byAddress !== 0 ? byAddress : pa.subnetMask - pb.subnetMask;
+}
+
+export function sortCidrs(cidrs: readonly string[]): string[] {
+  return [...new Set(cidrs)].sort(compareCidrs);
+}
+
 function toCidr(text: string): Ipv4Cidr {
   const result = parseCidr(text);
   if (!result.ok) throw new TypeError(result.message);

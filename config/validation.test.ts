@@ -2,10 +2,11 @@ import { generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import fc from "fast-check";
 import nacl from "tweetnacl";
-import { hostAddress } from "./addressing";
-import { parseStackConfig } from "./config";
+import { hostAddress } from "../addressing/ipv4";
+import { parseStackConfig } from "./parse";
 import type { RemoteSiteConfig, StackConfig } from "./types";
-import { ConfigError, formatIssue, loadStackConfig, validateStackConfig, type ConfigIssue } from "./validation";
+import { ConfigError, formatIssue, type ConfigIssue } from "./errors";
+import { loadStackConfig, validateStackConfig } from "./validation";
 
 const ADMIN = { adminCidrs: ["203.0.113.7/32"] };
 

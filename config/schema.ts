@@ -1,0 +1,248 @@
+/**
+ * The stack's configuration schema, defined once: every key, its type, its default and what
+ * it means. Parsing (parse.ts) takes its defaults from here; `Pulumi.yaml`'s `config:` block
+ * and the README's configuration reference are checked against it by config/schema.test.ts
+ * (`npm run docs:config` rewrites the README table from it).
+ *
+ * Pulumi's project schema has no object type, so the two structured keys (`scalewaySite`,
+ * `remoteSites`) appear here with their fields but not in `Pulumi.yaml`.
+ */
+import type { RemoteSiteConfig, RemoteSiteKind, RoutePropagation, ScalewaySiteConfig } from "./types";
+
+/** Type names as the README shows them; `pulumiType` is the `Pulumi.yaml` spelling where one exists. */
+export type SchemaType = "string" | "boolean" | "integer" | "CIDR" | "string[]" | "object" | "object[]";
+
+export interface KeySchema {
+  key: string;
+  type: SchemaType;
+  /** Absent: required (or no default applies). */
+  default?: string | number | boolean | readonly string[];
+  /** README text for the default when it is not a plain value. */
+  defaultText?: string;
+  description: string;
+}
+
+// ---------------------------------------------------------------------------------------
+// Sites. The defaults reproduce the seed's topology, with the gateways moved from .1 to .2:
+// Scaleway reserves .0, .1 and the last two addresses of every private network.
+
+export const DEFAULT_SCALEWAY_SITE: Readonly<ScalewaySiteConfig> = Object.freeze({
+  name: "scaleway",
+  subnet: "192.168.0.0/24",
+  gatewayAddress: "192.168.0.2",
+  testHostAddress: "192.168.0.3",
+  tunnelAddress: "172.16.0.1",
+  routePropagation: "vpc-route",
+  keyGeneration: 0,
+});
+
+export const DEFAULT_REMOTE_SITES: readonly Readonly<RemoteSiteConfig>[] = Object.freeze([
+  Object.freeze({
+    name: "onprem",
+    kind: "simulated",
+    subnet: "192.168.1.0/24",
+    gatewayAddress: "192.168.1.2",
+    testHostAddress: "192.168.1.3",
+    tunnelAddress: "172.16.0.2",
+    routePropagation: "vpc-route",
+    allowSpokeToSpoke: false,
+    keyGeneration: 0,
+  } as RemoteSiteConfig),
+]);
+
+/** Route propagation a remote site gets when none is given: external sites have no VPC to route in. */
+export const DEFAULT_ROUTE_PROPAGATION: Readonly<Record<RemoteSiteKind, RoutePropagation>> = Object.freeze({
+  simulated: "vpc-route",
+  external: "static",
+});
+
+/**
+ * Site names: a lower-case DNS label of at most 30 characters, starting with a letter. They
+ * name Scaleway resources, files and nftables comments; the renderers assert the same rule.
+ */
+export const SITE_NAME_PATTERN = /^[a-z](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
+
+export const SCALEWAY_SITE_FIELDS: readonly (KeySchema & { key: keyof ScalewaySiteConfig })[] = [
+  { key: "name", type: "string", default: DEFAULT_SCALEWAY_SITE.name, description: "site name (DNS label)" },
+  { key: "subnet", type: "CIDR", default: DEFAULT_SCALEWAY_SITE.subnet, description: "the private network's subnet" },
+  {
+    key: "gatewayAddress",
+    type: "string",
+    defaultText: "`.2` of the subnet",
+    description: "gateway's fixed private address",
+  },
+  {
+    key: "testHostAddress",
+    type: "string",
+    defaultText: "`.3` of the subnet",
+    description: "test host's fixed private address",
+  },
+  {
+    key: "tunnelAddress",
+    type: "string",
+    default: DEFAULT_SCALEWAY_SITE.tunnelAddress,
+    description: "hub's address in `tunnelCidr`",
+  },
+  {
+    key: "routePropagation",
+    type: "string",
+    default: DEFAULT_SCALEWAY_SITE.routePropagation,
+    description: "`vpc-route` or `static`",
+  },
+  {
+    key: "keyGeneration",
+    type: "integer",
+    default: DEFAULT_SCALEWAY_SITE.keyGeneration,
+    description: "bump to rotate the gateway key",
+  },
+];
+
+export const REMOTE_SITE_FIELDS: readonly (KeySchema & { key: keyof RemoteSiteConfig })[] = [
+  { key: "name", type: "string", description: "site name (DNS label); required" },
+  { key: "kind", type: "string", default: "simulated", description: "`simulated` or `external`" },
+  { key: "subnet", type: "CIDR", description: "the site's LAN; required" },
+  { key: "gatewayAddress", type: "string", description: "the site gateway's LAN address; required" },
+  {
+    key: "testHostAddress",
+    type: "string",
+    description: "host to ping; required for `simulated`, optional for `external`",
+  },
+  { key: "tunnelAddress", type: "string", description: "the site's address in `tunnelCidr`; required" },
+  {
+    key: "routePropagation",
+    type: "string",
+    defaultText: "`vpc-route` (simulated), `static` (external)",
+    description: "`vpc-route`, `static`, or `dhcp` (external LANs whose DHCP the gateway owns)",
+  },
+  { key: "publicIp", type: "string", description: "`external` only: the far gateway's public IPv4" },
+  { key: "lanRouter", type: "string", description: "`dhcp` only: the LAN's own default router (option 121)" },
+  {
+    key: "allowSpokeToSpoke",
+    type: "boolean",
+    default: false,
+    description: "allow traffic with other spokes that allow it too",
+  },
+  { key: "keyGeneration", type: "integer", default: 0, description: "bump to rotate this site's keys" },
+];
+
+// ---------------------------------------------------------------------------------------
+// Top-level keys, in the `scaleway-wireguard-s2s` namespace.
+
+export const STACK_CONFIG_SCHEMA = [
+  {
+    key: "zone",
+    type: "string",
+    default: "fr-par-1",
+    description: "Scaleway zone of every instance; the region is derived from it.",
+  },
+  {
+    key: "adminCidrs",
+    type: "string[]",
+    description: "IPv4 CIDRs allowed to SSH to the gateways. Required; 0.0.0.0/0 is refused.",
+  },
+  {
+    key: "sshPublicKeys",
+    type: "string[]",
+    default: [],
+    description: "Extra OpenSSH public keys for root on every host (the deploy key is always added).",
+  },
+  { key: "instanceType", type: "string", default: "DEV1-S", description: "Instance type of gateways and test hosts." },
+  { key: "image", type: "string", default: "ubuntu_noble", description: "Instance image of gateways and test hosts." },
+  {
+    key: "testHostPublicIp",
+    type: "boolean",
+    default: false,
+    description: "Give test hosts a public IP; by default the gateway is their SSH jump host.",
+  },
+  {
+    key: "verify",
+    type: "boolean",
+    default: true,
+    description:
+      "After deploy, check over SSH that cloud-init finished, WireGuard shook hands and the ping test passes.",
+  },
+  { key: "listenPort", type: "integer", default: 52435, description: "WireGuard UDP port on every gateway." },
+  {
+    key: "keepalive",
+    type: "integer",
+    default: 25,
+    description: "PersistentKeepalive (seconds) from spokes to the hub; 0 disables it.",
+  },
+  { key: "mtu", type: "integer", default: 1420, description: "MTU of wg0 (1280-1440); TCP MSS is clamped to it." },
+  {
+    key: "tunnelCidr",
+    type: "CIDR",
+    default: "172.16.0.0/24",
+    description: "Range the tunnel addresses come from; must not overlap any site subnet.",
+  },
+  {
+    key: "scalewaySite",
+    type: "object",
+    defaultText: "name `scaleway`, `192.168.0.0/24`, gateway `.2`, test host `.3`, tunnel `172.16.0.1`, `vpc-route`",
+    description: "The hub. Every field is optional (see its fields below).",
+  },
+  {
+    key: "remoteSites",
+    type: "object[]",
+    defaultText: "one `simulated` site `onprem`, `192.168.1.0/24`, tunnel `172.16.0.2`",
+    description: "The spokes (see their fields below).",
+  },
+] as const satisfies readonly KeySchema[];
+
+export type StackConfigKey = (typeof STACK_CONFIG_SCHEMA)[number]["key"];
+
+export const STACK_CONFIG_KEYS: readonly StackConfigKey[] = STACK_CONFIG_SCHEMA.map((k) => k.key);
+export const SCALEWAY_SITE_KEYS: readonly string[] = SCALEWAY_SITE_FIELDS.map((k) => k.key);
+export const REMOTE_SITE_KEYS: readonly string[] = REMOTE_SITE_FIELDS.map((k) => k.key);
+
+type Defaults = {
+  [K in (typeof STACK_CONFIG_SCHEMA)[number] as K extends { default: unknown } ? K["key"] : never]: K extends {
+    default: infer D;
+  }
+    ? D extends readonly unknown[]
+      ? readonly string[]
+      : D extends boolean
+        ? boolean
+        : D extends number
+          ? number
+          : string
+    : never;
+};
+
+/** Defaults of the top-level keys that have one (adminCidrs has none on purpose). */
+export const STACK_CONFIG_DEFAULTS: Readonly<Defaults> = Object.freeze(
+  Object.fromEntries(
+    STACK_CONFIG_SCHEMA.filter((k): k is Extract<typeof k, { default: unknown }> => "default" in k).map((k) => [
+      k.key,
+      k.default,
+    ]),
+  ) as unknown as Defaults,
+);
+
+/** The README's text for a key's default. */
+export function defaultText(spec: KeySchema): string {
+  if (spec.defaultText !== undefined) return spec.defaultText;
+  if (spec.default === undefined) return "**required**";
+  return `\`${JSON.stringify(spec.default)}\``.replace(/`"(.*)"`/, "`$1`");
+}
+
+function table(rows: readonly KeySchema[], keyOf: (k: KeySchema) => string): string {
+  const lines = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"];
+  for (const row of rows) lines.push(`| ${keyOf(row)} | ${row.type} | ${defaultText(row)} | ${row.description} |`);
+  return lines.join("\n");
+}
+
+/** The README's configuration reference (between its `config-reference` markers), before prettier. */
+export function renderConfigReference(): string {
+  return [
+    table(STACK_CONFIG_SCHEMA, (k) => `\`${k.key}\``),
+    "",
+    "`scalewaySite` fields:",
+    "",
+    table(SCALEWAY_SITE_FIELDS, (k) => `\`scalewaySite.${k.key}\``),
+    "",
+    "`remoteSites[i]` fields:",
+    "",
+    table(REMOTE_SITE_FIELDS, (k) => `\`remoteSites[i].${k.key}\``),
+  ].join("\n");
+}
