@@ -15,8 +15,9 @@ export type SchemaType = "string" | "boolean" | "integer" | "CIDR" | "string[]" 
 export interface KeySchema {
   key: string;
   type: SchemaType;
-  /** Absent: required (or no default applies). */
+  /** Absent: required (see `required`) or unset by default. */
   default?: string | number | boolean | readonly string[];
+  required?: boolean;
   /** README text for the default when it is not a plain value. */
   defaultText?: string;
   description: string;
@@ -98,16 +99,16 @@ export const SCALEWAY_SITE_FIELDS: readonly (KeySchema & { key: keyof ScalewaySi
 ];
 
 export const REMOTE_SITE_FIELDS: readonly (KeySchema & { key: keyof RemoteSiteConfig })[] = [
-  { key: "name", type: "string", description: "site name (DNS label); required" },
+  { key: "name", type: "string", required: true, description: "site name (DNS label)" },
   { key: "kind", type: "string", default: "simulated", description: "`simulated` or `external`" },
-  { key: "subnet", type: "CIDR", description: "the site's LAN; required" },
-  { key: "gatewayAddress", type: "string", description: "the site gateway's LAN address; required" },
+  { key: "subnet", type: "CIDR", required: true, description: "the site's LAN" },
+  { key: "gatewayAddress", type: "string", required: true, description: "the site gateway's LAN address" },
   {
     key: "testHostAddress",
     type: "string",
     description: "host to ping; required for `simulated`, optional for `external`",
   },
-  { key: "tunnelAddress", type: "string", description: "the site's address in `tunnelCidr`; required" },
+  { key: "tunnelAddress", type: "string", required: true, description: "the site's address in `tunnelCidr`" },
   {
     key: "routePropagation",
     type: "string",
@@ -138,6 +139,7 @@ export const STACK_CONFIG_SCHEMA = [
   {
     key: "adminCidrs",
     type: "string[]",
+    required: true,
     description: "IPv4 CIDRs allowed to SSH to the gateways. Required; 0.0.0.0/0 is refused.",
   },
   {
@@ -222,7 +224,7 @@ export const STACK_CONFIG_DEFAULTS: Readonly<Defaults> = Object.freeze(
 /** The README's text for a key's default. */
 export function defaultText(spec: KeySchema): string {
   if (spec.defaultText !== undefined) return spec.defaultText;
-  if (spec.default === undefined) return "**required**";
+  if (spec.default === undefined) return spec.required ? "**required**" : "unset";
   return `\`${JSON.stringify(spec.default)}\``.replace(/`"(.*)"`/, "`$1`");
 }
 

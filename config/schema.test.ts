@@ -1,0 +1,100 @@
+/**
+ * The schema is the one definition of the config keys: parsing uses its defaults, and
+ * Pulumi.yaml and the README restate it. These tests fail when either document drifts.
+ */
+import { readFileSync } from "fs";
+import { join } from "path";
+import { spawnSync } from "child_process";
+import { parse as parseYaml } from "yaml";
+import { parseStackConfig } from "./parse";
+import {
+  REMOTE_SITE_FIELDS,
+  SCALEWAY_SITE_FIELDS,
+  STACK_CONFIG_DEFAULTS,
+  STACK_CONFIG_SCHEMA,
+  renderConfigReference,
+} from "./schema";
+import { README_MARKERS, pulumiYamlEntry, withConfigReference, withSchemaConfigBlock } from "./schemaDocs";
+import type { RemoteSiteConfig, ScalewaySiteConfig } from "./types";
+
+const root = join(__dirname, "..");
+const read = (file: string) => readFileSync(join(root, file), "utf8");
+/** Prettier as `npm run lint` runs it (its CLI: prettier 3's API needs ESM loading, which jest lacks). */
+const formatMarkdown = (text: string) =>
+  spawnSync(join(root, "node_modules", ".bin", "prettier"), ["--stdin-filepath", "README.md"], {
+    cwd: root,
+    input: text,
+    encoding: "utf8",
+  }).stdout;
+
+describe("Pulumi.yaml against the schema", () => {
+  const declared = (parseYaml(read("Pulumi.yaml")) as { config: Record<string, unknown> }).config;
+
+  it("declares every scalar key with the schema's type, default and description, and nothing else", () => {
+    const expected = Object.fromEntries(
+      STACK_CONFIG_SCHEMA.flatMap((spec) => {
+        const entry = pulumiYamlEntry(spec);
+        return entry ? [[spec.key, entry]] : [];
+      }),
+    );
+    expect(declared).toEqual(expected);
+  });
+
+  it("is what `npm run docs:config` would write (a drifted copy is caught)", () => {
+    expect(withSchemaConfigBlock(read("Pulumi.yaml"))).toBe(read("Pulumi.yaml"));
+    const drifted = read("Pulumi.yaml").replace("default: 52435", "default: 51820");
+    expect(drifted).not.toBe(read("Pulumi.yaml"));
+    expect(withSchemaConfigBlock(drifted)).toBe(read("Pulumi.yaml"));
+  });
+});
+
+describe("README configuration reference against the schema", () => {
+  it("is the generated table, byte for byte after formatting", () => {
+    const readme = read("README.md");
+    expect(readme).toContain(README_MARKERS.start);
+    expect(formatMarkdown(withConfigReference(readme))).toBe(readme);
+    const drifted = readme.replace("| `listenPort`", "| `listenPorts`");
+    expect(drifted).not.toBe(readme);
+    expect(formatMarkdown(withConfigReference(drifted))).not.toBe(drifted);
+  });
+
+  it("names every key and field of the schema", () => {
+    const reference = renderConfigReference();
+    for (const spec of STACK_CONFIG_SCHEMA) expect(reference).toContain(`\`${spec.key}\``);
+    for (const spec of SCALEWAY_SITE_FIELDS) expect(reference).toContain(`\`scalewaySite.${spec.key}\``);
+    for (const spec of REMOTE_SITE_FIELDS) expect(reference).toContain(`\`remoteSites[i].${spec.key}\``);
+  });
+});
+
+describe("parsing takes its defaults from the schema", () => {
+  const parsed = parseStackConfig({ adminCidrs: ["203.0.113.7/32"] });
+
+  it("every top-level default is what the parser applies", () => {
+    const applied: Record<string, unknown> = {
+      zone: parsed.zone,
+      sshPublicKeys: parsed.sshPublicKeys,
+      instanceType: parsed.instanceType,
+      image: parsed.image,
+      testHostPublicIp: parsed.testHostPublicIp,
+      verify: parsed.verify,
+      listenPort: parsed.tunnel.listenPort,
+      keepalive: parsed.tunnel.keepaliveSeconds,
+      mtu: parsed.tunnel.mtu,
+      tunnelCidr: parsed.tunnel.cidr,
+    };
+    expect(applied).toEqual({ ...STACK_CONFIG_DEFAULTS });
+  });
+
+  it("every site field default with a plain value is what the parser applies", () => {
+    const hub = parsed.scalewaySite as unknown as Record<keyof ScalewaySiteConfig, unknown>;
+    for (const spec of SCALEWAY_SITE_FIELDS)
+      if (spec.default !== undefined) expect(hub[spec.key]).toEqual(spec.default);
+    const bare = parseStackConfig({
+      adminCidrs: ["203.0.113.7/32"],
+      remoteSites: [
+        { name: "x", subnet: "192.168.5.0/24", gatewayAddress: "192.168.5.2", tunnelAddress: "172.16.0.5" },
+      ],
+    }).remoteSites[0] as unknown as Record<keyof RemoteSiteConfig, unknown>;
+    for (const spec of REMOTE_SITE_FIELDS) if (spec.default !== undefined) expect(bare[spec.key]).toEqual(spec.default);
+  });
+});
