@@ -1,8 +1,9 @@
 /**
- * Run ownership and leftovers. Each run writes .lab/state/<prefix>.json with its PID
+ * Run ownership and leftovers. Each run writes <STATE_DIR>/<prefix>.json with its PID
  * before creating anything; a run killed with SIGKILL leaves that file behind, and the
  * next run removes whatever it lists (and any namespace with a lab prefix that no live
- * run owns). Two live runs never touch each other's namespaces.
+ * run owns). Two live runs never touch each other's namespaces, from whichever checkout
+ * they were started (STATE_DIR is machine-wide, see paths.ts).
  */
 import { spawn } from "child_process";
 import * as crypto from "crypto";
