@@ -7,7 +7,11 @@ import { Document, isSeq } from "yaml";
 
 /** Where things land on a host. One list, so cloud-config and operator bundle never drift. */
 export const PATHS = {
+  /** wg-quick's config: the operator bundle's manual path only; the cloud-config uses networkd. */
   wireguardConfig: "/etc/wireguard/wg0.conf",
+  wireguardNetdev: "/etc/systemd/network/90-wg-s2s-wg0.netdev",
+  wireguardNetwork: "/etc/systemd/network/90-wg-s2s-wg0.network",
+  extrasScript: "/usr/local/sbin/wg-s2s-install-extras",
   sysctl: "/etc/sysctl.d/90-wg-s2s.conf",
   forwardPolicy: "/etc/wg-s2s/forward.nft",
   dnsmasq: "/etc/dnsmasq.d/wg-s2s.conf",
@@ -17,7 +21,7 @@ export const PATHS = {
   firewallUnit: "/etc/systemd/system/wg-s2s-firewall.service",
   privateNicUnit: "/etc/systemd/system/wg-s2s-private-nic.service",
   staticRoutesUnit: "/etc/systemd/system/wg-s2s-static-routes.service",
-  wgQuickDropIn: "/etc/systemd/system/wg-quick@wg0.service.d/10-wg-s2s.conf",
+  extrasUnit: "/etc/systemd/system/wg-s2s-extras.service",
 } as const;
 
 export const UNITS = {
@@ -25,10 +29,11 @@ export const UNITS = {
   privateNic: "wg-s2s-private-nic.service",
   staticRoutes: "wg-s2s-static-routes.service",
   wgQuick: "wg-quick@wg0.service",
+  extras: "wg-s2s-extras.service",
   dnsmasq: "dnsmasq.service",
 } as const;
 
-/** Name of the WireGuard interface; wg-quick derives it from the config file name. */
+/** Name of the WireGuard interface (the netdev's Name=; wg-quick takes it from wg0.conf's name). */
 export const WG_INTERFACE = "wg0";
 
 export interface WriteFileEntry {
@@ -38,11 +43,16 @@ export interface WriteFileEntry {
   permissions: string;
 }
 
-export type FileMode = "0600" | "0644" | "0755";
+export type FileMode = "0600" | "0640" | "0644" | "0755";
 
-/** A cloud-init write_files entry, always owned by root with an explicit mode. */
-export function fileEntry(path: string, content: string, permissions: FileMode = "0644"): WriteFileEntry {
-  return { path, content, owner: "root:root", permissions };
+/** A cloud-init write_files entry, owned by root (group root unless given) with an explicit mode. */
+export function fileEntry(
+  path: string,
+  content: string,
+  permissions: FileMode = "0644",
+  owner = "root:root",
+): WriteFileEntry {
+  return { path, content, owner, permissions };
 }
 
 export interface SshHostKey {

@@ -54,60 +54,83 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
     expect(result.ok).toBe(true);
   });
 
-  it("writes wg0.conf as root-only 0600 and keeps every secret inside it", () => {
-    const wg = doc.files.get(PATHS.wireguardConfig);
-    expect(wg).toBeDefined();
-    expect(wg?.permissions).toBe("0600");
-    expect(wg?.owner).toBe("root:root");
-    expect(wg?.content).toContain(`PrivateKey = ${spec.wireguard.privateKey}`);
-    for (const peer of spec.wireguard.peers) expect(wg?.content).toContain(`PresharedKey = ${peer.presharedKey}`);
-    // Exactly once in the whole document: nowhere but wg0.conf (no runcmd, no other file).
+  it("writes the networkd netdev 0640 root:systemd-network and keeps every secret inside it", () => {
+    const netdev = doc.files.get(PATHS.wireguardNetdev);
+    expect(netdev).toBeDefined();
+    expect(netdev?.permissions).toBe("0640");
+    expect(netdev?.owner).toBe("root:systemd-network");
+    expect(netdev?.content).toContain(`PrivateKey=${spec.wireguard.privateKey}`);
+    for (const peer of spec.wireguard.peers) expect(netdev?.content).toContain(`PresharedKey=${peer.presharedKey}`);
+    // Exactly once in the whole document: nowhere but the netdev (no wg0.conf, no runcmd).
     const wgSecrets = [spec.wireguard.privateKey, ...spec.wireguard.peers.map((p) => p.presharedKey)];
     for (const secret of wgSecrets) expect(text.split(secret)).toHaveLength(2);
     for (const [path, file] of doc.files) {
-      if (path === PATHS.wireguardConfig) continue;
+      if (path === PATHS.wireguardNetdev) continue;
       for (const secret of wgSecrets) expect(file.content).not.toContain(secret);
     }
+    expect(doc.files.has(PATHS.wireguardConfig)).toBe(false);
   });
 
-  it("installs the packages in one transaction and never upgrades", () => {
-    const expected = ["wireguard-tools", "nftables", ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : [])];
-    expect(doc.packages).toEqual(expected);
-    expect(doc.raw.package_update).toBe(true);
+  it("downloads nothing before the tunnel: no cloud-init packages, extras installed by a unit afterwards", () => {
+    expect(doc.packages).toBeUndefined();
+    expect(doc.raw).not.toHaveProperty("packages");
+    expect(doc.raw.package_update).toBe(false);
     expect(doc.raw.package_upgrade).toBe(false);
     expect(doc.raw).not.toHaveProperty("package_reboot_if_required");
     expect(doc.runcmd.some((c) => c[0]?.startsWith("apt"))).toBe(false);
+    // Nothing the tunnel's path runs needs wireguard-tools or dnsmasq.
+    expect(doc.runcmd.some((c) => ["wg", "wg-quick", "dnsmasq"].includes(c[0]))).toBe(false);
+    expect(doc.runcmd.map((c) => c.join(" ")).join("\n")).not.toMatch(/wg-quick/);
+    const extras = doc.files.get(PATHS.extrasUnit)?.content ?? "";
+    const expected = ["wireguard-tools", ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : [])];
+    expect(extras).toContain(`ExecStart=${PATHS.extrasScript} ${expected.join(" ")}`);
+    expect(extras).toMatch(/^Restart=on-failure$/m);
+    expect(extras).toMatch(/^StartLimitIntervalSec=0$/m);
+    expect(/ExecStartPost=.*restart dnsmasq\.service/.test(extras)).toBe(spec.routePropagation === "dhcp");
+    expect(doc.files.get(PATHS.extrasScript)?.permissions).toBe("0755");
   });
 
-  it("loads the forward policy before forwarding, and starts the tunnel after the private NIC", () => {
+  it("loads the forward policy before forwarding, brings wg0 up, and only then starts what may wait", () => {
     const order = [
       commandIndex(doc.runcmd, "daemon-reload"),
       commandIndex(doc.runcmd, "enable --now wg-s2s-firewall.service"),
       commandIndex(doc.runcmd, `sysctl -p ${PATHS.sysctl}`),
+      commandIndex(doc.runcmd, "networkctl reload"),
+      commandIndex(doc.runcmd, "start --no-block wg-s2s-extras.service"),
       commandIndex(doc.runcmd, "enable --now wg-s2s-private-nic.service"),
-      commandIndex(doc.runcmd, "enable --now wg-quick@wg0.service"),
     ];
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
-    const dnsmasqRestart = commandIndex(doc.runcmd, "restart dnsmasq.service");
-    expect(dnsmasqRestart >= 0).toBe(spec.routePropagation === "dhcp");
     // Nothing that could print key material into cloud-init's log.
     const leaky = doc.runcmd.filter(
-      (c) => ["cat", "wg", "echo", "printf"].includes(c[0]) || /showconf|genkey|wg0\.conf|PrivateKey/.test(c.join(" ")),
+      (c) =>
+        ["cat", "wg", "echo", "printf"].includes(c[0]) ||
+        /showconf|genkey|wg0\.conf|\.netdev|PrivateKey/.test(c.join(" ")),
     );
     expect(leaky).toEqual([]);
   });
 
-  it("wires the systemd units: policy before network-pre, tunnel requires the NIC wait", () => {
+  it("wires wg0 in networkd: address, one route per AllowedIP, not required for online", () => {
+    const network = doc.files.get(PATHS.wireguardNetwork)?.content ?? "";
+    expect(network).toMatch(/^\[Match\]\nName=wg0$/m);
+    expect(network).toMatch(/^RequiredForOnline=no$/m);
+    expect(network).toContain(`Address=${spec.wireguard.address}`);
+    const destinations = [...network.matchAll(/^Destination=(.*)$/gm)].map((m) => m[1]);
+    expect(destinations.sort()).toEqual(spec.wireguard.peers.flatMap((p) => p.allowedIps).sort());
+    expect(network).not.toMatch(/IPForward/);
+    const netdev = doc.files.get(PATHS.wireguardNetdev)?.content ?? "";
+    expect(netdev).toMatch(/^Kind=wireguard$/m);
+    expect(netdev).toContain(`ListenPort=${spec.wireguard.listenPort}`);
+    expect(netdev).toContain(`MTUBytes=${spec.wireguard.mtu}`);
+  });
+
+  it("wires the systemd units: policy before network-pre and systemd-sysctl", () => {
     const firewall = doc.files.get(PATHS.firewallUnit)?.content ?? "";
     expect(firewall).toMatch(/^DefaultDependencies=no$/m);
     expect(firewall).toMatch(/^Before=.*\bnetwork-pre\.target\b/m);
     expect(firewall).toMatch(/^Before=.*\bsystemd-sysctl\.service\b/m);
     expect(firewall).toMatch(/^Wants=network-pre\.target$/m);
     expect(firewall).toContain(`ExecStart=/usr/sbin/nft -f ${PATHS.forwardPolicy}`);
-    const dropIn = doc.files.get(PATHS.wgQuickDropIn)?.content ?? "";
-    expect(dropIn).toMatch(/^Requires=wg-s2s-private-nic\.service$/m);
-    expect(dropIn).toMatch(/^After=wg-s2s-private-nic\.service$/m);
     const wait = doc.files.get(PATHS.privateNicUnit)?.content ?? "";
     expect(wait).toMatch(/^After=network-online\.target$/m);
     const address = spec.privateAddress.split("/")[0];
@@ -117,7 +140,7 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
 
   it("writes unit files systemd-analyze accepts without a single warning", () => {
     const units = [...doc.files.values()].filter((f) => /\/systemd\/system\/[^/]+\.service$/.test(f.path));
-    expect(units.map((u) => u.path).sort()).toEqual([PATHS.firewallUnit, PATHS.privateNicUnit]);
+    expect(units.map((u) => u.path).sort()).toEqual([PATHS.extrasUnit, PATHS.firewallUnit, PATHS.privateNicUnit]);
     expect(systemdVerify(units)).toEqual({ ok: true, output: "" });
   });
 
@@ -128,7 +151,8 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
 
   it("writes exactly the shared file contents (the operator bundle's strings)", () => {
     const files = renderGatewayFiles(spec);
-    expect(doc.files.get(PATHS.wireguardConfig)?.content).toBe(files.wireguard);
+    expect(doc.files.get(PATHS.wireguardNetdev)?.content).toBe(files.wireguardNetdev);
+    expect(doc.files.get(PATHS.wireguardNetwork)?.content).toBe(files.wireguardNetwork);
     expect(doc.files.get(PATHS.sysctl)?.content).toBe(files.sysctl);
     expect(doc.files.get(PATHS.forwardPolicy)?.content).toBe(files.forwardPolicy);
     expect(doc.files.get(PATHS.dnsmasq)?.content).toBe(files.dnsmasq);

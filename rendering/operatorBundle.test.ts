@@ -48,7 +48,15 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
     const cloudConfig = renderGatewayCloudConfig(spec);
     expect(bundle[BUNDLE_FILES.cloudConfig]).toBe(cloudConfig);
     const files = parseCloudConfig(cloudConfig).files;
-    expect(bundle[BUNDLE_FILES.wireguard]).toBe(files.get(PATHS.wireguardConfig)?.content);
+    // wg0.conf is the manual (wg-quick) form; the cloud-config carries the same tunnel as
+    // networkd's netdev: same private key, same peers.
+    expect(files.has(PATHS.wireguardConfig)).toBe(false);
+    const netdev = files.get(PATHS.wireguardNetdev)?.content ?? "";
+    expect(netdev).toContain(`PrivateKey=${spec.wireguard.privateKey}`);
+    for (const peer of spec.wireguard.peers) {
+      expect(bundle[BUNDLE_FILES.wireguard]).toContain(`PublicKey = ${peer.publicKey}`);
+      expect(netdev).toContain(`PublicKey=${peer.publicKey}`);
+    }
     expect(bundle[BUNDLE_FILES.sysctl]).toBe(files.get(PATHS.sysctl)?.content);
     expect(bundle[BUNDLE_FILES.forwardPolicy]).toBe(files.get(PATHS.forwardPolicy)?.content);
     if (isDhcp) expect(bundle[BUNDLE_FILES.dnsmasq]).toBe(files.get(PATHS.dnsmasq)?.content);
