@@ -83,6 +83,61 @@ function peerLine(peer: HandshakePeer, index: number): string {
 }
 
 /**
+ * `wg show wg0 latest-handshakes` without wireguard-tools: the same "<public key><TAB>
+ * <epoch seconds>" lines, read from the kernel over generic netlink (WG_CMD_GET_DEVICE,
+ * include/uapi/linux/wireguard.h). Ubuntu's cloud image has python3 (cloud-init needs it)
+ * but not wg(8), which the gateway installs only after the tunnel is up. Kernel
+ * WireGuard only: wireguard-go answers on its own UAPI socket, and hosts with it have wg.
+ * No backslashes in the text, so it survives the TypeScript template and sh quoting as is.
+ */
+export const KERNEL_HANDSHAKES_PY = `import base64, os, socket, struct, sys
+NLM_F_REQUEST, NLM_F_DUMP, NLMSG_ERROR, NLMSG_DONE = 1, 0x300, 2, 3
+def attrs(buf):
+    off = 0
+    while off + 4 <= len(buf):
+        size, kind = struct.unpack_from("HH", buf, off)
+        if size < 4:
+            return
+        yield kind & 0x3FFF, buf[off + 4:off + size]
+        off += (size + 3) & ~3
+def attr(kind, data):
+    size = 4 + len(data)
+    return struct.pack("HH", size, kind) + data + bytes((-size) % 4)
+sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16)
+sock.bind((0, 0))
+def request(what, family, flags, cmd, version, payload):
+    body = struct.pack("BBH", cmd, version, 0) + payload
+    sock.send(struct.pack("IHHII", 16 + len(body), family, NLM_F_REQUEST | flags, 1, 0) + body)
+    replies = []
+    while True:
+        data, off = sock.recv(1 << 16), 0
+        while off < len(data):
+            size, kind = struct.unpack_from("IH", data, off)
+            if kind == NLMSG_DONE:
+                return replies
+            if kind == NLMSG_ERROR:
+                err = struct.unpack_from("i", data, off + 16)[0]
+                if err:
+                    sys.exit(what + ": " + os.strerror(-err))
+                return replies
+            replies.append(data[off + 20:off + size])
+            off += (size + 3) & ~3
+        if not flags & NLM_F_DUMP:
+            return replies
+family = [v for m in request("no kernel WireGuard", 0x10, 0, 3, 1, attr(2, b"wireguard" + bytes(1))) for k, v in attrs(m) if k == 1]
+if not family:
+    sys.exit("no kernel WireGuard (generic netlink family wireguard)")
+for message in request("wg0", struct.unpack("H", family[0][:2])[0], NLM_F_DUMP, 0, 1, attr(2, b"wg0" + bytes(1))):
+    for kind, peers in attrs(message):
+        if kind != 8:
+            continue
+        for _, peer in attrs(peers):
+            fields = dict(attrs(peer))
+            seconds = struct.unpack("q", fields[6][:8])[0] if 6 in fields else 0
+            print(base64.b64encode(fields[1]).decode() + chr(9) + str(seconds))
+`;
+
+/**
  * Waits until wg0 has a handshake younger than HANDSHAKE_MAX_AGE_SECONDS with every
  * expected peer. Public keys are not secret; naming the peer's site makes the failure
  * message point at the other end of the tunnel.
@@ -94,10 +149,18 @@ export function handshakeScript(host: string, peers: HandshakePeer[], seconds: n
   return `${header("WireGuard handshakes", host)}
 # One line per expected peer: "<public key> <label>".
 peers=${shQuote(lines)}
+# wg(8) when installed; otherwise the kernel, over netlink (the gateway installs
+# wireguard-tools only after its tunnel is up, and not at all while the mirror is down).
+kernel_handshakes=${shQuote(KERNEL_HANDSHAKES_PY)}
+latest_handshakes() {
+  if command -v wg >/dev/null 2>&1; then wg show wg0 latest-handshakes
+  else python3 -c "$kernel_handshakes"
+  fi
+}
 deadline=$(( $(date +%s) + ${seconds} ))
 while :; do
   now=$(date +%s)
-  if handshakes=$(wg show wg0 latest-handshakes 2>&1); then
+  if handshakes=$(latest_handshakes 2>&1); then
     missing=$(printf '%s\\n' "$peers" | while read -r key label; do
       last=$(printf '%s\\n' "$handshakes" | awk -v p="$key" '$1 == p { print $2 }')
       if [ -z "$last" ]; then echo "$label: not a peer of wg0;"
@@ -110,7 +173,7 @@ while :; do
   fi
   if [ -z "$missing" ]; then echo "wg0 on $host: recent handshake with ${peers.length} peer(s)"; exit 0; fi
   if [ "$now" -ge "$deadline" ]; then
-    fail "no recent handshake on $host after ${seconds}s with: \${missing}look at: wg show wg0; systemctl status wg-quick@wg0 wg-s2s-private-nic; the peer's gateway; the security group's UDP rule"
+    fail "no recent handshake on $host after ${seconds}s with: \${missing}look at: networkctl status wg0; wg show wg0 (wireguard-tools); journalctl -u systemd-networkd; the peer's gateway; the security group's UDP rule"
   fi
   sleep 5
 done
