@@ -3,6 +3,7 @@
  * namespace per node, veth pairs whose both ends live in lab namespaces, the private-NIC
  * hot-plug and the DHCP client hook. Also the underlay impairments used by checks and faults.
  */
+import * as fs from "fs";
 import * as path from "path";
 import { LabHost } from "./host";
 import { addBridge, addNetns, addVethPair, attachToBridge, ipIn, moveLink, nsRun, nsRunOk } from "./netns";
@@ -10,7 +11,6 @@ import { spawnBackground, type BackgroundProcess } from "./proc";
 import { renderVpcRouterDnsmasq, vpcRouterForwardingCommands } from "./standins/vpcRouter";
 import type { LabNode, LabSite, LabTopology } from "./topology";
 import { bare } from "./topology";
-import * as fs from "fs";
 
 /** nftables (bridge family) in the switch: ICMP "fragmentation needed" never crosses any lab segment. */
 export const SWITCH_RULESET = `table bridge lab {
@@ -50,6 +50,11 @@ export async function wireNode(
   if (isHostRole(n)) {
     const host = new LabHost({ name: n.id, ns: n.ns, dir: path.join(runDir, "hosts", n.id), systemctlShim: shim });
     await host.start();
+    // networkd stand-in: written over the host's own /usr/bin/networkctl (its /usr is an
+    // overlay, so the machine's file is untouched); built next to the systemctl stand-in.
+    const networkctl = path.join(path.dirname(shim), "networkctl");
+    if (fs.existsSync(networkctl))
+      await host.writeFile("/usr/bin/networkctl", fs.readFileSync(networkctl, "utf8"), "0755");
     w.hosts.set(n.id, host);
   } else {
     await addNetns(n.ns);

@@ -19,15 +19,19 @@ test("maskSecrets hides WireGuard keys (generated now) and OpenSSH private keys"
   expect(check("n", "ping", "pass", true, `peer ${key}`).detail).not.toContain(key);
 });
 
-test("nicOrdering reads the wait and the unit order from the systemctl stand-in's journal", () => {
+test("nicOrdering reads the wait, and when wg0 came up, from the stand-ins' journal", () => {
   const good = [
+    "networkctl: reload",
+    "networkctl: wg0: created (wireguard-go)",
+    "networkctl: wg0: configured (1 peer(s), 2 route(s))",
     "wg-s2s-private-nic.service: starting (Type=oneshot)",
     "wg-s2s-private-nic.service: | wg-s2s-wait-private-nic: 192.168.0.2 is present after 4s",
     "wg-s2s-private-nic.service: started",
-    "wg-quick@wg0.service: starting (Type=oneshot)",
   ].join("\n");
-  expect(nicOrdering(good)).toEqual({ waitedSeconds: 4, tunnelAfterNic: true });
-  const bad = ["wg-quick@wg0.service: starting (Type=oneshot)", "wg-s2s-private-nic.service: started"].join("\n");
-  expect(nicOrdering(bad)).toEqual({ waitedSeconds: null, tunnelAfterNic: false });
-  expect(nicOrdering("")).toEqual({ waitedSeconds: null, tunnelAfterNic: null });
+  expect(nicOrdering(good)).toEqual({ waitedSeconds: 4, tunnelBeforeNic: true });
+  const late = ["wg-s2s-private-nic.service: started", "networkctl: wg0: configured (1 peer(s), 2 route(s))"].join(
+    "\n",
+  );
+  expect(nicOrdering(late)).toEqual({ waitedSeconds: null, tunnelBeforeNic: false });
+  expect(nicOrdering("wg-s2s-private-nic.service: started")).toEqual({ waitedSeconds: null, tunnelBeforeNic: null });
 });

@@ -39,7 +39,7 @@ import {
   type StandIn,
 } from "./results";
 import { UNITS } from "../cloud-init/common";
-import { buildSystemctlShim } from "./standins/build";
+import { buildNetworkctlShim, buildSystemctlShim } from "./standins/build";
 import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, removeRunState, startReaper, writeRunState } from "./state";
 import { allNodes, bare, buildTopology, type LabNode, type LabSite, type LabTopology } from "./topology";
 
@@ -94,7 +94,12 @@ export function standIns(lossMethod?: string): StandIn[] {
     {
       name: "systemctl stand-in (lab/standins/systemctl.ts)",
       replaces: "systemd as PID 1",
-      why: "a namespace has no systemd; the stand-in runs the units the user-data wrote (ExecStart*, Type, Requires/Wants/After, drop-ins) and the packaged units (wg-quick@.service, dnsmasq.service)",
+      why: "a namespace has no systemd; the stand-in runs the units the user-data wrote (ExecStart*, Type, Requires/Wants/After, drop-ins) and the packaged ones (dnsmasq.service)",
+    },
+    {
+      name: "networkctl stand-in (lab/standins/networkctl.ts)",
+      replaces: "systemd-networkd (WireGuard .netdev/.network)",
+      why: "a namespace has no networkd; `networkctl reload` reads the gateway's wg0 netdev/network and does what networkd does with wg(8) and ip: link, keys, peers, MTU, address, routes; unknown keys are refused",
     },
     {
       name: "VPC-router namespace (dnsmasq + forwarding) at the subnet's .1",
@@ -114,7 +119,7 @@ export function standIns(lossMethod?: string): StandIn[] {
     {
       name: "wireguard-go",
       replaces: "the kernel WireGuard module",
-      why: "this kernel has no wireguard module; wg-quick falls back to wireguard-go (needs /dev/net/tun; no env var needed with wireguard-go 0.0.20220316)",
+      why: "this kernel has no wireguard module; the networkctl stand-in falls back to wireguard-go (needs /dev/net/tun) and configures it with wg(8)",
     },
     {
       name: "internet bridge 198.51.100.0/24 (TEST-NET-2)",
@@ -153,17 +158,21 @@ const readText = (file: string): string => {
   }
 };
 
+/** The journal line of the networkd stand-in once wg0 is up (lab/standins/networkctl.ts). */
+export const TUNNEL_UP_LINE = "networkctl: wg0: configured";
+
 /**
- * Did the host wait for its private NIC and start the tunnel only afterwards? Read from the
- * systemctl stand-in's journal (what ran, in which order) and the wait script's own log line.
+ * How long the host waited for its private NIC, and whether the tunnel came up before that
+ * wait ended. The gateway brings wg0 up first on purpose (it does not need the private
+ * NIC), so "before" is expected. Read from the stand-ins' shared journal.
  */
-export function nicOrdering(journal: string): { waitedSeconds: number | null; tunnelAfterNic: boolean | null } {
+export function nicOrdering(journal: string): { waitedSeconds: number | null; tunnelBeforeNic: boolean | null } {
   const waited = /wg-s2s-wait-private-nic: \S+ is present after (\d+)s/.exec(journal);
   const nicDone = journal.indexOf(`${UNITS.privateNic}: started`);
-  const tunnelStart = journal.indexOf(`${UNITS.wgQuick}: starting`);
+  const tunnelUp = journal.indexOf(TUNNEL_UP_LINE);
   return {
     waitedSeconds: waited ? Number(waited[1]) : null,
-    tunnelAfterNic: tunnelStart < 0 ? null : nicDone >= 0 && nicDone < tunnelStart,
+    tunnelBeforeNic: tunnelUp < 0 ? null : nicDone < 0 || tunnelUp < nicDone,
   };
 }
 
@@ -284,9 +293,9 @@ async function bootAll(
       const ordering = nicOrdering(readText(path.join(host(c, n).runDir, "lab-systemd", "journal.log")));
       if (n.role === "gateway") {
         s.nicWaitSeconds = ordering.waitedSeconds;
-        if (ordering.tunnelAfterNic === false) {
+        if (ordering.tunnelBeforeNic === null) {
           s.ok = false;
-          s.errors.push(`${UNITS.wgQuick} started before ${UNITS.privateNic} finished`);
+          s.errors.push("networkd stand-in never brought wg0 up (no networkctl reload in the journal)");
         }
       }
       const state = await host(c, n).readFile("/run/lab-systemd/state.json");
@@ -629,7 +638,13 @@ async function throughputAndMtu(c: Ctx, metrics: LabMetrics): Promise<void> {
   metrics.mtu.fragNeededDropped = await fragNeededDrops(c.t);
 }
 
-/** A gateway's tunnel restarted (systemctl restart wg-quick@wg0): time until the hub test host reaches the site again. */
+/**
+ * Restarting the tunnel the networkd way: networkd never re-creates an existing netdev on
+ * reload, so the link is deleted and networkd (its stand-in here) creates it afresh.
+ */
+export const RESTART_TUNNEL: readonly string[] = ["sh", "-c", "ip link delete wg0 && networkctl reload"];
+
+/** A gateway's tunnel restarted (RESTART_TUNNEL): time until the hub test host reaches the site again. */
 async function faultTunnelRestart(
   c: Ctx,
   which: "remote" | "hub",
@@ -640,7 +655,7 @@ async function faultTunnelRestart(
   const gw = which === "hub" ? hub.gateway : far.gateway;
   const to = c.testHostAddr.get(far.name)!;
   const started = Date.now();
-  const r = await execOf(c, gw)(["systemctl", "restart", "wg-quick@wg0.service"], { timeoutMs: 30_000 });
+  const r = await execOf(c, gw)([...RESTART_TUNNEL], { timeoutMs: 30_000 });
   const ms = await waitForPing(execOf(c, hub.testHost), to, 60_000, 200);
   const total = ms === null ? null : Date.now() - started;
   faults[`tunnelRestart${which === "hub" ? "Hub" : "Remote"}RecoveryMs`] = total;
@@ -655,7 +670,7 @@ async function faultTunnelRestart(
     ),
   );
   c.log(
-    `  fault: restart ${gw.id} wg-quick@wg0 -> ${ms === null ? "NOT recovered" : `ping back after ${((total ?? 0) / 1000).toFixed(1)} s`}`,
+    `  fault: restart ${gw.id} wg0 (delete + networkctl reload) -> ${ms === null ? "NOT recovered" : `ping back after ${((total ?? 0) / 1000).toFixed(1)} s`}`,
   );
 }
 
@@ -790,8 +805,8 @@ async function negativeWrongKey(c: Ctx, faults: Record<string, number | string |
   c.log(
     `  negative control, wrong peer key: ${reached === null && !handshake ? "no handshake, no ping (failed as expected)" : "TUNNEL WORKED (unexpected)"}`,
   );
-  // Restore from the config file: the unit's restart re-reads wg0.conf.
-  await gw(["systemctl", "restart", "wg-quick@wg0.service"], { timeoutMs: 30_000 });
+  // Restore from the config files: a re-created wg0 re-reads the netdev.
+  await gw([...RESTART_TUNNEL], { timeoutMs: 30_000 });
   const back = await waitForPing(execOf(c, hub.testHost), to, 45_000, 250);
   faults.wrongKeyRestoreRecoveryMs = back;
   c.checks.push(
@@ -953,6 +968,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
 
     step(`network: switch namespace, ${t.sites.length + 1} segments, ${allNodes(t).length} nodes (prefix ${prefix})`);
     const shim = buildSystemctlShim(path.join(runDir, "shim"));
+    buildNetworkctlShim(path.join(runDir, "shim"));
     await buildSwitch(t);
     for (const s of t.sites)
       for (const n of [
@@ -991,7 +1007,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
       result.metrics.cloudInitMs[h.host] = h.cloudInitMs;
       const waited =
         h.nicWaitSeconds !== undefined && h.nicWaitSeconds !== null
-          ? `, waited ${h.nicWaitSeconds} s for the private NIC before wg-quick`
+          ? `, waited ${h.nicWaitSeconds} s for the private NIC (tunnel already up)`
           : "";
       c.checks.push(
         check(

@@ -7,12 +7,21 @@ import * as path from "path";
 
 /** Writes <outDir>/systemctl (a sh wrapper) and <outDir>/systemctl.js; returns the wrapper's path. */
 export function buildSystemctlShim(outDir: string): string {
+  return buildShim(outDir, "systemctl", "systemd's systemctl");
+}
+
+/** Writes <outDir>/networkctl (+ .js): the networkd stand-in (see standins/networkctl.ts). */
+export function buildNetworkctlShim(outDir: string): string {
+  return buildShim(outDir, "networkctl", "systemd-networkd's networkctl");
+}
+
+function buildShim(outDir: string, name: "systemctl" | "networkctl", replaces: string): string {
   fs.mkdirSync(outDir, { recursive: true });
-  const js = path.join(outDir, "systemctl.js");
+  const js = path.join(outDir, `${name}.js`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require("esbuild") as typeof import("esbuild");
   esbuild.buildSync({
-    entryPoints: [path.join(__dirname, "systemctl.ts")],
+    entryPoints: [path.join(__dirname, `${name}.ts`)],
     bundle: true,
     platform: "node",
     format: "cjs",
@@ -20,10 +29,10 @@ export function buildSystemctlShim(outDir: string): string {
     outfile: js,
     logLevel: "error",
   });
-  const wrapper = path.join(outDir, "systemctl");
+  const wrapper = path.join(outDir, name);
   fs.writeFileSync(
     wrapper,
-    `#!/bin/sh\n# lab stand-in for systemd's systemctl (see lab/standins/systemctl.ts)\nexec ${process.execPath} ${js} "$@"\n`,
+    `#!/bin/sh\n# lab stand-in for ${replaces} (see lab/standins/${name}.ts)\nexec ${process.execPath} ${js} "$@"\n`,
     { mode: 0o755 },
   );
   return wrapper;

@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Builds the VM lab's Debian bookworm disk image. Called by lab/vm/image.ts, which
-# hashes this file's text together with the package lists to name the cache entry.
+# Builds the VM lab's disk image: Debian bookworm made to boot and network like Scaleway's
+# Ubuntu noble image (netplan -> systemd-networkd, systemd-resolved's stub on
+# 127.0.0.53:53, private NICs configured by a udev rule that writes a DHCP netplan file,
+# cloud-init at boot). Called by lab/vm/image.ts, which hashes this file's text together
+# with the package list to name the cache entry.
 #
-#   build-image.sh OUT_DIR MIRROR "BASE_PACKAGES" "REPO_PACKAGES"
+#   build-image.sh OUT_DIR MIRROR "BASE_PACKAGES"
 #
-# OUT_DIR receives: rootfs.qcow2 (ext4, no partition table, root=/dev/vda),
-# vmlinuz, initrd.img, repo-packages.txt (every .deb in the in-image apt repo).
-# Needs root, debootstrap, mke2fs (-d), qemu-img, dpkg-scanpackages, and the mirror.
+# OUT_DIR receives: rootfs.qcow2 (ext4, no partition table, root=/dev/vda), vmlinuz,
+# initrd.img, packages.txt (package and version of everything in the image). The image's
+# only apt source is MIRROR, which no VM can reach (the lab has no route out): every guest
+# runs with its package repository unreachable, the case the gateway's user-data must
+# survive. Needs root, debootstrap, mke2fs (-d), qemu-img, and the mirror.
 set -euo pipefail
 
 out_dir=$1
 mirror=$2
-base_packages=$3 # comma separated, for debootstrap --include
-repo_packages=$4 # space separated, served by the in-image repo
+base_packages=$3 # comma separated
 
 suite=bookworm
-repo_dir=/opt/wg-s2s-repo
 disk_size=4G
 
 root=$(mktemp -d "$out_dir/rootfs.XXXXXX")
@@ -53,22 +56,11 @@ in_root apt-get update -q >&2
 # shellcheck disable=SC2046 # word splitting of the package list is intended
 in_root apt-get install -y -q --no-install-recommends $(echo "$base_packages" | tr ',' ' ') >&2
 
-# The apt repository cloud-init installs from. --download-only in the image itself
-# resolves exactly what a guest's `apt-get install` would fetch (Depends and
-# Recommends that are not installed yet), so the guest's transaction is real.
-log "downloading repo packages: $repo_packages"
-mkdir -p "$root$repo_dir/partial"
-# shellcheck disable=SC2086 # word splitting of the package list is intended
-in_root apt-get install -y -q --download-only \
-  -o Dir::Cache::archives="$repo_dir/" $repo_packages >&2
-rm -rf "$root$repo_dir/partial" "$root$repo_dir/lock"
-(cd "$root$repo_dir" && dpkg-scanpackages --multiversion . /dev/null >Packages 2>/dev/null)
-find "$root$repo_dir" -maxdepth 1 -name '*.deb' -printf '%f\n' | sort >"$out_dir/repo-packages.txt"
-[ -s "$out_dir/repo-packages.txt" ] || { log "repo is empty"; exit 1; }
+dpkg-query -W -f '${Package}\t${Version}\n' --admindir="$root/var/lib/dpkg" | sort >"$out_dir/packages.txt"
 
-# The in-image repo is the only apt source: a guest never reaches a mirror.
-rm -f "$root/etc/apt/sources.list" "$root"/etc/apt/sources.list.d/*
-echo "deb [trusted=yes] file:$repo_dir ./" >"$root/etc/apt/sources.list"
+# apt keeps the mirror as its source, as an image does; from inside the lab it is unreachable.
+rm -f "$root"/etc/apt/sources.list.d/*
+echo "deb $mirror $suite main" >"$root/etc/apt/sources.list"
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
 
 rm -f "$root/usr/sbin/policy-rc.d"
@@ -83,16 +75,58 @@ rm -f "$root/var/lib/dbus/machine-id"
 rm -f "$root"/etc/ssh/ssh_host_*
 mkdir -p "$root/etc/cloud/cloud.cfg.d"
 cat >"$root/etc/cloud/cloud.cfg.d/90-wg-s2s-lab.cfg" <<'EOF'
-# VM lab: the seed is a NoCloud volume; networkd renders network-config, as on
-# Ubuntu (netplan -> networkd) and applies DHCP option 121 natively.
+# VM lab: the seed is a NoCloud volume. As on Ubuntu, cloud-init writes netplan
+# (/etc/netplan/50-cloud-init.yaml) and netplan renders it for systemd-networkd.
 datasource_list: [NoCloud, None]
 # Scaleway's images let root log in with the instance's SSH keys; so does this one.
 disable_root: false
 system_info:
   network:
-    renderers: [networkd]
+    renderers: [netplan]
 EOF
-in_root systemctl enable systemd-networkd.service >&2
+in_root systemctl enable systemd-networkd.service systemd-resolved.service >&2
+# Ubuntu's resolv.conf: the stub resolver at 127.0.0.53 (systemd-resolved's stub listener).
+ln -sf ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
+
+# Scaleway's private-NIC autoconfiguration, as its docs describe it (scaleway-ecosystem:
+# the udev rule /lib/udev/rules.d/72-scw-vpc-iface.rules starts scw-vpc-iface@<nic>,
+# which writes /etc/netplan/60-<nic>-vpc.yaml with DHCP and applies it; the unit runs
+# after cloud-init.service). Private NICs are the ones with a 02:00:00 MAC. The package's
+# own scripts are not public: this is a reconstruction, not a copy.
+cat >"$root/lib/udev/rules.d/72-scw-vpc-iface.rules" <<'EOF'
+SUBSYSTEM=="net", ACTION=="add", ATTR{address}=="02:00:00:*", TAG+="systemd", ENV{SYSTEMD_WANTS}+="scw-vpc-iface@%k.service"
+EOF
+cat >"$root/lib/systemd/system/scw-vpc-iface@.service" <<'EOF'
+[Unit]
+Description=Scaleway Private Network interface %i (VM lab reconstruction)
+After=cloud-init.service sys-subsystem-net-devices-%i.device
+BindsTo=sys-subsystem-net-devices-%i.device
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/scw-vpc-iface %i
+EOF
+cat >"$root/usr/local/sbin/scw-vpc-iface" <<'EOF'
+#!/bin/sh
+# Writes a DHCP netplan file for private NIC $1 and applies it (VM lab reconstruction
+# of Scaleway's scw-vpc-iface).
+set -eu
+nic=$1
+mac=$(cat "/sys/class/net/$nic/address")
+cat >"/etc/netplan/60-$nic-vpc.yaml" <<NETPLAN
+network:
+  version: 2
+  ethernets:
+    $nic:
+      match:
+        macaddress: "$mac"
+      dhcp4: true
+NETPLAN
+chmod 0600 "/etc/netplan/60-$nic-vpc.yaml"
+netplan apply
+EOF
+chmod 0755 "$root/usr/local/sbin/scw-vpc-iface"
 # Ubuntu images ship en_US.UTF-8 generated; cloud-init's locale module expects it.
 echo "en_US.UTF-8 UTF-8" >"$root/etc/locale.gen"
 in_root locale-gen >&2

@@ -1,12 +1,24 @@
-import { imageCacheKey, imageRecipe, parseDebianMirror } from "./image";
+import { BASE_PACKAGES, DEFAULT_CACHE_ROOT, imageCacheKey, imageRecipe, parseDebianMirror } from "./image";
 
 describe("VM image recipe", () => {
-  it("keys the cache on package lists and build script, not on list order", () => {
-    const base = imageCacheKey(imageRecipe([], "script v1"));
-    expect(imageCacheKey(imageRecipe([], "script v1"))).toBe(base);
-    expect(imageCacheKey(imageRecipe(["nftables", "wireguard-tools"], "script v1"))).toBe(base); // already in the repo list
-    expect(imageCacheKey(imageRecipe(["iptables"], "script v1"))).not.toBe(base);
-    expect(imageCacheKey(imageRecipe([], "script v2"))).not.toBe(base);
+  it("keys the cache on the package list and the build script", () => {
+    const base = imageCacheKey(imageRecipe("script v1"));
+    expect(imageCacheKey(imageRecipe("script v1"))).toBe(base);
+    expect(imageCacheKey(imageRecipe("script v2"))).not.toBe(base);
+    const recipe = imageRecipe("script v1");
+    expect(imageCacheKey({ ...recipe, basePackages: [...recipe.basePackages, "iptables"] })).not.toBe(base);
+  });
+
+  it("is cached outside the clone, so a second clone reuses it", () => {
+    expect(DEFAULT_CACHE_ROOT).toBe("/var/cache/scaleway-wireguard-s2s/vm");
+  });
+
+  it("ships Ubuntu's network stack and nothing the gateway installs after its tunnel is up", () => {
+    for (const p of ["netplan.io", "systemd-resolved", "cloud-init", "nftables", "linux-image-cloud-amd64"]) {
+      expect(BASE_PACKAGES).toContain(p);
+    }
+    for (const p of ["wireguard-tools", "wireguard", "dnsmasq", "isc-dhcp-client"])
+      expect(BASE_PACKAGES).not.toContain(p);
   });
 
   it("finds the main Debian mirror in deb822 and one-line sources, skipping security", () => {

@@ -1,7 +1,9 @@
 /**
- * The VM lab's Debian bookworm image: built once with debootstrap (lab/vm/build-image.sh)
- * and cached under <repo>/.cache/vm/<key>/. The key hashes the recipe (package lists and
- * the build script's text), so changing either rebuilds; an unchanged recipe is reused.
+ * The VM lab's image: Debian bookworm made to behave like Scaleway's Ubuntu noble image
+ * (lab/vm/build-image.sh), built once with debootstrap and cached outside the clone, under
+ * /var/cache/scaleway-wireguard-s2s/vm/<key>/, so every clone on the machine shares it.
+ * The key hashes the recipe (package list and the build script's text): changing either
+ * rebuilds; an unchanged recipe is reused.
  */
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
@@ -11,38 +13,48 @@ import { pidAlive } from "../proc";
 
 export const BUILD_SCRIPT = path.join(__dirname, "build-image.sh");
 
-/** Installed in the image: what a Scaleway Ubuntu image has that the lab relies on. */
+/** Where images are cached by default: outside any clone, shared by all of them. */
+export const DEFAULT_CACHE_ROOT = "/var/cache/scaleway-wireguard-s2s/vm";
+
+/**
+ * What the image holds: the packages of Ubuntu noble's server cloud image that the
+ * gateway's and test host's boot touch (built from the seeds server, minimal, standard
+ * and cloud-image; see lab/vm/README.md for the list and what is left out), under their
+ * Debian names. Nothing the user-data installs later (wireguard-tools, dnsmasq) is here:
+ * the image has no reachable repository, as on Scaleway with the mirror down.
+ */
 export const BASE_PACKAGES: readonly string[] = [
+  // Boot: systemd, udev, D-Bus; the cloud kernel ships the WireGuard module.
   "systemd",
   "systemd-sysv",
   "udev",
   "dbus",
   "kmod",
-  "cloud-init",
-  "openssh-server",
-  "isc-dhcp-client",
-  // The cloud kernel ships the WireGuard module (no wireguard-go in the VMs).
   "linux-image-cloud-amd64",
   "initramfs-tools",
+  // Ubuntu's network stack: netplan rendering for systemd-networkd, resolved's stub.
+  "netplan.io",
+  "systemd-resolved",
+  "cloud-init",
+  "openssh-server",
   "iproute2",
   "iputils-ping",
-  "iperf3",
+  // The packet filter Ubuntu's server image ships (nft); the gateway's forward policy uses it.
+  "nftables",
+  // cloud-init and the deploy verification's kernel handshake reader.
+  "python3",
   "sudo",
   "procps",
+  "ca-certificates",
   // cloud-init's locale module runs update-locale.
   "locales",
+  // Not in Ubuntu's image: only for the lab's optional throughput check (--throughput).
+  "iperf3",
 ];
-
-/**
- * Served by the in-image apt repository, not installed: cloud-init's `packages` step
- * installs them. The lab adds whatever the program's user-data lists.
- */
-export const REPO_PACKAGES: readonly string[] = ["wireguard-tools", "nftables", "dnsmasq"];
 
 export interface ImageRecipe {
   suite: "bookworm";
   basePackages: string[];
-  repoPackages: string[];
   buildScript: string;
 }
 
@@ -52,8 +64,8 @@ export interface VmImage {
   rootfs: string;
   kernel: string;
   initrd: string;
-  /** .deb files in the in-image repository. */
-  repoDebs: string[];
+  /** "package<TAB>version" of everything installed in the image. */
+  packages: string[];
   /** False when the cached image was reused. */
   built: boolean;
   buildSeconds: number;
@@ -61,13 +73,8 @@ export interface VmImage {
 
 const uniqueSorted = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
 
-export function imageRecipe(extraRepoPackages: readonly string[] = [], buildScript = readBuildScript()): ImageRecipe {
-  return {
-    suite: "bookworm",
-    basePackages: uniqueSorted(BASE_PACKAGES),
-    repoPackages: uniqueSorted([...REPO_PACKAGES, ...extraRepoPackages]),
-    buildScript,
-  };
+export function imageRecipe(buildScript = readBuildScript()): ImageRecipe {
+  return { suite: "bookworm", basePackages: uniqueSorted(BASE_PACKAGES), buildScript };
 }
 
 export function readBuildScript(): string {
@@ -135,8 +142,8 @@ function isComplete(dir: string): boolean {
 }
 
 export interface EnsureImageOptions {
-  cacheRoot: string;
-  extraRepoPackages?: readonly string[];
+  /** Default DEFAULT_CACHE_ROOT. */
+  cacheRoot?: string;
   log?: (line: string) => void;
   /** Bound on the whole build (debootstrap downloads ~300 MB). */
   timeoutMs?: number;
@@ -145,10 +152,11 @@ export interface EnsureImageOptions {
 /** Returns the cached image for this recipe, building it first when absent. */
 export async function ensureImage(opts: EnsureImageOptions): Promise<VmImage> {
   const log = opts.log ?? (() => undefined);
-  const recipe = imageRecipe(opts.extraRepoPackages ?? []);
+  const recipe = imageRecipe();
   const key = imageCacheKey(recipe);
-  const dir = path.join(opts.cacheRoot, key);
-  fs.mkdirSync(opts.cacheRoot, { recursive: true });
+  const cacheRoot = opts.cacheRoot ?? DEFAULT_CACHE_ROOT;
+  const dir = path.join(cacheRoot, key);
+  fs.mkdirSync(cacheRoot, { recursive: true });
   const started = Date.now();
 
   // One builder per key; a lock left by a dead process is taken over.
@@ -179,7 +187,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<VmImage> {
     const mirror = hostDebianMirror();
     log(`building VM image ${key} (debootstrap bookworm from ${mirror}); log: ${tmp}.log`);
     await runBuild(
-      [BUILD_SCRIPT, tmp, mirror, recipe.basePackages.join(","), recipe.repoPackages.join(" ")],
+      [BUILD_SCRIPT, tmp, mirror, recipe.basePackages.join(",")],
       `${tmp}.log`,
       opts.timeoutMs ?? 20 * 60_000,
     );
@@ -197,9 +205,9 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<VmImage> {
 }
 
 function describe(dir: string, key: string, built: boolean, buildSeconds: number): VmImage {
-  const list = path.join(dir, "repo-packages.txt");
-  const repoDebs = fs.existsSync(list) ? fs.readFileSync(list, "utf8").split("\n").filter(Boolean) : [];
-  return { key, dir, ...imageFiles(dir), repoDebs, built, buildSeconds };
+  const list = path.join(dir, "packages.txt");
+  const packages = fs.existsSync(list) ? fs.readFileSync(list, "utf8").split("\n").filter(Boolean) : [];
+  return { key, dir, ...imageFiles(dir), packages, built, buildSeconds };
 }
 
 function runBuild(args: string[], logFile: string, timeoutMs: number): Promise<void> {

@@ -72,7 +72,7 @@ export interface VmLabOptions {
   reboot?: boolean;
   /** "guest": `systemctl reboot` inside (default); "reset": QMP system_reset, a hard reset. */
   rebootMethod?: "guest" | "reset";
-  /** Where image builds are cached (default <repo>/.cache/vm). */
+  /** Where image builds are cached (default /var/cache/scaleway-wireguard-s2s/vm). */
   cacheRoot?: string;
   /** Parent of the per-run directory (default <repo>/.lab/vm). */
   runsRoot?: string;
@@ -112,7 +112,7 @@ export interface VmLabResult {
   resultFile: string;
   accel: Accel;
   accelReason: string;
-  image: { key: string; built: boolean; buildSeconds: number; repoDebs: string[] };
+  image: { key: string; dir: string; built: boolean; buildSeconds: number; packages: number };
   hosts: VmLabHostResult[];
   checks: VmLabCheck[];
   measurements: {
@@ -164,7 +164,6 @@ export const VM_LAB_TOOLS: Record<string, string> = {
   "qemu-img": "qemu-utils",
   genisoimage: "genisoimage",
   debootstrap: "debootstrap",
-  "dpkg-scanpackages": "dpkg-dev",
   dnsmasq: "dnsmasq",
   ssh: "openssh-client",
   "ssh-keygen": "openssh-client",
@@ -303,7 +302,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     resultFile: path.join(runDir, "result.json"),
     accel: "tcg",
     accelReason: "",
-    image: { key: "", built: false, buildSeconds: 0, repoDebs: [] },
+    image: { key: "", dir: "", built: false, buildSeconds: 0, packages: 0 },
     hosts: [],
     checks: [],
     measurements: { imageSeconds: 0, pingRttMs: {}, totalSeconds: 0 },
@@ -358,18 +357,18 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       log("the program exports no deploy key: the lab's own key goes in through NoCloud meta-data public-keys");
     }
 
-    const packages = [...new Set([...userData.values()].flatMap(userDataPackages))];
     const imageStarted = Date.now();
-    const image: VmImage = await ensureImage({
-      cacheRoot: options.cacheRoot ?? path.join(REPO_ROOT, ".cache", "vm"),
-      extraRepoPackages: packages,
-      log,
-      timeoutMs: timeouts.imageBuildMs,
-    });
+    const image: VmImage = await ensureImage({ cacheRoot: options.cacheRoot, log, timeoutMs: timeouts.imageBuildMs });
     result.measurements.imageSeconds = (Date.now() - imageStarted) / 1000;
-    result.image = { key: image.key, built: image.built, buildSeconds: image.buildSeconds, repoDebs: image.repoDebs };
+    result.image = {
+      key: image.key,
+      dir: image.dir,
+      built: image.built,
+      buildSeconds: image.buildSeconds,
+      packages: image.packages.length,
+    };
     log(
-      `image ${image.key} (${image.built ? `built in ${image.buildSeconds.toFixed(0)} s` : "cached"}); repo: ${image.repoDebs.length} .deb`,
+      `image ${image.key} in ${image.dir} (${image.built ? `built in ${image.buildSeconds.toFixed(0)} s` : "cached"}); ${image.packages.length} packages, no reachable repository`,
     );
 
     if (options.accel && options.accel !== "auto") {
