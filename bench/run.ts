@@ -9,8 +9,13 @@
  *   2. The namespace lab, default topology: time to first ping, RTT, throughput host-to-host
  *      and gateway-to-gateway through the tunnel and over the raw underlay, MTU check.
  *   3. Lab time to all tunnels up for 1/2/4/8 remote sites.
+ *   4. The VM lab (one run, Ubuntu-like image, package repository unreachable): each
+ *      gateway's boot to first handshake (guest uptime, from its kernel log) divided by
+ *      the test hosts' boot to cloud-init done (guest uptime, mean), boot to first
+ *      cross-site ping, and after a gateway reboot, reboot to first ping.
  *
- * Flags: --program-only, --lab-only, --repeat N (default 3), --json FILE.
+ * Flags: --program-only, --lab-only, --vm-only, --no-vm, --vm-result FILE (figures from
+ * an earlier VM lab result.json instead of a new run), --repeat N (default 3), --json FILE.
  * Results also go to bench/results/<timestamp>.json (gitignored).
  */
 import { Command } from "commander";
@@ -79,23 +84,76 @@ async function labFigures(sizes: number[]) {
   }
 }
 
+export interface VmFigures {
+  accel: string;
+  image: string;
+  /** Per gateway: first handshake uptime / mean test-host cloud-init-done uptime. */
+  handshakeRatio: Record<string, number>;
+  firstHandshakeUptimeS: Record<string, number>;
+  testHostCloudInitDoneUptimeS: Record<string, number>;
+  bootToFirstPingS: number | null;
+  rebootToFirstPingS: number | null;
+  vmLabWallS: number;
+  ok: boolean;
+}
+
+/** The VM figures of one VM lab result (lab/vm/index.ts VmLabResult). */
+export function vmFigures(r: import("../lab/vm").VmLabResult): VmFigures {
+  const m = r.measurements;
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return {
+    accel: r.accel,
+    image: `${r.image.key} (${r.image.built ? `built in ${round(r.image.buildSeconds)} s` : "cached"})`,
+    handshakeRatio: m.handshakeToTestHostRatio,
+    firstHandshakeUptimeS: m.firstHandshakeUptimeSeconds,
+    testHostCloudInitDoneUptimeS: Object.fromEntries(
+      r.hosts
+        .filter((h) => h.role === "test-host" && h.cloudInitDoneUptimeSeconds !== undefined)
+        .map((h) => [h.name, round(h.cloudInitDoneUptimeSeconds!)]),
+    ),
+    bootToFirstPingS: m.bootToTunnelSeconds === undefined ? null : round(m.bootToTunnelSeconds),
+    rebootToFirstPingS: m.rebootToTunnelSeconds === undefined ? null : round(m.rebootToTunnelSeconds),
+    vmLabWallS: round(m.totalSeconds),
+    ok: r.ok,
+  };
+}
+
+async function vmLabFigures(resultFile?: string): Promise<VmFigures | { skipped: string }> {
+  const vm = await import("../lab/vm");
+  if (resultFile) return vmFigures(JSON.parse(fs.readFileSync(resultFile, "utf8")));
+  const missing = await vm.vmLabPrerequisites();
+  if (missing.length) return { skipped: `VM lab cannot run here; missing: ${missing.join("; ")}` };
+  return vmFigures(await vm.runVmLab({}));
+}
+
 async function main() {
   const cli = new Command()
     .option("--program-only", "only the mock-runtime scale figures")
-    .option("--lab-only", "only the lab figures")
+    .option("--lab-only", "only the namespace lab figures")
+    .option("--vm-only", "only the VM lab figures")
+    .option("--no-vm", "skip the VM lab (several minutes under software emulation)")
+    .option("--vm-result <file>", "VM figures from an earlier VM lab result.json instead of a new run")
     .option("--repeat <n>", "timed runs per size", "3")
     .option("--json <file>", "also write the results here")
     .parse();
-  const o = cli.opts<{ programOnly?: boolean; labOnly?: boolean; repeat: string; json?: string }>();
+  const o = cli.opts<{
+    programOnly?: boolean;
+    labOnly?: boolean;
+    vmOnly?: boolean;
+    vm: boolean;
+    vmResult?: string;
+    repeat: string;
+    json?: string;
+  }>();
   const out: Record<string, unknown> = { at: new Date().toISOString() };
 
-  if (!o.labOnly) {
+  if (!o.labOnly && !o.vmOnly) {
     const rows = await programScale([1, 4, 16, 64], Number(o.repeat));
     out.programScale = rows;
     console.log("\nProgram under the mock runtime (verify on; median of %s runs after a warm-up):", o.repeat);
     console.table(rows);
   }
-  if (!o.programOnly) {
+  if (!o.programOnly && !o.vmOnly) {
     const lab = await labFigures([1, 2, 4, 8]);
     out.lab = lab;
     if ("skipped" in lab) {
@@ -120,6 +178,32 @@ async function main() {
       });
       console.log("\nLab, time to all tunnels up by number of remote sites:");
       console.table(lab.scale);
+    }
+  }
+  if (o.vm && !o.programOnly && !o.labOnly) {
+    const vm = await vmLabFigures(o.vmResult);
+    out.vmLab = vm;
+    if ("skipped" in vm) console.log(`\nVM lab: ${vm.skipped}`);
+    else {
+      console.log(`\nVM lab (one run, ${vm.accel}, image ${vm.image}, package repository unreachable):`);
+      console.table({
+        ...Object.fromEntries(
+          Object.entries(vm.handshakeRatio).map(([gw, r]) => [
+            `${gw}: boot to first handshake / test hosts' boot to cloud-init done`,
+            r,
+          ]),
+        ),
+        ...Object.fromEntries(
+          Object.entries(vm.firstHandshakeUptimeS).map(([gw, s]) => [`${gw}: boot to first handshake (s)`, s]),
+        ),
+        ...Object.fromEntries(
+          Object.entries(vm.testHostCloudInitDoneUptimeS).map(([h, s]) => [`${h}: boot to cloud-init done (s)`, s]),
+        ),
+        "boot to first cross-site ping (s, from qemu start)": vm.bootToFirstPingS,
+        "gateway reboot to first ping (s)": vm.rebootToFirstPingS,
+        "VM lab wall time (s)": vm.vmLabWallS,
+        "all checks passed": vm.ok,
+      });
     }
   }
   const dir = path.join(__dirname, "results");

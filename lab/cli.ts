@@ -46,6 +46,7 @@ async function main(): Promise<number> {
     .option("--kvm", "with --vm: force KVM", false)
     .option("--no-reboot", "with --vm: skip the gateway reboot check")
     .option("--hard-reset", "with --vm: reboot the gateway with a hard reset instead of from inside", false)
+    .option("--throughput", "with --vm: also the bulk-TCP checks (iperf3, PMTU black hole, MSS clamp)", false)
     .exitOverride();
   try {
     program.parse(process.argv);
@@ -66,10 +67,16 @@ async function main(): Promise<number> {
     kvm: boolean;
     reboot: boolean;
     hardReset: boolean;
+    throughput: boolean;
   }>();
   if (o.vm) {
     const { vmLabMain } = await import("./vm/cli");
-    return vmLabMain({ accel: o.tcg ? "tcg" : o.kvm ? "kvm" : "auto", reboot: o.reboot, hardReset: o.hardReset });
+    return vmLabMain({
+      accel: o.tcg ? "tcg" : o.kvm ? "kvm" : "auto",
+      reboot: o.reboot,
+      hardReset: o.hardReset,
+      throughput: o.throughput,
+    });
   }
   try {
     const r = await runLab({

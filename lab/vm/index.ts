@@ -32,6 +32,7 @@ import { planVmLab, type VmHost, type VmLabPlan } from "./plan";
 import { probeKvm, qmp, startVm, stopVm, unlinkOnceOpen, type Accel, type RunningVm } from "./qemu";
 import { renderMetaData, renderNetworkConfig, writeSeedIso, type VmNic } from "./seed";
 import { pidAlive } from "../proc";
+import { KERNEL_HANDSHAKES_PY, shQuote } from "../../components/verificationScripts";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 /** Namespaces of VM-lab runs: wgvm<6 hex>-net, wgvm<6 hex>-vpcN. */
@@ -68,6 +69,12 @@ export interface VmLabOptions {
   publicIps?: Record<string, string>;
   /** "auto" (default): KVM when a probe boots a kernel with it, TCG otherwise. */
   accel?: "auto" | Accel;
+  /**
+   * Bulk TCP checks (iperf3, the path-MTU black hole and its MSS-clamp negative control).
+   * Off by default: the namespace lab proves them on every run, and under TCG they cost
+   * minutes of emulated CPU. `--throughput` turns them on.
+   */
+  throughput?: boolean;
   /** Reboot the hub gateway and require the tunnel to come back (default true). */
   reboot?: boolean;
   /** "guest": `systemctl reboot` inside (default); "reset": QMP system_reset, a hard reset. */
@@ -122,6 +129,10 @@ export interface VmLabResult {
     iperfBitsPerSecond?: number;
     iperfPmtuBlackholeBitsPerSecond?: number;
     rebootToTunnelSeconds?: number;
+    /** Per gateway: guest uptime at its first WireGuard handshake (kernel log). */
+    firstHandshakeUptimeSeconds: Record<string, number>;
+    /** Per gateway: first handshake uptime / mean test-host cloud-init-done uptime. */
+    handshakeToTestHostRatio: Record<string, number>;
     totalSeconds: number;
   };
   /** What stands in for Scaleway (or differs from it), so the gap to the cloud is explicit. */
@@ -133,10 +144,10 @@ export interface VmLabResult {
 export const STAND_INS: readonly string[] = [
   "Scaleway DHCP/IPAM: dnsmasq per private network (own namespace, at the subnet's first address) with one static lease per private NIC MAC (the IPAM-reserved address), no default router, no DNS.",
   "VPC custom routes: the same namespace is the VPC router; it holds the network.Route resources the program declared (destination via the next-hop NIC's IPAM address) and pushes them to every host of the network as DHCP option 121 via itself.",
-  "Scaleway's image configures private NICs by DHCP through a udev rule; here the NoCloud network-config asks for DHCP on the NIC with the 02:00:00 MAC (networkd renders it).",
+  "Private NICs: the image carries a reconstruction of Scaleway's scw-vpc-iface (udev rule 72-scw-vpc-iface.rules -> scw-vpc-iface@<nic>.service after cloud-init.service -> /etc/netplan/60-<nic>-vpc.yaml with DHCP -> netplan apply); gateways get their private NIC only that way. Test hosts (no public NIC) also have it in NoCloud network-config, so the boot's wait-online has a link.",
   "Flexible IPs: the gateways' public addresses are static (NoCloud network-config) on one bridged 'internet' segment, 198.51.100.0/24; Scaleway routes them to the instance and its image gets them by DHCP.",
   "Metadata service: a NoCloud seed volume (user-data unchanged; meta-data with instance-id and hostname; network-config).",
-  "Image: Debian 12 (cloud kernel, cloud-init 22.4, networkd) instead of Scaleway's Ubuntu; apt installs from a repository inside the image, not from a mirror; iperf3 is preinstalled for the throughput check.",
+  "Image: Debian 12 made Ubuntu-like (netplan -> networkd, systemd-resolved stub on 127.0.0.53, cloud-init 22.4, cloud kernel 6.1) instead of Scaleway's Ubuntu noble; its only apt source is a mirror no VM can reach; iperf3 is preinstalled for the optional throughput check.",
   "Security groups are not modelled: the lab's internet segment only carries the two gateways.",
 ];
 
@@ -305,7 +316,13 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     image: { key: "", dir: "", built: false, buildSeconds: 0, packages: 0 },
     hosts: [],
     checks: [],
-    measurements: { imageSeconds: 0, pingRttMs: {}, totalSeconds: 0 },
+    measurements: {
+      imageSeconds: 0,
+      pingRttMs: {},
+      firstHandshakeUptimeSeconds: {},
+      handshakeToTestHostRatio: {},
+      totalSeconds: 0,
+    },
     standIns: [...STAND_INS],
     cleanupProblems: [],
   };
@@ -398,7 +415,8 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
         {
           userData: ud,
           metaData: renderMetaData({ instanceId: `${prefix}-${host.name}`, hostname: host.name, publicKeys: labKeys }),
-          networkConfig: renderNetworkConfig(nics),
+          // A gateway's private NIC comes up the Scaleway way (the image's udev rule), not from cloud-init.
+          networkConfig: renderNetworkConfig(host.publicAddress ? nics.filter((n) => n.id === "public") : nics),
         },
         seedIso,
       );
@@ -538,61 +556,83 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     }
 
     const spoke = spokeTests[0];
-    const iperf = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
-    result.measurements.iperfBitsPerSecond = iperf.bps;
-    check(
-      `iperf3 ${hubTest.name} -> ${spoke.name} through the tunnel`,
-      iperf.bps !== undefined && iperf.bps > 0,
-      iperf.detail,
-    );
-
-    // MTU: the test hosts keep 1500-byte MTUs; with every ICMP "fragmentation needed"
-    // dropped on all segments, path-MTU discovery is blind and only MSS clamping saves TCP.
-    await dropFragNeeded(ctx.network.switchNs, true);
-    const blackhole = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
-    await dropFragNeeded(ctx.network.switchNs, false);
-    result.measurements.iperfPmtuBlackholeBitsPerSecond = blackhole.bps;
-    check(
-      "MTU: bulk TCP across the tunnel with ICMP frag-needed dropped",
-      blackhole.bps !== undefined && blackhole.bps > 0,
-      blackhole.detail,
-    );
-
-    // Negative control: the same black hole without the gateways' MSS clamping must stall
-    // bulk TCP, or the MTU check above proves nothing. The policy is reloaded afterwards.
+    const hubGw = plan.hosts.find((h) => h.site === hubSite && h.role === "gateway")!;
     const gateways = plan.hosts.filter((h) => h.role === "gateway");
-    const unclamped = await Promise.all(gateways.map((gw) => ssh(target(gw), UNCLAMP_SCRIPT, 60_000)));
-    await dropFragNeeded(ctx.network.switchNs, true);
-    const stalled = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
-    await dropFragNeeded(ctx.network.switchNs, false);
-    const restored = await Promise.all(
-      gateways.map((gw) =>
-        ssh(
-          target(gw),
-          "systemctl restart wg-s2s-firewall.service && nft list table inet wg_s2s | grep -c maxseg",
-          60_000,
+
+    await ubuntuLikeChecks(plan, target, check);
+    await unreachableRepositoryCheck(hubGw, target, check);
+    for (const gw of gateways) {
+      const up = await firstHandshakeUptime(target(gw));
+      if (up !== undefined) result.measurements.firstHandshakeUptimeSeconds[gw.name] = up;
+    }
+    const testDone = result.hosts.filter((h) => h.role === "test-host").map((h) => h.cloudInitDoneUptimeSeconds);
+    if (testDone.every((u) => u !== undefined) && testDone.length > 0) {
+      const mean = (testDone as number[]).reduce((x, y) => x + y, 0) / testDone.length;
+      for (const [name, up] of Object.entries(result.measurements.firstHandshakeUptimeSeconds)) {
+        result.measurements.handshakeToTestHostRatio[name] = Math.round((up / mean) * 100) / 100;
+      }
+    }
+    log(
+      `first handshake (guest uptime): ${JSON.stringify(result.measurements.firstHandshakeUptimeSeconds)}; ratio to test hosts' cloud-init done: ${JSON.stringify(result.measurements.handshakeToTestHostRatio)}`,
+    );
+    await renewalCheck(hubGw, target, async () => (await pingOnce(hubTest, spoke)) === "answered", check);
+
+    if (options.throughput) {
+      const iperf = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
+      result.measurements.iperfBitsPerSecond = iperf.bps;
+      check(
+        `iperf3 ${hubTest.name} -> ${spoke.name} through the tunnel`,
+        iperf.bps !== undefined && iperf.bps > 0,
+        iperf.detail,
+      );
+
+      // MTU: the test hosts keep 1500-byte MTUs; with every ICMP "fragmentation needed"
+      // dropped on all segments, path-MTU discovery is blind and only MSS clamping saves TCP.
+      await dropFragNeeded(ctx.network.switchNs, true);
+      const blackhole = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
+      await dropFragNeeded(ctx.network.switchNs, false);
+      result.measurements.iperfPmtuBlackholeBitsPerSecond = blackhole.bps;
+      check(
+        "MTU: bulk TCP across the tunnel with ICMP frag-needed dropped",
+        blackhole.bps !== undefined && blackhole.bps > 0,
+        blackhole.detail,
+      );
+
+      // Negative control: the same black hole without the gateways' MSS clamping must stall
+      // bulk TCP, or the MTU check above proves nothing. The policy is reloaded afterwards.
+      const unclamped = await Promise.all(gateways.map((gw) => ssh(target(gw), UNCLAMP_SCRIPT, 60_000)));
+      await dropFragNeeded(ctx.network.switchNs, true);
+      const stalled = await iperfRun(target(hubTest), target(spoke), spoke.privateAddress);
+      await dropFragNeeded(ctx.network.switchNs, false);
+      const restored = await Promise.all(
+        gateways.map((gw) =>
+          ssh(
+            target(gw),
+            "systemctl restart wg-s2s-firewall.service && nft list table inet wg_s2s | grep -c maxseg",
+            60_000,
+          ),
         ),
-      ),
-    );
-    const removedAll = unclamped.every((r) => /removed [1-9]/.test(r.stdout));
-    const clampedBps = blackhole.bps ?? 0;
-    const stall = stalled.bps === undefined || stalled.bps < clampedBps / 4;
-    check(
-      "negative control: without MSS clamping, the frag-needed black hole stalls bulk TCP",
-      removedAll && stall,
-      `${removedAll ? "clamp rules removed on both gateways" : `could not remove the clamp rules: ${unclamped.map((r) => r.stdout.trim() || r.stderr.trim()).join(" | ")}`}; ${stalled.detail}`,
-      true,
-    );
-    if (!restored.every((r) => r.code === 0 && Number(r.stdout.trim()) > 0))
-      throw new Error("could not restore the gateways' forward policy");
+      );
+      const removedAll = unclamped.every((r) => /removed [1-9]/.test(r.stdout));
+      const clampedBps = blackhole.bps ?? 0;
+      const stall = stalled.bps === undefined || stalled.bps < clampedBps / 4;
+      check(
+        "negative control: without MSS clamping, the frag-needed black hole stalls bulk TCP",
+        removedAll && stall,
+        `${removedAll ? "clamp rules removed on both gateways" : `could not remove the clamp rules: ${unclamped.map((r) => r.stdout.trim() || r.stderr.trim()).join(" | ")}`}; ${stalled.detail}`,
+        true,
+      );
+      if (!restored.every((r) => r.code === 0 && Number(r.stdout.trim()) > 0))
+        throw new Error("could not restore the gateways' forward policy");
+    }
 
     if (options.reboot !== false) {
-      const hubGw = plan.hosts.find((h) => h.site === hubSite && h.role === "gateway")!;
       // Negative control first: with the hub's tunnel down, the ping must fail, or the
       // checks above were not measuring the tunnel.
       const stopped = await ssh(
         target(hubGw),
-        "systemctl stop wg-quick@wg0 && ! ip link show wg0 >/dev/null 2>&1 && echo wg0-down",
+        // networkd leaves a link an operator downed alone; the reboot below brings it back.
+        "ip link set wg0 down && ip link show wg0 | grep -q 'state DOWN' && echo wg0-down",
         60_000,
       );
       const without = await pingOnce(hubTest, spoke);
@@ -674,7 +714,8 @@ async function kernelWireGuardChecks(plan: VmLabPlan, target: (h: VmHost) => Ssh
     // Kernel module (not wireguard-go), and a recent handshake with every peer.
     const r = await ssh(
       target(gw),
-      "test -d /sys/module/wireguard && ip -d link show wg0 | grep -qw wireguard && echo KERNEL-WG; wg show wg0 latest-handshakes",
+      // The image has no wireguard-tools (and no mirror to get it from): read the kernel.
+      `test -d /sys/module/wireguard && ip -d link show wg0 | grep -qw wireguard && echo KERNEL-WG; python3 -c ${shQuote(KERNEL_HANDSHAKES_PY)}`,
       30_000,
     );
     const kernel = r.stdout.includes("KERNEL-WG");
@@ -689,6 +730,104 @@ async function kernelWireGuardChecks(plan: VmLabPlan, target: (h: VmHost) => Ssh
       `kernel module ${kernel ? "yes" : "no"}; handshakes ${handshakes.length ? handshakes.map((t) => (t > 0 ? "done" : "none")).join(", ") : "none listed"}`,
     );
   }
+}
+
+/**
+ * The image behaves like Ubuntu on Scaleway: resolved's stub on 127.0.0.53:53 behind
+ * /etc/resolv.conf, netplan-generated networkd config, wg0 and the private NIC managed by
+ * networkd, and on gateways the private NIC configured by the scw-vpc-iface unit.
+ */
+async function ubuntuLikeChecks(plan: VmLabPlan, target: (h: VmHost) => SshTarget, check: CheckFn): Promise<void> {
+  for (const host of plan.hosts) {
+    const gw = host.role === "gateway";
+    const r = await ssh(
+      target(host),
+      [
+        "ss -Hlnu | grep -q '127.0.0.53%lo:53 \\|127.0.0.53:53 ' && echo STUB",
+        "readlink /etc/resolv.conf | grep -q stub-resolv.conf && echo RESOLV",
+        "ls /run/systemd/network/ | grep -q '^10-netplan-' && echo NETPLAN",
+        'networkctl list --no-legend --no-pager | awk \'$2 == "ens5" && $5 == "configured"\' | grep -q . && echo PRIVATE-NETWORKD',
+        gw
+          ? 'networkctl list --no-legend --no-pager | awk \'$2 == "wg0" && $5 == "configured"\' | grep -q . && echo WG0-NETWORKD'
+          : "true",
+        gw
+          ? "test -f /etc/netplan/60-ens5-vpc.yaml && systemctl is-active -q scw-vpc-iface@ens5.service && echo SCW-VPC-IFACE"
+          : "true",
+      ].join("; "),
+      60_000,
+    );
+    const want = ["STUB", "RESOLV", "NETPLAN", "PRIVATE-NETWORKD", ...(gw ? ["WG0-NETWORKD", "SCW-VPC-IFACE"] : [])];
+    const missing = want.filter((w) => !r.stdout.includes(w));
+    check(
+      `${host.name}: Ubuntu-like network stack${gw ? ", private NIC by scw-vpc-iface, wg0 by networkd" : ""}`,
+      missing.length === 0,
+      missing.length ? `missing: ${missing.join(", ")}` : want.join(", ").toLowerCase(),
+    );
+  }
+}
+
+/**
+ * The run's premise: the package repository is unreachable. apt cannot refresh or fetch,
+ * wireguard-tools is absent (its unit keeps retrying), and yet the tunnel is up. The old
+ * user-data's tunnel was `wg-quick@wg0` from that very package, so it could not start here.
+ */
+async function unreachableRepositoryCheck(gw: VmHost, target: (h: VmHost) => SshTarget, check: CheckFn): Promise<void> {
+  const r = await ssh(
+    target(gw),
+    [
+      "timeout 60 apt-get -q --error-on=any update >/dev/null 2>&1; echo apt-update=$?",
+      "timeout 60 apt-get -q -y install --download-only wireguard-tools >/dev/null 2>&1; echo apt-install=$?",
+      "command -v wg wg-quick >/dev/null; echo have-wg=$?",
+      "systemctl show -p Result --value wg-s2s-extras.service | sed 's/^/extras=/'",
+      "ip link show wg0 >/dev/null 2>&1; echo wg0=$?",
+    ].join("; "),
+    180_000,
+  );
+  const v = (k: string) => new RegExp(`^${k}=(\\S*)`, "m").exec(r.stdout)?.[1];
+  const ok = v("apt-update") !== "0" && v("apt-install") !== "0" && v("have-wg") !== "0" && v("wg0") === "0";
+  check(
+    "package repository unreachable: apt fails, no wireguard-tools, tunnel up anyway",
+    ok,
+    `apt-get update exit ${v("apt-update")}, install exit ${v("apt-install")}, wg(8) ${v("have-wg") === "0" ? "present" : "absent"}, wg-s2s-extras ${v("extras") ?? "?"}, wg0 ${v("wg0") === "0" ? "up" : "absent"}`,
+  );
+}
+
+/**
+ * Guest uptime of the first WireGuard handshake: the kernel logs "Keypair 1 created" with
+ * a boot-relative timestamp (wireguard.dyndbg=+p on the lab's kernel command line).
+ */
+async function firstHandshakeUptime(t: SshTarget): Promise<number | undefined> {
+  const r = await ssh(t, "dmesg | grep -m1 'wg0: Keypair [0-9]* created for peer'", 30_000);
+  const m = /^\[\s*(\d+\.\d+)\]/.exec(r.stdout.trim());
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * A DHCP lease renewal on the gateway's private NIC, then what Scaleway's unit does on
+ * every private NIC hot-plug (`netplan apply`, which restarts networkd here): wg0's
+ * routes must be the same afterwards and the tunnel must still carry pings.
+ */
+async function renewalCheck(
+  gw: VmHost,
+  target: (h: VmHost) => SshTarget,
+  pings: () => Promise<boolean>,
+  check: CheckFn,
+): Promise<void> {
+  const routes = "ip -4 route show dev wg0 | sort | tr '\\n' ';'";
+  const before = (await ssh(target(gw), routes, 30_000)).stdout.trim();
+  const renew = await ssh(
+    target(gw),
+    "networkctl renew ens5 && sleep 5 && netplan apply && sleep 10 && echo DONE",
+    120_000,
+  );
+  const after = (await ssh(target(gw), `${routes}; ip -4 -o addr show dev ens5 | grep -c inet`, 30_000)).stdout.trim();
+  const back = await waitFor(async () => ((await pings()) ? true : undefined), 90_000, 5000);
+  const sameRoutes = before !== "" && after.startsWith(before);
+  check(
+    `DHCP renewal + netplan apply on ${gw.name}'s private NIC: tunnel and routes survive`,
+    renew.stdout.includes("DONE") && sameRoutes && back === true,
+    `${renew.stdout.includes("DONE") ? "renewed and re-applied" : `renew/apply failed: ${renew.stderr.trim()}`}; wg0 routes ${sameRoutes ? "unchanged" : `changed: [${before}] -> [${after}]`}; ping ${back ? "answered" : "NOT answered within 90 s"}`,
+  );
 }
 
 async function iperfRun(

@@ -41,8 +41,10 @@ export interface RunningVm {
 /**
  * no_timer_check: under emulation on a busy machine the kernel's IO-APIC timer check can
  * fail and panic ("IO-APIC + timer doesn't work!"); cloud images set it for the same reason.
+ * wireguard.dyndbg=+p: the WireGuard module logs its handshakes to the kernel log, with
+ * boot-relative timestamps (the bench's boot-to-first-handshake). Lab instrumentation only.
  */
-export const KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=1 no_timer_check";
+export const KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 net.ifnames=1 no_timer_check wireguard.dyndbg=+p";
 
 export function qemuArgs(
   spec: VmSpec,

@@ -17,8 +17,8 @@ describe("NoCloud seed", () => {
     expect(nc).toEqual({
       version: 2,
       ethernets: {
-        public: { match: { macaddress: "52:54:00:00:01:02" }, addresses: ["198.51.100.10/24"] },
-        private: { match: { macaddress: "02:00:00:00:00:01" }, dhcp4: true },
+        ens2: { match: { macaddress: "52:54:00:00:01:02" }, addresses: ["198.51.100.10/24"] },
+        ens5: { match: { macaddress: "02:00:00:00:00:01" }, dhcp4: true },
       },
     });
   });
@@ -29,10 +29,10 @@ describe("NoCloud seed", () => {
       { id: "private", mac: "02:00:00:00:00:04", pciSlot: 5 },
     ]);
     const nc = parse(text, { version: "1.1" });
-    expect(nc.ethernets.public.match.macaddress).toBe("52:54:00:00:04:02");
-    expect(nc.ethernets.private.match.macaddress).toBe("02:00:00:00:00:04");
+    expect(nc.ethernets.ens2.match.macaddress).toBe("52:54:00:00:04:02");
+    expect(nc.ethernets.ens5.match.macaddress).toBe("02:00:00:00:00:04");
     // Negative control: the same document without quotes is misread under 1.1.
-    expect(typeof parse(text.replace(/"/g, ""), { version: "1.1" }).ethernets.public.match.macaddress).toBe("number");
+    expect(typeof parse(text.replace(/"/g, ""), { version: "1.1" }).ethernets.ens2.match.macaddress).toBe("number");
   });
 
   it("MACs follow Scaleway's 02:00:00 prefix and reject out-of-range indexes", () => {

@@ -42,16 +42,21 @@ export function renderMetaData(spec: MetaDataSpec): string {
   });
 }
 
+/** The NIC's predictable name on Scaleway's images: ens<PCI slot> (ens2 public, ens5 private). */
+export const nicName = (nic: VmNic) => `ens${nic.pciSlot}`;
+
 /**
- * Network config v2. The private NIC uses DHCP: on Scaleway, the image's udev rule runs a
- * DHCP client on every private NIC and IPAM answers; here the NoCloud network-config does
- * the same job and the lab's DHCP stand-in answers. The public NIC is static: the lab
- * has no DHCP on its "internet" segment.
+ * Network config v2, rendered by cloud-init to netplan, keyed by the NIC's name. Give it
+ * the NICs cloud-init configures: the public NIC (static, the lab has no DHCP on its
+ * "internet" segment), and, on a VM without one, the private NIC by DHCP so that the
+ * boot's wait-online has a link to wait for. A gateway's private NIC is left out: the
+ * image's udev rule (Scaleway's scw-vpc-iface) writes /etc/netplan/60-ens5-vpc.yaml and
+ * applies it, as on Scaleway. Same key ("ens5"), so the two files never conflict.
  */
 export function renderNetworkConfig(nics: readonly VmNic[]): string {
   const ethernets: Record<string, unknown> = {};
   for (const nic of nics) {
-    ethernets[nic.id] = {
+    ethernets[nicName(nic)] = {
       match: { macaddress: nic.mac },
       ...(nic.staticAddress ? { addresses: [nic.staticAddress] } : { dhcp4: true }),
     };
