@@ -238,6 +238,9 @@ export async function sweepLeftovers(runsRoot: string, log: (l: string) => void)
   for (const netns of await listLabNamespaces(NETNS_PATTERN)) {
     const prefix = netns.replace(/-(net|vpc\d+)$/, "");
     if (livePrefixes.has(prefix)) continue;
+    // Only runs of this clone (a run directory under runsRoot) are ours to sweep: another
+    // clone's run, live or dead, is that clone's business (it sweeps its own next time).
+    if (!fs.existsSync(path.join(runsRoot, prefix))) continue;
     const pids = await run("ip", ["netns", "pids", netns], 5000);
     for (const pid of pids.stdout.split(/\s+/).filter(Boolean).map(Number)) {
       // A namespace named like ours holds only what a lab run started there.
