@@ -781,17 +781,24 @@ async function unreachableRepositoryCheck(gw: VmHost, target: (h: VmHost) => Ssh
       "timeout 60 apt-get -q --error-on=any update >/dev/null 2>&1; echo apt-update=$?",
       "timeout 60 apt-get -q -y install --download-only wireguard-tools >/dev/null 2>&1; echo apt-install=$?",
       "command -v wg wg-quick >/dev/null; echo have-wg=$?",
+      // What the previous user-data ran once its apt step had (not) installed wireguard-tools.
+      "systemctl start wg-quick@wg0.service >/dev/null 2>&1; echo old-tunnel=$?",
       "systemctl show -p Result --value wg-s2s-extras.service | sed 's/^/extras=/'",
       "ip link show wg0 >/dev/null 2>&1; echo wg0=$?",
     ].join("; "),
     180_000,
   );
   const v = (k: string) => new RegExp(`^${k}=(\\S*)`, "m").exec(r.stdout)?.[1];
-  const ok = v("apt-update") !== "0" && v("apt-install") !== "0" && v("have-wg") !== "0" && v("wg0") === "0";
+  const ok =
+    v("apt-update") !== "0" &&
+    v("apt-install") !== "0" &&
+    v("have-wg") !== "0" &&
+    v("old-tunnel") !== "0" &&
+    v("wg0") === "0";
   check(
     "package repository unreachable: apt fails, no wireguard-tools, tunnel up anyway",
     ok,
-    `apt-get update exit ${v("apt-update")}, install exit ${v("apt-install")}, wg(8) ${v("have-wg") === "0" ? "present" : "absent"}, wg-s2s-extras ${v("extras") ?? "?"}, wg0 ${v("wg0") === "0" ? "up" : "absent"}`,
+    `apt-get update exit ${v("apt-update")}, install exit ${v("apt-install")}, wg(8) ${v("have-wg") === "0" ? "present" : "absent"}, the old user-data's wg-quick@wg0 ${v("old-tunnel") === "0" ? "STARTED" : "cannot start"}, wg-s2s-extras ${v("extras") ?? "?"}, wg0 ${v("wg0") === "0" ? "up" : "absent"}`,
   );
 }
 
