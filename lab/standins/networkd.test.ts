@@ -1,5 +1,5 @@
-import { renderGatewayFiles } from "../../cloud-init";
-import { KeyRing, hubGatewaySpec, spokeGatewaySpec } from "../../cloud-init/testkit";
+import { renderGatewayFiles } from "../../cloud-init/gateway";
+import { KeyRing, hubGatewaySpec, spokeGatewaySpec } from "../../testkit/cloudInit";
 import { linkSteps, parseNetworkdIni, planWireGuardLinks } from "./networkd";
 
 describe("networkd stand-in: the gateway's wg0 netdev/network as ip + wg commands", () => {

@@ -32,7 +32,7 @@ import { planVmLab, type VmHost, type VmLabPlan } from "./plan";
 import { probeKvm, qmp, startVm, stopVm, unlinkOnceOpen, type Accel, type RunningVm } from "./qemu";
 import { renderMetaData, renderNetworkConfig, writeSeedIso, type VmNic } from "./seed";
 import { pidAlive } from "../proc";
-import { KERNEL_HANDSHAKES_PY, shQuote } from "../../components/verificationScripts";
+import { KERNEL_HANDSHAKES_PY, shQuote } from "../../rendering/verificationScripts";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 /** Namespaces of VM-lab runs: wgvm<6 hex>-net, wgvm<6 hex>-vpcN. */
