@@ -21,7 +21,14 @@ test("parseIperf3: receiver throughput; errors and killed clients are failures",
       sum_sent: { retransmits: 4 },
     },
   });
-  expect(parseIperf3(good)).toEqual({ ok: true, mbps: 133.3, bytesReceived: 50_000_000, retransmits: 4, seconds: 3 });
+  expect(parseIperf3(good)).toEqual({
+    ok: true,
+    mbps: 133.3,
+    bitsPerSecond: 133_333_333,
+    bytesReceived: 50_000_000,
+    retransmits: 4,
+    seconds: 3,
+  });
   const stalled = JSON.stringify({
     end: { sum_received: { bytes: 0, bits_per_second: 0, seconds: 3 } },
     error: "unable to send",

@@ -17,6 +17,7 @@
  */
 import { parse as parseYaml } from "yaml";
 import type { LabHost } from "./host";
+import { parseCloudInitResult } from "./parsers";
 
 /** cloud-config keys the lab applies, and how. */
 const APPLIED: Record<string, string> = {
@@ -155,7 +156,7 @@ export async function runUserData(
   const resultJson = await host.readFile("/run/cloud-init/result.json");
   if (resultJson) {
     try {
-      const errs = (JSON.parse(resultJson).v1?.errors ?? []) as string[];
+      const errs = parseCloudInitResult(resultJson).errors;
       result.errors.push(...errs.map((e) => `cloud-init: ${e}`));
       if (errs.length) ok = false;
     } catch {

@@ -165,6 +165,29 @@ export async function pollUntil(
   return null;
 }
 
+/**
+ * Poll `check` until it returns a value, at most `timeoutMs`; undefined on timeout or once
+ * `stopped()` says the run is being torn down. The value form of pollUntil (the VM lab
+ * polls for a boot id, an uptime, a time to first ping).
+ */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 2000,
+  stopped: () => boolean = () => false,
+): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  const maxRounds = Math.ceil(timeoutMs / Math.max(intervalMs, 1)) + 1;
+  for (let round = 0; round < maxRounds; round++) {
+    if (stopped()) return undefined;
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() + intervalMs > deadline) return undefined;
+    await sleep(intervalMs);
+  }
+  return undefined;
+}
+
 /** True when a PID names a live process (signal 0 probe). */
 export function pidAlive(pid: number): boolean {
   try {

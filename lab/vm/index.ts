@@ -14,24 +14,14 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { must, run, sleep, waitFor } from "./exec";
-import {
-  cloudInitFinishedUptime,
-  kernelPanic,
-  parseCloudInitResult,
-  parseCloudInitStatus,
-  parseIperf,
-  parsePing,
-  ssh,
-  sshScript,
-  type SshTarget,
-} from "./guest";
+import { pidAlive, run, runOk, sleep, waitFor } from "../proc";
+import { cloudInitFinishedUptime, kernelPanic, ssh, sshScript, type SshTarget } from "./guest";
+import { parseCloudInitResult, parseCloudInitStatus, parseIperf3, parseLatestHandshakes, parsePing } from "../parsers";
 import { ensureImage, type VmImage } from "./image";
 import { createNetwork, destroyNetwork, listLabNamespaces, tapName, type LabNetwork } from "./network";
 import { planVmLab, type VmHost, type VmLabPlan } from "./plan";
 import { probeKvm, qmp, startVm, stopVm, unlinkOnceOpen, type Accel, type RunningVm } from "./qemu";
 import { renderMetaData, renderNetworkConfig, writeSeedIso, type VmNic } from "./seed";
-import { pidAlive } from "../proc";
 import { KERNEL_HANDSHAKES_PY, shQuote } from "../../rendering/verificationScripts";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -191,7 +181,7 @@ export async function vmLabPrerequisites(): Promise<string[]> {
   if (!fs.existsSync("/dev/net/tun")) missing.push("/dev/net/tun");
 
   for (const [tool, pkg] of Object.entries(VM_LAB_TOOLS)) {
-    const r = await run("sh", ["-c", `command -v ${tool}`], 5000);
+    const r = await run(["sh", "-c", `command -v ${tool}`], { timeoutMs: 5000 });
     if (r.code !== 0) missing.push(`${tool} (apt-get install ${pkg})`);
   }
   return missing;
@@ -241,12 +231,12 @@ export async function sweepLeftovers(runsRoot: string, log: (l: string) => void)
     // Only runs of this clone (a run directory under runsRoot) are ours to sweep: another
     // clone's run, live or dead, is that clone's business (it sweeps its own next time).
     if (!fs.existsSync(path.join(runsRoot, prefix))) continue;
-    const pids = await run("ip", ["netns", "pids", netns], 5000);
+    const pids = await run(["ip", "netns", "pids", netns], { timeoutMs: 5000 });
     for (const pid of pids.stdout.split(/\s+/).filter(Boolean).map(Number)) {
       // A namespace named like ours holds only what a lab run started there.
       if (/qemu-system|dnsmasq/.test(cmdlineOf(pid))) process.kill(pid, "SIGKILL");
     }
-    await run("ip", ["netns", "delete", netns], 10_000);
+    await run(["ip", "netns", "delete", netns], { timeoutMs: 10_000 });
     swept.push(`netns ${netns}`);
   }
   if (swept.length) log(`removed leftovers of an earlier run: ${swept.join(", ")}`);
@@ -372,7 +362,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       fs.writeFileSync(keyFile, deployKey.endsWith("\n") ? deployKey : `${deployKey}\n`, { mode: 0o600 });
     } else {
       keyFile = path.join(runDir, "ssh-key");
-      await must("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${prefix}-lab`, "-f", keyFile]);
+      await runOk(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", `${prefix}-lab`, "-f", keyFile]);
       labKeys.push(fs.readFileSync(`${keyFile}.pub`, "utf8").trim());
       log("the program exports no deploy key: the lab's own key goes in through NoCloud meta-data public-keys");
     }
@@ -546,12 +536,12 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       ] as const) {
         const r = await ssh(target(from), `ping -n -c 5 -i 0.5 -W 3 ${to.privateAddress}`, 60_000);
         const stats = parsePing(r.stdout);
-        const ok = r.code === 0 && stats !== undefined && stats.received === stats.transmitted;
+        const ok = r.code === 0 && stats.transmitted > 0 && stats.received === stats.transmitted;
         if (stats?.rttAvgMs !== undefined) result.measurements.pingRttMs[`${from.name}->${to.name}`] = stats.rttAvgMs;
         check(
           `ping ${from.name} -> ${to.name}`,
           ok,
-          stats
+          stats.transmitted > 0
             ? `${stats.received}/${stats.transmitted} replies, avg ${stats.rttAvgMs ?? "?"} ms`
             : r.stderr.trim() || r.stdout.trim(),
         );
@@ -722,15 +712,12 @@ async function kernelWireGuardChecks(plan: VmLabPlan, target: (h: VmHost) => Ssh
       30_000,
     );
     const kernel = r.stdout.includes("KERNEL-WG");
-    const handshakes = r.stdout
-      .split("\n")
-      .filter((l) => /^\S+\s+\d+$/.test(l))
-      .map((l) => Number(l.split(/\s+/)[1]));
-    const allShook = handshakes.length > 0 && handshakes.every((t) => t > 0);
+    const handshakes = Object.values(parseLatestHandshakes(r.stdout, Date.now() / 1000));
+    const allShook = handshakes.length > 0 && handshakes.every((age) => age !== null);
     check(
       `${gw.name}: kernel WireGuard, handshake with every peer`,
       kernel && allShook,
-      `kernel module ${kernel ? "yes" : "no"}; handshakes ${handshakes.length ? handshakes.map((t) => (t > 0 ? "done" : "none")).join(", ") : "none listed"}`,
+      `kernel module ${kernel ? "yes" : "no"}; handshakes ${handshakes.length ? handshakes.map((age) => (age !== null ? "done" : "none")).join(", ") : "none listed"}`,
     );
   }
 }
@@ -849,15 +836,12 @@ async function iperfRun(
   await ssh(server, "pkill -x iperf3; iperf3 -s -1 -D", 30_000);
   await sleep(1000);
   const r = await ssh(client, `iperf3 -c ${serverAddress} -t 5 -J --connect-timeout 5000`, 90_000);
-  try {
-    const parsed = parseIperf(r.stdout);
-    return {
-      bps: parsed.receivedBitsPerSecond,
-      detail: `${(parsed.receivedBitsPerSecond / 1e6).toFixed(1)} Mbit/s over ${parsed.seconds.toFixed(1)} s${parsed.retransmits !== undefined ? `, ${parsed.retransmits} retransmits` : ""}`,
-    };
-  } catch (e) {
-    return { detail: `${(e as Error).message} ${r.stderr.trim()}`.trim() };
-  }
+  const parsed = parseIperf3(r.stdout);
+  if (!parsed.ok) return { detail: `iperf3: ${parsed.error ?? "nothing received"} ${r.stderr.trim()}`.trim() };
+  return {
+    bps: parsed.bitsPerSecond,
+    detail: `${parsed.mbps.toFixed(1)} Mbit/s over ${parsed.seconds.toFixed(1)} s${parsed.retransmits !== undefined ? `, ${parsed.retransmits} retransmits` : ""}`,
+  };
 }
 
 /** Deletes the MSS-clamping rules (by handle) from the gateway's forward policy, nothing else. */
@@ -876,7 +860,7 @@ async function dropFragNeeded(switchNs: string, on: boolean): Promise<void> {
         "",
       ].join("\n")
     : "delete table bridge wgvm_pmtu\n";
-  const r = await run("ip", ["netns", "exec", switchNs, "nft", "-f", "-"], 10_000, rules);
+  const r = await run(["ip", "netns", "exec", switchNs, "nft", "-f", "-"], { timeoutMs: 10_000, input: rules });
   if (r.code !== 0) throw new Error(`nft in ${switchNs}: ${r.stderr.trim()}`);
 }
 

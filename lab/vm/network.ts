@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Address4 } from "ip-address";
-import { must, run, sleep } from "./exec";
+import { run, runOk, sleep } from "../proc";
 import type { VmHost, VmLabPlan, VmSegment } from "./plan";
 
 export interface Tap {
@@ -42,7 +42,7 @@ const bridgeName = (segmentIndex: number) => `br${segmentIndex}`;
 const INTERNET_BRIDGE = "brinet";
 
 async function ns(netns: string, ...args: string[]): Promise<string> {
-  return must("ip", ["netns", "exec", netns, ...args]);
+  return (await runOk(["ip", "netns", "exec", netns, ...args])).stdout;
 }
 
 /** dnsmasq configuration of one private network's DHCP/IPAM stand-in. */
@@ -92,7 +92,7 @@ function maskOf(prefix: number): string {
 export async function createNetwork(prefix: string, plan: VmLabPlan, runDir: string): Promise<LabNetwork> {
   const switchNs = `${prefix}-net`;
   const lab: LabNetwork = { prefix, switchNs, vpcNs: new Map(), taps: [], dnsmasq: [] };
-  await must("ip", ["netns", "add", switchNs]);
+  await runOk(["ip", "netns", "add", switchNs]);
   await ns(switchNs, "ip", "link", "set", "lo", "up");
   // The switch namespace only bridges; it must never route between segments.
   await ns(switchNs, "sysctl", "-q", "-w", "net.ipv4.ip_forward=0");
@@ -120,7 +120,7 @@ export async function createNetwork(prefix: string, plan: VmLabPlan, runDir: str
 
   for (const [i, seg] of plan.segments.entries()) {
     const vpc = `${prefix}-vpc${i}`;
-    await must("ip", ["netns", "add", vpc]);
+    await runOk(["ip", "netns", "add", vpc]);
     lab.vpcNs.set(seg.site, vpc);
     await ns(vpc, "ip", "link", "set", "lo", "up");
     // Created inside the switch namespace, its peer moved straight into the stand-in's.
@@ -171,7 +171,7 @@ export async function destroyNetwork(lab: LabNetwork): Promise<string[]> {
   }
   await sleep(200);
   for (const netns of [...lab.vpcNs.values(), lab.switchNs]) {
-    const r = await run("ip", ["netns", "delete", netns], 15_000);
+    const r = await run(["ip", "netns", "delete", netns], { timeoutMs: 15_000 });
     if (r.code !== 0 && !/No such file/.test(r.stderr)) problems.push(`ip netns delete ${netns}: ${r.stderr.trim()}`);
   }
   return problems;
@@ -179,7 +179,7 @@ export async function destroyNetwork(lab: LabNetwork): Promise<string[]> {
 
 /** Namespaces of this lab kind, for the leftover sweep. */
 export async function listLabNamespaces(pattern: RegExp): Promise<string[]> {
-  const r = await run("ip", ["netns", "list"], 10_000);
+  const r = await run(["ip", "netns", "list"], { timeoutMs: 10_000 });
   return r.stdout
     .split("\n")
     .map((l) => l.split(" ")[0])

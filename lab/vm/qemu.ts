@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { must, run, sleep } from "./exec";
+import { run, runOk, sleep } from "../proc";
 import type { VmNic } from "./seed";
 
 export type Accel = "kvm" | "tcg";
@@ -113,7 +113,9 @@ export async function startVm(spec: VmSpec): Promise<RunningVm> {
     pidFile: path.join(spec.dir, "qemu.pid"),
   };
   fs.rmSync(files.overlay, { force: true });
-  await must("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", spec.baseImage, files.overlay], 30_000);
+  await runOk(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", spec.baseImage, files.overlay], {
+    timeoutMs: 30_000,
+  });
   const stderrLog = fs.openSync(path.join(spec.dir, "qemu.stderr"), "w");
   // `ip netns exec` execs qemu in place, so the child's pid is qemu's.
   const child = spawn("ip", ["netns", "exec", spec.netns, "qemu-system-x86_64", ...qemuArgs(spec, files)], {
@@ -231,8 +233,8 @@ export async function probeKvm(
   const serial = path.join(dir, "kvm-probe.serial");
   fs.rmSync(serial, { force: true });
   const r = await run(
-    "timeout",
     [
+      "timeout",
       String(Math.ceil(timeoutMs / 1000)),
       "qemu-system-x86_64",
       "-accel",
@@ -253,7 +255,7 @@ export async function probeKvm(
       "-append",
       "console=ttyS0 panic=1",
     ],
-    timeoutMs + 5000,
+    { timeoutMs: timeoutMs + 5000 },
   );
   const banner = fs.existsSync(serial) && /Linux version/.test(fs.readFileSync(serial, "utf8"));
   if (banner) return { ok: true, reason: "kernel booted under KVM" };
