@@ -60,7 +60,10 @@ export async function wireNode(
     await addNetns(n.ns);
   }
   if (n.publicNic) {
-    await addVethPair({ ns: n.ns, name: n.publicNic.name }, { ns: t.switchNs, name: n.publicNic.switchPort });
+    await addVethPair(
+      { ns: n.ns, name: n.publicNic.name, mac: n.publicNic.mac },
+      { ns: t.switchNs, name: n.publicNic.switchPort },
+    );
     await attachToBridge(t.switchNs, n.publicNic.switchPort, t.internet.bridge);
     await ipIn(n.ns, ["addr", "add", n.publicNic.address, "dev", n.publicNic.name]);
     await ipIn(n.ns, ["link", "set", n.publicNic.name, "up"]);

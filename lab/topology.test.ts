@@ -1,7 +1,7 @@
 /** The lab topology comes only from what the program declares (run under mocks here). */
 import { runProgram, type ProgramRun } from "../testkit/programRun";
 import { allPublicIps, defaultLabConfig, sitesLabConfig } from "./labConfig";
-import { allNodes, buildTopology, type LabTopology } from "./topology";
+import { allNodes, buildTopology, RESOURCE_TYPES, type LabTopology, type ResourceView } from "./topology";
 
 let def: { run: ProgramRun; t: LabTopology };
 let three: { run: ProgramRun; t: LabTopology };
@@ -94,5 +94,50 @@ test("refuses to invent what the program did not declare", () => {
       resources: def.run.resources,
       publicIps: { scaleway: "198.51.100.10" },
     }),
-  ).toThrow(/site onprem needs a public IP/);
+  ).toThrow(/site onprem has public IP 198\.51\.100\.11, the lab handed out undefined/);
+});
+
+/** Resources of the default run with one of them changed. */
+const mutated = (name: string, change: (r: ResourceView) => ResourceView): ResourceView[] =>
+  def.run.resources.map((r) => (r.name === name ? change(r) : r));
+const topologyOf = (resources: ResourceView[]) =>
+  buildTopology({ prefix: "wgl0000", config: def.run.config, resources });
+
+test("everything about a Scaleway-built site comes from its resources: subnet, public IP, MACs, addresses", () => {
+  // Without the lab's publicIps the result is the same: nothing is taken from the lab's own list.
+  expect(topologyOf(def.run.resources)).toEqual(def.t);
+  const hubIp = def.run.resources.find((r) => r.type === RESOURCE_TYPES.publicIp && r.name.includes("scaleway"))!;
+  expect(def.t.sites[0].gateway.publicNic?.address).toBe(`${hubIp.state.address}/24`);
+  expect(def.t.sites[0].gateway.publicNic?.mac).toMatch(/^02:/);
+  // Zoned ids (as the real provider returns them) resolve like bare ones.
+  const zoned = def.run.resources.map((r) =>
+    r.type === RESOURCE_TYPES.route
+      ? { ...r, inputs: { ...r.inputs, nexthopResourceId: `fr-par-1/${r.inputs.nexthopResourceId}` } }
+      : r,
+  );
+  expect(topologyOf(zoned).sites[0].vpcRouter?.customRoutes).toEqual(def.t.sites[0].vpcRouter?.customRoutes);
+});
+
+test("refuses a route whose next hop is not a declared private NIC", () => {
+  const route = def.run.resources.find((r) => r.type === RESOURCE_TYPES.route)!;
+  expect(() =>
+    topologyOf(mutated(route.name, (r) => ({ ...r, inputs: { ...r.inputs, nexthopResourceId: "nope-id" } }))),
+  ).toThrow(/refers to nope-id, which is not a declared scaleway:instance\/privateNic/);
+});
+
+test("refuses a host address outside its private network and a public address outside the lab's internet", () => {
+  const ipam = def.run.resources.find(
+    (r) => r.type === RESOURCE_TYPES.ipamIp && r.inputs.address?.startsWith("192.168.0.3"),
+  )!;
+  expect(() => topologyOf(mutated(ipam.name, (r) => ({ ...r, inputs: { ...r.inputs, address: "10.0.0.3" } })))).toThrow(
+    /test-host of site scaleway has address 10\.0\.0\.3, outside 192\.168\.0\.0\/24/,
+  );
+  const pub = def.run.resources.find((r) => r.type === RESOURCE_TYPES.publicIp && r.name.includes("scaleway"))!;
+  expect(() => topologyOf(mutated(pub.name, (r) => ({ ...r, state: { ...r.state, address: "203.0.113.1" } })))).toThrow(
+    /needs a public IP in the lab's 198\.51\.100\.0\/24, got 203\.0\.113\.1/,
+  );
+  const pn = def.run.resources.find((r) => r.type === RESOURCE_TYPES.privateNetwork && r.name.includes("onprem"))!;
+  expect(() =>
+    topologyOf(mutated(pn.name, (r) => ({ ...r, inputs: { ...r.inputs, ipv4Subnet: { subnet: "10.9.0.0/24" } } }))),
+  ).toThrow(/site onprem declares private network 10\.9\.0\.0\/24, the config says 192\.168\.1\.0\/24/);
 });

@@ -1,11 +1,14 @@
 /**
- * The lab's topology, derived only from what the program declared (testkit/programRun):
- * the parsed stack config (subnets, host and tunnel addresses), the resources (private
- * NICs with their MAC and IPAM address, VPC custom routes) and the public IPs the lab
- * handed to the gateways. There is no second, hand-written description of the sites.
+ * The lab's topology, derived only from what the program declared (testkit/programRun).
+ * For Scaleway-built sites everything comes from the declared resources: the private
+ * network's subnet, each private NIC's MAC and IPAM address, the gateway's instance.Ip
+ * address and the VPC custom routes. The parsed stack config adds what has no resource:
+ * tunnel addresses and the external sites (the operator builds those from the bundle).
+ * There is no second, hand-written description of the sites.
  *
- * Pure: no namespace is touched here. Both the namespace lab (lab/run.ts) and the VM mode
- * (lab/vm/) build their machines from a LabTopology.
+ * Pure: nothing is touched here. It is the one model of both backends: the namespace lab
+ * (lab/run.ts) and the VM lab (lab/vm/) build their machines and stand-ins from a
+ * LabTopology.
  *
  * Wiring (inside the lab's "switch" namespace; every name below is local to a lab
  * namespace, the namespaces themselves carry the run prefix):
@@ -50,6 +53,15 @@ export interface PrivateNicSpec {
   switchPort: string;
 }
 
+export interface PublicNicSpec {
+  name: string;
+  /** "a.b.c.d/len" on the lab's internet segment. */
+  address: string;
+  /** Locally administered, fixed per site (a VM's network-config matches on it). */
+  mac: string;
+  switchPort: string;
+}
+
 export interface LabNode {
   /** Short id, also the hostname: "<site>-gw", "<site>-th", "<site>-vr", "<site>-lr". */
   id: string;
@@ -60,7 +72,7 @@ export interface LabNode {
   /** Where its configuration comes from. */
   provisioning: "scaleway-user-data" | "operator-bundle" | "lab-stand-in" | "none";
   privateNic: PrivateNicSpec;
-  publicNic?: { name: string; address: string; switchPort: string };
+  publicNic?: PublicNicSpec;
 }
 
 export interface VpcCustomRoute {
@@ -110,7 +122,9 @@ export function labPublicIps(siteNames: string[]): Record<string, string> {
   return Object.fromEntries(siteNames.map((n, i) => [n, nthAddress(INTERNET_SUBNET, FIRST_PUBLIC_HOST + i)]));
 }
 
-const idOf = (r: ResourceView): string => r.state.id ?? r.inputs.id ?? `${r.name}-id`;
+/** Mock and real ids may be zoned ("fr-par-1/<uuid>"); the provider trims the zone. */
+const bareId = (id: unknown): string => String(id ?? "").replace(/^.*\//, "");
+const idOf = (r: ResourceView): string => bareId(r.state.id ?? r.inputs.id ?? `${r.name}-id`);
 
 function tagged(resources: ResourceView[], type: string, site: string, role?: string): ResourceView[] {
   return resources.filter(
@@ -127,28 +141,63 @@ function one<T>(items: T[], what: string): T {
   return items[0];
 }
 
-const T = {
+/** The provider resource types the topology reads. */
+export const RESOURCE_TYPES = {
+  vpc: "scaleway:network/vpc:Vpc",
+  privateNetwork: "scaleway:network/privateNetwork:PrivateNetwork",
+  server: "scaleway:instance/server:Server",
   privateNic: "scaleway:instance/privateNic:PrivateNic",
   ipamIp: "scaleway:ipam/ip:Ip",
+  publicIp: "scaleway:instance/ip:Ip",
   route: "scaleway:network/route:Route",
-  vpc: "scaleway:network/vpc:Vpc",
-};
+} as const;
+const T = RESOURCE_TYPES;
+
+/** The declared resource of `type` with id `id` (zone-trimmed), or a clear error naming `what`. */
+function byId(resources: ResourceView[], type: string, id: unknown, what: string): ResourceView {
+  const found = resources.filter((r) => r.type === type && idOf(r) === bareId(id));
+  if (found.length !== 1)
+    throw new Error(`lab topology: ${what} refers to ${String(id)}, which is not a declared ${type}`);
+  return found[0];
+}
+
+/** A private NIC's address: the one IPAM Ip attached to it (without prefix length). */
+function nicAddress(resources: ResourceView[], nic: ResourceView): string {
+  const ipamId = one<string>(nic.inputs.ipamIpIds ?? [], `IPAM address on ${nic.name}`);
+  return bare(String(byId(resources, T.ipamIp, ipamId, `private NIC ${nic.name}`).inputs.address));
+}
 
 /** The private NIC of a Scaleway-built host: MAC from the PrivateNic, address from its IPAM Ip. */
 function scalewayNic(
   resources: ResourceView[],
   site: string,
   role: "gateway" | "test-host",
+  subnet: string,
 ): { mac: string; address: string; id: string } {
   const nic = one(tagged(resources, T.privateNic, site, role), `private NIC for ${role} of site ${site}`);
-  const ipamId = one<string>(nic.inputs.ipamIpIds ?? [], `IPAM address on ${nic.name}`);
-  const ip = one(
-    resources.filter((r) => r.type === T.ipamIp && idOf(r) === ipamId),
-    `IPAM Ip ${ipamId}`,
-  );
+  const address = nicAddress(resources, nic);
+  if (!contains(subnet, address))
+    throw new Error(`lab topology: ${role} of site ${site} has address ${address}, outside ${subnet}`);
   const mac = nic.state.macAddress;
   if (!mac) throw new Error(`lab topology: ${nic.name} has no macAddress`);
-  return { mac, address: ip.inputs.address, id: idOf(nic) };
+  return { mac, address, id: idOf(nic) };
+}
+
+/** The subnet of a Scaleway-built site: its declared private network's (the config's is only the input). */
+function declaredSubnet(resources: ResourceView[], site: string, configured: string): string {
+  const pn = one(tagged(resources, T.privateNetwork, site), `private network of site ${site}`);
+  const subnet = String(pn.inputs.ipv4Subnet?.subnet);
+  if (subnet !== configured)
+    throw new Error(`lab topology: site ${site} declares private network ${subnet}, the config says ${configured}`);
+  return subnet;
+}
+
+/** The gateway's public address: the declared instance.Ip attached to its server. */
+function declaredPublicIp(resources: ResourceView[], site: string): string | undefined {
+  const server = one(tagged(resources, T.server, site, "gateway"), `gateway server of site ${site}`);
+  if (!server.inputs.ipId) return undefined;
+  const ip = byId(resources, T.publicIp, server.inputs.ipId, `server ${server.name}`);
+  return ip.state.address === undefined ? undefined : String(ip.state.address);
 }
 
 /** The VPC custom routes of a site's VPC, with next hops resolved to private addresses. */
@@ -157,27 +206,24 @@ function customRoutesOf(resources: ResourceView[], site: string): VpcCustomRoute
   if (vpc.length === 0) return [];
   const vpcId = idOf(one(vpc, `VPC of site ${site}`));
   return resources
-    .filter((r) => r.type === T.route && r.inputs.vpcId === vpcId)
+    .filter((r) => r.type === T.route && bareId(r.inputs.vpcId) === vpcId)
     .map((r) => {
-      const nic = one(
-        resources.filter((n) => n.type === T.privateNic && idOf(n) === r.inputs.nexthopResourceId),
-        `next-hop NIC of ${r.name}`,
-      );
-      const ipamId = one<string>(nic.inputs.ipamIpIds ?? [], `IPAM address on ${nic.name}`);
-      const ip = one(
-        resources.filter((x) => x.type === T.ipamIp && idOf(x) === ipamId),
-        `IPAM Ip ${ipamId}`,
-      );
-      return { destination: r.inputs.destination as string, nexthop: ip.inputs.address as string, resource: r.name };
+      const nic = byId(resources, T.privateNic, r.inputs.nexthopResourceId, `route ${r.name}`);
+      return { destination: r.inputs.destination as string, nexthop: nicAddress(resources, nic), resource: r.name };
     })
     .sort((a, b) => a.destination.localeCompare(b.destination));
 }
 
+const hex2 = (n: number) => n.toString(16).padStart(2, "0");
+
 /** Locally administered MAC for nodes the program does not declare (stand-ins, external LANs). */
 export function labMac(siteIndex: number, role: NodeRole): string {
   const roleByte = { gateway: 1, "test-host": 2, "vpc-router": 3, "lan-router": 4 }[role];
-  return `02:1a:b0:00:${siteIndex.toString(16).padStart(2, "0")}:${roleByte.toString(16).padStart(2, "0")}`;
+  return `02:1a:b0:00:${hex2(siteIndex)}:${hex2(roleByte)}`;
 }
+
+/** A gateway's public NIC MAC (the platform's own, not declared by the program). */
+export const publicMac = (siteIndex: number): string => `02:1a:b0:01:${hex2(siteIndex)}:01`;
 
 const ROLE_SHORT: Record<NodeRole, string> = {
   gateway: "gw",
@@ -190,8 +236,12 @@ export interface TopologyInput {
   prefix: string;
   config: StackConfig;
   resources: ResourceView[];
-  /** Site -> public IPv4 of its gateway (what the lab handed the program). */
-  publicIps: Record<string, string>;
+  /**
+   * Site -> public IPv4 of its gateway, as the lab handed them to the program. Optional:
+   * Scaleway-built gateways take the declared instance.Ip's address and external ones the
+   * config's publicIp; when given, each must agree with that.
+   */
+  publicIps?: Record<string, string>;
 }
 
 export function buildTopology(input: TopologyInput): LabTopology {
@@ -214,11 +264,20 @@ export function buildTopology(input: TopologyInput): LabTopology {
       privateNic: { ...nic, name: PRIVATE_NIC, switchPort: `s${siteIndex}-${ROLE_SHORT[role]}` },
     };
   };
-  const withPublic = (n: LabNode, siteIndex: number, site: string): LabNode => {
-    const ip = publicIps[site];
+  const withPublic = (n: LabNode, siteIndex: number, site: string, ip: string | undefined): LabNode => {
     if (!ip || !contains(INTERNET_SUBNET, ip))
-      throw new Error(`lab topology: site ${site} needs a public IP in ${INTERNET_SUBNET}, got ${ip}`);
-    return { ...n, publicNic: { name: PUBLIC_NIC, address: `${ip}/${inetLen}`, switchPort: `s${siteIndex}-pub` } };
+      throw new Error(`lab topology: site ${site} needs a public IP in the lab's ${INTERNET_SUBNET}, got ${ip}`);
+    if (publicIps && publicIps[site] !== ip)
+      throw new Error(`lab topology: site ${site} has public IP ${ip}, the lab handed out ${publicIps[site]}`);
+    return {
+      ...n,
+      publicNic: {
+        name: PUBLIC_NIC,
+        address: `${ip}/${inetLen}`,
+        mac: publicMac(siteIndex),
+        switchPort: `s${siteIndex}-pub`,
+      },
+    };
   };
 
   const hub = config.scalewaySite;
@@ -238,22 +297,25 @@ export function buildTopology(input: TopologyInput): LabTopology {
   ];
 
   const sites = siteDefs.map((s, index): LabSite => {
-    const len = prefixLength(s.subnet);
+    const scalewayBuilt = s.kind !== "external";
+    const subnet = scalewayBuilt ? declaredSubnet(resources, s.name, s.subnet) : s.subnet;
+    const publicIp = scalewayBuilt ? declaredPublicIp(resources, s.name) : (s as { publicIp?: string }).publicIp;
+    const len = prefixLength(subnet);
     const withLen = (a: string) => `${a}/${len}`;
     const base = {
       index,
       name: s.name,
       kind: s.kind,
-      subnet: s.subnet,
+      subnet,
       routePropagation: s.routePropagation,
       tunnelAddress: s.tunnelAddress,
       allowSpokeToSpoke: s.allowSpokeToSpoke,
       bridge: `br-s${index}`,
-      publicIp: publicIps[s.name],
+      publicIp: publicIp ?? "",
     };
-    if (s.kind !== "external") {
-      const gw = scalewayNic(resources, s.name, "gateway");
-      const th = scalewayNic(resources, s.name, "test-host");
+    if (scalewayBuilt) {
+      const gw = scalewayNic(resources, s.name, "gateway", subnet);
+      const th = scalewayNic(resources, s.name, "test-host", subnet);
       const gateway = withPublic(
         node(index, s.name, "gateway", "scaleway-user-data", {
           mac: gw.mac,
@@ -263,6 +325,7 @@ export function buildTopology(input: TopologyInput): LabTopology {
         }),
         index,
         s.name,
+        publicIp,
       );
       const testHost = node(index, s.name, "test-host", "scaleway-user-data", {
         mac: th.mac,
@@ -273,7 +336,7 @@ export function buildTopology(input: TopologyInput): LabTopology {
       // Scaleway reserves the subnet's first host address for the VPC's own router/DHCP.
       const vr = node(index, s.name, "vpc-router", "lab-stand-in", {
         mac: labMac(index, "vpc-router"),
-        address: withLen(nthAddress(s.subnet, 1)),
+        address: withLen(nthAddress(subnet, 1)),
         addressing: "static",
         hotplug: false,
       });
@@ -301,6 +364,7 @@ export function buildTopology(input: TopologyInput): LabTopology {
       }),
       index,
       s.name,
+      publicIp,
     );
     const dhcp = s.routePropagation === "dhcp";
     const testHost = node(index, s.name, "test-host", "none", {
