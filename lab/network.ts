@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { LabHost } from "./host";
 import { addBridge, addNetns, addVethPair, attachToBridge, ipIn, moveLink, nsRun, nsRunOk } from "./netns";
-import { spawnBackground, type BackgroundProcess } from "./proc";
-import { renderVpcRouterDnsmasq, vpcRouterForwardingCommands } from "./standins/vpcRouter";
+import type { BackgroundProcess } from "./proc";
+import { startVpcRouter as startVpcRouterStandIn } from "./standins/vpcRouter";
 import type { LabNode, LabSite, LabTopology } from "./topology";
 import { bare } from "./topology";
 
@@ -125,22 +125,7 @@ export async function runDhcpClient(
 
 /** Start a site's VPC-router stand-in (forwarding + dnsmasq as Scaleway's DHCP/IPAM). */
 export async function startVpcRouter(site: LabSite, runDir: string, w: Wiring): Promise<void> {
-  const vr = site.vpcRouter!;
-  const dir = path.join(runDir, "standins", vr.id);
-  fs.mkdirSync(dir, { recursive: true });
-  for (const argv of vpcRouterForwardingCommands(site)) await nsRunOk(vr.ns, argv);
-  const conf = path.join(dir, "dnsmasq.conf");
-  fs.writeFileSync(
-    conf,
-    renderVpcRouterDnsmasq(site, {
-      leaseFile: path.join(dir, "leases"),
-      pidFile: path.join(dir, "dnsmasq.pid"),
-      logFile: path.join(dir, "dnsmasq.log"),
-    }),
-  );
-  const d = spawnBackground(["ip", "netns", "exec", vr.ns, "dnsmasq", "--keep-in-foreground", `--conf-file=${conf}`]);
-  w.daemons.push(d);
-  if (await d.waitExit(500)) throw new Error(`VPC router of ${site.name}: dnsmasq exited: ${d.output().trim()}`);
+  w.daemons.push(await startVpcRouterStandIn(site, path.join(runDir, "standins", site.vpcRouter!.id)));
 }
 
 /** The operator's own LAN router for an external `dhcp` site: only needs to exist (it is the default route). */

@@ -21,13 +21,19 @@ const site = {
 } as unknown as LabSite;
 const files = { leaseFile: "/tmp/l", pidFile: "/tmp/p", logFile: "/tmp/log" };
 
-test("Scaleway's DHCP stand-in: static IPAM leases only, no router, custom routes via the VPC router in option 121", () => {
-  const conf = renderVpcRouterDnsmasq(site, files);
-  expect(conf).toContain("dhcp-range=192.168.0.0,static,255.255.255.0,1h");
-  expect(conf).toContain("dhcp-host=02:00:00:00:00:01,192.168.0.2,scaleway-gw");
-  expect(conf).toContain("dhcp-option=3\n");
-  expect(conf).toContain("dhcp-option=121,192.168.1.0/24,192.168.0.1");
-  expect(conf).toContain("port=0");
+test("Scaleway's DHCP stand-in: static IPAM leases only, no router, no DNS, custom routes via the VPC router in option 121", () => {
+  const lines = renderVpcRouterDnsmasq(site, files).split("\n");
+  expect(lines).toContain("dhcp-range=192.168.0.0,static,255.255.255.0,1h");
+  expect(lines).toContain("dhcp-host=02:00:00:00:00:01,192.168.0.2,scaleway-gw");
+  expect(lines).toContain("dhcp-host=02:00:00:00:00:02,192.168.0.3,scaleway-th");
+  // No dynamic pool: every dhcp-range is static.
+  expect(lines.filter((l) => l.startsWith("dhcp-range=")).every((l) => l.includes(",static,"))).toBe(true);
+  // Empty options: dnsmasq sends neither a router nor a DNS server.
+  expect(lines).toContain("dhcp-option=option:router");
+  expect(lines).toContain("dhcp-option=option:dns-server");
+  expect(lines).toContain("dhcp-option=121,192.168.1.0/24,192.168.0.1");
+  expect(lines).toContain("port=0");
+  expect(lines).toContain("interface=ens5");
 });
 
 test("no custom routes: no option 121 at all", () => {

@@ -1,18 +1,33 @@
 /**
  * Stand-in for what Scaleway runs on every Private Network: the managed DHCP/IPAM server
- * and the VPC's virtual router that applies custom routes. In the lab it is one namespace
- * per Scaleway-built site, on the site's segment at the subnet's first host address
- * (Scaleway reserves it), which
- *  - serves DHCP with one static lease per host MAC -> its IPAM address (no dynamic pool:
- *    IPAM hands out nothing else), no default router (Scaleway's PN DHCP gives none; the
- *    public NIC carries the default route), and the VPC's custom routes as option 121
+ * and the VPC's virtual router that applies custom routes. One for both labs: the
+ * namespace lab and the VM lab each run it in its own namespace per Scaleway-built site,
+ * on the site's segment at the subnet's first host address (Scaleway reserves it), where
+ *  - dnsmasq serves DHCP with one static lease per private-NIC MAC -> its IPAM address (no
+ *    dynamic pool: IPAM hands out nothing else), and the VPC's custom routes as option 121
  *    "destination via this router" to every host on the PN, gateway included;
- *  - forwards those destinations to the next-hop private NIC (the gateway), the way the
- *    VPC router does for `vpc-route` sites, without sending ICMP redirects.
+ *  - the namespace forwards those destinations to the next-hop private NIC (the gateway),
+ *    the way the VPC router does for `vpc-route` sites, without sending ICMP redirects.
  * The routes come from the program's network.Route resources (lab/topology.ts).
+ *
+ * The DHCP options, against Scaleway's documentation (docs-content, pages/vpc/):
+ *  - router (3): none. A PN gets a default route only from a Public Gateway that advertises
+ *    one (reference-content/understanding-routing.mdx); the program declares none, and the
+ *    gateway's default route stays on its public NIC.
+ *  - DNS (6): none, deliberately different. Scaleway announces its managed resolver at
+ *    169.254.169.254 (reference-content/dns.mdx); the lab has no network to resolve
+ *    anything with, and a dead resolver address would make every lookup hang until its
+ *    timeout instead of failing at once. Listed in the stand-ins (lab/standins/list.ts).
+ *  - classless static routes (121): the VPC custom routes, via the router. Hosts on
+ *    Scaleway have been reported with these routes "via 169.254.169.254 ... proto dhcp"
+ *    (a public report, not in the docs); the lab uses the subnet's .1, an on-link next
+ *    hop every DHCP client applies.
  */
-import { netmask } from "../../addressing/ipv4";
-import { networkAddress, prefixLength } from "../../addressing/ipv4";
+import * as fs from "fs";
+import * as path from "path";
+import { netmask, networkAddress, prefixLength } from "../../addressing/ipv4";
+import { nsRunOk } from "../netns";
+import { spawnBackground, type BackgroundProcess } from "../proc";
 import type { LabSite } from "../topology";
 import { bare } from "../topology";
 
@@ -36,15 +51,19 @@ export function renderVpcRouterDnsmasq(site: LabSite, files: VpcRouterFiles): st
     `interface=${vr.privateNic.name}`,
     "bind-interfaces",
     "dhcp-authoritative",
+    // IPAM hands out reserved addresses only: no dynamic pool.
     `dhcp-range=${networkAddress(site.subnet)},static,${netmask(net)},1h`,
     ...vr.leases.map((l) => `dhcp-host=${l.mac},${l.address},${l.host}`),
-    "dhcp-option=3",
+    // Empty values: the option is not sent at all (see the header for why).
+    "dhcp-option=option:router",
+    "dhcp-option=option:dns-server",
     ...(option121 ? [`dhcp-option=121,${option121}`] : []),
     `dhcp-leasefile=${files.leaseFile}`,
     `pid-file=${files.pidFile}`,
     `log-facility=${files.logFile}`,
     "log-dhcp",
     "user=root",
+    "group=root",
     "",
   ].join("\n");
 }
@@ -69,4 +88,27 @@ export function vpcRouterForwardingCommands(site: LabSite): string[][] {
       vr.privateNic.name,
     ]),
   ];
+}
+
+/**
+ * Starts a site's stand-in in its (already wired) namespace: forwarding of the custom
+ * routes, then dnsmasq with its files under `dir`. The caller stops it (by PID, through
+ * the returned process) at cleanup.
+ */
+export async function startVpcRouter(site: LabSite, dir: string): Promise<BackgroundProcess> {
+  const vr = site.vpcRouter;
+  if (!vr) throw new Error(`site ${site.name} has no VPC router (external sites have none)`);
+  fs.mkdirSync(dir, { recursive: true });
+  for (const argv of vpcRouterForwardingCommands(site)) await nsRunOk(vr.ns, argv);
+  const files = {
+    leaseFile: path.join(dir, "leases"),
+    pidFile: path.join(dir, "dnsmasq.pid"),
+    logFile: path.join(dir, "dnsmasq.log"),
+  };
+  const conf = path.join(dir, "dnsmasq.conf");
+  fs.writeFileSync(conf, renderVpcRouterDnsmasq(site, files));
+  fs.writeFileSync(files.leaseFile, "");
+  const d = spawnBackground(["ip", "netns", "exec", vr.ns, "dnsmasq", "--keep-in-foreground", `--conf-file=${conf}`]);
+  if (await d.waitExit(500)) throw new Error(`VPC router of ${site.name}: dnsmasq exited: ${d.output().trim()}`);
+  return d;
 }

@@ -1,0 +1,108 @@
+/** The VM lab's options, bounds and result shape (runVmLab in lab/vm/index.ts). */
+import type { Accel } from "./qemu";
+
+export interface VmLabTimeouts {
+  imageBuildMs: number;
+  /** Per VM, from qemu start to cloud-init's "finished" line. */
+  cloudInitMs: number;
+  /** From VM start to the first cross-site ping. */
+  tunnelMs: number;
+  /** From the reboot command to the tunnel carrying pings again. */
+  rebootMs: number;
+}
+
+/**
+ * Generous: under TCG on a busy 2-CPU machine four VMs took ~4 minutes just to reach
+ * systemd's journal. On an idle machine cloud-init finishes in a few minutes.
+ */
+export const DEFAULT_TIMEOUTS: VmLabTimeouts = {
+  imageBuildMs: 20 * 60_000,
+  cloudInitMs: 25 * 60_000,
+  tunnelMs: 30 * 60_000,
+  rebootMs: 15 * 60_000,
+};
+
+export interface VmLabOptions {
+  /**
+   * Raw stack config (keys without the project prefix) and the gateways' public IPs.
+   * Default: the namespace lab's default topology (lab/labConfig.ts), so both modes build
+   * the same segments and addresses.
+   */
+  config?: Record<string, unknown>;
+  publicIps?: Record<string, string>;
+  /** "auto" (default): KVM when a probe boots a kernel with it, TCG otherwise. */
+  accel?: "auto" | Accel;
+  /**
+   * Bulk TCP checks (iperf3, the path-MTU black hole and its MSS-clamp negative control).
+   * Off by default: the namespace lab proves them on every run, and under TCG they cost
+   * minutes of emulated CPU. `--throughput` turns them on.
+   */
+  throughput?: boolean;
+  /** Reboot the hub gateway and require the tunnel to come back (default true). */
+  reboot?: boolean;
+  /** "guest": `systemctl reboot` inside (default); "reset": QMP system_reset, a hard reset. */
+  rebootMethod?: "guest" | "reset";
+  /** Where image builds are cached (default /var/cache/scaleway-wireguard-s2s/vm). */
+  cacheRoot?: string;
+  /** Parent of the per-run directory (default <repo>/.lab/vm). */
+  runsRoot?: string;
+  timeouts?: Partial<VmLabTimeouts>;
+  /** One line per step (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface VmLabCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** Negative controls pass when the thing they provoke fails. */
+  negativeControl?: boolean;
+}
+
+export interface VmLabHostResult {
+  name: string;
+  site: string;
+  role: string;
+  privateAddress: string;
+  publicAddress?: string;
+  cloudInitStatus?: string;
+  cloudInitErrors: string[];
+  /** Guest uptime when cloud-init finished (from its console line). */
+  cloudInitDoneUptimeSeconds?: number;
+  /** Wall time from qemu start to cloud-init's finished line. */
+  cloudInitDoneSeconds?: number;
+  userDataSha256: string;
+  guestUserDataSha256?: string;
+}
+
+export interface VmLabResult {
+  ok: boolean;
+  prefix: string;
+  runDir: string;
+  resultFile: string;
+  accel: Accel;
+  accelReason: string;
+  image: { key: string; dir: string; built: boolean; buildSeconds: number; packages: number };
+  hosts: VmLabHostResult[];
+  checks: VmLabCheck[];
+  measurements: {
+    imageSeconds: number;
+    bootToTunnelSeconds?: number;
+    pingRttMs: Record<string, number>;
+    iperfBitsPerSecond?: number;
+    iperfPmtuBlackholeBitsPerSecond?: number;
+    rebootToTunnelSeconds?: number;
+    /** Per gateway: guest uptime at its first WireGuard handshake (kernel log). */
+    firstHandshakeUptimeSeconds: Record<string, number>;
+    /** Per gateway: first handshake uptime / mean test-host cloud-init-done uptime. */
+    handshakeToTestHostRatio: Record<string, number>;
+    totalSeconds: number;
+  };
+  /** What stands in for Scaleway (or differs from it), so the gap to the cloud is explicit. */
+  standIns: string[];
+  cleanupProblems: string[];
+  error?: string;
+}
+
+/** Records one check (and logs it); returns whether it passed. Negative controls pass when what they provoke fails. */
+export type CheckFn = (name: string, ok: boolean, detail: string, negativeControl?: boolean) => boolean;

@@ -1,0 +1,56 @@
+/**
+ * The deploy-verification scripts `pulumi up` runs over SSH (rendering/verificationScripts.ts),
+ * the very same text, run against the VMs: cloud-init on every host, handshakes on every
+ * gateway, and the seed's ping from the hub's test host to every spoke's.
+ */
+import type { StackConfig } from "../../../config/types";
+import { sshScript } from "../guest";
+import { gateways, type VmScenario } from "./context";
+
+export async function deployVerificationChecks(
+  s: VmScenario,
+  program: { config: StackConfig; outputs: Record<string, any> },
+): Promise<void> {
+  const scripts = await import("../../../rendering/verificationScripts");
+  const { planTopology } = await import("../../../planning/topology");
+  const topology = planTopology(program.config);
+  const publicKeys: Record<string, string> = program.outputs.publicKeys ?? {};
+  const t = {
+    ...scripts.DEFAULT_VERIFICATION_TIMEOUTS,
+    cloudInitSeconds: 300,
+    handshakeSeconds: 240,
+    pingSeconds: 120,
+  };
+  const runScript = async (name: string, host: (typeof s.hosts)[number], script: string, seconds: number) => {
+    const r = await sshScript(s.target(host), script, (seconds + 60) * 1000);
+    const said = (r.code === 0 ? r.stdout : r.stderr || r.stdout).trim().split("\n").pop() ?? "";
+    s.check(`deploy verification: ${name}`, r.code === 0, said || `exit ${r.code}`);
+  };
+  for (const host of s.hosts) {
+    const label = `${host.site} ${host.role === "gateway" ? "gateway" : "test host"}`;
+    await runScript(
+      `cloud-init on ${host.id}`,
+      host,
+      scripts.waitForCloudInitScript(label, t.cloudInitSeconds),
+      t.cloudInitSeconds,
+    );
+  }
+  for (const gw of gateways(s)) {
+    const site = topology.sites.find((x) => x.name === gw.site);
+    const peers = (site?.peers ?? []).map((p) => publicKeys[p.name]).filter((k): k is string => typeof k === "string");
+    await runScript(
+      `handshakes on ${gw.id}`,
+      gw,
+      scripts.handshakeScript(`${gw.site} gateway`, peers, t.handshakeSeconds),
+      t.handshakeSeconds,
+    );
+  }
+  for (const spoke of topology.spokes.filter((x) => x.onScaleway && x.testHostAddress)) {
+    await runScript(
+      `ping ${s.hubTest.id} -> ${spoke.name} test host`,
+      s.hubTest,
+      scripts.pingScript(`${topology.hub.name} test host`, spoke.testHostAddress!, t.pingSeconds),
+      t.pingSeconds,
+    );
+  }
+}
