@@ -40,6 +40,7 @@ import {
 } from "./results";
 import { UNITS } from "../cloud-init/common";
 import { buildNetworkctlShim, buildSystemctlShim } from "./standins/build";
+import { standInsFor } from "./standins/list";
 import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, removeRunState, startReaper, writeRunState } from "./state";
 import { allNodes, bare, buildTopology, type LabNode, type LabSite, type LabTopology } from "./topology";
 
@@ -74,70 +75,9 @@ export class LabCannotRun extends Error {
   }
 }
 
+/** The namespace lab's stand-ins (lab/standins/list.ts, the one list of both labs). */
 export function standIns(lossMethod?: string): StandIn[] {
-  return [
-    {
-      name: "NoCloud seed",
-      replaces: "Scaleway's metadata datasource",
-      why: "no metadata service in a namespace; cloud-init reads the same user-data from /var/lib/cloud/seed/nocloud inside the host",
-    },
-    {
-      name: "narrowed cloud-init module lists (99-lab.cfg)",
-      replaces: "the image's full module lists",
-      why: "growpart, mounts, users, ssh would act on the machine itself; the lab runs bootcmd, write-files, runcmd, write-files-deferred, scripts-user and reports the keys it skipped",
-    },
-    {
-      name: "apt stand-in",
-      replaces: "cloud-init's package module (apt-get install)",
-      why: "no installs from inside a lab host; the listed packages must already be installed on this machine (dpkg-query), package_update is a no-op",
-    },
-    {
-      name: "systemctl stand-in (lab/standins/systemctl.ts)",
-      replaces: "systemd as PID 1",
-      why: "a namespace has no systemd; the stand-in runs the units the user-data wrote (ExecStart*, Type, Requires/Wants/After, drop-ins) and the packaged ones (dnsmasq.service)",
-    },
-    {
-      name: "networkctl stand-in (lab/standins/networkctl.ts)",
-      replaces: "systemd-networkd (WireGuard .netdev/.network)",
-      why: "a namespace has no networkd; `networkctl reload` reads the gateway's wg0 netdev/network and does what networkd does with wg(8) and ip: link, keys, peers, MTU, address, routes; unknown keys are refused",
-    },
-    {
-      name: "VPC-router namespace (dnsmasq + forwarding) at the subnet's .1",
-      replaces: "Scaleway's managed DHCP/IPAM and the VPC's virtual router",
-      why: "static lease per MAC -> IPAM address, VPC custom routes (from the program's network.Route resources) pushed as option 121 to every host incl. the gateway, and forwarded to the next-hop private NIC",
-    },
-    {
-      name: "delayed veth move into the host",
-      replaces: "the private NIC attached after the server started",
-      why: "exercises the gateway's wait-for-private-NIC unit and the tunnel's ordering after it",
-    },
-    {
-      name: "dhclient with Debian's rfc3442 exit hook",
-      replaces: "the image's DHCP client on the hot-plugged NIC (netplan/systemd-networkd on Ubuntu)",
-      why: "applies option 121 like networkd does; state files in the host's private /var/lib/dhcp and /run",
-    },
-    {
-      name: "wireguard-go",
-      replaces: "the kernel WireGuard module",
-      why: "this kernel has no wireguard module; the networkctl stand-in falls back to wireguard-go (needs /dev/net/tun) and configures it with wg(8)",
-    },
-    {
-      name: "internet bridge 198.51.100.0/24 (TEST-NET-2)",
-      replaces: "the internet and Scaleway's routed public IPs",
-      why: "gateways' public addresses on one L2 segment, no NAT, no route out; security groups are not modelled",
-    },
-    {
-      name: "switch nftables (bridge family) dropping ICMP frag-needed",
-      replaces: "networks that filter PMTU discovery",
-      why: "makes the MTU check meaningful: bulk TCP only works because of the gateway's MSS clamp",
-    },
-    {
-      name: "operator's LAN",
-      replaces: "an external site's own network",
-      why: "external gateways are built from their operator bundle's cloud-config.yaml; the LAN address is configured statically (the operator's job), a LAN-router namespace stands at lanRouter, LAN hosts run dhclient (dhcp) or the bundle's routes.sh (static)",
-    },
-    ...(lossMethod ? [{ name: "underlay loss", replaces: "a lossy internet path", why: lossMethod }] : []),
-  ];
+  return standInsFor("netns", lossMethod);
 }
 
 interface Ctx {

@@ -14,6 +14,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { runOk } from "../proc";
+import { standInsFor } from "../standins/list";
 import type { LabNode } from "../topology";
 import { startVms, waitForCloudInit, cloudInitChecks } from "./boot";
 import type { SshTarget } from "./guest";
@@ -35,16 +36,6 @@ export * from "./result";
 export { NETNS_PATTERN, VM_LAB_TOOLS, sweepLeftovers, vmLabPrerequisites } from "./runState";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
-
-export const STAND_INS: readonly string[] = [
-  "Scaleway DHCP/IPAM: dnsmasq per private network (own namespace, at the subnet's first address) with one static lease per private NIC MAC (the IPAM-reserved address), no default router, no DNS.",
-  "VPC custom routes: the same namespace is the VPC router; it holds the network.Route resources the program declared (destination via the next-hop NIC's IPAM address) and pushes them to every host of the network as DHCP option 121 via itself.",
-  "Private NICs: the image carries a reconstruction of Scaleway's scw-vpc-iface (udev rule 72-scw-vpc-iface.rules -> scw-vpc-iface@<nic>.service after cloud-init.service -> /etc/netplan/60-<nic>-vpc.yaml with DHCP -> netplan apply); gateways get their private NIC only that way. Test hosts (no public NIC) also have it in NoCloud network-config, so the boot's wait-online has a link.",
-  "Flexible IPs: the gateways' public addresses are static (NoCloud network-config) on one bridged 'internet' segment, 198.51.100.0/24; Scaleway routes them to the instance and its image gets them by DHCP.",
-  "Metadata service: a NoCloud seed volume (user-data unchanged; meta-data with instance-id and hostname; network-config).",
-  "Image: Debian 12 made Ubuntu-like (netplan -> networkd, systemd-resolved stub on 127.0.0.53, cloud-init 22.4, cloud kernel 6.1) instead of Scaleway's Ubuntu noble; its only apt source is a mirror no VM can reach; iperf3 is preinstalled for the optional throughput check.",
-  "Security groups are not modelled: the lab's internet segment only carries the two gateways.",
-];
 
 export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult> {
   const started = Date.now();
@@ -72,7 +63,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       handshakeToTestHostRatio: {},
       totalSeconds: 0,
     },
-    standIns: [...STAND_INS],
+    standIns: standInsFor("vm"),
     cleanupProblems: [],
   };
   const check = (name: string, ok: boolean, detail: string, negativeControl = false) => {

@@ -1,4 +1,5 @@
 /** The VM lab's options, bounds and result shape (runVmLab in lab/vm/index.ts). */
+import type { StandIn } from "../results";
 import type { Accel } from "./qemu";
 
 export interface VmLabTimeouts {
@@ -99,7 +100,7 @@ export interface VmLabResult {
     totalSeconds: number;
   };
   /** What stands in for Scaleway (or differs from it), so the gap to the cloud is explicit. */
-  standIns: string[];
+  standIns: StandIn[];
   cleanupProblems: string[];
   error?: string;
 }
