@@ -1,0 +1,62 @@
+/**
+ * What every namespace-lab scenario works with: the topology, its wiring, the check list, and
+ * how to run a command in a host.
+ * Moved unchanged from lab/run.ts (the orchestrator).
+ */
+import * as fs from "fs";
+import { type Exec } from "../checks";
+import { type LabHost } from "../host";
+import { type Wiring } from "../network";
+import { type CheckResult } from "../results";
+import { UNITS } from "../../cloud-init/common";
+import { type LabNode, type LabTopology } from "../topology";
+
+export interface Ctx {
+  t: LabTopology;
+  w: Wiring;
+  log: (line: string) => void;
+  checks: CheckResult[];
+  /** Test host address per site (external dhcp hosts learn theirs at boot). */
+  testHostAddr: Map<string, string>;
+  iperfSeconds: number;
+}
+
+export const readText = (file: string): string => {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+};
+
+/** The journal line of the networkd stand-in once wg0 is up (lab/standins/networkctl.ts). */
+export const TUNNEL_UP_LINE = "networkctl: wg0: configured";
+
+/**
+ * How long the host waited for its private NIC, and whether the tunnel came up before that
+ * wait ended. The gateway brings wg0 up first on purpose (it does not need the private
+ * NIC), so "before" is expected. Read from the stand-ins' shared journal.
+ */
+export function nicOrdering(journal: string): { waitedSeconds: number | null; tunnelBeforeNic: boolean | null } {
+  const waited = /wg-s2s-wait-private-nic: \S+ is present after (\d+)s/.exec(journal);
+  const nicDone = journal.indexOf(`${UNITS.privateNic}: started`);
+  const tunnelUp = journal.indexOf(TUNNEL_UP_LINE);
+  return {
+    waitedSeconds: waited ? Number(waited[1]) : null,
+    tunnelBeforeNic: tunnelUp < 0 ? null : nicDone < 0 || tunnelUp < nicDone,
+  };
+}
+
+export const host = (c: Ctx, n: LabNode): LabHost => {
+  const h = c.w.hosts.get(n.id);
+  if (!h) throw new Error(`no lab host for ${n.id}`);
+  return h;
+};
+export const execOf =
+  (c: Ctx, n: LabNode): Exec =>
+  (argv, opts) =>
+    host(c, n).exec(argv, opts);
+export const serverOf = (c: Ctx, n: LabNode) => ({
+  exec: execOf(c, n),
+  spawn: (argv: string[]) => host(c, n).spawn(argv),
+});
