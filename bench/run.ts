@@ -105,7 +105,9 @@ export function vmFigures(r: import("../lab/vm").VmLabResult): VmFigures {
     accel: r.accel,
     image: `${r.image.key} (${r.image.built ? `built in ${round(r.image.buildSeconds)} s` : "cached"})`,
     handshakeRatio: m.handshakeToTestHostRatio,
-    firstHandshakeUptimeS: m.firstHandshakeUptimeSeconds,
+    firstHandshakeUptimeS: Object.fromEntries(
+      Object.entries(m.firstHandshakeUptimeSeconds).map(([gw, s]) => [gw, round(s)]),
+    ),
     testHostCloudInitDoneUptimeS: Object.fromEntries(
       r.hosts
         .filter((h) => h.role === "test-host" && h.cloudInitDoneUptimeSeconds !== undefined)

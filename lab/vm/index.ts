@@ -95,11 +95,17 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     const program = await runProgram({
       config: options.config ?? fallback.config,
       publicIps: options.publicIps ?? (options.config ? undefined : fallback.publicIps),
+      keySeed: options.keySeed,
     });
     // The namespace lab's model, from the same declared resources: one topology, two backends.
     const topology = buildTopology({ prefix, config: program.config, resources: program.resources });
     const hosts = vmHosts(topology);
-    const userData = new Map(hosts.map((h) => [h.id, program.userData(h.site, h.role as "gateway" | "test-host")]));
+    const userData = new Map(
+      hosts.map((h) => {
+        const ud = program.userData(h.site, h.role as "gateway" | "test-host");
+        return [h.id, options.userDataFor ? options.userDataFor(h, ud) : ud];
+      }),
+    );
     log(
       `topology: ${hosts.map((h) => `${h.id} ${privateAddress(h)}${h.publicNic ? ` / ${h.publicNic.address}` : ""}`).join(", ")}`,
     );

@@ -43,6 +43,14 @@ export interface VmLabOptions {
   reboot?: boolean;
   /** "guest": `systemctl reboot` inside (default); "reset": QMP system_reset, a hard reset. */
   rebootMethod?: "guest" | "reset";
+  /** Deterministic mock keys (same seed, same keys), e.g. to compare two user-data versions. */
+  keySeed?: string;
+  /**
+   * Negative controls only: replaces a host's user-data (e.g. with an earlier version's,
+   * to show it fails where this one passes; lab/vm/old-user-data.ts). The in-guest SHA
+   * check then compares against the replacement.
+   */
+  userDataFor?: (host: { site: string; role: string }, programUserData: string) => string;
   /** Where image builds are cached (default /var/cache/scaleway-wireguard-s2s/vm). */
   cacheRoot?: string;
   /** Parent of the per-run directory (default <repo>/.lab/vm). */

@@ -12,32 +12,39 @@ import type { VmScenario } from "./context";
  * networkd, and on gateways the private NIC configured by the scw-vpc-iface unit.
  */
 export async function ubuntuLikeChecks(s: VmScenario): Promise<void> {
-  for (const host of s.hosts) {
+  // One SSH per VM, all at once: under emulation each costs the guest seconds of CPU.
+  const outputs = await Promise.all(s.hosts.map((host) => ubuntuLikeProbe(s, host)));
+  s.hosts.forEach((host, i) => {
     const gw = host.role === "gateway";
-    const r = await ssh(
-      s.target(host),
-      [
-        "ss -Hlnu | grep -q '127.0.0.53%lo:53 \\|127.0.0.53:53 ' && echo STUB",
-        "readlink /etc/resolv.conf | grep -q stub-resolv.conf && echo RESOLV",
-        "ls /run/systemd/network/ | grep -q '^10-netplan-' && echo NETPLAN",
-        'networkctl list --no-legend --no-pager | awk \'$2 == "ens5" && $5 == "configured"\' | grep -q . && echo PRIVATE-NETWORKD',
-        gw
-          ? 'networkctl list --no-legend --no-pager | awk \'$2 == "wg0" && $5 == "configured"\' | grep -q . && echo WG0-NETWORKD'
-          : "true",
-        gw
-          ? "test -f /etc/netplan/60-ens5-vpc.yaml && systemctl is-active -q scw-vpc-iface@ens5.service && echo SCW-VPC-IFACE"
-          : "true",
-      ].join("; "),
-      60_000,
-    );
     const want = ["STUB", "RESOLV", "NETPLAN", "PRIVATE-NETWORKD", ...(gw ? ["WG0-NETWORKD", "SCW-VPC-IFACE"] : [])];
-    const missing = want.filter((w) => !r.stdout.includes(w));
+    const missing = want.filter((w) => !outputs[i].includes(w));
     s.check(
       `${host.id}: Ubuntu-like network stack${gw ? ", private NIC by scw-vpc-iface, wg0 by networkd" : ""}`,
       missing.length === 0,
       missing.length ? `missing: ${missing.join(", ")}` : want.join(", ").toLowerCase(),
     );
-  }
+  });
+}
+
+async function ubuntuLikeProbe(s: VmScenario, host: VmScenario["hosts"][number]): Promise<string> {
+  const gw = host.role === "gateway";
+  const r = await ssh(
+    s.target(host),
+    [
+      "ss -Hlnu | grep -q '127.0.0.53%lo:53 \\|127.0.0.53:53 ' && echo STUB",
+      "readlink /etc/resolv.conf | grep -q stub-resolv.conf && echo RESOLV",
+      "ls /run/systemd/network/ | grep -q '^10-netplan-' && echo NETPLAN",
+      'networkctl list --no-legend --no-pager | awk \'$2 == "ens5" && $5 == "configured"\' | grep -q . && echo PRIVATE-NETWORKD',
+      gw
+        ? 'networkctl list --no-legend --no-pager | awk \'$2 == "wg0" && $5 == "configured"\' | grep -q . && echo WG0-NETWORKD'
+        : "true",
+      gw
+        ? "test -f /etc/netplan/60-ens5-vpc.yaml && systemctl is-active -q scw-vpc-iface@ens5.service && echo SCW-VPC-IFACE"
+        : "true",
+    ].join("; "),
+    60_000,
+  );
+  return r.stdout;
 }
 
 /**
