@@ -1,3 +1,4 @@
+/** @tier unit */
 /**
  * The GitHub workflows: schema-valid (action-validator, through scripts/lint-workflows.js, which
  * must also reject broken copies), wired as the README promises, and their shell snippets do

@@ -1,3 +1,4 @@
+/** @tier lab */
 /**
  * The namespace lab, end to end, as `npm run lab` runs it (child process, exit code and
  * JSON results): the default topology with every fault and negative control, then a hub

@@ -1,3 +1,4 @@
+/** @tier vm */
 /**
  * The VM lab end to end: four real VMs on an Ubuntu-like image with no reachable package
  * repository boot the program's user-data through cloud-init; the tunnel comes up from
