@@ -47,10 +47,16 @@ class TierReporter {
     this.suites = [];
     this.lastError = undefined;
     this.started = Date.now();
-    this.jestReporters = [
-      globalConfig.verbose ? new VerboseReporter(globalConfig) : new DefaultReporter(globalConfig),
-      new SummaryReporter(globalConfig, options.summary ?? {}),
-    ];
+    this.write = options.write ?? ((text) => process.stdout.write(text));
+    // options.jestReporters === false (the reporter's own tests): jest's reporters wrap
+    // process.stdout and stderr as soon as they are constructed, so none are made then.
+    this.jestReporters =
+      options.jestReporters === false
+        ? []
+        : [
+            globalConfig.verbose ? new VerboseReporter(globalConfig) : new DefaultReporter(globalConfig),
+            new SummaryReporter(globalConfig, options.summary ?? {}),
+          ];
     for (const hook of HOOKS) {
       this[hook] = (...args) => {
         if (hook === "onRunStart") this.started = Date.now();
@@ -160,7 +166,7 @@ class TierReporter {
     }
     out.push("", `wall time ${seconds(Date.now() - this.started)}`);
     out.push(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
-    process.stdout.write(`${out.join("\n")}\n`);
+    this.write(`${out.join("\n")}\n`);
   }
 
   getLastError() {
