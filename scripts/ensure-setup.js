@@ -128,11 +128,34 @@ function toolEnv(nodeBin) {
   return env;
 }
 
-/** `npm ci` in dir when its node_modules is missing or older than its lockfile. */
+/**
+ * Whether node_modules holds every package the lockfile pins, at the pinned version (its
+ * hidden lockfile says so, and the package is there). Modification times alone are not
+ * enough: `npm install --package-lock-only` rewrites the hidden lockfile without installing.
+ * Optional packages are left out (the other platforms' binaries are never installed).
+ */
+function sameInstall(lock, marker) {
+  try {
+    const want = JSON.parse(fs.readFileSync(lock, "utf8")).packages ?? {};
+    const have = JSON.parse(fs.readFileSync(marker, "utf8")).packages ?? {};
+    const dir = path.dirname(lock);
+    return Object.entries(want).every(
+      ([key, p]) =>
+        key === "" ||
+        p.optional ||
+        (have[key]?.version === p.version && fs.existsSync(path.join(dir, key, "package.json"))),
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** `npm ci` in dir when its node_modules is missing, older than its lockfile, or not what it pins. */
 function ensureNodeModules(dir, env) {
   const marker = path.join(dir, "node_modules", ".package-lock.json");
   const lock = path.join(dir, "package-lock.json");
-  const stale = !fs.existsSync(marker) || fs.statSync(marker).mtimeMs < fs.statSync(lock).mtimeMs;
+  const stale =
+    !fs.existsSync(marker) || fs.statSync(marker).mtimeMs < fs.statSync(lock).mtimeMs || !sameInstall(lock, marker);
   if (!stale) return;
   log(`installing npm packages from ${path.relative(root, lock) || "package-lock.json"} (npm ci)`);
   // `npm` is a `#!/usr/bin/env node` script: with Node.js 22 first on PATH it runs under it,

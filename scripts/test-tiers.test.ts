@@ -34,7 +34,7 @@ describe("tiers", () => {
     expect(Object.keys(byTier)).toEqual(["unit", "program", "system", "lab", "vm"]);
     expect(byTier.lab).toEqual(["tests/lab.test.ts"]);
     expect(byTier.vm).toEqual(["tests/vm-lab.test.ts"]);
-    expect(byTier.system).toEqual(expect.arrayContaining(["components/verificationScripts.test.ts"]));
+    expect(byTier.system).toEqual(expect.arrayContaining(["rendering/verificationScripts.test.ts"]));
     expect(byTier.unit).toContain("scripts/test-tiers.test.ts");
   });
 
