@@ -42,9 +42,12 @@ fi
 unset WG_S2S_FRESH_ENV_STAGE
 SCRATCH=${WG_S2S_FRESH_ENV_SCRATCH:?}
 unset WG_S2S_FRESH_ENV_SCRATCH
+here=$(pwd -P)
 
 # Handles on the checkout and on the machine's /run that outlive the mounts that hide them:
 # binds below take their source through /proc/self/fd, so nothing has to be parked on disk.
+# (--no-canonicalize: mount would otherwise resolve the magic link to its path text, which
+# by then names the new, empty directory.)
 exec 8<"$REPO"
 exec 9</run
 
@@ -58,17 +61,21 @@ case "$resolv" in
   /run/*)
     dir=$(dirname "$resolv")
     mkdir -p "$dir"
-    mount --bind "/proc/self/fd/9/${dir#/run/}" "$dir"
+    mount --no-canonicalize --bind "/proc/self/fd/9/${dir#/run/}" "$dir"
     ;;
 esac
 # The checkout, if a fresh tmpfs above now hides it.
 if [ ! -d "$REPO/.git" ] && [ ! -f "$REPO/.git" ]; then
   mkdir -p "$REPO"
-  mount --bind /proc/self/fd/8 "$REPO"
+  mount --no-canonicalize --bind /proc/self/fd/8 "$REPO"
 fi
 exec 8<&- 9<&-
 mkdir -p "$REPO/.lab"
 mount --bind "$SCRATCH/lab" "$REPO/.lab"
+
+# The caller's working directory, looked up again by its path: the old handle on it would
+# bypass the mounts above (relative paths would still reach the old .lab).
+cd / && cd "$here"
 
 rc=0
 "$@" || rc=$?

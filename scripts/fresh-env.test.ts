@@ -72,6 +72,26 @@ describe("scripts/fresh-env.sh", () => {
     expect(fresh.code).not.toBe(0);
   });
 
+  test("keeps a checkout that lives under /tmp (a CI clone may) visible, with its own fresh .lab", () => {
+    const clone = fs.mkdtempSync(path.join(os.tmpdir(), "fresh-env-clone-"));
+    try {
+      fs.mkdirSync(path.join(clone, "scripts"));
+      fs.copyFileSync(FRESH_ENV, path.join(clone, "scripts", "fresh-env.sh"));
+      fs.writeFileSync(path.join(clone, ".git"), "gitdir: elsewhere\n");
+      fs.mkdirSync(path.join(clone, ".lab", "leftover"), { recursive: true });
+      const r = spawnSync(
+        "bash",
+        ["scripts/fresh-env.sh", "sh", "-c", 'test -f .git && test -d .lab && test -z "$(ls -A .lab)" && ls -A /tmp'],
+        { cwd: clone, encoding: "utf8", timeout: 30_000 },
+      );
+      expect(`${r.stdout}${r.stderr}`.trim()).toBe(path.basename(clone));
+      expect(r.status).toBe(0);
+      expect(fs.existsSync(path.join(clone, ".lab", "leftover"))).toBe(true);
+    } finally {
+      fs.rmSync(clone, { recursive: true, force: true });
+    }
+  });
+
   test("passes the command's exit status through", () => {
     expect(sh(`"$0" sh -c 'exit 7'`, [FRESH_ENV]).code).toBe(7);
     expect(sh(`"$0" true`, [FRESH_ENV]).code).toBe(0);
