@@ -35,7 +35,16 @@ const nodeGlobals = Object.fromEntries(
 );
 
 export default defineConfig(
-  globalIgnores(["**/node_modules/", ".lab/", ".cache/", "coverage/", "**/bin/", "lab/results/", "bench/results/"]),
+  globalIgnores([
+    "**/node_modules/",
+    ".tools/",
+    ".lab/",
+    ".cache/",
+    "coverage/",
+    "**/bin/",
+    "lab/results/",
+    "bench/results/",
+  ]),
   { files: ["**/*.{js,mjs,cjs,ts}"], rules: coreRecommended },
   {
     files: ["**/*.ts"],

@@ -1,3 +1,4 @@
+/** @tier unit */
 import fc from "fast-check";
 import {
   addressCount,

@@ -13,6 +13,9 @@
  *      gateway's boot to first handshake (guest uptime, from its kernel log) divided by
  *      the test hosts' boot to cloud-init done (guest uptime, mean), boot to first
  *      cross-site ping, and after a gateway reboot, reboot to first ping.
+ *   Every lab run also reports its phases (setup, boot, tunnel, checks, cleanup), so where a
+ *   lab run's time goes stays visible (issue 11: a cleanup figure once read as 21.6 s was
+ *   the cleanup step's start time, not its duration).
  *
  * Flags: --program-only, --lab-only, --vm-only, --no-vm, --vm-result FILE (figures from
  * an earlier VM lab result.json instead of a new run), --repeat N (default 3), --json FILE.
@@ -67,15 +70,37 @@ async function programScale(sizes: number[], repeat: number): Promise<ProgramSca
   return rows;
 }
 
+type Phases = { setup: number | null; boot: number | null; checks: number | null; cleanup: number | null };
+
+/** A lab run's phases as table columns, in ms; "tunnel" (to all tunnels up) is part of boot. */
+function phaseColumns(p: Phases | undefined, tunnelMs: number | null): Record<string, number | null> {
+  return {
+    "setup ms": p?.setup ?? null,
+    "boot ms": p?.boot ?? null,
+    "tunnel ms (of boot)": tunnelMs,
+    "checks ms": p?.checks ?? null,
+    "cleanup ms": p?.cleanup ?? null,
+  };
+}
+
 async function labFigures(sizes: number[]) {
   // Imported lazily: the lab module checks the machine (root, tun) only when run.
   const { labMetrics, LabCannotRun } = await import("../lab/run");
   try {
     const base = await labMetrics({ keySeed: "bench" });
-    const scale: { remoteSites: number; ok: boolean; timeToAllTunnelsMs: number | null; wallMs: number }[] = [];
+    const scale: ({ remoteSites: number; ok: boolean; timeToAllTunnelsMs: number | null; wallMs: number } & Record<
+      string,
+      number | boolean | null
+    >)[] = [];
     for (const n of sizes) {
       const r = await labMetrics({ sites: n, keySeed: `bench-lab-${n}`, tunnelsOnly: true });
-      scale.push({ remoteSites: n, ok: r.ok, timeToAllTunnelsMs: r.metrics.timeToAllTunnelsMs, wallMs: r.durationMs });
+      scale.push({
+        remoteSites: n,
+        ok: r.ok,
+        timeToAllTunnelsMs: r.metrics.timeToAllTunnelsMs,
+        wallMs: r.durationMs,
+        ...phaseColumns(r.metrics.phasesMs, r.metrics.timeToAllTunnelsMs),
+      });
     }
     return { default: base, scale };
   } catch (err) {
@@ -177,6 +202,11 @@ async function main() {
             ? Math.round((t.gatewayToGatewayTunnel / t.gatewayToGatewayUnderlay) * 1000) / 1000
             : null,
         "MTU check: clamped 1500-byte host transfer (Mbit/s)": m.mtu.clampedTransferMbps,
+      });
+      console.log("\nLab, default topology: phases of the run (wall time, ms; they add up to the run's duration):");
+      console.table({
+        ...phaseColumns(m.phasesMs, m.timeToAllTunnelsMs),
+        "run duration ms": lab.default.durationMs,
       });
       console.log("\nLab, time to all tunnels up by number of remote sites:");
       console.table(lab.scale);

@@ -1,3 +1,4 @@
+/** @tier system */
 import fc from "fast-check";
 import { renderFirewallUnit, renderForwardPolicy, type ForwardPolicySpec } from "./firewall";
 import {

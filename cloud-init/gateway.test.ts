@@ -1,3 +1,4 @@
+/** @tier unit */
 import { renderGatewayCloudConfig, renderGatewayFiles } from "./gateway";
 import { PATHS } from "./common";
 import {

@@ -1,3 +1,4 @@
+/** @tier unit */
 import { renderIni, renderOneshotUnit, renderSystemdUnit } from "./ini";
 
 describe("renderIni", () => {

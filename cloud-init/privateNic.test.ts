@@ -1,3 +1,4 @@
+/** @tier system */
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PATHS } from "./common";

@@ -1,3 +1,4 @@
+/** @tier system */
 import { PATHS } from "./common";
 import { renderStaticRoutesScript, staticRoutesFiles } from "./staticRoutes";
 import { inNetns, shInNetns, shellcheck, withNetns } from "../testkit/cloudInit";

@@ -1,3 +1,4 @@
+/** @tier unit */
 import { PATHS } from "./common";
 import { renderTestHostCloudConfig } from "./testHost";
 import {

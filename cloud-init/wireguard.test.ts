@@ -1,3 +1,4 @@
+/** @tier system */
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -142,7 +143,9 @@ describe("renderWireGuardConfig", () => {
 /**
  * wg-quick itself brings the rendered config up (wireguard-go where the kernel has no
  * module) in a throw-away namespace with its own mount namespace, so wireguard-go's
- * socket directory is private. The namespace first gets the route Scaleway's DHCP would
+ * socket directory is private: a fresh tmpfs over the whole /run there, so /run/wireguard
+ * is made inside it and never on the machine (a mkdir under the machine's /run would land
+ * on the machine even from a private mount namespace; issue 11). The namespace first gets the route Scaleway's DHCP would
  * push for the remote subnet: replace must win where wg-quick's `add` fails.
  */
 function wgQuickUp(config: string): { ok: boolean; output: string } {
@@ -153,7 +156,7 @@ function wgQuickUp(config: string): { ok: boolean; output: string } {
       writeFileSync(file, config, { mode: 0o600 });
       const script = [
         "set -e",
-        "mkdir -p /run/wireguard && mount -t tmpfs tmpfs /run/wireguard",
+        "mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 0700 /run/wireguard",
         "ip link set lo up",
         "ip link add lan0 type veth peer name lan0p && ip link set lan0p up && ip addr add 192.168.1.2/24 dev lan0 && ip link set lan0 up",
         "ip route add 192.168.0.0/24 via 192.168.1.1 dev lan0",
@@ -162,10 +165,14 @@ function wgQuickUp(config: string): { ok: boolean; output: string } {
         'if [ "$rc" -eq 0 ]; then ip -4 route show; ip -o link show wg0; wg show wg0 allowed-ips | cut -f2; wg show wg0 persistent-keepalive | cut -f2; ' +
           `wg-quick down ${file} >/dev/null 2>&1; fi`,
       ].join("\n");
-      const result = spawnSync("ip", ["netns", "exec", ns, "unshare", "-m", "sh", "-c", script], {
-        encoding: "utf8",
-        timeout: 20000,
-      });
+      const result = spawnSync(
+        "ip",
+        ["netns", "exec", ns, "unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        {
+          encoding: "utf8",
+          timeout: 20000,
+        },
+      );
       return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
     }),
   );

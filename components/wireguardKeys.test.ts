@@ -1,3 +1,4 @@
+/** @tier unit */
 import { execFileSync } from "child_process";
 import nacl from "tweetnacl";
 import { wireGuardPublicKey } from "./wireguardKeys";

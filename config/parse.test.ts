@@ -1,3 +1,4 @@
+/** @tier unit */
 import { readFileSync } from "fs";
 import { join } from "path";
 import { parse as parseYaml } from "yaml";

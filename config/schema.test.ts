@@ -1,3 +1,4 @@
+/** @tier unit */
 /**
  * The schema is the one definition of the config keys: parsing uses its defaults, and
  * Pulumi.yaml and the README restate it. These tests fail when either document drifts.

@@ -1,3 +1,4 @@
+/** @tier unit */
 import { generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import fc from "fast-check";

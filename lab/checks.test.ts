@@ -1,3 +1,4 @@
+/** @tier unit */
 import { parseIperf3, parseLatestHandshakes, parsePing } from "./checks";
 
 test("parsePing reads counts and RTT, and a total failure as 100% loss", () => {

@@ -1,3 +1,4 @@
+/** @tier unit */
 import { parse } from "yaml";
 import { LAB_CLOUD_CFG, summariseCloudConfig } from "./cloudinit";
 

@@ -1,3 +1,4 @@
+/** @tier unit */
 import { loadStackConfig } from "../config/validation";
 import { allPublicIps, defaultLabConfig, sitesLabConfig } from "./labConfig";
 

@@ -1,3 +1,4 @@
+/** @tier unit */
 import {
   CLOUD_INIT_FINISHED,
   parseCloudInitFinished,

@@ -1,3 +1,4 @@
+/** @tier unit */
 /** The process helpers both labs use: bounded commands and bounded waits. */
 import { pollUntil, run, runOk, waitFor } from "./proc";
 

@@ -1,3 +1,4 @@
+/** @tier unit */
 import nacl from "tweetnacl";
 import { check, maskSecrets } from "./results";
 import { nicOrdering } from "./run";

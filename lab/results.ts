@@ -74,6 +74,13 @@ export interface LabMetrics {
   };
   faults?: Record<string, number | string | boolean | null>;
   cloudInitMs: Record<string, number | null>;
+  /**
+   * Wall time of the run's consecutive phases (they add up to the run's duration): setup
+   * (program, namespaces, stand-ins), boot (every host's user-data through cloud-init, NIC
+   * hot-plug, DHCP, until the first pings; timeToAllTunnelsMs is the tunnel part of it),
+   * checks (pings, throughput, faults), cleanup. null for a phase the run never reached.
+   */
+  phasesMs?: { setup: number | null; boot: number | null; checks: number | null; cleanup: number | null };
 }
 
 export interface LabResult {
@@ -128,6 +135,13 @@ export function renderTable(r: LabResult): string {
     lines.push(`${pad(site, 16)}${pad(fmt(ms, " ms"), 21)}${fmt(m.rttAvgMs[site], " ms")}`);
   }
   lines.push(`all tunnels up after ${fmt(m.timeToAllTunnelsMs, " ms")}`);
+  if (m.phasesMs) {
+    const sec = (ms: number | null) => (ms === null ? "-" : `${(ms / 1000).toFixed(1)} s`);
+    const p = m.phasesMs;
+    lines.push(
+      `phases: setup ${sec(p.setup)}, boot ${sec(p.boot)} (all tunnels up ${sec(m.timeToAllTunnelsMs)} after boot started), checks ${sec(p.checks)}, cleanup ${sec(p.cleanup)}`,
+    );
+  }
   lines.push(
     `TCP throughput (iperf3): host-to-host via tunnel ${fmt(m.throughputMbps.hostToHostTunnel, " Mbit/s")}, ` +
       `gateway-to-gateway via tunnel ${fmt(m.throughputMbps.gatewayToGatewayTunnel, " Mbit/s")}, ` +

@@ -96,12 +96,15 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
   fs.mkdirSync(runDir, { recursive: true });
   writeRunState({ prefix, pid: process.pid, startedAt: new Date(started).toISOString(), runDir });
 
+  // Phase boundaries (ms since epoch) for result.metrics.phasesMs.
+  const marks: { boot?: number; booted?: number; cleanup?: number; cleaned?: number } = {};
   let cleaned = false;
   const wiring: Wiring = { hosts: new Map(), daemons: [] };
   const cleanup = async () => {
     if (cleaned) return;
     cleaned = true;
-    for (const d of wiring.daemons) await d.stop(1000);
+    // All at once: each stop may wait out its grace period, and they do not depend on each other.
+    await Promise.all(wiring.daemons.map((d) => d.stop(1000)));
     await destroyRun(prefix, opts.keep ? undefined : runDir);
     removeRunState(prefix);
   };
@@ -216,7 +219,9 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     step(
       `boot: user-data of ${userData.size} hosts through cloud-init, private NICs hot-plugged after ${(opts.hotplugDelayMs ?? 3000) / 1000} s`,
     );
+    marks.boot = Date.now();
     const boot = await bootAll(c, userData, bundles, opts.hotplugDelayMs ?? 3000);
+    marks.booted = Date.now();
     result.hosts = boot.summaries;
     for (const h of boot.summaries) {
       result.metrics.cloudInitMs[h.host] = h.cloudInitMs;
@@ -283,7 +288,17 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     log(`ERROR: ${result.error}`);
   } finally {
     step("cleanup: every process, namespace and temp dir of this run");
+    marks.cleanup = Date.now();
     await cleanup();
+    marks.cleaned = Date.now();
+    const span = (from?: number, to?: number) => (from !== undefined && to !== undefined ? to - from : null);
+    result.metrics.phasesMs = {
+      setup: span(started, marks.boot ?? marks.cleanup),
+      boot: span(marks.boot, marks.booted ?? marks.cleanup),
+      checks: span(marks.booted, marks.cleanup),
+      cleanup: span(marks.cleanup, marks.cleaned),
+    };
+    log(`    cleanup took ${((marks.cleaned - marks.cleanup) / 1000).toFixed(1)} s`);
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
     result.namespacesLeft = (await listNetns()).filter((n) => prefixOf(n) === prefix);

@@ -9,7 +9,7 @@ import { spawn } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { destroyNetns, listNetns } from "./netns";
+import { destroyNetnsAll, listNetns } from "./netns";
 import { PREFIX_PATTERN, RUNS_DIR, STATE_DIR } from "./paths";
 import { pidAlive } from "./proc";
 
@@ -67,7 +67,7 @@ export async function destroyRun(prefix: string, runDir?: string): Promise<strin
   const names = (await listNetns()).filter((n) => prefixOf(n) === prefix);
   // Hosts first, the switch last: processes die before their links' peers vanish.
   names.sort((a, b) => Number(a.endsWith("-switch")) - Number(b.endsWith("-switch")));
-  for (const n of names) await destroyNetns(n);
+  await destroyNetnsAll(names);
   if (runDir && path.resolve(runDir).startsWith(path.resolve(RUNS_DIR)))
     fs.rmSync(runDir, { recursive: true, force: true });
   return names;

@@ -1,3 +1,4 @@
+/** @tier program */
 /** The lab topology comes only from what the program declares (run under mocks here). */
 import { runProgram, type ProgramRun } from "../testkit/programRun";
 import { allPublicIps, defaultLabConfig, sitesLabConfig } from "./labConfig";

@@ -1,3 +1,4 @@
+/** @tier unit */
 /**
  * Property tests of the planner on its own: for any valid hub-and-spoke config, who talks
  * to whom follows the reachability rules, WireGuard's cryptokey routing stays unambiguous,

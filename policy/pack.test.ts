@@ -1,3 +1,4 @@
+/** @tier program */
 /**
  * The policy pack as the Pulumi CLI runs it: `run-policy-pack` (ts-node, type-checked) serves
  * index.ts over the analyzer gRPC protocol on 127.0.0.1, and this test plays the engine's part,

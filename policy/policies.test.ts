@@ -1,3 +1,4 @@
+/** @tier unit */
 /**
  * The CrossGuard wiring (policies.ts) driven the way @pulumi/policy's analyzer drives it: props
  * wrapped in the real `unknownCheckingProxy`, with the real preview-time unknown sentinels, and

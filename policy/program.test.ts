@@ -1,3 +1,4 @@
+/** @tier program */
 /**
  * Every policy rule against the resources the real program (index.ts) declares under Pulumi's
  * mock runtime: the example stack (Pulumi.dev.yaml); an `external` site next to the simulated

@@ -1,3 +1,4 @@
+/** @tier unit */
 /**
  * Each rule against resources built to pass and resources built to fail. Keys in the user-data
  * fixtures are generated here, at test time, and never printed: assertions compare booleans

@@ -1,3 +1,4 @@
+/** @tier unit */
 import { PATHS } from "../cloud-init/common";
 import { renderGatewayCloudConfig } from "../cloud-init/gateway";
 import { BUNDLE_FILES, lanRoutes, renderOperatorBundle } from "./operatorBundle";

@@ -1,3 +1,4 @@
+/** @tier system */
 /**
  * The deploy-verification scripts, checked twice: shellcheck on the rendered text, then
  * run for real (`ip netns exec <ns> sh -c <script>`) against hosts this file creates:
@@ -10,8 +11,10 @@
  * wg0 is the project's own rendered wg0.conf brought up by wg-quick, which falls back to
  * wireguard-go because this kernel has no WireGuard module. wireguard-go keeps its control
  * socket in /run/wireguard/wg0.sock, and both hosts call the interface wg0, so every
- * command for a host runs in a private mount namespace with the host's own directory bound
- * over /run/wireguard: the two daemons (and anything else on the machine) never share it.
+ * command for a host runs in a private mount namespace with the host's own run directory
+ * (holding an empty wireguard/) bound over /run, like the lab's hosts (lab/host.ts): the
+ * two daemons (and anything else on the machine) never share it, and nothing depends on
+ * the machine having, or gets to create, a /run/wireguard of its own (issue 11).
  *
  * The namespaces come from the cloud-init testkit (per-run names, deleted afterwards) and
  * are linked only to each other. Every process in them is ours; cleanup kills those PIDs.
@@ -51,8 +54,8 @@ interface Outcome {
 
 interface WireGuardHost {
   ns: string;
-  /** Bound over /run/wireguard inside the host: wireguard-go's socket lives here. */
-  socketDir: string;
+  /** Bound over /run inside the host: wireguard-go's socket lives in its wireguard/. */
+  runDir: string;
 }
 
 interface TunnelLab {
@@ -63,8 +66,8 @@ interface TunnelLab {
   spokePublicKey: string;
 }
 
-/** Enters the host's private mount namespace, binds its socket dir, then runs the script. */
-const ENTER_HOST = 'mount --bind "$1" /run/wireguard && shift && exec "$@"';
+/** Enters the host's private mount namespace, binds its run dir over /run, then runs the script. */
+const ENTER_HOST = 'mount --bind "$1" /run && shift && exec "$@"';
 
 async function inHost(
   keys: KeyRing,
@@ -74,7 +77,7 @@ async function inHost(
   path = PATH,
 ): Promise<Outcome> {
   const enter = ["ip", "netns", "exec", host.ns, "unshare", "-m", "--propagation", "private"];
-  const r = await run([...enter, "sh", "-c", ENTER_HOST, "enter-host", host.socketDir, ...argv], {
+  const r = await run([...enter, "sh", "-c", ENTER_HOST, "enter-host", host.runDir, ...argv], {
     timeoutMs: timeoutSeconds * 1000,
     env: { PATH: path, LANG: "C.UTF-8" },
   });
@@ -102,7 +105,7 @@ async function hostOk(keys: KeyRing, host: WireGuardHost, command: string): Prom
 
 async function bringUpWireGuard(keys: KeyRing, dir: string, host: WireGuardHost, config: string): Promise<void> {
   const configDir = join(dir, host.ns);
-  mkdirSync(host.socketDir, { recursive: true, mode: 0o700 });
+  mkdirSync(join(host.runDir, "wireguard"), { recursive: true, mode: 0o700 });
   const file = join(configDir, "wg0.conf");
   writeFileSync(file, config, { mode: 0o600 });
   await hostOk(keys, host, `wg-quick up ${shQuote(file)}`);
@@ -114,8 +117,8 @@ async function buildTunnelLab(dir: string, [hubNs, spokeNs]: string[]): Promise<
   const hubPair = keys.wireguardKeyPair("hub");
   const spokePair = keys.wireguardKeyPair("spoke");
   const presharedKey = keys.presharedKey("hub-spoke");
-  const hub = { ns: hubNs, socketDir: join(dir, hubNs, "wireguard") };
-  const spoke = { ns: spokeNs, socketDir: join(dir, spokeNs, "wireguard") };
+  const hub = { ns: hubNs, runDir: join(dir, hubNs, "run") };
+  const spoke = { ns: spokeNs, runDir: join(dir, spokeNs, "run") };
 
   await addVethPair({ ns: hubNs, name: "ul0" }, { ns: spokeNs, name: "ul0" });
   for (const [ns, underlay, lan] of [
@@ -505,8 +508,8 @@ describe("handshakeScript and pingScript against two WireGuard hosts (wireguard-
   it("handshake: says wg0 is not up on a host without it, within its bound", async () => {
     await withScratchDirAsync((dir) =>
       withNamespacesAsync(1, async ([ns]) => {
-        const bare = { ns, socketDir: join(dir, "wireguard") };
-        mkdirSync(bare.socketDir);
+        const bare = { ns, runDir: join(dir, "run") };
+        mkdirSync(join(bare.runDir, "wireguard"), { recursive: true });
         const r = await runScript(lab.keys, bare, handshakeScript("bare gateway", [lab.hubPublicKey], 3), 30);
         expect(r.code).toBe(1);
         expect(r.seconds).toBeLessThan(10);

@@ -1,3 +1,4 @@
+/** @tier unit */
 /**
  * The set-up script is plain JavaScript (it runs before `npm ci`), so it cannot import the
  * labs' own lists of what they need: this keeps them in step, so a fresh clone's `npm test`

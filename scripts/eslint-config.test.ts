@@ -1,3 +1,4 @@
+/** @tier unit */
 /**
  * eslint.config.mjs really enables what it promises: @pulumi/eslint-plugin's rule (with the type
  * information it needs) and the type-aware promise rules, without flagging the correct idiom.

@@ -1,3 +1,4 @@
+/** @tier unit */
 /**
  * The layering rules in .dependency-cruiser.cjs hold on the real tree, and they bite: a
  * planted upward import and a planted cycle each fail the check that `npm run lint` runs.

@@ -1,3 +1,4 @@
+/** @tier unit */
 /**
  * scripts/lint-shell.js against throw-away git repositories: it finds the scripts (by extension,
  * by shebang, and .ci/run even untracked), passes clean ones, fails on shellcheck findings, and

@@ -1,3 +1,4 @@
+/** @tier unit */
 /**
  * The GitHub workflows: schema-valid (action-validator, through scripts/lint-workflows.js, which
  * must also reject broken copies), wired as the README promises, and their shell snippets do
@@ -116,16 +117,21 @@ describe("test.yml", () => {
     expect(Object.keys(wf.on)).toEqual(expect.arrayContaining(["push", "pull_request"]));
   });
 
-  it("installs from the lockfile, lints, then tests as root", () => {
-    const commands = runs(wf);
-    const at = (re: RegExp) => commands.findIndex((c) => re.test(c));
-    expect(at(/^npm ci\b/)).toBeGreaterThanOrEqual(0);
-    expect(at(/npm ci --no-audit --no-fund --prefix policy/)).toBe(at(/^npm ci\b/));
-    expect(at(/npm run lint/)).toBeGreaterThan(at(/^npm ci\b/));
-    expect(at(/^sudo -E env "PATH=\$PATH" npm test$/)).toBeGreaterThan(at(/npm run lint/));
+  it("runs .ci/run (set-up, lint, every tier in a fresh environment) as root, on Node.js 22", () => {
+    const commands = runs(wf).filter(Boolean);
+    expect(commands).toEqual(['sudo -E env "PATH=$PATH" CI=true bash .ci/run']);
     const node = steps(wf).find((s) => s.uses?.startsWith("actions/setup-node"));
-    expect(node?.with).toMatchObject({ "node-version": 20, cache: "npm" });
+    expect(node?.with).toMatchObject({ "node-version": 22, cache: "npm" });
   });
+});
+
+it("every workflow that sets up Node.js uses the major version package.json's engines asks for", () => {
+  const engines = (JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as any).engines.node;
+  expect(engines).toBe(">=22");
+  const versions = ["test.yml", "preview.yml", "destroy.yml"].flatMap((f) =>
+    steps(workflow(f)).flatMap((s) => (s.uses?.startsWith("actions/setup-node") ? [s.with?.["node-version"]] : [])),
+  );
+  expect(versions).toEqual([22, 22, 22]);
 });
 
 describe("preview.yml", () => {

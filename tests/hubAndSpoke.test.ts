@@ -1,3 +1,4 @@
+/** @tier program */
 /**
  * Hub and spoke under mocks: adding or removing a remote site changes only that site's
  * resources and the hub's peer list (its gateway user-data and its WireGuard security

@@ -1,3 +1,4 @@
+/** @tier program */
 /**
  * The whole program (index.ts and its components) under Pulumi's mock runtime: what it
  * declares for `simulated` and `external` sites, that every key and every user-data holding

@@ -1,3 +1,4 @@
+/** @tier program */
 /**
  * Deploy verification wiring under mocks: which SSH checks `pulumi up` runs, against which
  * host, through which jump host, with which pinned host key, and that the deploy key is a

@@ -1,3 +1,4 @@
+/** @tier program */
 /**
  * cloud-init reads user-data with PyYAML, which speaks YAML 1.1 (where `52:54:00:00:04:02`
  * is a base-60 number and `on` is a boolean); the renderers write with the `yaml` package

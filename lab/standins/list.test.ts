@@ -1,3 +1,4 @@
+/** @tier unit */
 /** The stand-in list is written once: both labs' results and both READMEs come from it. */
 import * as fs from "fs";
 import { README_FILES, readmeStandIns, renderStandInTable, standInsFor, withTable } from "./list";

@@ -1,3 +1,4 @@
+/** @tier unit */
 import { renderGatewayFiles } from "../../cloud-init/gateway";
 import { KeyRing, hubGatewaySpec, spokeGatewaySpec } from "../../testkit/cloudInit";
 import { linkSteps, parseNetworkdIni, planWireGuardLinks } from "./networkd";

@@ -1,3 +1,4 @@
+/** @tier unit */
 /** The systemctl stand-in as a program: bundled, run against a scratch unit directory. */
 import { spawnSync } from "child_process";
 import * as fs from "fs";

@@ -1,3 +1,4 @@
+/** @tier unit */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";

@@ -1,3 +1,4 @@
+/** @tier unit */
 import { BASE_PACKAGES, DEFAULT_CACHE_ROOT, imageCacheKey, imageRecipe, parseDebianMirror } from "./image";
 
 describe("VM image recipe", () => {

@@ -1,3 +1,4 @@
+/** @tier unit */
 /** The VM lab builds its machines from the namespace lab's topology: one model, two backends. */
 import { runProgram } from "../../testkit/programRun";
 import { allPublicIps, defaultLabConfig, sitesLabConfig } from "../labConfig";

@@ -1,3 +1,4 @@
+/** @tier unit */
 import { KERNEL_CMDLINE, qemuArgs, type VmSpec } from "./qemu";
 
 const spec: VmSpec = {

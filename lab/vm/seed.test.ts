@@ -1,3 +1,4 @@
+/** @tier unit */
 import { parse } from "yaml";
 import { renderMetaData, renderNetworkConfig, scalewayMac } from "./seed";
 
