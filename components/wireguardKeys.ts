@@ -26,7 +26,12 @@ export interface WireGuardKeyPairArgs {
 
 /** A gateway's key pair. The private key is a secret; the public key is plain. */
 export class WireGuardKeyPair extends pulumi.ComponentResource {
+  /** Outputs other languages must receive as secrets (components/package.ts marks them in the schema). */
+  static readonly secretOutputs = ["privateKey"] as const;
+
+  /** Secret: the base64 private key (`wg genkey`). */
   public readonly privateKey: pulumi.Output<string>;
+  /** The base64 public key (`wg pubkey`), to give to peers. */
   public readonly publicKey: pulumi.Output<string>;
 
   constructor(name: string, args: WireGuardKeyPairArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -40,12 +45,15 @@ export class WireGuardKeyPair extends pulumi.ComponentResource {
     this.privateKey = pulumi.secret(bytes.base64);
     // A public key derived from a secret inherits secrecy; it is meant to be shared.
     this.publicKey = pulumi.unsecret(bytes.base64.apply(wireGuardPublicKey));
-    this.registerOutputs({ publicKey: this.publicKey });
+    this.registerOutputs({ privateKey: this.privateKey, publicKey: this.publicKey });
   }
 }
 
 /** The preshared key of one tunnel (post-quantum hardening of the handshake). */
 export class WireGuardPresharedKey extends pulumi.ComponentResource {
+  static readonly secretOutputs = ["key"] as const;
+
+  /** Secret: the base64 preshared key (`wg genpsk`). */
   public readonly key: pulumi.Output<string>;
 
   constructor(name: string, args: WireGuardKeyPairArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -56,6 +64,6 @@ export class WireGuardPresharedKey extends pulumi.ComponentResource {
       { parent: this },
     );
     this.key = pulumi.secret(bytes.base64);
-    this.registerOutputs({});
+    this.registerOutputs({ key: this.key });
   }
 }
