@@ -20,7 +20,7 @@ import { TunnelVerification } from "./tunnelVerification";
 import { WireGuardKeyPair, WireGuardPresharedKey } from "./wireguardKeys";
 import { argsForValidation, type SiteToSiteVpnArgs } from "./siteToSiteVpnArgs";
 
-export type { HubSiteArgs, RemoteSiteArgs, SiteToSiteVpnArgs } from "./siteToSiteVpnArgs";
+export type { HubSite, RemoteSite, SiteToSiteVpnArgs } from "./siteToSiteVpnArgs";
 
 /** Argument errors name the argument path and phrase the fix for the caller. */
 const ARGUMENTS = argumentPhrasing("SiteToSiteVpn");

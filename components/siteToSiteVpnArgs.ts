@@ -17,7 +17,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RemoteSiteKind, RoutePropagation } from "../config/types";
 
 /** The Scaleway site every remote site connects to (the hub). Every field is optional. */
-export interface HubSiteArgs {
+export interface HubSite {
   /** Site name: a lower-case DNS label of at most 30 characters; names every resource of the site. Default `scaleway`. */
   name?: string;
   /** The private network's IPv4 subnet. Default 192.168.0.0/24. */
@@ -35,7 +35,7 @@ export interface HubSiteArgs {
 }
 
 /** One remote site (a spoke). */
-export interface RemoteSiteArgs {
+export interface RemoteSite {
   /** Site name: a lower-case DNS label of at most 30 characters. */
   name: string;
   /** `simulated` (built on Scaleway as its own VPC) or `external` (a gateway elsewhere; only its files are produced). Default `simulated`. */
@@ -85,9 +85,9 @@ export interface SiteToSiteVpnArgs {
   /** Range the tunnel addresses come from; must not overlap any site subnet. Default 172.16.0.0/24. */
   tunnelCidr?: string;
   /** The hub. Default: name `scaleway`, 192.168.0.0/24, gateway .2, test host .3, tunnel 172.16.0.1. */
-  scalewaySite?: HubSiteArgs;
+  scalewaySite?: HubSite;
   /** The spokes. Default: one simulated site `onprem`, 192.168.1.0/24, tunnel 172.16.0.2. */
-  remoteSites?: RemoteSiteArgs[];
+  remoteSites?: RemoteSite[];
 }
 
 /** Argument paths whose value is a `pulumi.Input`: known values are checked, unknown ones are passed on. */
