@@ -14,7 +14,7 @@
  * a component constructed from another language gets the same URNs as in this program.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import { ComponentProvider } from "@pulumi/pulumi/provider/experimental";
+import { ComponentProvider, type ComponentResourceConstructor } from "@pulumi/pulumi/provider/experimental";
 import { SiteToSiteVpn } from "./siteToSiteVpn";
 import { WireGuardKeyPair, WireGuardPresharedKey } from "./wireguardKeys";
 
@@ -22,7 +22,7 @@ export const PACKAGE_NAME = "wg-s2s";
 
 /** A component class as the provider sees it, with the outputs it must keep secret. */
 export interface PackagedComponent {
-  new (name: string, args: any, opts?: pulumi.ComponentResourceOptions): pulumi.ComponentResource;
+  new (name: string, args: never, opts?: pulumi.ComponentResourceOptions): pulumi.ComponentResource;
   readonly name: string;
   readonly secretOutputs: readonly string[];
 }
@@ -62,7 +62,8 @@ export class WgS2sProvider extends ComponentProvider {
 
   /** `dirname`: the package root (package.json, tsconfig.json), where the inference starts. */
   constructor(dirname: string, components: readonly PackagedComponent[] = COMPONENTS) {
-    super({ name: PACKAGE_NAME, dirname, components: [...components] });
+    // The SDK types constructors with `args: any`; ours each take their own args type.
+    super({ name: PACKAGE_NAME, dirname, components: components as unknown as ComponentResourceConstructor[] });
     this.packaged = components;
   }
 
