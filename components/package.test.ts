@@ -262,6 +262,15 @@ describe("constructing through the provider", () => {
         "SiteToSiteVpn arguments have 1 problem (no resource was declared):",
         'remoteSites[0].kind: "extrnal" is not one of simulated, external. Fix: set the argument `remoteSites[0].kind` to external.',
       ]);
+      // The engine gets them per argument path (InputPropertiesError), to print under the resource.
+      expect(pulumi.InputPropertiesError.isInstance(err)).toBe(true);
+      expect(err.errors).toEqual([
+        {
+          propertyPath: "remoteSites[0].kind",
+          reason:
+            '"extrnal" is not one of simulated, external. Fix: set the argument `remoteSites[0].kind` to external.',
+        },
+      ]);
       const fixed = { ...bad, remoteSites: [SETTINGS.remoteSites[1]] };
       const err2 = await constructThroughProvider({ component: "SiteToSiteVpn", inputs: fixed }).catch((e) => e);
       expect(err2.declaredResources).toEqual([]);
@@ -271,6 +280,24 @@ describe("constructing through the provider", () => {
       );
       expect(err2.message).toContain("listenPort: is 70000;");
       expect(err2.message).not.toContain("pulumi config");
+    },
+    SLOW,
+  );
+
+  test(
+    "the key components check their generation too",
+    async () => {
+      const err = await constructThroughProvider({ component: "WireGuardKeyPair", inputs: { generation: -1 } }).catch(
+        (e) => e,
+      );
+      expect(err.declaredResources).toEqual([]);
+      expect(err.errors).toEqual([
+        {
+          propertyPath: "generation",
+          reason:
+            "is -1; it must be a whole number 0 or above (bump it by one to rotate the key). Fix: set the argument `generation` to 0.",
+        },
+      ]);
     },
     SLOW,
   );

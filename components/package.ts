@@ -13,8 +13,10 @@
  * The package is named `wg-s2s`, the prefix the components' type tokens have always had, so
  * a component constructed from another language gets the same URNs as in this program.
  */
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
+import type { ConstructResult } from "@pulumi/pulumi/provider";
 import { ComponentProvider, type ComponentResourceConstructor } from "@pulumi/pulumi/provider/experimental";
+import { ConfigError, formatIssue } from "../config/errors";
 import { SiteToSiteVpn } from "./siteToSiteVpn";
 import { WireGuardKeyPair, WireGuardPresharedKey } from "./wireguardKeys";
 
@@ -65,6 +67,30 @@ export class WgS2sProvider extends ComponentProvider {
     // The SDK types constructors with `args: any`; ours each take their own args type.
     super({ name: PACKAGE_NAME, dirname, components: components as unknown as ComponentResourceConstructor[] });
     this.packaged = components;
+  }
+
+  /**
+   * Argument errors go back to the engine as `InputPropertiesError`, one entry per argument
+   * path, which the CLI prints under the resource; the message is the whole issue list.
+   */
+  override async construct(
+    name: string,
+    type: string,
+    inputs: pulumi.Inputs,
+    options: pulumi.ComponentResourceOptions,
+  ): Promise<ConstructResult> {
+    try {
+      return await super.construct(name, type, inputs, options);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new pulumi.InputPropertiesError({
+        message: err.message,
+        errors: err.issues.map((issue) => ({
+          propertyPath: issue.key,
+          reason: formatIssue(issue).slice(issue.key.length + 2),
+        })),
+      });
+    }
   }
 
   override async getSchema(): Promise<string> {

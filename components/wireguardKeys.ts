@@ -7,6 +7,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import nacl from "tweetnacl";
+import { argumentPhrasing, ConfigError } from "../config/errors";
+import { keyGenerationIssues } from "../config/validation";
 
 const KEY_BYTES = 32;
 
@@ -35,6 +37,7 @@ export class WireGuardKeyPair extends pulumi.ComponentResource {
   public readonly publicKey: pulumi.Output<string>;
 
   constructor(name: string, args: WireGuardKeyPairArgs, opts?: pulumi.ComponentResourceOptions) {
+    checkGeneration("WireGuardKeyPair", args);
     super("wg-s2s:index:WireGuardKeyPair", name, {}, opts);
     const bytes = new random.RandomBytes(
       `${name}-private`,
@@ -57,6 +60,7 @@ export class WireGuardPresharedKey extends pulumi.ComponentResource {
   public readonly key: pulumi.Output<string>;
 
   constructor(name: string, args: WireGuardKeyPairArgs, opts?: pulumi.ComponentResourceOptions) {
+    checkGeneration("WireGuardPresharedKey", args);
     super("wg-s2s:index:WireGuardPresharedKey", name, {}, opts);
     const bytes = new random.RandomBytes(
       `${name}-bytes`,
@@ -66,4 +70,12 @@ export class WireGuardPresharedKey extends pulumi.ComponentResource {
     this.key = pulumi.secret(bytes.base64);
     this.registerOutputs({ key: this.key });
   }
+}
+
+/** The sites' keyGeneration rule, phrased for a caller; before super(), so nothing is declared. */
+function checkGeneration(component: string, args: WireGuardKeyPairArgs): void {
+  const phrasing = argumentPhrasing(component);
+  const recheck = (p: typeof phrasing) => keyGenerationIssues("generation", args?.generation, p);
+  const issues = recheck(phrasing);
+  if (issues.length > 0) throw new ConfigError(issues, phrasing, recheck);
 }

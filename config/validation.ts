@@ -224,12 +224,17 @@ function checkSubnet(site: SiteView, p: Phrasing): ConfigIssue[] {
 }
 
 function checkKeyGeneration(site: SiteView, p: Phrasing): ConfigIssue[] {
-  if (Number.isSafeInteger(site.keyGeneration) && site.keyGeneration >= 0) return [];
+  return keyGenerationIssues(`${site.path}.keyGeneration`, site.keyGeneration, p, "this site's keys");
+}
+
+/** A key generation (the one keeper of a key): a whole number, 0 or above. Also WireGuardKeyPair's rule. */
+export function keyGenerationIssues(key: string, value: unknown, p: Phrasing, what = "the key"): ConfigIssue[] {
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return [];
   return [
     issue(
-      `${site.path}.keyGeneration`,
-      `is ${site.keyGeneration}; it must be a whole number 0 or above (bump it by one to rotate this site's keys).`,
-      `${p.run(`${site.path}.keyGeneration`, Math.max(0, Math.ceil(Number(site.keyGeneration) || 0)))}`,
+      key,
+      `is ${typeof value === "string" ? show(value) : String(value)}; it must be a whole number 0 or above (bump it by one to rotate ${what}).`,
+      `${p.run(key, Math.max(0, Math.ceil(Number(value) || 0)))}`,
     ),
   ];
 }
