@@ -4,7 +4,7 @@
  * the components from wire-format inputs under the mock runtime. No Pulumi CLI here: the
  * gRPC server around the provider, `pulumi package add` and the generated SDKs are not run.
  */
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -188,6 +188,57 @@ describe("the schema the package publishes", () => {
     Object.defineProperty(typo, "name", { value: "SiteToSiteVpn" });
     expect(() => markSecretOutputs(structuredClone(schema) as any, [typo])).toThrow(/deployPrivatekey.*not an output/);
   });
+});
+
+describe("plugin.ts, the entry Pulumi launches", () => {
+  test(
+    "serves the same schema over the provider gRPC protocol (GetSchema, as `pulumi package add` asks)",
+    async () => {
+      // One node process (tsx as a loader), so its PID is the server's; loopback only.
+      const child = spawn(process.execPath, ["--import", "tsx", "plugin.ts", "127.0.0.1:1"], {
+        cwd: PACKAGE_ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      try {
+        const port = await new Promise<string>((resolve, reject) => {
+          let out = "";
+          let err = "";
+          const timer = setTimeout(() => reject(new Error(`no port within 120 s; stderr: ${err}`)), 120_000);
+          child.stderr!.on("data", (d) => (err += d));
+          child.stdout!.on("data", (d) => {
+            out += d;
+            const m = /^(\d+)\s*$/m.exec(out);
+            if (m) {
+              clearTimeout(timer);
+              resolve(m[1]);
+            }
+          });
+          child.once("exit", (code) => reject(new Error(`plugin exited (${code}) before serving: ${err}`)));
+        });
+        /* eslint-disable @typescript-eslint/no-require-imports */
+        const grpc = require("@grpc/grpc-js");
+        const rpc = require("@pulumi/pulumi/proto/provider_grpc_pb");
+        const messages = require("@pulumi/pulumi/proto/provider_pb");
+        /* eslint-enable @typescript-eslint/no-require-imports */
+        const client = new rpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+        try {
+          const served: string = await new Promise((resolve, reject) =>
+            client.getSchema(new messages.GetSchemaRequest(), { deadline: Date.now() + 120_000 }, (e: any, res: any) =>
+              e ? reject(e) : resolve(res.getSchema()),
+            ),
+          );
+          expect(JSON.parse(served)).toEqual(await packageSchema());
+        } finally {
+          client.close();
+        }
+      } finally {
+        child.kill("SIGKILL");
+        await exited;
+      }
+    },
+    SLOW,
+  );
 });
 
 describe("constructing through the provider", () => {
