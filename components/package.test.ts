@@ -405,6 +405,27 @@ describe("planted mistakes", () => {
   );
 
   test(
+    "a public property the schema cannot type (the plan, were it not an accessor) fails the schema, naming it",
+    async () => {
+      const copy = plantedCopy([
+        {
+          file: "components/siteToSiteVpn.ts",
+          from: "  /** The topology every resource was declared from (TypeScript only). */",
+          to: "  public readonly planned?: TopologyPlan;\n  /** The topology every resource was declared from (TypeScript only). */",
+        },
+      ]);
+      try {
+        await expect(new WgS2sProvider(copy.dir).getSchema()).rejects.toThrow(
+          /not supported for component .SiteToSiteVpn. output .SitePlan\.role./,
+        );
+      } finally {
+        copy.remove();
+      }
+    },
+    SLOW,
+  );
+
+  test(
     "an output marked secret in the schema but left plain in the component is caught",
     async () => {
       // Run the planted copy in its own process: it must load the planted modules, not these.
