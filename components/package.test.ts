@@ -4,7 +4,7 @@
  * the components from wire-format inputs under the mock runtime. No Pulumi CLI here: the
  * gRPC server around the provider, `pulumi package add` and the generated SDKs are not run.
  */
-import { execFileSync, spawn } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -19,7 +19,10 @@ import {
   constructThroughProvider,
   packageSchema,
   PACKAGE_ROOT,
+  propertyErrors,
+  startPluginSession,
   type PackageSchema,
+  type PluginSession,
   type SchemaProperty,
 } from "../testkit/providerRun";
 import { plantedCopy } from "../testkit/plantedCopy";
@@ -190,52 +193,65 @@ describe("the schema the package publishes", () => {
   });
 });
 
-describe("plugin.ts, the entry Pulumi launches", () => {
+describe("plugin.ts over the provider gRPC protocol, as the engine drives it", () => {
+  // plugin.ts in its own process (as Pulumi launches it); this process plays the engine and
+  // the resource monitor (the same mocks), all on loopback.
+  let session: PluginSession;
+  beforeAll(async () => {
+    session = await startPluginSession();
+  }, SLOW);
+  afterAll(async () => {
+    await session?.stop();
+  });
+
   test(
-    "serves the same schema over the provider gRPC protocol (GetSchema, as `pulumi package add` asks)",
+    "GetSchema serves the schema above, secrets marked (what `pulumi package add` generates SDKs from)",
     async () => {
-      // One node process (tsx as a loader), so its PID is the server's; loopback only.
-      const child = spawn(process.execPath, ["--import", "tsx", "plugin.ts", "127.0.0.1:1"], {
-        cwd: PACKAGE_ROOT,
-        stdio: ["ignore", "pipe", "pipe"],
+      expect(JSON.parse(await session.schema())).toEqual(await packageSchema());
+    },
+    SLOW,
+  );
+
+  test(
+    "Construct declares the stack program's resources, inputs and secrets, and answers with secret outputs",
+    async () => {
+      const remote = await session.construct({
+        component: "SiteToSiteVpn",
+        inputs: SETTINGS,
+        keySeed: "g",
+        stack: "dev",
       });
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      try {
-        const port = await new Promise<string>((resolve, reject) => {
-          let out = "";
-          let err = "";
-          const timer = setTimeout(() => reject(new Error(`no port within 120 s; stderr: ${err}`)), 120_000);
-          child.stderr!.on("data", (d) => (err += d));
-          child.stdout!.on("data", (d) => {
-            out += d;
-            const m = /^(\d+)\s*$/m.exec(out);
-            if (m) {
-              clearTimeout(timer);
-              resolve(m[1]);
-            }
-          });
-          child.once("exit", (code) => reject(new Error(`plugin exited (${code}) before serving: ${err}`)));
-        });
-        /* eslint-disable @typescript-eslint/no-require-imports */
-        const grpc = require("@grpc/grpc-js");
-        const rpc = require("@pulumi/pulumi/proto/provider_grpc_pb");
-        const messages = require("@pulumi/pulumi/proto/provider_pb");
-        /* eslint-enable @typescript-eslint/no-require-imports */
-        const client = new rpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-        try {
-          const served: string = await new Promise((resolve, reject) =>
-            client.getSchema(new messages.GetSchemaRequest(), { deadline: Date.now() + 120_000 }, (e: any, res: any) =>
-              e ? reject(e) : resolve(res.getSchema()),
-            ),
-          );
-          expect(JSON.parse(served)).toEqual(await packageSchema());
-        } finally {
-          client.close();
-        }
-      } finally {
-        child.kill("SIGKILL");
-        await exited;
-      }
+      const program = await runProgram({ config: SETTINGS, keySeed: "g", stack: "dev" });
+      const declared = (rs: typeof program.resources) =>
+        rs.map((r) => JSON.stringify([r.type, r.name, r.inputs, r.secretInputs])).sort();
+      expect(declared(remote.resources)).toEqual(declared(program.resources));
+      expect(remote.urn).toBe("urn:pulumi:dev::scaleway-wireguard-s2s::wg-s2s:index:SiteToSiteVpn::wg-s2s");
+      expect(remote.secretOutputs).toEqual(["deployPrivateKey", "externalSiteBundles"]);
+      expect(remote.outputs.publicKeys).toEqual(program.outputs.publicKeys);
+    },
+    SLOW,
+  );
+
+  test(
+    "bad arguments come back as INVALID_ARGUMENT with one error per argument path, nothing declared",
+    async () => {
+      const err = await session
+        .construct({ component: "SiteToSiteVpn", inputs: { adminCidrs: ["0.0.0.0/0"], listenPort: 70000 } })
+        .catch((e) => e);
+      expect(err.code).toBe(3);
+      expect(err.declaredResources).toEqual([]);
+      expect(propertyErrors(err)).toEqual([
+        {
+          propertyPath: "adminCidrs[0]",
+          reason:
+            "0.0.0.0/0 would open SSH on every gateway to the whole internet. Fix: use your operator address as a /32: `adminCidrs[0]: 203.0.113.7/32`.",
+        },
+        {
+          propertyPath: "listenPort",
+          reason:
+            "is 70000; a UDP port is a whole number from 1 to 65535. Fix: set the argument `listenPort` to 52435.",
+        },
+      ]);
     },
     SLOW,
   );
