@@ -193,6 +193,21 @@ describe("the schema the package publishes", () => {
   });
 });
 
+describe("one repository, a program and a plugin", () => {
+  test("Pulumi.yaml runs index.ts as the stack; package.json main and PulumiPlugin.yaml make plugin.ts the plugin", async () => {
+    const read = (f: string) => fs.readFileSync(path.join(PACKAGE_ROOT, f), "utf8");
+    const { parse } = await import("yaml");
+    expect(parse(read("Pulumi.yaml"))).toMatchObject({ runtime: { name: "nodejs" }, main: "index.ts" });
+    expect(parse(read("PulumiPlugin.yaml"))).toEqual({ runtime: "nodejs" });
+    expect(JSON.parse(read("package.json")).main).toBe("plugin.ts");
+    // The program is index.ts's export (a function Pulumi calls); plugin.ts exports no
+    // component class, or Pulumi's plugin runner would start its own host without secrets.
+    const program: any = await import("../index");
+    expect(typeof (program.default ?? program)).toBe("function");
+    expect(read("plugin.ts")).not.toMatch(/^export /m);
+  });
+});
+
 describe("plugin.ts over the provider gRPC protocol, as the engine drives it", () => {
   // plugin.ts in its own process (as Pulumi launches it); this process plays the engine and
   // the resource monitor (the same mocks), all on loopback.
