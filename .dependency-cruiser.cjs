@@ -16,7 +16,7 @@ const upward = LAYERS.map((layer, i) => ({
   comment: `${layer}/ may import only from ${LAYERS.slice(0, i + 1).join(", ")}`,
   severity: "error",
   from: { path: `^${layer}/`, pathNot: TESTS },
-  to: { path: [...LAYERS.slice(i + 1).map((l) => `^${l}/`), "^index\\.ts$"] },
+  to: { path: [...LAYERS.slice(i + 1).map((l) => `^${l}/`), "^index\\.ts$", "^plugin\\.ts$"] },
 }));
 
 module.exports = {
@@ -33,7 +33,7 @@ module.exports = {
       name: "product-never-imports-test-code",
       comment: "test kits, labs and benchmarks sit beside the product, not under it",
       severity: "error",
-      from: { path: `^(${LAYERS.join("|")})/|^index\\.ts$`, pathNot: TESTS },
+      from: { path: `^(${LAYERS.join("|")})/|^(index|plugin)\\.ts$`, pathNot: TESTS },
       to: { path: NOT_PRODUCT },
     },
   ],

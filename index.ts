@@ -1,7 +1,9 @@
 /**
- * Entry point: read the stack's config, check all of it before declaring anything, build
- * one SiteToSiteVpn, return what the operator needs as stack outputs. Behaviour lives in
- * components/ and cloud-init/; the README has the config reference.
+ * The stack: a thin adapter from stack config to one SiteToSiteVpn. The stack's keys are the
+ * component's argument names, so the config is handed over as arguments; the component
+ * checks all of it before declaring anything, and its argument errors come back here to be
+ * phrased as `pulumi config set` hints. Returns what the operator needs as stack outputs.
+ * Behaviour lives in components/ and cloud-init/; the README has the config reference.
  *
  * The program is exported as a function (Pulumi runs it and exports what it returns), so
  * the test harness and the lab can run the very same program again under mocks.
@@ -9,8 +11,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { pingTests, sshCommands } from "./planning/accessCommands";
 import { STACK_CONFIG_KEYS } from "./config/schema";
-import { SiteToSiteVpn } from "./components/siteToSiteVpn";
-import { loadStackConfig } from "./config/validation";
+import { SiteToSiteVpn, type SiteToSiteVpnArgs } from "./components/siteToSiteVpn";
+import { CONFIG_PHRASING, ConfigError } from "./config/errors";
 
 function readRawConfig(stackConfig: pulumi.Config): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
@@ -27,10 +29,24 @@ function readRawConfig(stackConfig: pulumi.Config): Record<string, unknown> {
   return raw;
 }
 
+/**
+ * Runs `build`, turning the component's argument errors into the stack's own: the same
+ * keys, every fix a `pulumi config` command. Nothing was declared when they are thrown.
+ */
+function asStackConfigErrors<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof ConfigError) throw err.rephrased(CONFIG_PHRASING);
+    throw err;
+  }
+}
+
 export = async () => {
-  // Throws a ConfigError naming every bad key and its fix; no resource has been declared yet.
-  const config = loadStackConfig(readRawConfig(new pulumi.Config()));
-  const vpn = new SiteToSiteVpn("wg-s2s", { config });
+  // Unchecked by TypeScript, checked by the component like any caller's values (callers in
+  // other languages are not type-checked either): same names, same nesting.
+  const args = readRawConfig(new pulumi.Config()) as unknown as SiteToSiteVpnArgs;
+  const vpn = asStackConfigErrors(() => new SiteToSiteVpn("wg-s2s", args));
   const plan = vpn.plan;
 
   return {
@@ -54,6 +70,6 @@ export = async () => {
     /** Secret: per external site, the files its operator installs. */
     externalSiteBundles: vpn.externalSiteBundles,
     /** The seed's ping test, run by `pulumi up` itself (config `verify`, on by default). */
-    verification: vpn.verification?.pingResults ?? "skipped: verify is false",
+    verification: vpn.verification ? vpn.pingResults : "skipped: verify is false",
   };
 };

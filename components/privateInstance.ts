@@ -13,8 +13,8 @@ export interface SiteHostArgs {
   siteName: string;
   zone: string;
   region: string;
-  instanceType: string;
-  image: string;
+  instanceType: pulumi.Input<string>;
+  image: pulumi.Input<string>;
   privateNetworkId: pulumi.Input<string>;
   /** Fixed private address (no prefix), reserved in IPAM. */
   privateAddress: string;

@@ -8,8 +8,8 @@ export interface ScalewaySiteArgs {
   plan: SitePlan;
   zone: string;
   region: string;
-  instanceType: string;
-  image: string;
+  instanceType: pulumi.Input<string>;
+  image: pulumi.Input<string>;
   adminCidrs: string[];
   listenPort: number;
   testHostPublicIp: boolean;

@@ -14,14 +14,16 @@ import {
   testHostSpecFor,
   TopologyPlan,
 } from "../planning/topology";
-import type { StackConfig } from "../config/types";
+import { argumentPhrasing } from "../config/errors";
+import { resolveStackConfig } from "../config/validation";
 import { TunnelVerification } from "./tunnelVerification";
 import { WireGuardKeyPair, WireGuardPresharedKey } from "./wireguardKeys";
+import { argsForValidation, type SiteToSiteVpnArgs } from "./siteToSiteVpnArgs";
 
-export interface SiteToSiteVpnArgs {
-  /** A validated config (config/validation.ts): this component does not re-check it. */
-  config: StackConfig;
-}
+export type { HubSite, RemoteSite, SiteToSiteVpnArgs } from "./siteToSiteVpnArgs";
+
+/** Argument errors name the argument path and phrase the fix for the caller. */
+const ARGUMENTS = argumentPhrasing("SiteToSiteVpn");
 
 interface GatewayInputs {
   privateKey: string;
@@ -41,32 +43,76 @@ export function regionOfZone(zone: string): string {
   return zone.replace(/-[0-9]+$/, "");
 }
 
+/** What only TypeScript callers get: values the package schema has no type for. */
+interface TypeScriptViews {
+  plan: TopologyPlan;
+  sites: Record<string, ScalewaySite>;
+  verification?: TunnelVerification;
+}
+const views = new WeakMap<SiteToSiteVpn, TypeScriptViews>();
+
 /**
- * The whole stack: a Scaleway hub site and its remote sites joined by WireGuard.
+ * Site-to-site WireGuard between a Scaleway VPC (the hub) and remote sites (spokes): a
+ * gateway per Scaleway-built site with keys in state, VPC routes, a test host, post-deploy
+ * checks, and for each external site the files its operator installs.
+ *
+ * Every argument is checked, and defaults applied, before anything is declared (this
+ * component included); errors name the argument path and its fix.
+ *
  * Keys, public IPs and SSH keys are declared here because every site needs its peers'
  * values before its own gateway can be configured; each site's user-data depends only on
  * the outputs it actually uses, so Pulumi creates the sites in parallel.
+ *
+ * Its public properties are its outputs in the package schema (other languages see exactly
+ * these), so each has a schema type; TypeScript-only views (`plan`, `sites`,
+ * `verification`) are accessors, which the schema inference leaves out.
  */
 export class SiteToSiteVpn extends pulumi.ComponentResource {
-  public readonly plan: TopologyPlan;
-  public readonly sites: Record<string, ScalewaySite> = {};
+  /** Outputs other languages must receive as secrets; the provider marks them in the schema too. */
+  static readonly secretOutputs = ["deployPrivateKey", "externalSiteBundles"] as const;
+
+  /** Site name -> the gateway's public IPv4 (for an external site: its configured address). */
   public readonly gatewayPublicIps: pulumi.Output<Record<string, string>>;
   /** Site name -> test host public IP, only where `testHostPublicIp` is on. */
   public readonly testHostPublicIps: pulumi.Output<Record<string, string>>;
+  /** Site name -> the gateway's WireGuard public key. */
   public readonly publicKeys: pulumi.Output<Record<string, string>>;
+  /** Secret: the OpenSSH private key the deploy checks (and you) log in with. */
   public readonly deployPrivateKey: pulumi.Output<string>;
+  /** The deploy key's OpenSSH public key, authorised for root on every host. */
   public readonly deployPublicKey: pulumi.Output<string>;
-  /** Host public keys (OpenSSH) per `site/role`, for pinning by deploy verification and users. */
-  public readonly hostPublicKeys: Record<string, pulumi.Output<string>> = {};
-  /** Secret: site name -> file name -> content, for each `external` site's operator. */
+  /** `site/role` -> the host's SSH public key (OpenSSH), pinned by the deploy checks; put it in known_hosts. */
+  public readonly hostPublicKeys: pulumi.Output<Record<string, string>>;
+  /** Secret: site name -> file name -> content, for each external site's operator. */
   public readonly externalSiteBundles: pulumi.Output<Record<string, Record<string, string>>>;
-  /** Present when `verify` is on: SSH checks that fail `pulumi up` when the tunnel doesn't work. */
-  public readonly verification?: TunnelVerification;
+  /** Scaleway-built site name -> its private network's ID, to attach more hosts. */
+  public readonly privateNetworkIds: pulumi.Output<Record<string, string>>;
+  /** Site name -> the ping test's summary line; empty when `verify` is off. */
+  public readonly pingResults: pulumi.Output<Record<string, string>>;
+
+  /** The topology every resource was declared from (TypeScript only). */
+  get plan(): TopologyPlan {
+    return views.get(this)!.plan;
+  }
+  /** Site name -> the Scaleway-built site's components (TypeScript only). */
+  get sites(): Record<string, ScalewaySite> {
+    return views.get(this)!.sites;
+  }
+  /** The post-deploy checks when `verify` is on (TypeScript only). */
+  get verification(): TunnelVerification | undefined {
+    return views.get(this)!.verification;
+  }
 
   constructor(name: string, args: SiteToSiteVpnArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Checked before super(): a bad argument declares nothing, not even this component.
+    const cfg = resolveStackConfig(argsForValidation(args), ARGUMENTS);
     super("wg-s2s:index:SiteToSiteVpn", name, {}, opts);
-    const cfg = args.config;
-    const plan = (this.plan = planTopology(cfg));
+    const instanceType = args.instanceType ?? cfg.instanceType;
+    const image = args.image ?? cfg.image;
+    const plan = planTopology(cfg);
+    const sites: Record<string, ScalewaySite> = {};
+    const hostPublicKeys: Record<string, pulumi.Output<string>> = {};
+    views.set(this, { plan, sites });
     const region = regionOfZone(cfg.zone);
     const child = { parent: this };
 
@@ -109,7 +155,7 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
 
     const hostKey = (site: SitePlan, role: HostRole): HostKey => {
       const key = new tls.PrivateKey(`${name}-${site.name}-${role}-host-key`, { algorithm: "ED25519" }, child);
-      this.hostPublicKeys[`${site.name}/${role}`] = key.publicKeyOpenssh;
+      hostPublicKeys[`${site.name}/${role}`] = key.publicKeyOpenssh;
       return { privateKeyOpenssh: pulumi.secret(key.privateKeyOpenssh), publicKeyOpenssh: key.publicKeyOpenssh };
     };
 
@@ -169,14 +215,14 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
         );
       // The hub accepts WireGuard from every spoke; a spoke only from the hub.
       const peerPublicIps = site.peers.map((p) => publicIps[p.name]);
-      this.sites[site.name] = new ScalewaySite(
+      sites[site.name] = new ScalewaySite(
         `${name}-${site.name}`,
         {
           plan: site,
           zone: cfg.zone,
           region,
-          instanceType: cfg.instanceType,
-          image: cfg.image,
+          instanceType,
+          image,
           adminCidrs: cfg.adminCidrs,
           listenPort: cfg.tunnel.listenPort,
           testHostPublicIp: cfg.testHostPublicIp,
@@ -193,31 +239,44 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
     this.gatewayPublicIps = pulumi.all(publicIps);
     this.testHostPublicIps = pulumi.all(
       Object.fromEntries(
-        Object.entries(this.sites)
+        Object.entries(sites)
           .filter(([, s]) => s.testHost.publicIp)
           .map(([n, s]) => [n, s.testHost.publicIp!]),
       ),
     );
     this.publicKeys = pulumi.all(Object.fromEntries(plan.sites.map((s) => [s.name, keys[s.name].publicKey])));
     this.externalSiteBundles = pulumi.secret(pulumi.all(bundles));
+    this.hostPublicKeys = pulumi.all(hostPublicKeys);
+    this.privateNetworkIds = pulumi.all(
+      Object.fromEntries(Object.entries(sites).map(([n, s]) => [n, s.privateNetwork.id])),
+    );
+    let verification: TunnelVerification | undefined;
     if (cfg.verify) {
-      this.verification = new TunnelVerification(
+      verification = new TunnelVerification(
         `${name}-verify`,
         {
           plan,
-          sites: this.sites,
+          sites,
           gatewayPublicIps: publicIps,
           publicKeys: Object.fromEntries(plan.sites.map((s) => [s.name, keys[s.name].publicKey])),
-          hostPublicKeys: this.hostPublicKeys,
+          hostPublicKeys,
           deployPrivateKey: this.deployPrivateKey,
         },
         child,
       );
     }
+    views.set(this, { plan, sites, verification });
+    this.pingResults = verification?.pingResults ?? pulumi.output<Record<string, string>>({});
     this.registerOutputs({
       gatewayPublicIps: this.gatewayPublicIps,
+      testHostPublicIps: this.testHostPublicIps,
       publicKeys: this.publicKeys,
+      deployPrivateKey: this.deployPrivateKey,
+      deployPublicKey: this.deployPublicKey,
+      hostPublicKeys: this.hostPublicKeys,
       externalSiteBundles: this.externalSiteBundles,
+      privateNetworkIds: this.privateNetworkIds,
+      pingResults: this.pingResults,
     });
   }
 }

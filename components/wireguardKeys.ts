@@ -7,6 +7,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import nacl from "tweetnacl";
+import { argumentPhrasing, ConfigError } from "../config/errors";
+import { keyGenerationIssues } from "../config/validation";
 
 const KEY_BYTES = 32;
 
@@ -26,10 +28,16 @@ export interface WireGuardKeyPairArgs {
 
 /** A gateway's key pair. The private key is a secret; the public key is plain. */
 export class WireGuardKeyPair extends pulumi.ComponentResource {
+  /** Outputs other languages must receive as secrets (components/package.ts marks them in the schema). */
+  static readonly secretOutputs = ["privateKey"] as const;
+
+  /** Secret: the base64 private key (`wg genkey`). */
   public readonly privateKey: pulumi.Output<string>;
+  /** The base64 public key (`wg pubkey`), to give to peers. */
   public readonly publicKey: pulumi.Output<string>;
 
   constructor(name: string, args: WireGuardKeyPairArgs, opts?: pulumi.ComponentResourceOptions) {
+    checkGeneration("WireGuardKeyPair", args);
     super("wg-s2s:index:WireGuardKeyPair", name, {}, opts);
     const bytes = new random.RandomBytes(
       `${name}-private`,
@@ -40,15 +48,19 @@ export class WireGuardKeyPair extends pulumi.ComponentResource {
     this.privateKey = pulumi.secret(bytes.base64);
     // A public key derived from a secret inherits secrecy; it is meant to be shared.
     this.publicKey = pulumi.unsecret(bytes.base64.apply(wireGuardPublicKey));
-    this.registerOutputs({ publicKey: this.publicKey });
+    this.registerOutputs({ privateKey: this.privateKey, publicKey: this.publicKey });
   }
 }
 
 /** The preshared key of one tunnel (post-quantum hardening of the handshake). */
 export class WireGuardPresharedKey extends pulumi.ComponentResource {
+  static readonly secretOutputs = ["key"] as const;
+
+  /** Secret: the base64 preshared key (`wg genpsk`). */
   public readonly key: pulumi.Output<string>;
 
   constructor(name: string, args: WireGuardKeyPairArgs, opts?: pulumi.ComponentResourceOptions) {
+    checkGeneration("WireGuardPresharedKey", args);
     super("wg-s2s:index:WireGuardPresharedKey", name, {}, opts);
     const bytes = new random.RandomBytes(
       `${name}-bytes`,
@@ -56,6 +68,14 @@ export class WireGuardPresharedKey extends pulumi.ComponentResource {
       { parent: this },
     );
     this.key = pulumi.secret(bytes.base64);
-    this.registerOutputs({});
+    this.registerOutputs({ key: this.key });
   }
+}
+
+/** The sites' keyGeneration rule, phrased for a caller; before super(), so nothing is declared. */
+function checkGeneration(component: string, args: WireGuardKeyPairArgs): void {
+  const phrasing = argumentPhrasing(component);
+  const recheck = (p: typeof phrasing) => keyGenerationIssues("generation", args?.generation, p);
+  const issues = recheck(phrasing);
+  if (issues.length > 0) throw new ConfigError(issues, phrasing, recheck);
 }

@@ -1,29 +1,98 @@
 /**
- * The shape of a configuration problem and how it is shown: every issue names the key (as
- * typed for `pulumi config set --path`) and a runnable fix. Shared by parsing and validation,
- * which both report through it; it imports nothing, so neither depends on the other for it.
+ * The shape of a configuration problem and how it is shown: every issue names the key and a
+ * runnable fix. Shared by parsing and validation, which both report through it; it imports
+ * nothing, so neither depends on the other for it.
+ *
+ * The same rules serve two audiences, which differ only in how a fix is phrased: the stack
+ * (`pulumi config set --path 'remoteSites[0].subnet' ...`) and a program that constructs the
+ * `SiteToSiteVpn` component (set the argument `remoteSites[0].subnet` to ...). Argument paths
+ * and config keys are spelled the same on purpose (the component's arguments mirror the
+ * stack's keys), so an issue's `key` is valid for both; only the `Phrasing` changes.
  */
 /** One problem with the configuration, phrased for the person who has to fix it. */
 export interface ConfigIssue {
-  /** The key as typed for `pulumi config set --path`, e.g. `remoteSites[1].subnet`. */
+  /** The key as typed for `pulumi config set --path` (or the argument path), e.g. `remoteSites[1].subnet`. */
   key: string;
   problem: string;
   fix: string;
 }
 
+/** How fixes name an action on a key; the rules compose these into sentences. */
+export interface Phrasing {
+  /** What the issue list is about, with its verb, for the heading: "Stack configuration has". */
+  readonly subject: string;
+  /** What did not happen because of the problems, for its heading. */
+  readonly consequence: string;
+  /** Imperative: "run `pulumi config set k v`" / "set `k` to v". */
+  run(key: string, value: string | number | boolean): string;
+  /** Noun phrase, after "e.g." or ":": "`pulumi config set k v`" / "`k: v`". */
+  set(key: string, value: string | number | boolean): string;
+  /** Noun phrase for removal, after "or": "`pulumi config rm k`" / "leave `k` unset". */
+  remove(key: string): string;
+  /** Imperative removal: "remove it with `pulumi config rm k`" / "leave `k` unset". */
+  removeIt(key: string): string;
+  /** Imperative removal of an unknown key: "run `pulumi config rm k`" / "remove `k`". */
+  runRemove(key: string): string;
+}
+
+/** The stack's phrasing: every fix is a `pulumi config` command (today's messages, unchanged). */
+export const CONFIG_PHRASING: Phrasing = Object.freeze({
+  subject: "Stack configuration has",
+  consequence: "nothing was deployed",
+  run: (key: string, value: string | number | boolean) => `run ${setCommand(key, value)}`,
+  set: setCommand,
+  remove: removeCommand,
+  removeIt: (key: string) => `remove it with ${removeCommand(key)}`,
+  runRemove: (key: string) => `run ${removeCommand(key)}`,
+});
+
+/**
+ * A caller's phrasing, for `new SiteToSiteVpn(name, args)` in any language: the argument
+ * path and its value. Values keep the stack's spelling (the same JSON in every SDK).
+ */
+export function argumentPhrasing(component: string): Phrasing {
+  return Object.freeze({
+    subject: `${component} arguments have`,
+    consequence: "no resource was declared",
+    run: (key: string, value: string | number | boolean) => `set the argument \`${key}\` to ${value}`,
+    set: (key: string, value: string | number | boolean) => `\`${key}: ${value}\``,
+    remove: (key: string) => `leave \`${key}\` unset`,
+    removeIt: (key: string) => `leave \`${key}\` unset`,
+    runRemove: (key: string) => `remove the argument \`${key}\``,
+  });
+}
+
 /** Thrown with every problem found, so one `pulumi up` shows them all. */
 export class ConfigError extends Error {
   readonly issues: ConfigIssue[];
+  readonly phrasing: Phrasing;
   /**
    * Marks this as a `pulumi.RunError` (the SDK duck-types on this flag), so `pulumi up`
    * prints just the issue list, without a stack trace, and this file needs no Pulumi import.
    */
   readonly __pulumiRunError = true;
+  private readonly recheck?: (phrasing: Phrasing) => ConfigIssue[];
 
-  constructor(issues: ConfigIssue[]) {
-    super(formatIssues(issues));
+  /**
+   * `recheck` finds the same issues again in another phrasing; with it, `rephrased` can turn
+   * a component's argument errors back into the stack's `pulumi config` hints.
+   */
+  constructor(
+    issues: ConfigIssue[],
+    phrasing: Phrasing = CONFIG_PHRASING,
+    recheck?: (phrasing: Phrasing) => ConfigIssue[],
+  ) {
+    super(formatIssues(issues, phrasing));
     this.name = "ConfigError";
     this.issues = issues;
+    this.phrasing = phrasing;
+    this.recheck = recheck;
+  }
+
+  /** The same problems, phrased for another audience (itself when it cannot be rechecked). */
+  rephrased(phrasing: Phrasing): ConfigError {
+    if (phrasing === this.phrasing || !this.recheck) return this;
+    return new ConfigError(this.recheck(phrasing), phrasing, this.recheck);
   }
 }
 
@@ -32,9 +101,9 @@ export function formatIssue(issue: ConfigIssue): string {
   return `${issue.key}: ${sentence(issue.problem)} Fix: ${sentence(issue.fix)}`;
 }
 
-export function formatIssues(issues: ConfigIssue[]): string {
+export function formatIssues(issues: ConfigIssue[], phrasing: Phrasing = CONFIG_PHRASING): string {
   const count = issues.length === 1 ? "1 problem" : `${issues.length} problems`;
-  return [`Stack configuration has ${count} (nothing was deployed):`, ...issues.map(formatIssue)].join("\n");
+  return [`${phrasing.subject} ${count} (${phrasing.consequence}):`, ...issues.map(formatIssue)].join("\n");
 }
 
 /** The command that sets `key` (nested keys need `--path`, quoted for the shell). */

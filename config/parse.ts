@@ -27,13 +27,13 @@ import {
   type ScalewaySiteConfig,
   type StackConfig,
 } from "./types";
-import { ConfigError, removeCommand, setCommand, type ConfigIssue } from "./errors";
+import { CONFIG_PHRASING, ConfigError, type ConfigIssue, type Phrasing } from "./errors";
 
 // ---------------------------------------------------------------------------------------
 
 /** Turns raw config into a StackConfig; throws ConfigError listing every shape/type problem. */
-export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
-  const r = new Reader();
+export function parseStackConfig(raw: Record<string, unknown>, p: Phrasing = CONFIG_PHRASING): StackConfig {
+  const r = new Reader(p);
   for (const key of Object.keys(raw)) {
     // Namespaced keys ("scaleway:zone") belong to providers, not to this program.
     if (key.includes(":") || raw[key] === undefined) continue;
@@ -62,7 +62,7 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
     scalewaySite: parseScalewaySite(r, get("scalewaySite")),
     remoteSites: parseRemoteSites(r, get("remoteSites"), tunnelCidr),
   };
-  if (r.issues.length > 0) throw new ConfigError(r.issues);
+  if (r.issues.length > 0) throw new ConfigError(r.issues, p);
   return config;
 }
 
@@ -160,11 +160,13 @@ function exampleTunnelAddress(tunnelCidr: string, index: number): string {
 class Reader {
   readonly issues: ConfigIssue[] = [];
 
+  constructor(private readonly p: Phrasing) {}
+
   private wrongType(key: string, value: unknown, expected: string, example: string | number | boolean): undefined {
     this.issues.push({
       key,
       problem: `must be ${expected}, got ${describe(value)}.`,
-      fix: `run ${setCommand(key, example)}`,
+      fix: `${this.p.run(key, example)}`,
     });
     return undefined;
   }
@@ -186,7 +188,7 @@ class Reader {
       this.issues.push({
         key,
         problem: "is required for every remote site and is missing.",
-        fix: `run ${setCommand(key, example)}`,
+        fix: `${this.p.run(key, example)}`,
       });
       return undefined;
     }
@@ -216,7 +218,7 @@ class Reader {
     this.issues.push({
       key,
       problem: `${JSON.stringify(text)} is not one of ${allowed.join(", ")}.`,
-      fix: `run ${setCommand(key, guess ?? allowed[0])}`,
+      fix: `${this.p.run(key, guess ?? allowed[0])}`,
     });
     return undefined;
   }
@@ -242,7 +244,7 @@ class Reader {
     this.issues.push({
       key,
       problem: `must be a list, got ${describe(value)}.`,
-      fix: `set list items by index, e.g. ${setCommand(`${key}[0]`, example)}`,
+      fix: `set list items by index, e.g. ${this.p.set(`${key}[0]`, example)}`,
     });
     return undefined;
   }
@@ -255,7 +257,7 @@ class Reader {
     this.issues.push({
       key,
       problem: `must be an object with named fields, got ${describe(value)}.`,
-      fix: `set its fields one by one, e.g. ${setCommand(`${key}.name`, "site1")}`,
+      fix: `set its fields one by one, e.g. ${this.p.set(`${key}.name`, "site1")}`,
     });
     return undefined;
   }
@@ -273,8 +275,8 @@ class Reader {
       key: fullKey,
       problem: `is not a known key${guess ? `; did you mean \`${guess}\`?` : ` (known: ${known.join(", ")}).`}`,
       fix: guess
-        ? `run ${removeCommand(fullKey)} and set \`${parent}${guess}\` instead`
-        : `run ${removeCommand(fullKey)}; the keys here are ${known.join(", ")}`,
+        ? `${this.p.runRemove(fullKey)} and set \`${parent}${guess}\` instead`
+        : `${this.p.runRemove(fullKey)}; the keys here are ${known.join(", ")}`,
     });
   }
 }

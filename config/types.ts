@@ -5,21 +5,33 @@
  * `validateStackConfig` (config/validation.ts) before any resource exists.
  */
 
-/** How hosts on a site learn the route to the other sites' subnets. */
-export type RoutePropagation =
+/**
+ * How hosts on a site learn the route to the other sites' subnets. A const object plus its
+ * value type (not a bare union) because that is the enum shape Pulumi's schema inference
+ * accepts (@pulumi/pulumi provider/experimental analyzer): other languages get an enum.
+ */
+export const RoutePropagation = {
   /** Scaleway VPC custom route to the gateway's private NIC (Scaleway-built sites only; the default there). */
-  | "vpc-route"
+  VpcRoute: "vpc-route",
   /** dnsmasq on the gateway hands out DHCP option 121 (external sites whose LAN DHCP the gateway owns). */
-  | "dhcp"
+  Dhcp: "dhcp",
   /** cloud-init (or the operator, for external sites) adds the route on each host. */
-  | "static";
+  Static: "static",
+} as const;
+export type RoutePropagation = (typeof RoutePropagation)[keyof typeof RoutePropagation];
 
-export const ROUTE_PROPAGATIONS: readonly RoutePropagation[] = ["vpc-route", "dhcp", "static"];
+export const ROUTE_PROPAGATIONS: readonly RoutePropagation[] = Object.values(RoutePropagation);
 
-/** `simulated`: built on Scaleway as a second VPC. `external`: a real gateway we only configure for. */
-export type RemoteSiteKind = "simulated" | "external";
+/** What a remote site is; an enum in other languages, like RoutePropagation. */
+export const RemoteSiteKind = {
+  /** Built on Scaleway as a second VPC (the tutorial's "on-premise"). */
+  Simulated: "simulated",
+  /** A real gateway elsewhere: nothing is built, its operator gets a bundle. */
+  External: "external",
+} as const;
+export type RemoteSiteKind = (typeof RemoteSiteKind)[keyof typeof RemoteSiteKind];
 
-export const REMOTE_SITE_KINDS: readonly RemoteSiteKind[] = ["simulated", "external"];
+export const REMOTE_SITE_KINDS: readonly RemoteSiteKind[] = Object.values(RemoteSiteKind);
 
 export interface TunnelSettings {
   /** UDP port every gateway listens on (seed: 52435). */

@@ -1,8 +1,9 @@
 /**
  * Rules between config values, as pure functions over a parsed StackConfig. Every issue
- * names the key (as typed for `pulumi config set --path`) and a concrete fix.
- * `loadStackConfig` = parse + validate; it throws one ConfigError holding every issue
- * (parse problems included), before any resource is declared.
+ * names the key (as typed for `pulumi config set --path`, which is also the SiteToSiteVpn
+ * argument path) and a concrete fix, phrased for the stack or for a component's caller
+ * (config/errors.ts `Phrasing`). `loadStackConfig` = parse + validate; it throws one
+ * ConfigError holding every issue (parse problems included), before any resource is declared.
  */
 import { Address6 } from "ip-address";
 import {
@@ -24,40 +25,63 @@ import {
   scalewayReservedAddresses,
 } from "../addressing/ipv4";
 import { parseStackConfig } from "./parse";
-import { ConfigError, removeCommand, setCommand, type ConfigIssue } from "./errors";
+import { CONFIG_PHRASING, ConfigError, type ConfigIssue, type Phrasing } from "./errors";
 import { SITE_NAME_PATTERN } from "./schema";
 import type { RemoteSiteConfig, RoutePropagation, StackConfig } from "./types";
 
-/** Parse, then validate: the one call index.ts makes. Throws ConfigError listing every problem. */
+/** Parse, then validate, phrased for the stack. Throws ConfigError listing every problem. */
 export function loadStackConfig(raw: Record<string, unknown>): StackConfig {
-  const config = parseStackConfig(raw);
-  const issues = validateStackConfig(config);
-  if (issues.length > 0) throw new ConfigError(issues);
+  return resolveStackConfig(raw, CONFIG_PHRASING);
+}
+
+/**
+ * Parse, then validate, with fixes phrased for `p`: the stack's keys and a component's
+ * arguments share these rules. Throws one ConfigError (parse problems first, as they make
+ * the rest moot), which can be rephrased for the other audience.
+ */
+export function resolveStackConfig(raw: Record<string, unknown>, p: Phrasing): StackConfig {
+  const recheck = (q: Phrasing): ConfigIssue[] => {
+    try {
+      return validateStackConfig(parseStackConfig(raw, q), q);
+    } catch (err) {
+      if (err instanceof ConfigError) return err.issues;
+      throw err;
+    }
+  };
+  let config: StackConfig;
+  try {
+    config = parseStackConfig(raw, p);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.issues, p, recheck);
+    throw err;
+  }
+  const issues = validateStackConfig(config, p);
+  if (issues.length > 0) throw new ConfigError(issues, p, recheck);
   return config;
 }
 
-export function validateStackConfig(cfg: StackConfig): ConfigIssue[] {
+export function validateStackConfig(cfg: StackConfig, p: Phrasing = CONFIG_PHRASING): ConfigIssue[] {
   const sites = siteViews(cfg);
   return [
-    ...checkZone(cfg.zone),
-    ...checkAdminCidrs(cfg.adminCidrs),
-    ...checkSshPublicKeys(cfg.sshPublicKeys),
-    ...checkNonEmpty("instanceType", cfg.instanceType, "DEV1-S"),
-    ...checkNonEmpty("image", cfg.image, "ubuntu_noble"),
-    ...checkTunnelSettings(cfg),
+    ...checkZone(cfg.zone, p),
+    ...checkAdminCidrs(cfg.adminCidrs, p),
+    ...checkSshPublicKeys(cfg.sshPublicKeys, p),
+    ...checkNonEmpty("instanceType", cfg.instanceType, "DEV1-S", p),
+    ...checkNonEmpty("image", cfg.image, "ubuntu_noble", p),
+    ...checkTunnelSettings(cfg, p),
     ...(cfg.remoteSites.length === 0
       ? [
           issue(
             "remoteSites",
             "lists no remote site, so there is nothing to connect the Scaleway site to.",
-            `add one, e.g. ${setCommand("remoteSites[0].name", "onprem")}, then its subnet, gatewayAddress and tunnelAddress`,
+            `add one, e.g. ${p.set("remoteSites[0].name", "onprem")}, then its subnet, gatewayAddress and tunnelAddress`,
           ),
         ]
       : []),
-    ...sites.flatMap(checkSite),
-    ...checkSiteNamesUnique(sites),
-    ...checkSubnetOverlaps(sites, cfg.tunnel.cidr),
-    ...checkTunnelAddresses(sites, cfg.tunnel.cidr),
+    ...sites.flatMap((site) => checkSite(site, p)),
+    ...checkSiteNamesUnique(sites, p),
+    ...checkSubnetOverlaps(sites, cfg.tunnel.cidr, p),
+    ...checkTunnelAddresses(sites, cfg.tunnel.cidr, p),
   ];
 }
 
@@ -102,28 +126,28 @@ function validSubnet(site: SiteView): string | undefined {
   return parseCidr(site.subnet).ok ? site.subnet : undefined;
 }
 
-function checkSite(site: SiteView): ConfigIssue[] {
+function checkSite(site: SiteView, p: Phrasing): ConfigIssue[] {
   const issues = [
-    ...checkName(site),
-    ...checkSubnet(site),
-    ...checkKeyGeneration(site),
-    ...checkRoutePropagation(site),
+    ...checkName(site, p),
+    ...checkSubnet(site, p),
+    ...checkKeyGeneration(site, p),
+    ...checkRoutePropagation(site, p),
   ];
   const subnet = validSubnet(site);
   const range = subnet ? usableRangeText(subnet, site.scalewayBuilt) : undefined;
   const suggest = (n: number): string => exampleHost(subnet, n, "192.168.1.2");
 
-  issues.push(...checkHostAddress(site, "gatewayAddress", site.gatewayAddress, subnet, range, suggest(2)));
+  issues.push(...checkHostAddress(site, "gatewayAddress", site.gatewayAddress, subnet, range, suggest(2), p));
   if (site.testHostAddress !== undefined) {
     const suggestion = suggest(2) === site.gatewayAddress ? suggest(3) : suggest(2);
-    const hostIssues = checkHostAddress(site, "testHostAddress", site.testHostAddress, subnet, range, suggestion);
+    const hostIssues = checkHostAddress(site, "testHostAddress", site.testHostAddress, subnet, range, suggestion, p);
     issues.push(...hostIssues);
     if (hostIssues.length === 0 && site.testHostAddress === site.gatewayAddress) {
       issues.push(
         issue(
           `${site.path}.testHostAddress`,
           `is ${site.testHostAddress}, the same address as ${site.path}.gatewayAddress; the test host must be a separate machine.`,
-          `run ${setCommand(`${site.path}.testHostAddress`, suggestion)}`,
+          `${p.run(`${site.path}.testHostAddress`, suggestion)}`,
         ),
       );
     }
@@ -132,21 +156,21 @@ function checkSite(site: SiteView): ConfigIssue[] {
       issue(
         `${site.path}.testHostAddress`,
         "is missing; a simulated site builds a test host and needs its address.",
-        `run ${setCommand(`${site.path}.testHostAddress`, suggest(3))}`,
+        `${p.run(`${site.path}.testHostAddress`, suggest(3))}`,
       ),
     );
   }
-  if (site.remote) issues.push(...checkRemoteSpecific(site, site.remote, subnet, range));
+  if (site.remote) issues.push(...checkRemoteSpecific(site, site.remote, subnet, range, p));
   return issues;
 }
 
-function checkName(site: SiteView): ConfigIssue[] {
+function checkName(site: SiteView, p: Phrasing): ConfigIssue[] {
   if (SITE_NAME_PATTERN.test(site.name)) return [];
   return [
     issue(
       `${site.path}.name`,
       `${show(site.name)} is not a valid site name: it names resources, so it must be a DNS label of 1-30 characters: lower-case letters, digits and '-', starting with a letter and not ending with '-'.`,
-      `run ${setCommand(`${site.path}.name`, suggestName(site.name))}`,
+      `${p.run(`${site.path}.name`, suggestName(site.name))}`,
     ),
   ];
 }
@@ -161,10 +185,10 @@ function suggestName(name: string): string {
   return cleaned || "site1";
 }
 
-function checkSubnet(site: SiteView): ConfigIssue[] {
+function checkSubnet(site: SiteView, p: Phrasing): ConfigIssue[] {
   const key = `${site.path}.subnet`;
   const parsed = parseCidr(site.subnet);
-  if (!parsed.ok) return [cidrIssue(key, site.subnet, parsed, "192.168.1.0/24")];
+  if (!parsed.ok) return [cidrIssue(key, site.subnet, parsed, "192.168.1.0/24", p)];
   if (!site.scalewayBuilt) return [];
   const issues: ConfigIssue[] = [];
   const where = site.remote
@@ -175,7 +199,7 @@ function checkSubnet(site: SiteView): ConfigIssue[] {
       issue(
         key,
         `${site.subnet} is inside 10.0.0.0/8, which Scaleway uses for instances' own private addresses and infrastructure services (its docs advise against it); ${where}.`,
-        `use a range in 192.168.0.0/16 or 172.16.0.0/12, e.g. ${setCommand(key, "192.168.10.0/24")}`,
+        `use a range in 192.168.0.0/16 or 172.16.0.0/12, e.g. ${p.set(key, "192.168.10.0/24")}`,
       ),
     );
   } else if (!isPrivateCidr(site.subnet)) {
@@ -183,7 +207,7 @@ function checkSubnet(site: SiteView): ConfigIssue[] {
       issue(
         key,
         `${site.subnet} is not a private (RFC 1918) range; ${where}, and a public range would hide real internet hosts from it.`,
-        `use a range in 192.168.0.0/16 or 172.16.0.0/12, e.g. ${setCommand(key, "192.168.10.0/24")}`,
+        `use a range in 192.168.0.0/16 or 172.16.0.0/12, e.g. ${p.set(key, "192.168.10.0/24")}`,
       ),
     );
   }
@@ -192,32 +216,37 @@ function checkSubnet(site: SiteView): ConfigIssue[] {
       issue(
         key,
         `${site.subnet} is too small: Scaleway reserves the first two and last two addresses, and the gateway and test host need two more.`,
-        `use a /29 or larger (a /24 is usual), e.g. ${setCommand(key, `${parsed.cidr.network}/24`)} if that range is free`,
+        `use a /29 or larger (a /24 is usual), e.g. ${p.set(key, `${parsed.cidr.network}/24`)} if that range is free`,
       ),
     );
   }
   return issues;
 }
 
-function checkKeyGeneration(site: SiteView): ConfigIssue[] {
-  if (Number.isSafeInteger(site.keyGeneration) && site.keyGeneration >= 0) return [];
+function checkKeyGeneration(site: SiteView, p: Phrasing): ConfigIssue[] {
+  return keyGenerationIssues(`${site.path}.keyGeneration`, site.keyGeneration, p, "this site's keys");
+}
+
+/** A key generation (the one keeper of a key): a whole number, 0 or above. Also WireGuardKeyPair's rule. */
+export function keyGenerationIssues(key: string, value: unknown, p: Phrasing, what = "the key"): ConfigIssue[] {
+  if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return [];
   return [
     issue(
-      `${site.path}.keyGeneration`,
-      `is ${site.keyGeneration}; it must be a whole number 0 or above (bump it by one to rotate this site's keys).`,
-      `run ${setCommand(`${site.path}.keyGeneration`, Math.max(0, Math.ceil(Number(site.keyGeneration) || 0)))}`,
+      key,
+      `is ${typeof value === "string" ? show(value) : String(value)}; it must be a whole number 0 or above (bump it by one to rotate ${what}).`,
+      `${p.run(key, Math.max(0, Math.ceil(Number(value) || 0)))}`,
     ),
   ];
 }
 
-function checkRoutePropagation(site: SiteView): ConfigIssue[] {
+function checkRoutePropagation(site: SiteView, p: Phrasing): ConfigIssue[] {
   const key = `${site.path}.routePropagation`;
   if (site.scalewayBuilt && site.routePropagation === "dhcp") {
     return [
       issue(
         key,
         "is dhcp, but this site is a Scaleway private network: Scaleway's managed DHCP runs on every private network and cannot be disabled, so dnsmasq would race it (first offer wins, leases fall outside IPAM).",
-        `use vpc-route (a VPC custom route to the gateway) or static (cloud-init adds the route on each host): ${setCommand(key, "vpc-route")}`,
+        `use vpc-route (a VPC custom route to the gateway) or static (cloud-init adds the route on each host): ${p.set(key, "vpc-route")}`,
       ),
     ];
   }
@@ -226,7 +255,7 @@ function checkRoutePropagation(site: SiteView): ConfigIssue[] {
       issue(
         key,
         "is vpc-route, but an external site has no Scaleway VPC to put a route in.",
-        `use static (you add the route on your LAN's hosts or router) or dhcp (the gateway's dnsmasq serves the LAN): ${setCommand(key, "static")}`,
+        `use static (you add the route on your LAN's hosts or router) or dhcp (the gateway's dnsmasq serves the LAN): ${p.set(key, "static")}`,
       ),
     ];
   }
@@ -241,9 +270,10 @@ function checkHostAddress(
   subnet: string | undefined,
   range: string | undefined,
   suggestion: string,
+  p: Phrasing,
 ): ConfigIssue[] {
   const key = `${site.path}.${field}`;
-  const fix = `${range ? `use an address from ${range}: ` : ""}run ${setCommand(key, suggestion)}`;
+  const fix = `${range ? `use an address from ${range}: ` : ""}${p.run(key, suggestion)}`;
   const parsed = parseIpv4(address);
   if (!parsed.ok) return [issue(key, `${parsed.message}.`, fix)];
   if (!subnet) return []; // the subnet's own issue says what to fix first
@@ -287,6 +317,7 @@ function checkRemoteSpecific(
   remote: RemoteSiteConfig,
   subnet: string | undefined,
   range: string | undefined,
+  p: Phrasing,
 ): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const publicKey = `${site.path}.publicIp`;
@@ -296,21 +327,19 @@ function checkRemoteSpecific(
         issue(
           publicKey,
           "is missing; an external site's gateway is not built here, so the hub needs its public IPv4 (WireGuard is allowed only from it).",
-          `run ${setCommand(publicKey, "<remote gateway's public IPv4>")}, e.g. 203.0.113.10`,
+          `${p.run(publicKey, "<remote gateway's public IPv4>")}, e.g. 203.0.113.10`,
         ),
       );
     } else {
       const parsed = parseIpv4(remote.publicIp);
       if (!parsed.ok) {
-        issues.push(
-          issue(publicKey, `${parsed.message}.`, `run ${setCommand(publicKey, "<remote gateway's public IPv4>")}`),
-        );
+        issues.push(issue(publicKey, `${parsed.message}.`, `${p.run(publicKey, "<remote gateway's public IPv4>")}`));
       } else if (!isPublicUnicast(remote.publicIp)) {
         issues.push(
           issue(
             publicKey,
             `${remote.publicIp} is not a public unicast address (private, loopback, link-local, CGNAT 100.64/10, multicast or reserved); the hub's firewall admits WireGuard only from this address, as seen on the internet.`,
-            `use the address the remote gateway's traffic leaves from (its NAT's public IPv4): ${setCommand(publicKey, "<public IPv4>")}`,
+            `use the address the remote gateway's traffic leaves from (its NAT's public IPv4): ${p.set(publicKey, "<public IPv4>")}`,
           ),
         );
       }
@@ -320,7 +349,7 @@ function checkRemoteSpecific(
       issue(
         publicKey,
         `is set on a simulated site, whose gateway gets its public IP from Scaleway.`,
-        `remove it with ${removeCommand(publicKey)}, or make the site external with ${setCommand(`${site.path}.kind`, "external")}`,
+        `${p.removeIt(publicKey)}, or make the site external with ${p.set(`${site.path}.kind`, "external")}`,
       ),
     );
   }
@@ -332,19 +361,19 @@ function checkRemoteSpecific(
         issue(
           key,
           `is set, but routePropagation is ${remote.routePropagation}; lanRouter is only used to keep hosts' default route in the DHCP answer (option 121).`,
-          `remove it with ${removeCommand(key)}, or use ${setCommand(`${site.path}.routePropagation`, "dhcp")}`,
+          `${p.removeIt(key)}, or use ${p.set(`${site.path}.routePropagation`, "dhcp")}`,
         ),
       );
     } else {
       const routerExample = exampleHost(subnet, 1, "192.168.1.1");
-      const routerIssues = checkHostAddress(site, "lanRouter", remote.lanRouter, subnet, range, routerExample);
+      const routerIssues = checkHostAddress(site, "lanRouter", remote.lanRouter, subnet, range, routerExample, p);
       issues.push(...routerIssues);
       if (routerIssues.length === 0 && remote.lanRouter === remote.gatewayAddress) {
         issues.push(
           issue(
             key,
             `is ${remote.lanRouter}, the WireGuard gateway itself; lanRouter is the LAN's existing default router (its internet exit), which must stay the hosts' default route.`,
-            `set the LAN's own router, e.g. ${setCommand(key, routerExample)}, or remove it with ${removeCommand(key)}`,
+            `set the LAN's own router, e.g. ${p.set(key, routerExample)}, or ${p.removeIt(key)}`,
           ),
         );
       }
@@ -353,7 +382,7 @@ function checkRemoteSpecific(
   return issues;
 }
 
-function checkSiteNamesUnique(sites: SiteView[]): ConfigIssue[] {
+function checkSiteNamesUnique(sites: SiteView[], p: Phrasing): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const seen = new Map<string, string>();
   for (const site of sites) {
@@ -363,7 +392,7 @@ function checkSiteNamesUnique(sites: SiteView[]): ConfigIssue[] {
         issue(
           `${site.path}.name`,
           `${show(site.name)} is already the name of ${earlier}; names identify resources, so each site needs its own.`,
-          `run ${setCommand(`${site.path}.name`, uniqueName(site.name, seen))}`,
+          `${p.run(`${site.path}.name`, uniqueName(site.name, seen))}`,
         ),
       );
     } else {
@@ -379,7 +408,7 @@ function uniqueName(name: string, taken: Map<string, string>): string {
   return "site-unique";
 }
 
-function checkSubnetOverlaps(sites: SiteView[], tunnelCidr: string): ConfigIssue[] {
+function checkSubnetOverlaps(sites: SiteView[], tunnelCidr: string, p: Phrasing): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const valid = sites.filter((s) => validSubnet(s) !== undefined);
   const tunnelValid = parseCidr(tunnelCidr).ok;
@@ -393,7 +422,7 @@ function checkSubnetOverlaps(sites: SiteView[], tunnelCidr: string): ConfigIssue
         issue(
           key,
           `${site.subnet} overlaps ${other.path}.subnet (${other.subnet}); routes to one site would capture the other's traffic.`,
-          `give each site its own range${free ? `, e.g. ${setCommand(key, free)}` : ""}`,
+          `give each site its own range${free ? `, e.g. ${p.set(key, free)}` : ""}`,
         ),
       );
     }
@@ -402,7 +431,7 @@ function checkSubnetOverlaps(sites: SiteView[], tunnelCidr: string): ConfigIssue
         issue(
           key,
           `${site.subnet} overlaps tunnelCidr (${tunnelCidr}); tunnel addresses and LAN addresses would be routed ambiguously.`,
-          `pick a subnet outside ${tunnelCidr}, or move the tunnel range with \`pulumi config set tunnelCidr <free range>\` and update every tunnelAddress`,
+          `pick a subnet outside ${tunnelCidr}, or move the tunnel range with ${p.set("tunnelCidr", "<free range>")} and update every tunnelAddress`,
         ),
       );
     }
@@ -427,7 +456,7 @@ function freeBlock(prefix: number, taken: string[]): string | undefined {
   return undefined;
 }
 
-function checkTunnelAddresses(sites: SiteView[], tunnelCidr: string): ConfigIssue[] {
+function checkTunnelAddresses(sites: SiteView[], tunnelCidr: string, p: Phrasing): ConfigIssue[] {
   const parsed = parseCidr(tunnelCidr);
   if (!parsed.ok) return []; // reported by checkTunnelSettings
   const issues: ConfigIssue[] = [];
@@ -452,8 +481,8 @@ function checkTunnelAddresses(sites: SiteView[], tunnelCidr: string): ConfigIssu
     const fix = (): string => {
       const free = firstFree();
       return free
-        ? `use a free address from ${range}, e.g. ${setCommand(key, free)}`
-        : `${range} has no free address left: widen the range, e.g. ${setCommand("tunnelCidr", "172.16.0.0/24")}, then ${setCommand(key, "<free address>")}`;
+        ? `use a free address from ${range}, e.g. ${p.set(key, free)}`
+        : `${range} has no free address left: widen the range, e.g. ${p.set("tunnelCidr", "172.16.0.0/24")}, then ${p.set(key, "<free address>")}`;
     };
     const address = parseIpv4(site.tunnelAddress);
     if (!address.ok) {
@@ -480,7 +509,7 @@ function checkTunnelAddresses(sites: SiteView[], tunnelCidr: string): ConfigIssu
       issue(
         "tunnelCidr",
         `${tunnelCidr} has ${usable} usable addresses, but ${sites.length} sites each need one.`,
-        `use a larger range, e.g. ${setCommand("tunnelCidr", "172.16.0.0/24")} if it is free`,
+        `use a larger range, e.g. ${p.set("tunnelCidr", "172.16.0.0/24")} if it is free`,
       ),
     );
   }
@@ -492,32 +521,32 @@ function checkTunnelAddresses(sites: SiteView[], tunnelCidr: string): ConfigIssu
 
 const ZONE = /^[a-z]{2}-[a-z]{3}-[1-9]$/;
 
-function checkZone(zone: string): ConfigIssue[] {
+function checkZone(zone: string, p: Phrasing): ConfigIssue[] {
   if (ZONE.test(zone)) return [];
   return [
     issue(
       "zone",
       `${show(zone)} is not a Scaleway zone; zones look like fr-par-1 (region fr-par, zone 1).`,
-      `run ${setCommand("zone", "fr-par-1")} (DEV1-S is offered in fr-par-1/2, nl-ams-1/2, pl-waw-1/2)`,
+      `${p.run("zone", "fr-par-1")} (DEV1-S is offered in fr-par-1/2, nl-ams-1/2, pl-waw-1/2)`,
     ),
   ];
 }
 
 const ADMIN_EXAMPLE = "203.0.113.7/32";
 
-function checkAdminCidrs(adminCidrs: string[]): ConfigIssue[] {
+function checkAdminCidrs(adminCidrs: string[], p: Phrasing): ConfigIssue[] {
   if (adminCidrs.length === 0) {
     return [
       issue(
         "adminCidrs",
         "is not set; SSH to the gateways is allowed only from these CIDRs and this program never falls back to 0.0.0.0/0.",
-        `add your own public IPv4 as a /32: ${setCommand("adminCidrs[0]", ADMIN_EXAMPLE)}`,
+        `add your own public IPv4 as a /32: ${p.set("adminCidrs[0]", ADMIN_EXAMPLE)}`,
       ),
     ];
   }
   return adminCidrs.flatMap((cidr, i): ConfigIssue[] => {
     const key = `adminCidrs[${i}]`;
-    const yourAddress = `use your operator address as a /32: ${setCommand(key, ADMIN_EXAMPLE)}`;
+    const yourAddress = `use your operator address as a /32: ${p.set(key, ADMIN_EXAMPLE)}`;
     if (cidr.includes(":")) {
       const everything = Address6.isValid(cidr) && new Address6(cidr).subnetMask === 0 && cidr.includes("/");
       return [
@@ -539,11 +568,11 @@ function checkAdminCidrs(adminCidrs: string[]): ConfigIssue[] {
           issue(
             key,
             `${parsed.message}.`,
-            `write the network ${setCommand(key, parsed.network)}, or ${setCommand(key, `${address}/32`)} if you meant that one address`,
+            `write the network ${p.set(key, parsed.network)}, or ${p.set(key, `${address}/32`)} if you meant that one address`,
           ),
         ];
       }
-      return [issue(key, `${parsed.message}.`, `run ${setCommand(key, single)}`)];
+      return [issue(key, `${parsed.message}.`, `${p.run(key, single)}`)];
     }
     if (parsed.cidr.prefix === 0) {
       return [issue(key, `${cidr} would open SSH on every gateway to the whole internet.`, yourAddress)];
@@ -571,17 +600,17 @@ const SSH_KEY_TYPES = [
   "sk-ecdsa-sha2-nistp256@openssh.com",
 ];
 
-function checkSshPublicKeys(keys: string[]): ConfigIssue[] {
+function checkSshPublicKeys(keys: string[], p: Phrasing): ConfigIssue[] {
   return keys.flatMap((text, i): ConfigIssue[] => {
     const key = `sshPublicKeys[${i}]`;
-    const fix = `paste one line of a .pub file (e.g. \`cat ~/.ssh/id_ed25519.pub\`): ${setCommand(key, "'ssh-ed25519 AAAA... you@laptop'")}`;
+    const fix = `paste one line of a .pub file (e.g. \`cat ~/.ssh/id_ed25519.pub\`): ${p.set(key, "'ssh-ed25519 AAAA... you@laptop'")}`;
     if (/PRIVATE KEY/.test(text)) {
       // Never echo the value: it is a secret that just landed in plain-text stack config.
       return [
         issue(
           key,
           "holds a PRIVATE key. Only public keys belong here, and stack config is stored in plain text, so treat that key as exposed.",
-          `remove it with ${removeCommand(key)}, replace the key pair, then add its .pub line`,
+          `${p.removeIt(key)}, replace the key pair, then add its .pub line`,
         ),
       ];
     }
@@ -624,18 +653,18 @@ function sshWireFields(bytes: Buffer): Buffer[] | undefined {
   return at === bytes.length ? fields : undefined;
 }
 
-function checkNonEmpty(key: string, value: string, example: string): ConfigIssue[] {
+function checkNonEmpty(key: string, value: string, example: string, p: Phrasing): ConfigIssue[] {
   if (value.trim() !== "" && !/\s/.test(value)) return [];
   return [
     issue(
       key,
       `${show(value)} is empty or contains spaces.`,
-      `run ${setCommand(key, example)}, or ${removeCommand(key)} for the default`,
+      `${p.run(key, example)}, or ${p.remove(key)} for the default`,
     ),
   ];
 }
 
-function checkTunnelSettings(cfg: StackConfig): ConfigIssue[] {
+function checkTunnelSettings(cfg: StackConfig, p: Phrasing): ConfigIssue[] {
   const { listenPort, keepaliveSeconds, mtu, cidr } = cfg.tunnel;
   const issues: ConfigIssue[] = [];
   if (!isIntegerIn(listenPort, 1, 65535)) {
@@ -643,7 +672,7 @@ function checkTunnelSettings(cfg: StackConfig): ConfigIssue[] {
       issue(
         "listenPort",
         `is ${listenPort}; a UDP port is a whole number from 1 to 65535.`,
-        `run ${setCommand("listenPort", 52435)}`,
+        `${p.run("listenPort", 52435)}`,
       ),
     );
   }
@@ -652,7 +681,7 @@ function checkTunnelSettings(cfg: StackConfig): ConfigIssue[] {
       issue(
         "keepalive",
         `is ${keepaliveSeconds}; PersistentKeepalive is a whole number of seconds from 0 (off) to 65535.`,
-        `run ${setCommand("keepalive", 25)} (25 s keeps NAT mappings alive)`,
+        `${p.run("keepalive", 25)} (25 s keeps NAT mappings alive)`,
       ),
     );
   }
@@ -661,19 +690,19 @@ function checkTunnelSettings(cfg: StackConfig): ConfigIssue[] {
       issue(
         "mtu",
         `is ${mtu}; wg0's MTU must be 1280-1440: 1440 = a 1500-byte underlay minus 60 bytes of IPv4 (20) + UDP (8) + WireGuard (32) headers, and 1280 is IPv6's minimum. The default 1420 also leaves room for an IPv6 underlay (80 bytes of overhead).`,
-        `run ${setCommand("mtu", 1420)}`,
+        `${p.run("mtu", 1420)}`,
       ),
     );
   }
   const parsed = parseCidr(cidr);
   if (!parsed.ok) {
-    issues.push(cidrIssue("tunnelCidr", cidr, parsed, "172.16.0.0/24"));
+    issues.push(cidrIssue("tunnelCidr", cidr, parsed, "172.16.0.0/24", p));
   } else if (!isPrivateCidr(cidr) && !isSubnetOf(cidr, "100.64.0.0/10")) {
     issues.push(
       issue(
         "tunnelCidr",
         `${cidr} is not a private range (RFC 1918 or 100.64.0.0/10); gateways would route real internet addresses into the tunnel.`,
-        `run ${setCommand("tunnelCidr", "172.16.0.0/24")}`,
+        `${p.run("tunnelCidr", "172.16.0.0/24")}`,
       ),
     );
   }
@@ -687,13 +716,14 @@ function cidrIssue(
   value: string,
   parsed: Exclude<ReturnType<typeof parseCidr>, { ok: true }>,
   example: string,
+  p: Phrasing,
 ): ConfigIssue {
   if (parsed.reason === "host-bits") {
-    return issue(key, `${parsed.message}.`, `write the network address: ${setCommand(key, parsed.network)}`);
+    return issue(key, `${parsed.message}.`, `write the network address: ${p.set(key, parsed.network)}`);
   }
   // A bare address most likely meant its /24.
   const guess = parseIpv4(value).ok ? `${value.split(".").slice(0, 3).join(".")}.0/24` : example;
-  return issue(key, `${parsed.message}.`, `write a network as a.b.c.d/len: ${setCommand(key, guess)}`);
+  return issue(key, `${parsed.message}.`, `write a network as a.b.c.d/len: ${p.set(key, guess)}`);
 }
 
 function isIntegerIn(value: number, min: number, max: number): boolean {

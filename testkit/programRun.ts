@@ -197,13 +197,28 @@ const dispatchingMocks = {
   call: (args: any) => currentMocks!.call(args),
 };
 
-export async function runProgram(opts: ProgramRunOptions): Promise<ProgramRun> {
+/**
+ * Points the mock runtime at a fresh run (opts.config as the stack's config) and returns the
+ * list it records declared resources into. runProgram and testkit/providerRun.ts share it.
+ */
+export async function startMockRun(opts: ProgramRunOptions): Promise<DeclaredResource[]> {
   const resources: DeclaredResource[] = [];
   currentMocks = makeMocks(opts, resources);
-  // One SDK instance and one loaded program per process: index.ts exports the program as
-  // a function, so each run calls it again rather than reloading modules.
   await pulumi.runtime.setMocks(dispatchingMocks as any, PROJECT, opts.stack ?? "lab", false);
   pulumi.runtime.setAllConfig(toPulumiConfig(opts.config));
+  return resources;
+}
+
+/** URNs of every resource registered with the mock monitor in this process, sorted. */
+export function registeredUrns(): string[] {
+  const monitor = (pulumi.runtime as any).getMonitor?.();
+  return [...(monitor?.resources?.keys() ?? [])].sort();
+}
+
+export async function runProgram(opts: ProgramRunOptions): Promise<ProgramRun> {
+  // One SDK instance and one loaded program per process: index.ts exports the program as
+  // a function, so each run calls it again rather than reloading modules.
+  const resources = await startMockRun(opts);
   let mod: Record<string, any>;
   try {
     mod = await program();

@@ -1,0 +1,115 @@
+/**
+ * The arguments of `SiteToSiteVpn`: the stack's configuration keys as typed arguments, same
+ * names, same nesting (`remoteSites[0].subnet` is both a config path and an argument path),
+ * so one set of rules (config/validation.ts) checks both and a field added to the config
+ * model is one more line here. Defaults are the stack's (config/schema.ts).
+ *
+ * Types are chosen for Pulumi's schema inference, which turns them into the package schema
+ * other languages' SDKs are generated from (@pulumi/pulumi provider/experimental/analyzer):
+ * - `pulumi.Input<T>` where a value only passes through to a resource (instance type, image);
+ *   such a value is checked here only when it is already known;
+ * - plain values where a value shapes the resource graph or the rendered user-data (site
+ *   names, kinds, subnets, addresses, ports): they must be known to plan the topology;
+ * - no unions other than the string enums below, no `Record`, no intersections: the
+ *   inference rejects them (components/schema.test.ts plants one and watches it fail).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { RemoteSiteKind, RoutePropagation } from "../config/types";
+
+/** The Scaleway site every remote site connects to (the hub). Every field is optional. */
+export interface HubSite {
+  /** Site name: a lower-case DNS label of at most 30 characters; names every resource of the site. Default `scaleway`. */
+  name?: string;
+  /** The private network's IPv4 subnet. Default 192.168.0.0/24. */
+  subnet?: string;
+  /** The gateway's fixed private address, reserved in IPAM. Default: `.2` of the subnet. */
+  gatewayAddress?: string;
+  /** The test host's fixed private address, reserved in IPAM. Default: `.3` of the subnet. */
+  testHostAddress?: string;
+  /** The hub's address in `tunnelCidr`. Default 172.16.0.1. */
+  tunnelAddress?: string;
+  /** How hosts on the hub's network learn the routes to remote subnets. Default `vpc-route`. */
+  routePropagation?: RoutePropagation;
+  /** Bump to rotate the hub gateway's WireGuard key. Default 0. */
+  keyGeneration?: number;
+}
+
+/** One remote site (a spoke). */
+export interface RemoteSite {
+  /** Site name: a lower-case DNS label of at most 30 characters. */
+  name: string;
+  /** `simulated` (built on Scaleway as its own VPC) or `external` (a gateway elsewhere; only its files are produced). Default `simulated`. */
+  kind?: RemoteSiteKind;
+  /** The site's LAN, e.g. 192.168.10.0/24. */
+  subnet: string;
+  /** The site gateway's LAN address. */
+  gatewayAddress: string;
+  /** A host on the LAN the ping test reaches. Required for `simulated` (it is built), optional for `external`. */
+  testHostAddress?: string;
+  /** The site's address in `tunnelCidr`. */
+  tunnelAddress: string;
+  /** `vpc-route` (simulated), `static`, or `dhcp` (external LANs whose DHCP the gateway owns). Default: `vpc-route` for simulated, `static` for external. */
+  routePropagation?: RoutePropagation;
+  /** `external` only: the far gateway's public IPv4; WireGuard is admitted only from it. */
+  publicIp?: string;
+  /** `dhcp` only: the LAN's own default router, kept in DHCP option 121. */
+  lanRouter?: string;
+  /** Allow traffic with other spokes that allow it too, through the hub. Default false. */
+  allowSpokeToSpoke?: boolean;
+  /** Bump to rotate this site's gateway key and its tunnel's preshared key. Default 0. */
+  keyGeneration?: number;
+}
+
+/** Arguments of SiteToSiteVpn; the stack's configuration keys, as typed arguments. */
+export interface SiteToSiteVpnArgs {
+  /** Scaleway zone of every instance, e.g. fr-par-1; the region is derived from it. Default fr-par-1. */
+  zone?: string;
+  /** IPv4 CIDRs allowed to SSH to the gateways. Required; 0.0.0.0/0 is refused. */
+  adminCidrs: string[];
+  /** Extra OpenSSH public keys for root on every host (the deploy key is always added). */
+  sshPublicKeys?: string[];
+  /** Instance type of gateways and test hosts. Default DEV1-S. */
+  instanceType?: pulumi.Input<string>;
+  /** Instance image of gateways and test hosts. Default ubuntu_noble. */
+  image?: pulumi.Input<string>;
+  /** Give test hosts a public IP; by default the gateway is their SSH jump host. */
+  testHostPublicIp?: boolean;
+  /** After deploy, check over SSH that cloud-init finished, WireGuard shook hands and the ping test passes. Default true. */
+  verify?: boolean;
+  /** WireGuard UDP port on every gateway. Default 52435. */
+  listenPort?: number;
+  /** PersistentKeepalive (seconds) from spokes to the hub; 0 disables it. Default 25. */
+  keepalive?: number;
+  /** MTU of wg0 (1280-1440); TCP MSS is clamped to it. Default 1420. */
+  mtu?: number;
+  /** Range the tunnel addresses come from; must not overlap any site subnet. Default 172.16.0.0/24. */
+  tunnelCidr?: string;
+  /** The hub. Default: name `scaleway`, 192.168.0.0/24, gateway .2, test host .3, tunnel 172.16.0.1. */
+  scalewaySite?: HubSite;
+  /** The spokes. Default: one simulated site `onprem`, 192.168.1.0/24, tunnel 172.16.0.2. */
+  remoteSites?: RemoteSite[];
+}
+
+/**
+ * Argument paths whose value is a `pulumi.Input`: known values are checked, unknown ones are
+ * passed on. Top-level only so far. A nested Input whose presence shapes the graph (issue
+ * 10's `privateNetworkId`: join instead of create) needs a stand-in that keeps it "set" for
+ * the rules, not a removal.
+ */
+export const INPUT_ARGS = ["instanceType", "image"] as const satisfies readonly (keyof SiteToSiteVpnArgs)[];
+
+/**
+ * The arguments as the config rules read them: a value not known yet (an Output or a
+ * Promise) is left out, so the default stands in for the checks and the value itself still
+ * goes to the resources. Everything else is handed over as given, unchecked by TypeScript:
+ * callers in other languages are not type-checked, so the rules check every value's type.
+ */
+export function argsForValidation(args: SiteToSiteVpnArgs): Record<string, unknown> {
+  const raw: Record<string, unknown> = { ...(args as object) };
+  for (const key of INPUT_ARGS) if (!isKnown(raw[key])) delete raw[key];
+  return raw;
+}
+
+function isKnown(value: unknown): boolean {
+  return !pulumi.Output.isInstance(value) && !(value instanceof Promise);
+}
