@@ -1,3 +1,4 @@
+/** @tier program */
 /**
  * The component package, tested like a provider: the SDK's own ComponentProvider (our
  * WgS2sProvider) infers the schema other languages' SDKs are generated from, and constructs
