@@ -1,4 +1,4 @@
-/** @tier program */
+/** @tier unit */
 /**
  * The examples in examples/ (and in the README) against the schema the package publishes:
  * every property they set exists, has the right type or enum value, and every required one
