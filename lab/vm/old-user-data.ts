@@ -9,6 +9,7 @@
  * The old checkout's own program run (mock runtime, same key seed, so the same keys and
  * deploy key) renders the gateways' user-data; everything else is this checkout's lab.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { runVmLab } from "./index";
 import { defaultLabConfig } from "../labConfig";
@@ -21,8 +22,13 @@ async function main(): Promise<number> {
   }
   const keySeed = "old-user-data-control";
   const { config, publicIps } = defaultLabConfig();
+  // testkit/programRun since the layout move, harness/programRun before it.
+  const module = ["testkit", "harness"]
+    .map((dir) => path.resolve(checkout, dir, "programRun.ts"))
+    .find((f) => fs.existsSync(f));
+  if (!module) throw new Error(`${checkout}: no testkit/ or harness/programRun.ts`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const old = require(path.resolve(checkout, "testkit", "programRun")) as typeof import("../../testkit/programRun");
+  const old = require(module) as typeof import("../../testkit/programRun");
   const oldProgram = await old.runProgram({ config, publicIps, keySeed });
   const r = await runVmLab({
     accel: "tcg",
