@@ -9,16 +9,22 @@
  * the test harness and the lab can run the very same program again under mocks.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { pingTests, sshCommands } from "./planning/accessCommands";
-import { STACK_CONFIG_KEYS } from "./config/schema";
+import { externalSiteSteps, pingTests, sshCommands } from "./planning/accessCommands";
 import { SiteToSiteVpn, type SiteToSiteVpnArgs } from "./components/siteToSiteVpn";
 import { CONFIG_PHRASING, ConfigError } from "./config/errors";
 
-function readRawConfig(stackConfig: pulumi.Config): Record<string, unknown> {
+/**
+ * Every key of the project's namespace, known or not, so a misspelt key (`adminCidr`) reaches
+ * the parser and is refused with a did-you-mean instead of being silently dropped, which
+ * `config.get` of the known keys alone would do. Other namespaces (`scaleway:`) are the
+ * providers' business.
+ */
+function readRawConfig(): Record<string, unknown> {
+  const prefix = `${pulumi.getProject()}:`;
   const raw: Record<string, unknown> = {};
-  for (const key of STACK_CONFIG_KEYS) {
-    const text = stackConfig.get(key);
-    if (text === undefined) continue;
+  for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
+    if (!fullKey.startsWith(prefix)) continue;
+    const key = fullKey.slice(prefix.length);
     // Structured keys (sites, lists) arrive as JSON text; scalars as plain strings.
     try {
       raw[key] = JSON.parse(text);
@@ -45,7 +51,7 @@ function asStackConfigErrors<T>(build: () => T): T {
 export = async () => {
   // Unchecked by TypeScript, checked by the component like any caller's values (callers in
   // other languages are not type-checked either): same names, same nesting.
-  const args = readRawConfig(new pulumi.Config()) as unknown as SiteToSiteVpnArgs;
+  const args = readRawConfig() as unknown as SiteToSiteVpnArgs;
   const vpn = asStackConfigErrors(() => new SiteToSiteVpn("wg-s2s", args));
   const plan = vpn.plan;
 
@@ -69,6 +75,8 @@ export = async () => {
     deployPrivateKey: vpn.deployPrivateKey,
     /** Secret: per external site, the files its operator installs. */
     externalSiteBundles: vpn.externalSiteBundles,
+    /** Per external site: pending (bundle not installed yet) or checked, what to hand to whom, the next command. */
+    externalSites: externalSiteSteps(plan, vpn.verification !== undefined),
     /** The seed's ping test, run by `pulumi up` itself (config `verify`, on by default). */
     verification: vpn.verification ? vpn.pingResults : "skipped: verify is false",
   };

@@ -308,3 +308,48 @@ function show(value: unknown): string {
   if (typeof value !== "string") return `${JSON.stringify(value) ?? String(value)}`;
   return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
 }
+
+/**
+ * The DHCP pool of a LAN: the longest run of addresses that holds none of `configured`
+ * (gateway, LAN router, test host, fixed hosts), inside the hosts of `subnet`. In a LAN
+ * of 32 addresses or more the first nine hosts are left out, for the static
+ * infrastructure LANs usually keep there. Ties go to the higher run. Undefined when
+ * no address is free. Addresses outside the subnet in `configured` are ignored.
+ */
+export function dhcpPool(
+  subnet: string,
+  configured: readonly string[],
+): { start: string; end: string; size: number } | undefined {
+  const { first, last } = cidrRange(subnet);
+  if (last - first < 2) return undefined; // /31 and /32: no room for a pool beside the gateway
+  const lowest = last - first + 1 >= 32 ? first + 10 : first + 1;
+  const highest = last - 1;
+  const taken = [...new Set(configured.map(ipv4ToNumber))]
+    .filter((n) => n >= lowest && n <= highest)
+    .sort((a, b) => a - b);
+  let best: { start: number; end: number } | undefined;
+  let start = lowest;
+  for (const n of [...taken, highest + 1]) {
+    const end = n - 1;
+    if (end >= start && (!best || end - start >= best.end - best.start)) best = { start, end };
+    start = n + 1;
+  }
+  return best && { start: numberToIpv4(best.start), end: numberToIpv4(best.end), size: best.end - best.start + 1 };
+}
+
+/** How many distinct addresses a set of CIDR blocks covers together (overlaps counted once). */
+export function unionSize(cidrs: readonly string[]): number {
+  const ranges = cidrs.map(cidrRange).sort((a, b) => a.first - b.first);
+  let total = 0;
+  let current: { first: number; last: number } | undefined;
+  for (const r of ranges) {
+    if (current && r.first <= current.last + 1) {
+      current.last = Math.max(current.last, r.last);
+    } else {
+      if (current) total += current.last - current.first + 1;
+      current = { ...r };
+    }
+  }
+  if (current) total += current.last - current.first + 1;
+  return total;
+}

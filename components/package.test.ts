@@ -296,7 +296,9 @@ describe("constructing through the provider", () => {
       expect(declared(viaProvider.resources)).toEqual(declared(program.resources));
       expect(viaProvider.urns).toEqual(programUrns);
       // Names and parents as an existing stack has them: nothing would be replaced.
-      expect(programUrns).toEqual(before);
+      // (office is an external site still pending its operator, bundleInstalled unset: its ping
+      // check is declared only in step 2 of the external deploy; removing a check replaces nothing.)
+      expect(programUrns).toEqual(before.filter((u) => !u.endsWith("::wg-s2s-verify-office-ping")));
       // The outputs agree with the program's stack outputs built from the same component.
       expect(viaProvider.outputs.publicKeys).toEqual(program.outputs.publicKeys);
       expect(viaProvider.outputs.externalSiteBundles).toEqual(program.outputs.externalSiteBundles);

@@ -20,6 +20,12 @@ export interface SiteHostArgs {
   privateAddress: string;
   /** cloud-init user-data; a secret whenever it holds key material. */
   userData: pulumi.Input<string>;
+  /**
+   * Resources the private NIC waits for: the site's VPC routes, so that the host's first DHCP
+   * lease already carries them (Scaleway syncs routes "to each resource as it joins" a private
+   * network, else only at a later renewal; docs-content vpc/how-to/manage-routing).
+   */
+  privateNicDependsOn?: pulumi.Resource[];
 }
 
 export interface PrivateInstanceArgs extends SiteHostArgs {
@@ -37,6 +43,30 @@ export interface PrivateInstance {
 }
 
 /** Tags every server carries; the policy pack reads `wg-s2s-role:*`. */
+/**
+ * Root volume, set explicitly: without it the provider picks the image's SBS flavour and
+ * bills a separate block volume (terraform-provider-scaleway instance/helpers_instance_block.go).
+ * DEV1-S has 20 GB of local SSD.
+ */
+export const ROOT_VOLUME = { volumeType: "l_ssd", sizeInGb: 20 } as const;
+
+/**
+ * Resource options of every server. Scaleway updates user-data in place but cloud-init never
+ * re-reads it, so a changed cloud-config (a new peer, a rotated key) must boot a new server:
+ * replacement is tied to the `cloud-init` entry only. Scaleway itself adds an
+ * `ssh-host-fingerprints` entry to user-data on Ubuntu noble (terraform-provider-scaleway
+ * issue #2800, PR #2810), which a `pulumi refresh` brings into state: it is ignored, so it
+ * never replaces (or even updates) a server. Delete first: the reserved private address can
+ * only be attached to one NIC at a time. additionalSecretOutputs: the only signal CrossGuard
+ * (policy/) sees that user-data is secret.
+ */
+export const SERVER_OPTIONS = {
+  replaceOnChanges: ['userData["cloud-init"]'],
+  ignoreChanges: ['userData["ssh-host-fingerprints"]'],
+  deleteBeforeReplace: true,
+  additionalSecretOutputs: ["userData"],
+} as const;
+
 export function hostTags(siteName: string, role: HostRole): string[] {
   return ["wg-s2s", `wg-s2s-site:${siteName}`, `wg-s2s-role:${role}`];
 }
@@ -76,20 +106,22 @@ export function declarePrivateInstance(
       securityGroupId: securityGroup.id,
       ipId: args.publicIp?.id,
       userData: { "cloud-init": args.userData },
+      rootVolume: { ...ROOT_VOLUME },
       tags,
     },
-    // Scaleway updates user-data in place but cloud-init never re-reads it, so a changed
-    // configuration (a new peer, a rotated key) must boot a new server. Keys and the
-    // flexible IP live in their own resources and survive. Delete first: the reserved
-    // private address can only be attached to one NIC at a time.
-    // additionalSecretOutputs: the only signal CrossGuard (policy/) sees that user-data is secret.
-    { parent, replaceOnChanges: ["userData"], deleteBeforeReplace: true, additionalSecretOutputs: ["userData"] },
+    {
+      parent,
+      replaceOnChanges: [...SERVER_OPTIONS.replaceOnChanges],
+      ignoreChanges: [...SERVER_OPTIONS.ignoreChanges],
+      deleteBeforeReplace: SERVER_OPTIONS.deleteBeforeReplace,
+      additionalSecretOutputs: [...SERVER_OPTIONS.additionalSecretOutputs],
+    },
   );
   // Scaleway starts the server before this NIC exists; user-data waits for the address.
   const privateNic = new scaleway.instance.PrivateNic(
     `${name}-nic`,
     { zone: args.zone, serverId: server.id, privateNetworkId: args.privateNetworkId, ipamIpIds: [ipamIp.id], tags },
-    opts,
+    { parent, dependsOn: args.privateNicDependsOn ?? [] },
   );
   return { server, privateNic, securityGroup, ipamIp };
 }

@@ -71,16 +71,6 @@ export class ScalewaySite extends pulumi.ComponentResource {
       },
       child,
     );
-    this.testHost = new TestHost(
-      `${name}-test-host`,
-      {
-        ...host,
-        privateAddress: plan.testHostAddress!,
-        userData: args.testHostUserData,
-        publicIp: args.testHostPublicIp,
-      },
-      child,
-    );
     this.routes =
       plan.routePropagation === "vpc-route"
         ? plan.remoteSubnets.map(
@@ -100,6 +90,19 @@ export class ScalewaySite extends pulumi.ComponentResource {
               ),
           )
         : [];
+    this.testHost = new TestHost(
+      `${name}-test-host`,
+      {
+        ...host,
+        privateAddress: plan.testHostAddress!,
+        userData: args.testHostUserData,
+        publicIp: args.testHostPublicIp,
+        // Routes first, so the test host's first lease carries them (the gateway's own NIC is
+        // the routes' next hop, so it necessarily comes before them).
+        privateNicDependsOn: this.routes,
+      },
+      child,
+    );
     this.registerOutputs({ gatewayPublicIp: this.gateway.publicIp });
   }
 }

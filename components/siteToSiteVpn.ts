@@ -184,9 +184,14 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
     for (const site of plan.sites) {
       if (!site.onScaleway) {
         // Nothing is built for an external site: its operator gets the files instead.
+        // The operator's host is not ours: no deploy key there, ever; the user's own keys
+        // only when they opted in (bundleSshKeys), and the bundle's README.txt says so.
+        const remote = cfg.remoteSites.find((s) => s.name === site.name)!;
+        const operatorKeys = remote.bundleSshKeys ? cfg.sshPublicKeys.map((k) => k.trim()) : [];
         bundles[site.name] = gatewayInputs(site).apply((r) =>
           renderOperatorBundle(
-            gatewaySpecFor(site, plan, cfg, resolvedKeys(site, r), { sshAuthorizedKeys: r.authorizedKeys }),
+            gatewaySpecFor(site, plan, cfg, resolvedKeys(site, r), { sshAuthorizedKeys: operatorKeys }),
+            { publicIp: site.publicIp },
           ),
         );
         continue;

@@ -58,6 +58,16 @@ export interface RemoteSite {
   allowSpokeToSpoke?: boolean;
   /** Bump to rotate this site's gateway key and its tunnel's preshared key. Default 0. */
   keyGeneration?: number;
+  /** `dhcp` only: the LAN has no router of its own; hosts get the tunnel routes and no default route. Default false. */
+  isolatedLan?: boolean;
+  /** `dhcp` only: DNS servers handed to LAN hosts (option 6), at most 3. Default 9.9.9.9 and 1.1.1.1 (none when isolated). */
+  dnsServers?: string[];
+  /** `dhcp` only: LAN addresses set by hand; the DHCP pool leaves them out. */
+  fixedHosts?: string[];
+  /** `external` only: the operator has installed the bundle, so the checks include this peer. Default false. */
+  bundleInstalled?: boolean;
+  /** `external` only: the bundle's cloud-config adds `sshPublicKeys` (never the deploy key) for root on the operator's gateway. Default false. */
+  bundleSshKeys?: boolean;
 }
 
 /** Arguments of SiteToSiteVpn; the stack's configuration keys, as typed arguments. */

@@ -5,6 +5,7 @@ import type { TopologyPlan } from "../planning/topology";
 import {
   DEFAULT_VERIFICATION_TIMEOUTS,
   handshakeScript,
+  PING_LEASE_RENEWAL,
   pingScript,
   VerificationTimeouts,
   waitForCloudInitScript,
@@ -88,13 +89,19 @@ export class TunnelVerification extends pulumi.ComponentResource {
       ];
     }
 
+    // External peers whose operator has not installed the bundle yet are left out: their
+    // gateway cannot shake hands before this very `pulumi up` hands out its bundle (step 1
+    // of the two-step external deploy; the `externalSites` output lists them as pending).
+    const checkable = (name: string) => !plan.sites.find((s) => s.name === name)!.awaitsOperator;
     const handshakes: command.remote.Command[] = [];
     for (const site of built) {
+      const expected = site.peers.filter((p) => checkable(p.name));
+      if (expected.length === 0) continue;
       // Named peers, so a failure says which site is silent, not only which key.
-      const peers = site.peers.map((p) => args.publicKeys[p.name].apply((publicKey) => ({ name: p.name, publicKey })));
+      const peers = expected.map((p) => args.publicKeys[p.name].apply((publicKey) => ({ name: p.name, publicKey })));
       const script = pulumi.all(peers).apply((ps) => handshakeScript(`${site.name} gateway`, ps, t.handshakeSeconds));
       // A handshake needs both ends up: wait for the peers' cloud-init too where we built them.
-      const after = [site.name, ...site.peers.map((p) => p.name)].flatMap((n) => cloudInitDone[n]?.slice(0, 1) ?? []);
+      const after = [site.name, ...expected.map((p) => p.name)].flatMap((n) => cloudInitDone[n]?.slice(0, 1) ?? []);
       handshakes.push(
         run(
           `${site.name}-handshake`,
@@ -108,10 +115,17 @@ export class TunnelVerification extends pulumi.ComponentResource {
 
     const pings: Record<string, pulumi.Output<string>> = {};
     for (const spoke of plan.spokes.filter((s) => s.testHostAddress)) {
+      if (spoke.awaitsOperator) {
+        pings[spoke.name] = pulumi.output(`pending: ${spoke.name}'s operator has not installed the bundle yet`);
+        continue;
+      }
       const ping = run(
         `${spoke.name}-ping`,
         testHostConnection(plan.hub.name),
-        pingScript(`${plan.hub.name} test host`, spoke.testHostAddress!, t.pingSeconds),
+        pingScript(`${plan.hub.name} test host`, spoke.testHostAddress!, t.pingSeconds, {
+          localAddress: plan.hub.testHostAddress!,
+          ...PING_LEASE_RENEWAL,
+        }),
         [args.sites[plan.hub.name].testHost.server.id],
         [...handshakes, ...Object.values(cloudInitDone).flat()],
       );

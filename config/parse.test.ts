@@ -363,7 +363,16 @@ describe("exported key lists", () => {
       SCALEWAY_SITE_KEYS.map((k) => [k, (DEFAULT_SCALEWAY_SITE as unknown as Record<string, unknown>)[k]]),
     );
     expect(() => parseStackConfig({ ...ADMIN, scalewaySite: hub })).not.toThrow();
-    const remote = { ...DEFAULT_REMOTE_SITES[0], publicIp: "198.51.100.4", lanRouter: "192.168.1.1" };
+    const remote = {
+      ...DEFAULT_REMOTE_SITES[0],
+      publicIp: "198.51.100.4",
+      lanRouter: "192.168.1.1",
+      isolatedLan: false,
+      dnsServers: ["9.9.9.9"],
+      fixedHosts: ["192.168.1.5"],
+      bundleInstalled: true,
+      bundleSshKeys: true,
+    };
     expect(Object.keys(remote).sort()).toEqual([...REMOTE_SITE_KEYS].sort());
     expect(() => parseStackConfig({ ...ADMIN, remoteSites: [remote] })).not.toThrow();
   });

@@ -46,9 +46,9 @@ export function parseStackConfig(raw: Record<string, unknown>, p: Phrasing = CON
   const config: StackConfig = {
     zone: r.string("zone", get("zone")) ?? d.zone,
     adminCidrs: r.stringList("adminCidrs", get("adminCidrs"), "203.0.113.7/32") ?? [],
-    sshPublicKeys: r.stringList("sshPublicKeys", get("sshPublicKeys"), "'ssh-ed25519 AAAA... you@laptop'") ?? [
-      ...d.sshPublicKeys,
-    ],
+    sshPublicKeys: r.stringList("sshPublicKeys", get("sshPublicKeys"), "'ssh-ed25519 AAAA... you@laptop'", {
+      checkText: false,
+    }) ?? [...d.sshPublicKeys],
     instanceType: r.string("instanceType", get("instanceType")) ?? d.instanceType,
     image: r.string("image", get("image")) ?? d.image,
     testHostPublicIp: r.boolean("testHostPublicIp", get("testHostPublicIp")) ?? d.testHostPublicIp,
@@ -92,6 +92,14 @@ function parseRemoteSites(r: Reader, value: unknown, tunnelCidr: string): Remote
   if (value === undefined) return DEFAULT_REMOTE_SITES.map((site) => ({ ...site }));
   const list = r.array("remoteSites", value);
   if (!list) return [];
+  if (list.length > MAX_LIST_LENGTH) {
+    r.issues.push({
+      key: "remoteSites",
+      problem: `lists ${list.length} sites; at most ${MAX_LIST_LENGTH} are accepted (one hub terminates every tunnel).`,
+      fix: `split them across stacks, or remove sites from index ${MAX_LIST_LENGTH} on: ${r.p.remove(`remoteSites[${MAX_LIST_LENGTH}]`)}`,
+    });
+    return [];
+  }
   const sites: RemoteSiteConfig[] = [];
   list.forEach((item, i) => {
     const site = parseRemoteSite(r, `remoteSites[${i}]`, i, item, tunnelCidr);
@@ -139,6 +147,16 @@ function parseRemoteSite(
   if (testHostAddress !== undefined) site.testHostAddress = testHostAddress;
   if (publicIp !== undefined) site.publicIp = publicIp;
   if (lanRouter !== undefined) site.lanRouter = lanRouter;
+  const isolatedLan = r.boolean(`${path}.isolatedLan`, obj.isolatedLan);
+  const dnsServers = r.stringList(`${path}.dnsServers`, obj.dnsServers, "9.9.9.9");
+  const fixedHosts = r.stringList(`${path}.fixedHosts`, obj.fixedHosts, example.testHost);
+  const bundleInstalled = r.boolean(`${path}.bundleInstalled`, obj.bundleInstalled);
+  const bundleSshKeys = r.boolean(`${path}.bundleSshKeys`, obj.bundleSshKeys);
+  if (isolatedLan !== undefined) site.isolatedLan = isolatedLan;
+  if (dnsServers !== undefined) site.dnsServers = dnsServers;
+  if (fixedHosts !== undefined) site.fixedHosts = fixedHosts;
+  if (bundleInstalled !== undefined) site.bundleInstalled = bundleInstalled;
+  if (bundleSshKeys !== undefined) site.bundleSshKeys = bundleSshKeys;
   return site;
 }
 
@@ -160,7 +178,7 @@ function exampleTunnelAddress(tunnelCidr: string, index: number): string {
 class Reader {
   readonly issues: ConfigIssue[] = [];
 
-  constructor(private readonly p: Phrasing) {}
+  constructor(readonly p: Phrasing) {}
 
   private wrongType(key: string, value: unknown, expected: string, example: string | number | boolean): undefined {
     this.issues.push({
@@ -173,8 +191,28 @@ class Reader {
 
   string(key: string, value: unknown): string | undefined {
     if (value === undefined || value === null) return undefined;
-    if (typeof value === "string") return value;
+    if (typeof value === "string") {
+      this.text(key, value);
+      return value;
+    }
     return this.wrongType(key, value, "a string", JSON.stringify(String(value)));
+  }
+
+  /**
+   * Every string here ends up on a host (cloud-config, wg0.conf, nft rules, dnsmasq.conf,
+   * shell scripts) or in a resource name, so one rule for all of them: a single line of
+   * printable text of bounded size. The value is not echoed: it may be half a secret.
+   * sshPublicKeys are exempt here; validation checks them with key-specific messages.
+   */
+  text(key: string, value: string, maxLength = MAX_STRING_LENGTH): void {
+    const problem = textProblem(value, maxLength);
+    if (!problem) return;
+    const firstLine = value.split(UNSAFE_CHARACTER)[0].trim().slice(0, maxLength);
+    this.issues.push({
+      key,
+      problem,
+      fix: `retype it as one plain line${firstLine && /^[A-Za-z0-9./:_-]+$/.test(firstLine) ? `, e.g. ${this.p.run(key, firstLine)}` : `: ${this.p.run(key, "<value>")}`}`,
+    });
   }
 
   /** Like `string`, but "" means "not set": `pulumi config set` cannot store a true absence inside an object. */
@@ -224,14 +262,24 @@ class Reader {
   }
 
   /** A list of strings, given as an array or as its JSON text. */
-  stringList(key: string, value: unknown, example: string): string[] | undefined {
+  stringList(key: string, value: unknown, example: string, opts: { checkText?: boolean } = {}): string[] | undefined {
     const list = this.array(key, value, example);
     if (!list) return undefined;
     let ok = true;
+    if (list.length > MAX_LIST_LENGTH) {
+      ok = false;
+      this.issues.push({
+        key,
+        problem: `lists ${list.length} entries; at most ${MAX_LIST_LENGTH} are accepted (each becomes host configuration or a firewall rule).`,
+        fix: `keep the ones you need: ${this.p.remove(`${key}[${MAX_LIST_LENGTH}]`)} (and the entries after it)`,
+      });
+    }
     list.forEach((item, i) => {
       if (typeof item !== "string") {
         ok = false;
         this.wrongType(`${key}[${i}]`, item, "a string", example);
+      } else if (opts.checkText !== false) {
+        this.text(`${key}[${i}]`, item);
       }
     });
     return ok ? (list as string[]) : undefined;
@@ -279,6 +327,36 @@ class Reader {
         : `${this.p.runRemove(fullKey)}; the keys here are ${known.join(", ")}`,
     });
   }
+}
+
+/** Longest string accepted for any key but sshPublicKeys (addresses, names, zones, images are far shorter). */
+export const MAX_STRING_LENGTH = 255;
+/** Most entries of any list key (adminCidrs, sshPublicKeys, dnsServers, fixedHosts, remoteSites). */
+export const MAX_LIST_LENGTH = 64;
+
+/**
+ * Characters that must never reach a host's configuration: C0 and C1 controls (line breaks,
+ * NUL, escape), DEL, Unicode line/paragraph separators (YAML and JS treat them as breaks),
+ * and invisible formatting/bidi controls that make a value read differently than it is.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+export const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/;
+
+/** Why a config string cannot reach a host as is, or undefined. Never includes the value. */
+export function textProblem(value: string, maxLength = MAX_STRING_LENGTH): string | undefined {
+  const at = value.search(UNSAFE_CHARACTER);
+  if (at >= 0) {
+    const code = value.charCodeAt(at);
+    const what =
+      code === 0x0a || code === 0x0d || code === 0x2028 || code === 0x2029 || code === 0x85
+        ? "a line break"
+        : code >= 0x200b
+          ? `an invisible formatting character (U+${code.toString(16).toUpperCase().padStart(4, "0")})`
+          : `a control character (U+${code.toString(16).toUpperCase().padStart(4, "0")})`;
+    return `contains ${what} at position ${at + 1}; values are written into host configuration, where that could add lines the stack never meant.`;
+  }
+  if (value.length > maxLength) return `is ${value.length} characters long; at most ${maxLength} are accepted here.`;
+  return undefined;
 }
 
 function parseJson(text: string): unknown {

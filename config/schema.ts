@@ -58,6 +58,18 @@ export const DEFAULT_ROUTE_PROPAGATION: Readonly<Record<RemoteSiteKind, RoutePro
 });
 
 /**
+ * DNS servers a `dhcp` LAN's hosts get when `dnsServers` is not set: two public resolvers from
+ * different operators (Quad9, Cloudflare), reachable through the LAN's own router. The gateway
+ * runs no DNS (dnsmasq has port=0, and Ubuntu's resolved only listens on 127.0.0.53), so it
+ * must never be pushed as one. An isolated LAN (no router) gets none unless configured.
+ */
+export const DEFAULT_DNS_SERVERS: readonly string[] = Object.freeze(["9.9.9.9", "1.1.1.1"]);
+
+/** Smallest `dhcp` LAN: the gateway, the LAN router and a pool of at least MIN_DHCP_POOL addresses. */
+export const MIN_DHCP_PREFIX = 28;
+export const MIN_DHCP_POOL = 4;
+
+/**
  * Site names: a lower-case DNS label of at most 30 characters, starting with a letter. They
  * name Scaleway resources, files and nftables comments; the renderers assert the same rule.
  */
@@ -116,7 +128,46 @@ export const REMOTE_SITE_FIELDS: readonly (KeySchema & { key: keyof RemoteSiteCo
     description: "`vpc-route`, `static`, or `dhcp` (external LANs whose DHCP the gateway owns)",
   },
   { key: "publicIp", type: "string", description: "`external` only: the far gateway's public IPv4" },
-  { key: "lanRouter", type: "string", description: "`dhcp` only: the LAN's own default router (option 121)" },
+  {
+    key: "lanRouter",
+    type: "string",
+    description: "`dhcp` only: the LAN's own default router (option 121); required unless `isolatedLan`",
+  },
+  {
+    key: "isolatedLan",
+    type: "boolean",
+    // Absent means false; the parser leaves it absent so parsed sites stay as written.
+    defaultText: "`false`",
+    description: "`dhcp` only: the LAN has no router of its own; hosts get the tunnel routes and no default route",
+  },
+  {
+    key: "dnsServers",
+    type: "string[]",
+    defaultText: '`["9.9.9.9","1.1.1.1"]` (none when `isolatedLan`)',
+    description: "`dhcp` only: DNS servers handed to LAN hosts (option 6); at most 3",
+  },
+  {
+    key: "fixedHosts",
+    type: "string[]",
+    defaultText: "`[]`",
+    description: "`dhcp` only: LAN addresses set by hand (servers, printers); the DHCP pool leaves them out",
+  },
+  {
+    key: "bundleInstalled",
+    type: "boolean",
+    // Absent means false; the parser leaves it absent so parsed sites stay as written.
+    defaultText: "`false`",
+    description:
+      "`external` only: set to true once the operator has installed the bundle; until then `pulumi up` does not check this peer (step 1 of 2)",
+  },
+  {
+    key: "bundleSshKeys",
+    type: "boolean",
+    // Absent means false; the parser leaves it absent so parsed sites stay as written.
+    defaultText: "`false`",
+    description:
+      "`external` only: let the bundle's cloud-config.yaml add `sshPublicKeys` (never the deploy key) to root on the operator's gateway",
+  },
   {
     key: "allowSpokeToSpoke",
     type: "boolean",

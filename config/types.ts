@@ -75,6 +75,26 @@ export interface RemoteSiteConfig {
   publicIp?: string;
   /** `dhcp` only: the LAN's own default router, kept in option 121 so hosts keep their default route. */
   lanRouter?: string;
+  /**
+   * `dhcp` only: the LAN has no router of its own (no internet exit). The explicit alternative
+   * to `lanRouter`: hosts then get the tunnel routes and no default route, knowingly.
+   */
+  isolatedLan?: boolean;
+  /** `dhcp` only: DNS servers handed to LAN hosts (option 6). Absent: DEFAULT_DNS_SERVERS (none when isolated); [] sends none. */
+  dnsServers?: string[];
+  /** `dhcp` only: LAN addresses configured by hand (servers, printers); the DHCP pool leaves them out. */
+  fixedHosts?: string[];
+  /**
+   * `external` only: the operator has installed this site's bundle. Until the user sets it,
+   * `pulumi up` neither waits for this peer's handshake nor pings its LAN (step 1 of 2).
+   */
+  bundleInstalled?: boolean;
+  /**
+   * `external` only: the bundle's cloud-config.yaml adds `sshPublicKeys` (never the stack's
+   * deploy key) to root's authorized_keys on the operator's gateway. Off by default: the
+   * bundle changes nothing about SSH on a host the stack does not own.
+   */
+  bundleSshKeys?: boolean;
   /** Allow traffic between this site and other spokes that also allow it, through the hub. Default false. */
   allowSpokeToSpoke: boolean;
   /** Bump to rotate this site's gateway key and its tunnel's preshared key. */

@@ -11,6 +11,7 @@ import {
   cidrRange,
   contains,
   hostAddress,
+  isPrivate,
   isPrivateCidr,
   isPublicUnicast,
   isSubnetOf,
@@ -23,10 +24,12 @@ import {
   prefixLength,
   scalewayAssignableRange,
   scalewayReservedAddresses,
+  dhcpPool,
+  unionSize,
 } from "../addressing/ipv4";
-import { parseStackConfig } from "./parse";
+import { parseStackConfig, textProblem } from "./parse";
 import { CONFIG_PHRASING, ConfigError, type ConfigIssue, type Phrasing } from "./errors";
-import { SITE_NAME_PATTERN } from "./schema";
+import { DEFAULT_DNS_SERVERS, MIN_DHCP_POOL, MIN_DHCP_PREFIX, SITE_NAME_PATTERN } from "./schema";
 import type { RemoteSiteConfig, RoutePropagation, StackConfig } from "./types";
 
 /** Parse, then validate, phrased for the stack. Throws ConfigError listing every problem. */
@@ -65,10 +68,12 @@ export function validateStackConfig(cfg: StackConfig, p: Phrasing = CONFIG_PHRAS
   return [
     ...checkZone(cfg.zone, p),
     ...checkAdminCidrs(cfg.adminCidrs, p),
+    ...checkAdminCidrsTogether(cfg.adminCidrs, p),
     ...checkSshPublicKeys(cfg.sshPublicKeys, p),
-    ...checkNonEmpty("instanceType", cfg.instanceType, "DEV1-S", p),
-    ...checkNonEmpty("image", cfg.image, "ubuntu_noble", p),
+    ...checkNonEmpty("instanceType", cfg.instanceType, "DEV1-S", p, INSTANCE_TYPE),
+    ...checkNonEmpty("image", cfg.image, "ubuntu_noble", p, IMAGE),
     ...checkTunnelSettings(cfg, p),
+    ...checkListenPortServices(cfg, p),
     ...(cfg.remoteSites.length === 0
       ? [
           issue(
@@ -79,6 +84,8 @@ export function validateStackConfig(cfg: StackConfig, p: Phrasing = CONFIG_PHRAS
         ]
       : []),
     ...sites.flatMap((site) => checkSite(site, p)),
+    ...sites.flatMap((site) => checkExternalSite(site, cfg, p)),
+    ...sites.flatMap((site) => checkDhcpLan(site, p)),
     ...checkSiteNamesUnique(sites, p),
     ...checkSubnetOverlaps(sites, cfg.tunnel.cidr, p),
     ...checkTunnelAddresses(sites, cfg.tunnel.cidr, p),
@@ -208,6 +215,15 @@ function checkSubnet(site: SiteView, p: Phrasing): ConfigIssue[] {
         key,
         `${site.subnet} is not a private (RFC 1918) range; ${where}, and a public range would hide real internet hosts from it.`,
         `use a range in 192.168.0.0/16 or 172.16.0.0/12, e.g. ${p.set(key, "192.168.10.0/24")}`,
+      ),
+    );
+  }
+  if (parsed.cidr.prefix < 20) {
+    issues.push(
+      issue(
+        key,
+        `${site.subnet} is too large for a Scaleway private network: its API accepts IPv4 subnets from /20 to /29 only (scaleway-sdk-go issue #1807; docs-content vpc/how-to/create-private-network), so the deploy would fail half-way.`,
+        `use a /20 to /29, e.g. ${p.set(key, `${parsed.cidr.network}/24`)}`,
       ),
     );
   }
@@ -586,8 +602,284 @@ function checkAdminCidrs(adminCidrs: string[], p: Phrasing): ConfigIssue[] {
         ),
       ];
     }
+    const special = NOT_INTERNET.find((block) => overlaps(cidr, block.cidr));
+    if (special) {
+      return [
+        issue(
+          key,
+          `${cidr} overlaps ${special.cidr} (${special.what}); SSH reaches the gateways over their public IPv4, so the security group only ever sees internet source addresses and this entry admits no one you intend (or, for a NATed range, everyone behind some other NAT).`,
+          yourAddress,
+        ),
+      ];
+    }
     return [];
   });
+}
+
+/** Ranges no SSH client on the internet comes from (RFC 6890 special-purpose blocks). */
+const NOT_INTERNET: readonly { cidr: string; what: string }[] = [
+  { cidr: "0.0.0.0/8", what: "'this network'" },
+  { cidr: "10.0.0.0/8", what: "private, RFC 1918" },
+  { cidr: "100.64.0.0/10", what: "carrier-grade NAT" },
+  { cidr: "127.0.0.0/8", what: "loopback" },
+  { cidr: "169.254.0.0/16", what: "link-local, and Scaleway's metadata and VPC-router addresses" },
+  { cidr: "172.16.0.0/12", what: "private, RFC 1918" },
+  { cidr: "192.168.0.0/16", what: "private, RFC 1918" },
+  { cidr: "224.0.0.0/4", what: "multicast" },
+  { cidr: "240.0.0.0/4", what: "reserved, and broadcast" },
+];
+
+/** Most addresses adminCidrs may admit together: one /8. Each entry is capped the same way. */
+const ADMIN_MAX_ADDRESSES = 2 ** 24;
+
+/** Entries that pass one by one can still open SSH to the internet together (256 /8s, or two /1s). */
+function checkAdminCidrsTogether(adminCidrs: string[], p: Phrasing): ConfigIssue[] {
+  const valid = adminCidrs.filter((c) => !c.includes(":") && parseCidr(c).ok);
+  if (valid.length < 2) return [];
+  const total = unionSize(valid);
+  if (total <= ADMIN_MAX_ADDRESSES) return [];
+  return [
+    issue(
+      "adminCidrs",
+      `together admits ${total.toLocaleString("en")} addresses (${((total / 2 ** 32) * 100).toFixed(1)}% of IPv4); SSH would be open to a large part of the internet even though no single entry is.`,
+      `list only the networks you administer from, e.g. ${p.remove("adminCidrs")} then ${p.set("adminCidrs[0]", ADMIN_EXAMPLE)}`,
+    ),
+  ];
+}
+
+/**
+ * UDP ports already taken on a gateway: 53 (systemd-resolved's stub on 127.0.0.53, and any
+ * DNS the operator's router runs), 67 (dnsmasq, on `dhcp` gateways) and 68 (the gateway's
+ * own DHCP client on its NICs). WireGuard binds the wildcard address, so it would fail to
+ * start, or swallow DHCP replies.
+ */
+function checkListenPortServices(cfg: StackConfig, p: Phrasing): ConfigIssue[] {
+  const port = cfg.tunnel.listenPort;
+  const dnsmasq = cfg.remoteSites.some((s) => s.routePropagation === "dhcp");
+  const taken = new Map<number, string>([
+    [53, "DNS (systemd-resolved's stub listener)"],
+    [68, "the gateways' own DHCP client"],
+  ]);
+  if (dnsmasq) taken.set(67, "the DHCP server (dnsmasq) on the `dhcp` gateways");
+  const service = taken.get(port);
+  if (!service) return [];
+  return [
+    issue(
+      "listenPort",
+      `is ${port}, the UDP port of ${service}; WireGuard listens on every address of the gateway, so the two would collide.`,
+      `${p.run("listenPort", 52435)}`,
+    ),
+  ];
+}
+
+/** An external site's LAN is routed into its tunnel by the hub: it must not capture what the hub needs to reach directly. */
+function checkExternalSite(site: SiteView, cfg: StackConfig, p: Phrasing): ConfigIssue[] {
+  const remote = site.remote;
+  if (!remote || remote.kind !== "external") return [];
+  const issues: ConfigIssue[] = [];
+  if (remote.bundleSshKeys === true && cfg.sshPublicKeys.length === 0) {
+    issues.push(
+      issue(
+        `${site.path}.bundleSshKeys`,
+        "is true, but sshPublicKeys is empty: the bundle never installs the stack's deploy key on the operator's host, so there is no key to add.",
+        `add your key with ${p.set("sshPublicKeys[0]", '"$(cat ~/.ssh/id_ed25519.pub)"')}, or ${p.remove(`${site.path}.bundleSshKeys`)}`,
+      ),
+    );
+  }
+  if (!validSubnet(site)) return issues;
+  const key = `${site.path}.subnet`;
+  const prefix = prefixLength(site.subnet);
+  const min = remote.routePropagation === "dhcp" ? MIN_DHCP_PREFIX : 30;
+  if (prefix > min) {
+    issues.push(
+      issue(
+        key,
+        remote.routePropagation === "dhcp"
+          ? `${site.subnet} is too small for a LAN whose DHCP the gateway serves: it needs the gateway, the LAN router and a pool of at least ${MIN_DHCP_POOL} addresses.`
+          : `${site.subnet} has no room for a LAN: it needs at least the gateway and one host besides the network and broadcast addresses.`,
+        `use a /${min} or larger (a /24 is usual), e.g. ${p.set(key, `${networkAddress(site.subnet)}/24`)} if that is the LAN`,
+      ),
+    );
+  }
+  const special = NOT_INTERNET.filter((b) => !isPrivateCidr(b.cidr) && b.cidr !== "100.64.0.0/10").find((b) =>
+    overlaps(site.subnet, b.cidr),
+  );
+  if (prefix < 8) {
+    issues.push(
+      issue(
+        key,
+        `${site.subnet} spans ${addressCount(site.subnet).toLocaleString("en")} addresses; the hub would send that much of the address space into this site's tunnel.`,
+        `use the LAN's real range, e.g. ${p.set(key, "192.168.10.0/24")}`,
+      ),
+    );
+  } else if (special) {
+    issues.push(
+      issue(
+        key,
+        `${site.subnet} overlaps ${special.cidr} (${special.what}); the hub would route those addresses into the tunnel (Scaleway's metadata service 169.254.42.42 and VPC router 169.254.169.254 live there, for instance).`,
+        `use the LAN's real, private range, e.g. ${p.set(key, "192.168.10.0/24")}`,
+      ),
+    );
+  } else if (!isPrivateCidr(site.subnet) && !isSubnetOf(site.subnet, "100.64.0.0/10") && prefix < 16) {
+    issues.push(
+      issue(
+        key,
+        `${site.subnet} is a public range of ${addressCount(site.subnet).toLocaleString("en")} addresses; the hub's hosts would lose that part of the internet to this tunnel. A public LAN this wide is implausible.`,
+        `use the LAN's real range (a /16 or narrower), e.g. ${p.set(key, "192.168.10.0/24")}`,
+      ),
+    );
+  }
+  if (remote.publicIp !== undefined && parseIpv4(remote.publicIp).ok && contains(site.subnet, remote.publicIp)) {
+    issues.push(
+      issue(
+        key,
+        `${site.subnet} contains this site's own publicIp ${remote.publicIp}; the hub would route the tunnel's own packets into the tunnel (a loop, and the tunnel never comes up).`,
+        `set the LAN's private range, e.g. ${p.set(key, "192.168.10.0/24")}, or correct ${site.path}.publicIp`,
+      ),
+    );
+  }
+  for (const [i, admin] of cfg.adminCidrs.entries()) {
+    // Entries wider than a /8 have their own issue (checkAdminCidrs); naming them again here is noise.
+    if (admin.includes(":") || !parseCidr(admin).ok || prefixLength(admin) < 8 || !overlaps(site.subnet, admin))
+      continue;
+    issues.push(
+      issue(
+        key,
+        `${site.subnet} overlaps adminCidrs[${i}] (${admin}); the hub would answer SSH from there into this tunnel, locking you out of the gateways.`,
+        `use the LAN's real range, e.g. ${p.set(key, "192.168.10.0/24")}, or correct adminCidrs[${i}]`,
+      ),
+    );
+  }
+  return issues;
+}
+
+/** `dhcp` LANs: a default route for hosts, usable DNS servers, a pool clear of every configured address. */
+function checkDhcpLan(site: SiteView, p: Phrasing): ConfigIssue[] {
+  const remote = site.remote;
+  if (!remote) return [];
+  const issues: ConfigIssue[] = [];
+  const at = site.path;
+  if (remote.routePropagation !== "dhcp") {
+    for (const field of ["isolatedLan", "dnsServers", "fixedHosts"] as const) {
+      if (remote[field] === undefined) continue;
+      issues.push(
+        issue(
+          `${at}.${field}`,
+          `is set, but routePropagation is ${remote.routePropagation}; it only shapes the DHCP service the gateway runs on a \`dhcp\` LAN.`,
+          `remove it with ${p.remove(`${at}.${field}`)}, or use ${p.set(`${at}.routePropagation`, "dhcp")}`,
+        ),
+      );
+    }
+  }
+  if (remote.kind === "simulated") {
+    for (const field of ["bundleInstalled", "bundleSshKeys"] as const) {
+      if (remote[field] === undefined) continue;
+      issues.push(
+        issue(
+          `${at}.${field}`,
+          "is set on a simulated site, which the stack builds itself: there is no operator bundle.",
+          `remove it with ${p.remove(`${at}.${field}`)}`,
+        ),
+      );
+    }
+  }
+  if (remote.routePropagation !== "dhcp" || remote.kind !== "external") return issues;
+  const subnet = validSubnet(site);
+  const routerExample = exampleHost(subnet, 1, "192.168.1.1");
+  if (remote.lanRouter === undefined && remote.isolatedLan !== true) {
+    issues.push(
+      issue(
+        `${at}.lanRouter`,
+        "is missing: a DHCP client given option 121 ignores the router option (RFC 3442), so without lanRouter in the routes every host on this LAN loses its default route at its next lease.",
+        `name the LAN's own router: ${p.set(`${at}.lanRouter`, routerExample)}, or, for a LAN with no internet exit, ${p.set(`${at}.isolatedLan`, "true")}`,
+      ),
+    );
+  }
+  if (remote.lanRouter !== undefined && remote.isolatedLan === true) {
+    issues.push(
+      issue(
+        `${at}.isolatedLan`,
+        "is true, but lanRouter is set: an isolated LAN has no router to keep as the default route.",
+        `keep one: ${p.remove(`${at}.isolatedLan`)} (hosts keep lanRouter as default route), or ${p.remove(`${at}.lanRouter`)}`,
+      ),
+    );
+  }
+  if (remote.lanRouter !== undefined && remote.lanRouter === remote.testHostAddress) {
+    issues.push(
+      issue(
+        `${at}.testHostAddress`,
+        `is ${remote.testHostAddress}, the LAN router; the test host must be a separate machine.`,
+        `${p.run(`${at}.testHostAddress`, exampleHost(subnet, 3, "192.168.1.3"))}`,
+      ),
+    );
+  }
+  const dns = remote.dnsServers ?? [];
+  if (dns.length > 3) {
+    issues.push(
+      issue(
+        `${at}.dnsServers`,
+        `lists ${dns.length} servers; resolvers read at most 3 nameservers (glibc MAXNS), the rest would be ignored silently.`,
+        `keep three: ${p.remove(`${at}.dnsServers[3]`)} (and any after it)`,
+      ),
+    );
+  }
+  dns.forEach((server, j) => {
+    const key = `${at}.dnsServers[${j}]`;
+    const fix = `${p.run(key, DEFAULT_DNS_SERVERS[j % DEFAULT_DNS_SERVERS.length])}, or the LAN's own resolver`;
+    const parsed = parseIpv4(server);
+    if (!parsed.ok) {
+      issues.push(issue(key, `${parsed.message}; option 6 carries IPv4 addresses only.`, fix));
+    } else if (server === remote.gatewayAddress) {
+      issues.push(
+        issue(
+          key,
+          `is the WireGuard gateway itself, which runs no DNS service (dnsmasq serves DHCP only, port=0); lookups would time out.`,
+          fix,
+        ),
+      );
+    } else if (!isPublicUnicast(server) && !(subnet && contains(subnet, server)) && !isPrivate(server)) {
+      issues.push(
+        issue(
+          key,
+          `${server} cannot be a DNS server for LAN hosts (loopback, link-local, multicast, broadcast or reserved); a host would ask itself or no one.`,
+          fix,
+        ),
+      );
+    } else if (subnet && contains(subnet, server) && [networkAddress(subnet), lastAddress(subnet)].includes(server)) {
+      issues.push(issue(key, `${server} is the network or broadcast address of ${subnet}.`, fix));
+    }
+  });
+  const fixed = remote.fixedHosts ?? [];
+  fixed.forEach((address, j) => {
+    const hostIssues = checkHostAddress(
+      site,
+      `fixedHosts[${j}]`,
+      address,
+      subnet,
+      subnet ? usableRangeText(subnet, false) : undefined,
+      exampleHost(subnet, 5, "192.168.1.5"),
+      p,
+    );
+    issues.push(...hostIssues);
+  });
+  if (subnet && prefixLength(subnet) <= MIN_DHCP_PREFIX) {
+    const configured = [remote.gatewayAddress, remote.lanRouter, remote.testHostAddress, ...fixed].filter(
+      (a): a is string => a !== undefined && parseIpv4(a).ok,
+    );
+    const pool = dhcpPool(subnet, configured);
+    if (!pool || pool.size < MIN_DHCP_POOL) {
+      issues.push(
+        issue(
+          fixed.length > 0 ? `${at}.fixedHosts` : `${at}.subnet`,
+          `leaves ${pool?.size ?? 0} contiguous free address(es) for the DHCP pool in ${subnet} (at least ${MIN_DHCP_POOL} needed) once the gateway, LAN router, test host and fixed hosts are set aside.`,
+          fixed.length > 0
+            ? `group the fixed hosts at the low end of the LAN, or remove some with ${p.remove(`${at}.fixedHosts[${fixed.length - 1}]`)}`
+            : `use a larger LAN, e.g. ${p.set(`${at}.subnet`, `${networkAddress(subnet)}/24`)} if that is its range`,
+        ),
+      );
+    }
+  }
+  return issues;
 }
 
 const SSH_KEY_TYPES = [
@@ -614,9 +906,54 @@ function checkSshPublicKeys(keys: string[], p: Phrasing): ConfigIssue[] {
         ),
       ];
     }
+    const lines = text.split(/\r\n|[\n\r\u2028\u2029\u0085]/).map((l) => l.trim());
+    if (lines.filter((l) => l !== "").length > 1) {
+      // A second key after a line break would be a second authorized key nobody listed.
+      return [
+        issue(
+          key,
+          `holds ${lines.filter((l) => l !== "").length} lines; each entry must be exactly one public key, so a line break cannot add a key nobody reviewed.`,
+          `give each key its own entry: ${p.set(key, "'<first line>'")} and ${p.set(`sshPublicKeys[${keys.length}]`, "'<second line>'")}`,
+        ),
+      ];
+    }
+    const textIssue = textProblem(text.trim(), MAX_SSH_KEY_LENGTH);
+    if (textIssue) return [issue(key, textIssue, fix)];
     const problem = sshPublicKeyProblem(text.trim());
-    return problem ? [issue(key, `${show(text)} is not an OpenSSH public key: ${problem}.`, fix)] : [];
+    if (problem) return [issue(key, `${show(text)} is not an OpenSSH public key: ${problem}.`, fix)];
+    const bits = rsaModulusBits(text.trim());
+    if (bits !== undefined && bits < 2048) {
+      return [
+        issue(
+          key,
+          `is a ${bits}-bit RSA key; OpenSSH refuses RSA keys under 1024 bits and keys under 2048 bits are breakable (NIST SP 800-131A).`,
+          `make a new key, e.g. \`ssh-keygen -t ed25519\`, then ${p.set(key, '"$(cat ~/.ssh/id_ed25519.pub)"')}`,
+        ),
+      ];
+    }
+    const blob = text.trim().split(/\s+/).slice(0, 2).join(" ");
+    const earlier = keys.findIndex((other) => other.trim().split(/\s+/).slice(0, 2).join(" ") === blob);
+    if (earlier < i) {
+      return [issue(key, `is the same key as sshPublicKeys[${earlier}].`, `remove the copy with ${p.remove(key)}`)];
+    }
+    return [];
   });
+}
+
+/** The longest OpenSSH public key line accepted: a 16384-bit RSA key is about 2,800 characters. */
+const MAX_SSH_KEY_LENGTH = 4096;
+
+/** Bit length of an ssh-rsa key's modulus, or undefined for other key types. */
+function rsaModulusBits(line: string): number | undefined {
+  const [type, blob] = line.split(/\s+/);
+  if (type !== "ssh-rsa") return undefined;
+  const fields = sshWireFields(Buffer.from(blob, "base64"));
+  const n = fields?.[2];
+  if (!n) return 0;
+  let at = 0;
+  while (at < n.length && n[at] === 0) at++;
+  if (at === n.length) return 0;
+  return (n.length - at - 1) * 8 + (32 - Math.clz32(n[at]));
 }
 
 /**
@@ -653,12 +990,27 @@ function sshWireFields(bytes: Buffer): Buffer[] | undefined {
   return at === bytes.length ? fields : undefined;
 }
 
-function checkNonEmpty(key: string, value: string, example: string, p: Phrasing): ConfigIssue[] {
-  if (value.trim() !== "" && !/\s/.test(value)) return [];
+/** Scaleway commercial types: DEV1-S, PRO2-XXS, GP1-XS, STARDUST1-S, PLAY2-PICO, POP2-HC-2C-4G... */
+const INSTANCE_TYPE = /^[A-Z0-9]+(?:-[A-Z0-9]+){1,4}$/i;
+/** Image labels (ubuntu_noble), UUIDs, or zone/UUID. */
+const IMAGE =
+  /^(?:[a-z0-9]+(?:[_.-][a-z0-9]+)*|(?:[a-z]{2}-[a-z]{3}-[1-9]\/)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+function checkNonEmpty(key: string, value: string, example: string, p: Phrasing, shape: RegExp): ConfigIssue[] {
+  if (value.trim() === "" || /\s/.test(value)) {
+    return [
+      issue(
+        key,
+        `${show(value)} is empty or contains spaces.`,
+        `${p.run(key, example)}, or ${p.remove(key)} for the default`,
+      ),
+    ];
+  }
+  if (shape.test(value)) return [];
   return [
     issue(
       key,
-      `${show(value)} is empty or contains spaces.`,
+      `${show(value)} is not a Scaleway ${key === "image" ? "image label or UUID (e.g. ubuntu_noble)" : "instance type (e.g. DEV1-S)"}; it names a resource input, so only letters, digits and - _ . / are accepted.`,
       `${p.run(key, example)}, or ${p.remove(key)} for the default`,
     ),
   ];

@@ -28,6 +28,11 @@ async function main(): Promise<number> {
       "only boot and the hub<->spoke ping test (no iperf3/MTU/spoke probes): what the bench times",
       false,
     )
+    .option(
+      "--two-step",
+      "external sites deploy in two steps: pulumi up's checks before the operators install their bundles, then with bundleInstalled",
+      false,
+    )
     .option("--keep", "keep the run directory (host files, logs) under .lab/runs for debugging", false)
     .option(
       "--iperf-seconds <s>",
@@ -62,6 +67,7 @@ async function main(): Promise<number> {
     iperfSeconds: number;
     json?: string;
     tunnelsOnly: boolean;
+    twoStep: boolean;
     vm: boolean;
     tcg: boolean;
     kvm: boolean;
@@ -86,6 +92,7 @@ async function main(): Promise<number> {
       iperfSeconds: o.iperfSeconds,
       resultsFile: o.json,
       tunnelsOnly: o.tunnelsOnly,
+      twoStep: o.twoStep,
     });
     return r.ok ? 0 : 1;
   } catch (e) {

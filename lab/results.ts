@@ -4,7 +4,7 @@ export type Observed = "pass" | "fail";
 
 export interface CheckResult {
   name: string;
-  group: "boot" | "ping" | "spoke-to-spoke" | "throughput" | "mtu" | "fault" | "negative-control";
+  group: "boot" | "ping" | "spoke-to-spoke" | "throughput" | "mtu" | "fault" | "negative-control" | "dhcp" | "two-step";
   expect: Observed;
   observed: Observed;
   ok: boolean;

@@ -5,6 +5,7 @@
  * faults and negative controls. Always cleans up. See lab/README section in the project
  * README ("What is verified here") for the design and the stand-ins.
  */
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { runProgram } from "../testkit/programRun";
@@ -20,6 +21,13 @@ import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, removeRunState, star
 import { allNodes, bare, buildTopology, type LabTopology } from "./topology";
 import type { Ctx } from "./scenarios/context";
 import { bootAll } from "./scenarios/boot";
+import {
+  dhcpLeaseChecks,
+  twoStepAfterInstall,
+  twoStepBeforeInstall,
+  withBundlesInstalled,
+  type ScenarioCtx,
+} from "./scenarios/externalSites";
 import { hubPingChecks, spokeToSpokeChecks } from "./scenarios/connectivity";
 import { throughputAndMtu } from "./scenarios/throughput";
 import {
@@ -52,6 +60,11 @@ export interface LabOptions {
   resultsFile?: string;
   /** Only boot and the hub<->spoke ping test (what `npm run bench` times); no iperf3, MTU or spoke probes. */
   tunnelsOnly?: boolean;
+  /**
+   * The two-step external deploy (lab/scenarios/externalSites.ts): external gateways boot only
+   * after step 1's checks ran without them; then step 2 (bundleInstalled=true) is checked.
+   */
+  twoStep?: boolean;
 }
 
 /** The lab cannot run on this machine (exit code 2 in the CLI). */
@@ -147,7 +160,10 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     step(`program: index.ts under the Pulumi mock runtime (${mode} topology)`);
     const lc = opts.sites === undefined ? defaultLabConfig() : sitesLabConfig(opts.sites);
     result.notes = lc.notes;
-    const program = await runProgram({ config: lc.config, publicIps: lc.publicIps, keySeed: opts.keySeed });
+    // Two-step runs the program twice, and a real stack keeps its keys in state between the
+    // two `pulumi up`s: one seed for both runs stands for that state.
+    const keySeed = opts.keySeed ?? (opts.twoStep ? randomBytes(16).toString("hex") : undefined);
+    const program = await runProgram({ config: lc.config, publicIps: lc.publicIps, keySeed });
     const publicIps = allPublicIps(lc);
     const declaredIps = (program.outputs.gatewayPublicIps ?? {}) as Record<string, string>;
     for (const [site, ip] of Object.entries(declaredIps)) {
@@ -219,9 +235,42 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     step(
       `boot: user-data of ${userData.size} hosts through cloud-init, private NICs hot-plugged after ${(opts.hotplugDelayMs ?? 3000) / 1000} s`,
     );
+    const sc: ScenarioCtx = {
+      log,
+      checks: result.checks,
+      exec: (n, argv, o) => {
+        const h = wiring.hosts.get(n.id);
+        if (!h) throw new Error(`no lab host for ${n.id}`);
+        return h.exec(argv, o);
+      },
+      testHostAddr: c.testHostAddr,
+    };
+    const externals = t.sites.filter((s) => s.kind === "external");
+    const twoStep = opts.twoStep && externals.length > 0;
+    // The same keys as step 1 (Pulumi keeps them in state; here the key seed stands for it).
+    const step2 = twoStep
+      ? await runProgram({ config: withBundlesInstalled(lc.config), publicIps: lc.publicIps, keySeed })
+      : undefined;
+    let installed: () => void = () => {};
+    const operatorsInstall = new Promise<void>((resolve) => (installed = resolve));
+    const step1Checks = step2
+      ? (async () => {
+          step("two-step 1: pulumi up's checks run before any operator installed a bundle");
+          try {
+            await twoStepBeforeInstall(sc, t, program, step2);
+          } finally {
+            log("    operators install their bundles now: external gateways boot");
+            installed();
+          }
+        })()
+      : Promise.resolve();
+    const externalGateways = new Set(externals.map((s) => s.gateway.id));
     marks.boot = Date.now();
-    const boot = await bootAll(c, userData, bundles, opts.hotplugDelayMs ?? 3000);
+    const boot = await bootAll(c, userData, bundles, opts.hotplugDelayMs ?? 3000, (n) =>
+      twoStep && externalGateways.has(n.id) ? operatorsInstall : Promise.resolve(),
+    );
     marks.booted = Date.now();
+    await step1Checks;
     result.hosts = boot.summaries;
     for (const h of boot.summaries) {
       result.metrics.cloudInitMs[h.host] = h.cloudInitMs;
@@ -247,6 +296,15 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
       times.length && times.every((x) => x !== null) ? Math.max(...(times as number[])) : null;
     for (const s of result.sites)
       if (!s.testHostAddress && c.testHostAddr.get(s.name)) s.testHostAddress = c.testHostAddr.get(s.name);
+
+    if (t.sites.some((s) => s.kind === "external" && s.routePropagation === "dhcp")) {
+      step("dhcp LANs: default route, resolv.conf and lease address after the lease (real dhclient)");
+      await dhcpLeaseChecks(sc, t, program.config);
+    }
+    if (step2) {
+      step("two-step 2: bundleInstalled=true, pulumi up's checks again");
+      await twoStepAfterInstall(sc, t, program, step2);
+    }
 
     step("seed ping test: hub test host <-> every remote test host");
     await hubPingChecks(c, result.metrics);

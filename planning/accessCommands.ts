@@ -40,3 +40,49 @@ export function pingTests(plan: TopologyPlan, publicIps: Record<string, string>)
       .map((s) => [s.name, `${from} ping -c 3 -W 2 ${s.testHostAddress}`]),
   );
 }
+
+/** What the user does next for one external site (the `externalSites` stack output). */
+export interface ExternalSiteStep {
+  /** `pending` until the user sets bundleInstalled; then `checked` (verify on) or `unchecked`. */
+  status: "pending" | "checked" | "unchecked";
+  /** What `pulumi up` did and did not check for this peer. */
+  summary: string;
+  /** What to hand to whom. */
+  handTo: string;
+  /** The command that moves the site to its next step, if any. */
+  next?: string;
+}
+
+/**
+ * The two-step external deploy, spelled out per external site: step 1 (`pulumi up`) builds
+ * and checks what the stack owns and produces the bundle; the operator installs it; step 2
+ * (bundleInstalled=true, `pulumi up`) checks the tunnel to that site too.
+ */
+export function externalSiteSteps(plan: TopologyPlan, verify: boolean): Record<string, ExternalSiteStep> {
+  const result: Record<string, ExternalSiteStep> = {};
+  // Spokes are in config order, so a spoke's index is its remoteSites index.
+  plan.spokes.forEach((site, i) => {
+    if (site.kind !== "external") return;
+    const bundle = `pulumi stack output --show-secrets externalSiteBundles --json | jq '.["${site.name}"]'`;
+    const handTo = `the operator of ${site.name} (gateway ${site.publicIp ?? "?"}): the files of \`${bundle}\`, over a private channel (wg0.conf holds its keys)`;
+    const checks = `the hub's handshake with ${site.name}${site.testHostAddress ? ` and a ping to ${site.testHostAddress}` : ""}`;
+    if (site.awaitsOperator) {
+      result[site.name] = {
+        status: "pending",
+        summary: `not checked yet: ${site.name}'s operator has not installed the bundle (bundleInstalled is false), so this pulumi up skipped ${checks}`,
+        handTo,
+        next: `once the operator confirms: pulumi config set --path 'remoteSites[${i}].bundleInstalled' true && pulumi up`,
+      };
+    } else if (verify) {
+      result[site.name] = { status: "checked", summary: `pulumi up checked ${checks}`, handTo };
+    } else {
+      result[site.name] = {
+        status: "unchecked",
+        summary: `bundle installed; not checked because verify is false`,
+        handTo,
+        next: "pulumi config set verify true && pulumi up",
+      };
+    }
+  });
+  return result;
+}

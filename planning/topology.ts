@@ -12,7 +12,8 @@
  */
 import { Address4 } from "ip-address";
 import type { DhcpServerSpec, ForwardFlow, GatewaySpec, StaticRoute, TestHostSpec } from "./specs";
-import { sortCidrs } from "../addressing/ipv4";
+import { dhcpPool, sortCidrs } from "../addressing/ipv4";
+import { DEFAULT_DNS_SERVERS } from "../config/schema";
 import type { RemoteSiteConfig, RoutePropagation, StackConfig } from "../config/types";
 
 export type SiteKind = "scaleway" | "simulated" | "external";
@@ -47,6 +48,11 @@ export interface SitePlan {
   dhcp?: DhcpServerSpec;
   /** `external` only. */
   publicIp?: string;
+  /**
+   * `external` only, and true until the user sets `bundleInstalled`: the far gateway is not
+   * there yet, so `pulumi up` checks nothing that needs it (the two-step external deploy).
+   */
+  awaitsOperator: boolean;
 }
 
 export interface TopologyPlan {
@@ -101,6 +107,7 @@ export function planTopology(cfg: StackConfig): TopologyPlan {
       .sort(byName),
     forwardFlows: hubFlows,
     hostRoutes: routesVia(hubRemote, hubCfg.gatewayAddress),
+    awaitsOperator: false,
   };
 
   const spokes = cfg.remoteSites.map((s): SitePlan => {
@@ -131,6 +138,7 @@ export function planTopology(cfg: StackConfig): TopologyPlan {
       ]),
       hostRoutes: routesVia(remote, s.gatewayAddress),
       publicIp: s.publicIp,
+      awaitsOperator: s.kind === "external" && s.bundleInstalled !== true,
     };
     if (s.routePropagation === "dhcp") plan.dhcp = dhcpFor(s, remote);
     return plan;
@@ -212,23 +220,29 @@ export function testHostSpecFor(site: SitePlan, access: HostAccess): TestHostSpe
 }
 
 /**
- * DHCP for an external LAN whose DHCP the gateway owns. The pool starts at the subnet's
- * 10th host (or right after the gateway in tiny subnets) so that the low addresses stay
- * free for static infrastructure such as the gateway itself and the LAN router.
+ * DHCP for an external LAN whose DHCP the gateway owns. The pool is the longest run of
+ * addresses clear of every configured one (gateway, LAN router, test host, fixed hosts),
+ * above the first nine hosts in LANs of 32 addresses or more (addressing/ipv4.ts dhcpPool);
+ * validation has made sure it holds at least MIN_DHCP_POOL addresses. Hosts keep their
+ * default route through `lanRouter` (RFC 3442, see dnsmasq.ts) unless the LAN is isolated,
+ * and get DNS servers (config, else DEFAULT_DNS_SERVERS, none on an isolated LAN).
  */
 function dhcpFor(site: RemoteSiteConfig, remote: string[]): DhcpServerSpec {
-  const net = new Address4(site.subnet);
-  const first = net.startAddress().bigInt() + 1n;
-  const last = net.endAddress().bigInt() - 1n;
-  const start = last - first >= 20n ? first + 9n : BigInt(new Address4(site.gatewayAddress).bigInt()) + 1n;
-  return {
+  const configured = [site.gatewayAddress, site.lanRouter, site.testHostAddress, ...(site.fixedHosts ?? [])].filter(
+    (a): a is string => a !== undefined,
+  );
+  const pool = dhcpPool(site.subnet, configured);
+  if (!pool) throw new Error(`dhcp: ${site.subnet} has no free address for a pool (validation should have said so)`);
+  const spec: DhcpServerSpec = {
     subnet: site.subnet,
-    rangeStart: Address4.fromBigInt(start).address,
-    rangeEnd: Address4.fromBigInt(last).address,
+    rangeStart: pool.start,
+    rangeEnd: pool.end,
     leaseTime: "12h",
     routes: routesVia(remote, site.gatewayAddress),
     lanRouter: site.lanRouter,
+    dnsServers: [...(site.dnsServers ?? (site.isolatedLan ? [] : DEFAULT_DNS_SERVERS))],
   };
+  return spec;
 }
 
 function routesVia(destinations: string[], via: string): StaticRoute[] {

@@ -12,10 +12,15 @@ import {
 } from "../testkit/cloudInit";
 import type { GatewaySpec } from "../planning/specs";
 
+/** What the component passes for an external site: no SSH keys unless the user opted in (bundleSshKeys). */
+const USER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeUserKeyForRendererTestsOnly000000000 ops@laptop";
+const operatorSpec = (spec: GatewaySpec, keys: string[] = []): GatewaySpec => ({ ...spec, sshAuthorizedKeys: keys });
+
 const VARIANTS: { name: string; build: (keys: KeyRing) => GatewaySpec }[] = [
-  { name: "static", build: (keys) => spokeGatewaySpec(keys, "static") },
-  { name: "dhcp", build: (keys) => spokeGatewaySpec(keys, "dhcp") },
-  { name: "dhcp with lanRouter", build: (keys) => spokeGatewaySpec(keys, "dhcp", "192.168.1.254") },
+  { name: "static", build: (keys) => operatorSpec(spokeGatewaySpec(keys, "static")) },
+  { name: "dhcp", build: (keys) => operatorSpec(spokeGatewaySpec(keys, "dhcp")) },
+  { name: "dhcp with lanRouter", build: (keys) => operatorSpec(spokeGatewaySpec(keys, "dhcp", "192.168.1.254")) },
+  { name: "static, SSH keys opted in", build: (keys) => operatorSpec(spokeGatewaySpec(keys, "static"), [USER_KEY]) },
 ];
 
 describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
@@ -45,10 +50,14 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
     expect(masked).toMatchSnapshot();
   });
 
-  it("holds the very strings the gateway cloud-config writes", () => {
-    const cloudConfig = renderGatewayCloudConfig(spec);
-    expect(bundle[BUNDLE_FILES.cloudConfig]).toBe(cloudConfig);
-    const files = parseCloudConfig(cloudConfig).files;
+  it("holds the very strings the gateway cloud-config writes, minus everything about SSH", () => {
+    const gateway = parseCloudConfig(renderGatewayCloudConfig(spec));
+    const operator = parseCloudConfig(bundle[BUNDLE_FILES.cloudConfig]);
+    expect(bundle[BUNDLE_FILES.cloudConfig]).toMatch(
+      /^#cloud-config\n# WireGuard site-to-site gateway of site "onprem"/,
+    );
+    const files = operator.files;
+    expect([...files.keys()]).toEqual([...gateway.files.keys()]);
     // wg0.conf is the manual (wg-quick) form; the cloud-config carries the same tunnel as
     // networkd's netdev: same private key, same peers.
     expect(files.has(PATHS.wireguardConfig)).toBe(false);
@@ -61,6 +70,33 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
     expect(bundle[BUNDLE_FILES.sysctl]).toBe(files.get(PATHS.sysctl)?.content);
     expect(bundle[BUNDLE_FILES.forwardPolicy]).toBe(files.get(PATHS.forwardPolicy)?.content);
     if (isDhcp) expect(bundle[BUNDLE_FILES.dnsmasq]).toBe(files.get(PATHS.dnsmasq)?.content);
+    const { ssh_pwauth, ssh_deletekeys, ssh_keys, disable_root, ssh_authorized_keys, ...rest } = gateway.raw as Record<
+      string,
+      unknown
+    >;
+    expect([ssh_pwauth, ssh_deletekeys, ssh_keys]).not.toContain(undefined); // the gateway's own do set them
+    void disable_root;
+    void ssh_authorized_keys;
+    const operatorRest: Record<string, unknown> = { ...operator.raw };
+    for (const key of ["disable_root", "ssh_authorized_keys"]) delete operatorRest[key];
+    expect(operatorRest).toEqual(rest);
+  });
+
+  it("changes SSH on the operator's host only when opted in, never with the deploy key, and says so", () => {
+    const doc = parseCloudConfig(bundle[BUNDLE_FILES.cloudConfig]).raw as Record<string, unknown>;
+    const readme = bundle[BUNDLE_FILES.readme];
+    for (const key of ["ssh_pwauth", "ssh_deletekeys", "ssh_keys"]) expect(doc).not.toHaveProperty(key);
+    expect(bundle[BUNDLE_FILES.cloudConfig]).not.toContain("deploy");
+    if (spec.sshAuthorizedKeys.length === 0) {
+      expect(doc).not.toHaveProperty("ssh_authorized_keys");
+      expect(doc).not.toHaveProperty("disable_root");
+      expect(readme).toContain("nothing in this bundle changes SSH on your host");
+    } else {
+      expect(doc.ssh_authorized_keys).toEqual([USER_KEY]);
+      expect(doc.disable_root).toBe(false);
+      expect(readme).toMatch(/adds\n1 public key\(s\) to root's authorized_keys/);
+      expect(readme).toContain("ssh-ed25519 ... ops@laptop");
+    }
   });
 
   it("keeps the private key in wg0.conf (and the cloud-config that writes it) only", () => {

@@ -2,6 +2,7 @@
  * What the operator of an `external` site installs on their own Linux gateway. Every
  * file is the very string the gateway cloud-config writes (renderGatewayFiles).
  */
+import { parseDocument } from "yaml";
 import { PATHS, UNITS } from "../cloud-init/common";
 import { NFT_TABLE } from "../cloud-init/firewall";
 import { renderGatewayCloudConfig, renderGatewayFiles } from "../cloud-init/gateway";
@@ -78,9 +79,56 @@ function readme(spec: GatewaySpec, opts: OperatorBundleOptions, routeFile: strin
         ].join("\n"),
     "",
     `${BUNDLE_FILES.cloudConfig} does all of the above in one go on a host provisioned with cloud-init.`,
+    ...sshNote(spec),
+    "",
+    `Once installed, tell the stack's owner: they set bundleInstalled for site "${spec.siteName}" and run`,
+    "pulumi up, which then checks this tunnel's handshake (and pings a LAN host, if one is configured).",
     "",
   ];
   return steps.filter((line, i) => line !== "" || steps[i - 1] !== "").join("\n");
+}
+
+/** cloud-config keys that change SSH on the host they run on. */
+const SSH_KEYS = ["ssh_pwauth", "disable_root", "ssh_authorized_keys", "ssh_deletekeys", "ssh_keys"] as const;
+
+/**
+ * The gateway cloud-config minus everything that touches SSH: the operator's host is not
+ * the stack's, so the bundle leaves its logins, host keys and password policy alone. Only
+ * when the stack's owner opted in (remoteSites[i].bundleSshKeys, which fills
+ * sshAuthorizedKeys with the user's own keys and never the deploy key) does it add those
+ * keys for root, and README.txt says so.
+ */
+export function operatorCloudConfig(spec: GatewaySpec): string {
+  const rendered = renderGatewayCloudConfig({ ...spec, sshHostKey: undefined });
+  // The header comment ("#cloud-config" and what the file is) hangs on the first key, which
+  // may be one removed below: keep it aside and put it back on top.
+  const header = rendered.split("\n").filter((line, i, all) => all.slice(0, i + 1).every((l) => l.startsWith("#")));
+  const doc = parseDocument(rendered);
+  doc.commentBefore = null;
+  for (const key of SSH_KEYS) doc.delete(key);
+  const first = (doc.contents as { items?: { key?: { commentBefore?: string | null } }[] } | null)?.items?.[0];
+  if (first?.key) first.key.commentBefore = null;
+  if (spec.sshAuthorizedKeys.length > 0) {
+    // Root's keys: Ubuntu's default disable_root would prefix them with a "login as ubuntu" refusal.
+    doc.set("disable_root", false);
+    doc.set("ssh_authorized_keys", [...spec.sshAuthorizedKeys]);
+  }
+  return [...header, doc.toString({ lineWidth: 0, blockQuote: "literal", indentSeq: true })].join("\n");
+}
+
+function sshNote(spec: GatewaySpec): string[] {
+  if (spec.sshAuthorizedKeys.length === 0) {
+    return ["SSH: nothing in this bundle changes SSH on your host (no keys, no settings)."];
+  }
+  return [
+    `SSH: at the stack owner's request (remoteSites[].bundleSshKeys), ${BUNDLE_FILES.cloudConfig} adds`,
+    `${spec.sshAuthorizedKeys.length} public key(s) to root's authorized_keys and sets disable_root: false:`,
+    ...spec.sshAuthorizedKeys.map((k) =>
+      `   ${k.trim().split(/\s+/).slice(0, 1).join(" ")} ... ${k.trim().split(/\s+/).slice(2).join(" ")}`.trimEnd(),
+    ),
+    `Delete the ssh_authorized_keys and disable_root lines from ${BUNDLE_FILES.cloudConfig} to refuse;`,
+    "the manual steps above never touch SSH.",
+  ];
 }
 
 /** filename -> content of the bundle for an external site's operator. Contains secrets. */
@@ -101,7 +149,7 @@ export function renderOperatorBundle(spec: GatewaySpec, opts: OperatorBundleOpti
   } else {
     bundle[BUNDLE_FILES.routes] = renderStaticRoutesScript(lanRoutes(spec), spec.siteName);
   }
-  bundle[BUNDLE_FILES.cloudConfig] = renderGatewayCloudConfig(spec);
+  bundle[BUNDLE_FILES.cloudConfig] = operatorCloudConfig(spec);
   bundle[BUNDLE_FILES.readme] = readme(spec, opts, BUNDLE_FILES.routes);
   return bundle;
 }

@@ -252,6 +252,14 @@ describe("rendered scripts pass shellcheck -s sh", () => {
       handshakeScript("par gateway", [{ name: "onprem", publicKey: a }], t.handshakeSeconds),
     ],
     ["pingScript", pingScript("par test host", "192.168.1.3", t.pingSeconds)],
+    [
+      "pingScript with lease renewal",
+      pingScript("par test host", "192.168.1.3", t.pingSeconds, {
+        localAddress: "192.168.0.3",
+        everySeconds: 120,
+        max: 15,
+      }),
+    ],
   ];
 
   it.each(scripts)("%s has no findings", (_name, script) => {
@@ -546,5 +554,53 @@ describe("handshakeScript and pingScript against two WireGuard hosts (wireguard-
     }
     // The restored route works again: the failure was the route, not a broken lab.
     expect((await runScript(lab.keys, lab.hub, pingScript("hub test host", "192.168.1.1", 20), 45)).code).toBe(0);
+  }, 60000);
+
+  it("ping: a route that arrives with a renewed DHCP lease is waited for, renewing the lease of the NIC holding the local address", async () => {
+    await ipIn(lab.hub.ns, ["route", "del", "192.168.1.0/24", "dev", "wg0"]);
+    try {
+      await withScratchDirAsync(async (dir) => {
+        // TEST STAND-IN for networkd: `networkctl renew <iface>` brings the VPC route, as the
+        // renewed lease would; it records the interface it was asked about.
+        writeFileSync(
+          join(dir, "networkctl"),
+          `#!/bin/sh\n[ "$1" = renew ] || exit 1\necho "$2" >> ${dir}/renewed\nip route replace 192.168.1.0/24 dev wg0\n`,
+          { mode: 0o755 },
+        );
+        const script = pingScript("hub test host", "192.168.1.1", 30, {
+          localAddress: "192.168.0.1",
+          everySeconds: 2,
+          max: 3,
+        });
+        const r = await runScript(lab.keys, lab.hub, script, 45, `${dir}:${PATH}`);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toMatch(/3 received.*\(after 1 DHCP lease renewal\(s\)\)/);
+        expect(r.stderr).toContain("renewed the DHCP lease of lan0 (1/3)");
+        expect(readFileSync(join(dir, "renewed"), "utf8")).toBe("lan0\n");
+      });
+    } finally {
+      await ipIn(lab.hub.ns, ["route", "replace", "192.168.1.0/24", "dev", "wg0"]);
+    }
+  }, 60000);
+
+  it("ping negative control: renewals that bring no route stay bounded in count and time, and the failure says so", async () => {
+    await ipIn(lab.hub.ns, ["route", "del", "192.168.1.0/24", "dev", "wg0"]);
+    try {
+      await withScratchDirAsync(async (dir) => {
+        writeFileSync(join(dir, "networkctl"), `#!/bin/sh\necho x >> ${dir}/renewed\n`, { mode: 0o755 });
+        const script = pingScript("hub test host", "192.168.1.1", 10, {
+          localAddress: "192.168.0.1",
+          everySeconds: 1,
+          max: 2,
+        });
+        const r = await runScript(lab.keys, lab.hub, script, 40, `${dir}:${PATH}`);
+        expect(r.code).toBe(1);
+        expect(r.seconds).toBeLessThan(22);
+        expect(readFileSync(join(dir, "renewed"), "utf8").trim().split("\n")).toHaveLength(2);
+        expect(r.stderr).toContain("cannot ping 192.168.1.1 after 10s");
+      });
+    } finally {
+      await ipIn(lab.hub.ns, ["route", "replace", "192.168.1.0/24", "dev", "wg0"]);
+    }
   }, 60000);
 });

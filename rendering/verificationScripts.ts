@@ -14,14 +14,21 @@ export interface VerificationTimeouts {
   cloudInitSeconds: number;
   /** From cloud-init done to a WireGuard handshake with every peer. */
   handshakeSeconds: number;
-  /** Ping retries across the tunnel (routes may still be propagating). */
+  /**
+   * Ping retries across the tunnel. VPC route changes "may take up to 30 minutes to
+   * propagate" and reach a host at its next DHCP lease (docs-content vpc/how-to/manage-routing),
+   * so the bound covers that, with lease renewals in between (PING_LEASE_RENEWAL).
+   */
   pingSeconds: number;
 }
+
+/** While the ping fails: renew the local private NIC's DHCP lease every `everySeconds`, at most `max` times. */
+export const PING_LEASE_RENEWAL = { everySeconds: 120, max: 15 } as const;
 
 export const DEFAULT_VERIFICATION_TIMEOUTS: VerificationTimeouts = {
   cloudInitSeconds: 900,
   handshakeSeconds: 300,
-  pingSeconds: 120,
+  pingSeconds: 1800,
 };
 
 /** A peer the handshake check expects; a bare string is a public key with no site name. */
@@ -180,21 +187,66 @@ done
 `;
 }
 
-/** The seed's test: ping the remote test host; retried while routes settle. */
-export function pingScript(from: string, target: string, seconds: number): string {
+export interface PingRenewal {
+  /** The pinging host's own private address: its interface is the one whose lease is renewed. */
+  localAddress: string;
+  everySeconds: number;
+  max: number;
+}
+
+/**
+ * The seed's test: ping the remote test host; retried while routes settle. With `renew`,
+ * each `everySeconds` without success renews the DHCP lease of the interface holding
+ * `localAddress` (`networkctl renew`, systemd-networkd as on Ubuntu), so VPC routes created
+ * after the host's first lease arrive without waiting for its natural renewal. Bounded in
+ * time (`seconds`) and count (`max`).
+ */
+export function pingScript(from: string, target: string, seconds: number, renew?: PingRenewal): string {
   boundSeconds(seconds, "ping");
   plainAddress(target, "pingScript: target");
+  const renewal = renew
+    ? {
+        local: plainAddress(renew.localAddress, "pingScript: localAddress"),
+        every: boundSeconds(renew.everySeconds, "lease renewal interval"),
+        max: assertIntegerInRange(renew.max, 0, 100, "lease renewals"),
+      }
+    : undefined;
+  const renewBlock = renewal
+    ? `
+  if [ "$now" -ge "$next_renew" ] && [ "$renewals" -lt ${renewal.max} ]; then
+    next_renew=$(( now + ${renewal.every} ))
+    iface=$(ip -o -4 addr show | awk -v a=${renewal.local} '{ split($4, p, "/"); if (p[1] == a) { print $2; exit } }')
+    if [ -z "$iface" ]; then
+      note="; no interface holds ${renewal.local}, lease not renewed"
+    elif command -v networkctl >/dev/null 2>&1 && timeout 30 networkctl renew "$iface" >/dev/null 2>&1; then
+      renewals=$(( renewals + 1 ))
+      echo "ping $host -> $target: no answer yet; renewed the DHCP lease of $iface ($renewals/${renewal.max}) for new VPC routes" >&2
+    else
+      note="; could not renew the DHCP lease of $iface (networkctl renew)"
+    fi
+  fi`
+    : "";
   return `${header(`ping ${target}`, from)}
 target=${target}
 deadline=$(( $(date +%s) + ${seconds} ))
+renewals=0
+note=""${
+    renewal
+      ? `
+next_renew=$(( $(date +%s) + ${renewal.every} ))`
+      : ""
+  }
 while :; do
   if out=$(ping -c 3 -W 2 "$target" 2>&1); then
-    echo "ping $host -> $target: $(printf '%s\\n' "$out" | grep -E 'packets transmitted|rtt' | tr '\\n' ' ')"
+    after=""
+    if [ "$renewals" -gt 0 ]; then after=" (after $renewals DHCP lease renewal(s))"; fi
+    echo "ping $host -> $target: $(printf '%s\\n' "$out" | grep -E 'packets transmitted|rtt' | tr '\\n' ' ')$after"
     exit 0
   fi
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    fail "$host cannot ping $target after ${seconds}s (last: $(printf '%s\\n' "$out" | grep -v '^$' | tail -n 1)); look at: ip route get $target (on $host); the VPC routes; nft list table inet wg_s2s (on both gateways); wg show wg0"
-  fi
+  now=$(date +%s)
+  if [ "$now" -ge "$deadline" ]; then
+    fail "$host cannot ping $target after ${seconds}s (last: $(printf '%s\\n' "$out" | grep -v '^$' | tail -n 1))\${note}; look at: ip route get $target (on $host); the VPC routes; nft list table inet wg_s2s (on both gateways); wg show wg0"
+  fi${renewBlock}
   sleep 3
 done
 `;

@@ -46,6 +46,8 @@ export interface DeclaredResource {
   /** Dotted paths of inputs that were secret, e.g. "userData". */
   secretInputs: string[];
   state: Record<string, any>;
+  /** Resource options as the SDK sent them to the engine. */
+  options: { replaceOnChanges: string[]; ignoreChanges: string[]; deleteBeforeReplace: boolean; dependsOn: string[] };
 }
 
 export interface ProgramRun {
@@ -154,6 +156,12 @@ function makeMocks(opts: ProgramRunOptions, resources: DeclaredResource[]) {
         inputs,
         secretInputs,
         state,
+        options: optionsSeen.get(`${args.type}::${args.name}`) ?? {
+          replaceOnChanges: [],
+          ignoreChanges: [],
+          deleteBeforeReplace: false,
+          dependsOn: [],
+        },
       });
       return { id, state };
     },
@@ -192,6 +200,28 @@ export function toPulumiConfig(config: Record<string, unknown>): Record<string, 
  * sandbox's global store), so the handler, not the monitor, is what changes between runs.
  */
 let currentMocks: ReturnType<typeof makeMocks> | undefined;
+
+/**
+ * The mocks' newResource sees inputs only; the options (replaceOnChanges, ignoreChanges,
+ * dependsOn) travel in the engine request, so the mock monitor's registerResource is wrapped
+ * to note them first. dependsOn is kept as resource names (the last URN segment).
+ */
+const optionsSeen = new Map<string, DeclaredResource["options"]>();
+function noteOptionsOnMonitor(): void {
+  const monitor = (pulumi.runtime as any).getMonitor?.();
+  if (!monitor || monitor.__wgS2sNotesOptions || typeof monitor.registerResource !== "function") return;
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback: any) => {
+    optionsSeen.set(`${req.getType()}::${req.getName()}`, {
+      replaceOnChanges: req.getReplaceonchangesList?.() ?? [],
+      ignoreChanges: req.getIgnorechangesList?.() ?? [],
+      deleteBeforeReplace: Boolean(req.getDeletebeforereplace?.()),
+      dependsOn: (req.getDependenciesList?.() ?? []).map((urn: string) => urn.slice(urn.lastIndexOf("::") + 2)),
+    });
+    return register(req, callback);
+  };
+  monitor.__wgS2sNotesOptions = true;
+}
 const dispatchingMocks = {
   newResource: (args: any) => currentMocks!.newResource(args),
   call: (args: any) => currentMocks!.call(args),
@@ -206,6 +236,8 @@ export async function startMockRun(opts: ProgramRunOptions): Promise<DeclaredRes
   currentMocks = makeMocks(opts, resources);
   await pulumi.runtime.setMocks(dispatchingMocks as any, PROJECT, opts.stack ?? "lab", false);
   pulumi.runtime.setAllConfig(toPulumiConfig(opts.config));
+  optionsSeen.clear();
+  noteOptionsOnMonitor();
   return resources;
 }
 

@@ -18,6 +18,8 @@ export async function bootAll(
   userData: Map<string, string>,
   bundles: Map<string, Record<string, string>>,
   hotplugDelayMs: number,
+  /** Awaited before a node boots: the two-step scenario (externalSites.ts) holds external gateways back with it. */
+  gate: (n: LabNode) => Promise<void> = async () => {},
 ): Promise<{ summaries: HostBootSummary[]; firstPing: Record<string, number | null> }> {
   const { t } = c;
   const hub = t.sites[0];
@@ -48,9 +50,14 @@ export async function bootAll(
   const bootNode = async (site: LabSite, n: LabNode) => {
     const s = summary(n);
     const ud = userData.get(n.id);
-    const ci = ud ? runUserData(host(c, n), ud, { instanceId: `${t.prefix}-${n.id}` }) : Promise.resolve(null);
+    // Registered before the gate opens, so a LAN host waiting for its gateway waits for the gate too.
+    const gated = gate(n);
+    const ci = gated.then(() =>
+      ud ? runUserData(host(c, n), ud, { instanceId: `${t.prefix}-${n.id}` }) : Promise.resolve(null),
+    );
     cloudInitDone.set(n.id, ci);
     const nicWork = (async () => {
+      await gated;
       if (n.privateNic.hotplug) {
         // Scaleway attaches the NIC while the server boots. Where the user-data waits for it,
         // plug it a few seconds into that wait (so the wait is really exercised); else a few
