@@ -40,11 +40,13 @@ describe("parseStackConfig defaults", () => {
       image: "ubuntu_noble",
       testHostPublicIp: false,
       verify: true,
+      dynamicPeerCidrs: ["0.0.0.0/0"],
       tunnel: { listenPort: 52435, keepaliveSeconds: 25, mtu: 1420, cidr: "172.16.0.0/24" },
       scalewaySite: {
         name: "scaleway",
         subnet: "192.168.0.0/24",
         gatewayAddress: "192.168.0.2",
+        testHost: true,
         testHostAddress: "192.168.0.3",
         tunnelAddress: "172.16.0.1",
         routePropagation: "vpc-route",
@@ -56,6 +58,7 @@ describe("parseStackConfig defaults", () => {
           kind: "simulated",
           subnet: "192.168.1.0/24",
           gatewayAddress: "192.168.1.2",
+          testHost: true,
           testHostAddress: "192.168.1.3",
           tunnelAddress: "172.16.0.2",
           routePropagation: "vpc-route",
@@ -134,6 +137,7 @@ describe("parseStackConfig coercion (Pulumi passes config as strings)", () => {
         publicIp: "198.51.100.4",
         routePropagation: "static", // external sites have no VPC: static is their default
         allowSpokeToSpoke: false,
+        testHost: false,
         keyGeneration: 2,
       },
     ]);
@@ -348,6 +352,7 @@ describe("exported key lists", () => {
       keepalive: 10,
       mtu: 1380,
       tunnelCidr: "172.16.9.0/24",
+      dynamicPeerCidrs: ["198.51.100.0/24"],
       scalewaySite: { name: "hub" },
       remoteSites: [],
     };
@@ -372,6 +377,7 @@ describe("exported key lists", () => {
       fixedHosts: ["192.168.1.5"],
       bundleInstalled: true,
       bundleSshKeys: true,
+      privateNetworkId: "11111111-2222-3333-4444-555555555555",
     };
     expect(Object.keys(remote).sort()).toEqual([...REMOTE_SITE_KEYS].sort());
     expect(() => parseStackConfig({ ...ADMIN, remoteSites: [remote] })).not.toThrow();

@@ -53,6 +53,9 @@ export function parseStackConfig(raw: Record<string, unknown>, p: Phrasing = CON
     image: r.string("image", get("image")) ?? d.image,
     testHostPublicIp: r.boolean("testHostPublicIp", get("testHostPublicIp")) ?? d.testHostPublicIp,
     verify: r.boolean("verify", get("verify")) ?? d.verify,
+    dynamicPeerCidrs: r.stringList("dynamicPeerCidrs", get("dynamicPeerCidrs"), "198.51.100.0/24") ?? [
+      ...d.dynamicPeerCidrs,
+    ],
     tunnel: {
       listenPort: r.number("listenPort", get("listenPort"), d.listenPort) ?? d.listenPort,
       keepaliveSeconds: r.number("keepalive", get("keepalive"), d.keepalive) ?? d.keepalive,
@@ -72,20 +75,39 @@ function parseScalewaySite(r: Reader, value: unknown): ScalewaySiteConfig {
   const obj = r.object(path, value);
   if (!obj) return { ...d };
   r.rejectUnknownKeys(path, obj, SCALEWAY_SITE_KEYS);
-  const subnet = r.string(`${path}.subnet`, obj.subnet) ?? d.subnet;
+  const privateNetworkId = r.optionalString(`${path}.privateNetworkId`, obj.privateNetworkId);
+  // Joining an existing network: its subnet is a fact the user states (planning needs it
+  // before any provider call); the deploy checks it against the network itself.
+  const subnet =
+    privateNetworkId !== undefined
+      ? r.required(
+          `${path}.subnet`,
+          obj.subnet,
+          "<the network's subnet, e.g. 192.168.0.0/24>",
+          "when joining an existing private network (privateNetworkId)",
+        )
+      : (r.string(`${path}.subnet`, obj.subnet) ?? d.subnet);
   // A moved subnet moves the default addresses with it (.2 and .3), so changing only the
   // subnet gives a valid site instead of two "outside the subnet" errors.
-  const derived = subnet !== d.subnet ? defaultHostsOf(subnet) : undefined;
-  return {
+  const derived = subnet !== undefined && subnet !== d.subnet ? defaultHostsOf(subnet) : undefined;
+  const testHost = r.boolean(`${path}.testHost`, obj.testHost) ?? privateNetworkId === undefined;
+  const testHostAddress =
+    r.optionalString(`${path}.testHostAddress`, obj.testHostAddress) ??
+    (testHost ? (derived?.testHost ?? d.testHostAddress) : undefined);
+  const site: ScalewaySiteConfig = {
     name: r.string(`${path}.name`, obj.name) ?? d.name,
-    subnet,
+    subnet: subnet ?? "",
     gatewayAddress: r.string(`${path}.gatewayAddress`, obj.gatewayAddress) ?? derived?.gateway ?? d.gatewayAddress,
-    testHostAddress: r.string(`${path}.testHostAddress`, obj.testHostAddress) ?? derived?.testHost ?? d.testHostAddress,
+    testHost,
     tunnelAddress: r.string(`${path}.tunnelAddress`, obj.tunnelAddress) ?? d.tunnelAddress,
     routePropagation:
       r.choice(`${path}.routePropagation`, obj.routePropagation, ROUTE_PROPAGATIONS) ?? d.routePropagation,
     keyGeneration: r.number(`${path}.keyGeneration`, obj.keyGeneration, 1) ?? d.keyGeneration,
   };
+  // Optional fields stay absent rather than undefined-valued, so objects compare and print cleanly.
+  if (privateNetworkId !== undefined) site.privateNetworkId = privateNetworkId;
+  if (testHostAddress !== undefined) site.testHostAddress = testHostAddress;
+  return site;
 }
 
 function parseRemoteSites(r: Reader, value: unknown, tunnelCidr: string): RemoteSiteConfig[] {
@@ -138,10 +160,15 @@ function parseRemoteSite(
     routePropagation:
       r.choice(`${path}.routePropagation`, obj.routePropagation, ROUTE_PROPAGATIONS) ?? DEFAULT_ROUTE_PROPAGATION[kind],
     allowSpokeToSpoke: r.boolean(`${path}.allowSpokeToSpoke`, obj.allowSpokeToSpoke) ?? false,
+    testHost: false,
     keyGeneration: r.number(`${path}.keyGeneration`, obj.keyGeneration, 1) ?? 0,
   };
   // Optional fields stay absent rather than undefined-valued, so objects compare and print cleanly.
   const testHostAddress = r.optionalString(`${path}.testHostAddress`, obj.testHostAddress);
+  const privateNetworkId = r.optionalString(`${path}.privateNetworkId`, obj.privateNetworkId);
+  site.testHost =
+    r.boolean(`${path}.testHost`, obj.testHost) ?? (kind === "simulated" && privateNetworkId === undefined);
+  if (privateNetworkId !== undefined) site.privateNetworkId = privateNetworkId;
   const publicIp = r.optionalString(`${path}.publicIp`, obj.publicIp);
   const lanRouter = r.optionalString(`${path}.lanRouter`, obj.lanRouter);
   if (testHostAddress !== undefined) site.testHostAddress = testHostAddress;
@@ -221,11 +248,11 @@ class Reader {
     return text === undefined || text.trim() === "" ? undefined : text;
   }
 
-  required(key: string, value: unknown, example: string): string | undefined {
+  required(key: string, value: unknown, example: string, when = "for every remote site"): string | undefined {
     if (value === undefined || value === null || value === "") {
       this.issues.push({
         key,
-        problem: "is required for every remote site and is missing.",
+        problem: `is required ${when} and is missing.`,
         fix: `${this.p.run(key, example)}`,
       });
       return undefined;

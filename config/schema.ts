@@ -31,6 +31,7 @@ export const DEFAULT_SCALEWAY_SITE: Readonly<ScalewaySiteConfig> = Object.freeze
   name: "scaleway",
   subnet: "192.168.0.0/24",
   gatewayAddress: "192.168.0.2",
+  testHost: true,
   testHostAddress: "192.168.0.3",
   tunnelAddress: "172.16.0.1",
   routePropagation: "vpc-route",
@@ -43,6 +44,7 @@ export const DEFAULT_REMOTE_SITES: readonly Readonly<RemoteSiteConfig>[] = Objec
     kind: "simulated",
     subnet: "192.168.1.0/24",
     gatewayAddress: "192.168.1.2",
+    testHost: true,
     testHostAddress: "192.168.1.3",
     tunnelAddress: "172.16.0.2",
     routePropagation: "vpc-route",
@@ -77,18 +79,37 @@ export const SITE_NAME_PATTERN = /^[a-z](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
 
 export const SCALEWAY_SITE_FIELDS: readonly (KeySchema & { key: keyof ScalewaySiteConfig })[] = [
   { key: "name", type: "string", default: DEFAULT_SCALEWAY_SITE.name, description: "site name (DNS label)" },
-  { key: "subnet", type: "CIDR", default: DEFAULT_SCALEWAY_SITE.subnet, description: "the private network's subnet" },
+  {
+    key: "subnet",
+    type: "CIDR",
+    default: DEFAULT_SCALEWAY_SITE.subnet,
+    description:
+      "the private network's subnet; with `privateNetworkId`, required: the existing network's subnet (checked against it at deploy time)",
+  },
+  {
+    key: "privateNetworkId",
+    type: "string",
+    defaultText: "none: create a VPC and a private network",
+    description:
+      "join this existing private network (UUID or `fr-par/UUID`); the stack creates, changes and deletes nothing of it or its VPC",
+  },
   {
     key: "gatewayAddress",
     type: "string",
     defaultText: "`.2` of the subnet",
-    description: "gateway's fixed private address",
+    description: "gateway's fixed private address (reserved in IPAM; must be free on an existing network)",
+  },
+  {
+    key: "testHost",
+    type: "boolean",
+    defaultText: "`true`; `false` with `privateNetworkId`",
+    description: "build a test host for the ping test",
   },
   {
     key: "testHostAddress",
     type: "string",
-    defaultText: "`.3` of the subnet",
-    description: "test host's fixed private address",
+    defaultText: "`.3` of the subnet when `testHost`",
+    description: "test host's fixed private address; without `testHost`, an existing host to ping (optional)",
   },
   {
     key: "tunnelAddress",
@@ -116,9 +137,21 @@ export const REMOTE_SITE_FIELDS: readonly (KeySchema & { key: keyof RemoteSiteCo
   { key: "subnet", type: "CIDR", required: true, description: "the site's LAN" },
   { key: "gatewayAddress", type: "string", required: true, description: "the site gateway's LAN address" },
   {
+    key: "privateNetworkId",
+    type: "string",
+    defaultText: "none",
+    description: "`simulated` only: join this existing private network instead of creating one (as `scalewaySite`)",
+  },
+  {
+    key: "testHost",
+    type: "boolean",
+    defaultText: "`true` (simulated), `false` with `privateNetworkId` or `external`",
+    description: "`simulated` only: build a test host",
+  },
+  {
     key: "testHostAddress",
     type: "string",
-    description: "host to ping; required for `simulated`, optional for `external`",
+    description: "host to ping; required when a test host is built, optional otherwise",
   },
   { key: "tunnelAddress", type: "string", required: true, description: "the site's address in `tunnelCidr`" },
   {
@@ -127,7 +160,13 @@ export const REMOTE_SITE_FIELDS: readonly (KeySchema & { key: keyof RemoteSiteCo
     defaultText: "`vpc-route` (simulated), `static` (external)",
     description: "`vpc-route`, `static`, or `dhcp` (external LANs whose DHCP the gateway owns)",
   },
-  { key: "publicIp", type: "string", description: "`external` only: the far gateway's public IPv4" },
+  {
+    key: "publicIp",
+    type: "string",
+    defaultText: "none: dynamic or NATed far end",
+    description:
+      "`external` only: the far gateway's fixed public IPv4 (the hub dials it and admits WireGuard only from it); without it the far end dials the hub and keeps the tunnel up",
+  },
   {
     key: "lanRouter",
     type: "string",
@@ -220,6 +259,13 @@ export const STACK_CONFIG_SCHEMA = [
     type: "integer",
     default: 25,
     description: "PersistentKeepalive (seconds) from spokes to the hub; 0 disables it.",
+  },
+  {
+    key: "dynamicPeerCidrs",
+    type: "string[]",
+    default: ["0.0.0.0/0"],
+    description:
+      "Sources the hub admits WireGuard (UDP `listenPort`) from for external sites without `publicIp`; narrow it to your ISP's ranges if you know them.",
   },
   { key: "mtu", type: "integer", default: 1420, description: "MTU of wg0 (1280-1440); TCP MSS is clamped to it." },
   {

@@ -47,12 +47,22 @@ export interface TunnelSettings {
 export interface ScalewaySiteConfig {
   /** Lower-case DNS label; names every resource of the site. */
   name: string;
-  /** The private network's IPv4 subnet (seed: 192.168.0.0/24). */
+  /**
+   * The private network's IPv4 subnet (seed: 192.168.0.0/24). With `privateNetworkId` it is
+   * the existing network's subnet, stated by the user and checked against the network at deploy time.
+   */
   subnet: string;
+  /**
+   * An existing private network to join instead of creating a VPC and a private network.
+   * Nothing of that network or its VPC is created, changed or deleted by the stack.
+   */
+  privateNetworkId?: string;
   /** Gateway's fixed private address (reserved in IPAM). Not .0/.1/last two: Scaleway reserves them. */
   gatewayAddress: string;
-  /** Test host's fixed private address (reserved in IPAM). */
-  testHostAddress: string;
+  /** Build a test host (default: true for a created network, false when joining an existing one). */
+  testHost: boolean;
+  /** The host the ping test reaches: the test host's fixed address when `testHost`, else an existing host (optional). */
+  testHostAddress?: string;
   /** Hub's address inside the tunnel range (seed: 172.16.0.1). */
   tunnelAddress: string;
   routePropagation: RoutePropagation;
@@ -66,12 +76,20 @@ export interface RemoteSiteConfig {
   subnet: string;
   /** The remote gateway's LAN address (simulated: reserved in IPAM on its own VPC). */
   gatewayAddress: string;
-  /** A host on the remote LAN to ping. Required for `simulated` (we build it), optional for `external`. */
+  /** `simulated` only: join this existing private network instead of creating a VPC and one. */
+  privateNetworkId?: string;
+  /** `simulated` only: build a test host (default: true, false when joining an existing network). */
+  testHost: boolean;
+  /** A host on the remote LAN to ping. Required when a test host is built, optional otherwise. */
   testHostAddress?: string;
   /** This site's address inside the tunnel range. Explicit, so it never depends on list order. */
   tunnelAddress: string;
   routePropagation: RoutePropagation;
-  /** `external` only: the remote gateway's public IPv4 (WireGuard is allowed only from it). */
+  /**
+   * `external` only: the remote gateway's public IPv4 (WireGuard is allowed only from it, and
+   * the hub dials it). Absent: a dynamic or NATed far end; it dials the hub and keeps the
+   * tunnel up with keepalives, the hub admits WireGuard from `dynamicPeerCidrs`.
+   */
   publicIp?: string;
   /** `dhcp` only: the LAN's own default router, kept in option 121 so hosts keep their default route. */
   lanRouter?: string;
@@ -115,6 +133,8 @@ export interface StackConfig {
   /** Run the post-deploy verification (SSH: cloud-init done, handshake, ping). */
   verify: boolean;
   tunnel: TunnelSettings;
+  /** Sources the hub admits WireGuard from for external sites without `publicIp`. */
+  dynamicPeerCidrs: string[];
   scalewaySite: ScalewaySiteConfig;
   remoteSites: RemoteSiteConfig[];
 }

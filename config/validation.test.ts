@@ -27,6 +27,7 @@ function external(overrides: Partial<RemoteSiteConfig> = {}): RemoteSiteConfig {
     publicIp: "198.51.100.4",
     routePropagation: "static",
     allowSpokeToSpoke: false,
+    testHost: false,
     keyGeneration: 0,
     ...overrides,
   };
@@ -395,10 +396,69 @@ const BAD_INPUTS: [string, Mutation, string, string][] = [
     "vpc-route",
   ],
   [
-    "external site without public IP",
-    withExternal({ publicIp: undefined }),
-    "remoteSites[1].publicIp",
-    "pulumi config set --path 'remoteSites[1].publicIp'",
+    "external site without public IP (dynamic far end) while keepalive is 0",
+    (c: StackConfig) => {
+      withExternal({ publicIp: undefined })(c);
+      c.tunnel.keepaliveSeconds = 0;
+    },
+    "keepalive",
+    "pulumi config set keepalive 25",
+  ],
+  [
+    "dynamic far end with no source range for it",
+    (c: StackConfig) => {
+      withExternal({ publicIp: undefined })(c);
+      c.dynamicPeerCidrs = [];
+    },
+    "dynamicPeerCidrs",
+    "pulumi config set --path 'dynamicPeerCidrs[0]' 0.0.0.0/0",
+  ],
+  [
+    "malformed dynamicPeerCidrs",
+    (c: StackConfig) => (c.dynamicPeerCidrs = ["1.2.3.4/40"]),
+    "dynamicPeerCidrs[0]",
+    "dynamicPeerCidrs[0]",
+  ],
+  [
+    "existing network id that is not an id",
+    (c: StackConfig) => (c.scalewaySite.privateNetworkId = "my-network"),
+    "scalewaySite.privateNetworkId",
+    "pulumi config set --path 'scalewaySite.privateNetworkId'",
+  ],
+  [
+    "existing network in another region than the zone",
+    (c: StackConfig) => (c.scalewaySite.privateNetworkId = "nl-ams/11111111-2222-3333-4444-555555555555"),
+    "scalewaySite.privateNetworkId",
+    "pulumi config set zone nl-ams-1",
+  ],
+  [
+    "existing network on an external site",
+    withExternal({ privateNetworkId: "11111111-2222-3333-4444-555555555555" }),
+    "remoteSites[1].privateNetworkId",
+    "pulumi config rm --path 'remoteSites[1].privateNetworkId'",
+  ],
+  [
+    "the same existing network for two sites",
+    (c: StackConfig) => {
+      c.scalewaySite.privateNetworkId = "11111111-2222-3333-4444-555555555555";
+      c.remoteSites[0].privateNetworkId = "fr-par/11111111-2222-3333-4444-555555555555";
+    },
+    "remoteSites[0].privateNetworkId",
+    "pulumi config rm --path 'remoteSites[0].privateNetworkId'",
+  ],
+  [
+    "test host asked for without its address",
+    (c: StackConfig) => {
+      delete c.scalewaySite.testHostAddress;
+    },
+    "scalewaySite.testHostAddress",
+    "pulumi config set --path 'scalewaySite.testHost' false",
+  ],
+  [
+    "testHost on an external site",
+    withExternal({ testHost: true }),
+    "remoteSites[1].testHost",
+    "pulumi config rm --path 'remoteSites[1].testHost'",
   ],
   [
     "external site with a private public IP",
@@ -532,7 +592,7 @@ describe("validateStackConfig on bad inputs", () => {
     cfg.scalewaySite.gatewayAddress = "192.168.0.255";
     cfg.remoteSites[0].name = "Bad Name";
     cfg.remoteSites[0].subnet = "192.168.0.0/24";
-    withExternal({ publicIp: undefined })(cfg);
+    withExternal({ publicIp: "10.1.2.3" })(cfg);
     const keys = validateStackConfig(cfg).map((i) => i.key);
     expect(keys).toEqual(
       expect.arrayContaining([
@@ -735,6 +795,8 @@ describe("robustness", () => {
       routePropagation: fc.constantFrom("vpc-route" as const, "dhcp" as const, "static" as const),
       publicIp: addressLike,
       lanRouter: addressLike,
+      privateNetworkId: fc.oneof(fc.string(), fc.uuid()),
+      testHost: fc.boolean(),
       allowSpokeToSpoke: fc.boolean(),
       keyGeneration: numberLike,
     },
@@ -760,9 +822,12 @@ describe("robustness", () => {
     testHostPublicIp: fc.boolean(),
     verify: fc.boolean(),
     tunnel: fc.record({ listenPort: numberLike, keepaliveSeconds: numberLike, mtu: numberLike, cidr: cidrLike }),
+    dynamicPeerCidrs: fc.array(cidrLike, { maxLength: 2 }),
     scalewaySite: fc.record({
       name: fc.string({ maxLength: 35 }),
       subnet: cidrLike,
+      privateNetworkId: fc.option(fc.oneof(fc.string(), fc.uuid()), { nil: undefined }),
+      testHost: fc.boolean(),
       gatewayAddress: addressLike,
       testHostAddress: addressLike,
       tunnelAddress: addressLike,

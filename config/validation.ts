@@ -74,6 +74,7 @@ export function validateStackConfig(cfg: StackConfig, p: Phrasing = CONFIG_PHRAS
     ...checkNonEmpty("image", cfg.image, "ubuntu_noble", p, IMAGE),
     ...checkTunnelSettings(cfg, p),
     ...checkListenPortServices(cfg, p),
+    ...checkDynamicPeers(cfg, p),
     ...(cfg.remoteSites.length === 0
       ? [
           issue(
@@ -89,6 +90,8 @@ export function validateStackConfig(cfg: StackConfig, p: Phrasing = CONFIG_PHRAS
     ...checkSiteNamesUnique(sites, p),
     ...checkSubnetOverlaps(sites, cfg.tunnel.cidr, p),
     ...checkTunnelAddresses(sites, cfg.tunnel.cidr, p),
+    ...sites.flatMap((site) => checkExistingNetwork(site, cfg.zone, p)),
+    ...checkExistingNetworksDistinct(sites, p),
   ];
 }
 
@@ -102,6 +105,9 @@ interface SiteView {
   subnet: string;
   gatewayAddress: string;
   testHostAddress?: string;
+  /** A test host is built (Scaleway-built sites only). */
+  testHost: boolean;
+  privateNetworkId?: string;
   tunnelAddress: string;
   routePropagation: RoutePropagation;
   keyGeneration: number;
@@ -119,6 +125,8 @@ function siteViews(cfg: StackConfig): SiteView[] {
       subnet: site.subnet,
       gatewayAddress: site.gatewayAddress,
       testHostAddress: site.testHostAddress,
+      testHost: site.testHost,
+      privateNetworkId: site.privateNetworkId,
       tunnelAddress: site.tunnelAddress,
       routePropagation: site.routePropagation,
       keyGeneration: site.keyGeneration,
@@ -158,12 +166,21 @@ function checkSite(site: SiteView, p: Phrasing): ConfigIssue[] {
         ),
       );
     }
-  } else if (site.remote?.kind === "simulated") {
+  } else if (site.testHost && site.scalewayBuilt) {
     issues.push(
       issue(
         `${site.path}.testHostAddress`,
-        "is missing; a simulated site builds a test host and needs its address.",
-        `${p.run(`${site.path}.testHostAddress`, suggest(3))}`,
+        "is missing; this site builds a test host (testHost is true) and needs its address.",
+        `${p.run(`${site.path}.testHostAddress`, suggest(3))}, or ${p.set(`${site.path}.testHost`, false)} to build none`,
+      ),
+    );
+  }
+  if (site.testHost && !site.scalewayBuilt) {
+    issues.push(
+      issue(
+        `${site.path}.testHost`,
+        "is true on an external site, where nothing is built; its testHostAddress names an existing LAN host to ping instead.",
+        p.removeIt(`${site.path}.testHost`),
       ),
     );
   }
@@ -339,13 +356,7 @@ function checkRemoteSpecific(
   const publicKey = `${site.path}.publicIp`;
   if (remote.kind === "external") {
     if (remote.publicIp === undefined) {
-      issues.push(
-        issue(
-          publicKey,
-          "is missing; an external site's gateway is not built here, so the hub needs its public IPv4 (WireGuard is allowed only from it).",
-          `${p.run(publicKey, "<remote gateway's public IPv4>")}, e.g. 203.0.113.10`,
-        ),
-      );
+      // A dynamic or NATed far end: fine, it dials the hub (checkDynamicPeers covers the rest).
     } else {
       const parsed = parseIpv4(remote.publicIp);
       if (!parsed.ok) {
@@ -1014,6 +1025,101 @@ function checkNonEmpty(key: string, value: string, example: string, p: Phrasing,
       `${p.run(key, example)}, or ${p.remove(key)} for the default`,
     ),
   ];
+}
+
+/**
+ * External sites without `publicIp` dial the hub: they must keep the tunnel up themselves
+ * (the hub has no address to dial back), and the hub's security group must admit them.
+ */
+function checkDynamicPeers(cfg: StackConfig, p: Phrasing): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const dynamic = cfg.remoteSites
+    .map((site, i) => ({ site, path: `remoteSites[${i}]` }))
+    .filter(({ site }) => site.kind === "external" && site.publicIp === undefined);
+  if (dynamic.length > 0 && cfg.tunnel.keepaliveSeconds === 0) {
+    issues.push(
+      issue(
+        "keepalive",
+        `is 0, but ${dynamic.map((d) => d.path).join(", ")} has no publicIp: the hub cannot dial a dynamic or NATed far end, so only the far end's keepalives keep its tunnel (and its NAT mapping) up.`,
+        `${p.run("keepalive", 25)}, or give the site its fixed address with ${p.set(`${dynamic[0].path}.publicIp`, "<public IPv4>")}`,
+      ),
+    );
+  }
+  if (dynamic.length > 0 && cfg.dynamicPeerCidrs.length === 0) {
+    issues.push(
+      issue(
+        "dynamicPeerCidrs",
+        `is empty, but ${dynamic.map((d) => d.path).join(", ")} has no publicIp: the hub's security group would admit WireGuard from nowhere for it.`,
+        `${p.run("dynamicPeerCidrs[0]", "0.0.0.0/0")} (WireGuard answers nothing unauthenticated), or your ISP's range`,
+      ),
+    );
+  }
+  cfg.dynamicPeerCidrs.forEach((cidr, i) => {
+    const key = `dynamicPeerCidrs[${i}]`;
+    const parsed = parseCidr(cidr);
+    if (!parsed.ok) issues.push(cidrIssue(key, cidr, parsed, "0.0.0.0/0", p));
+  });
+  return issues;
+}
+
+const PRIVATE_NETWORK_ID = /^(?:([a-z]{2}-[a-z]{3})\/)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** An existing private network to join: well-formed, in the zone's region, on a Scaleway-built site. */
+function checkExistingNetwork(site: SiteView, zone: string, p: Phrasing): ConfigIssue[] {
+  if (site.privateNetworkId === undefined) return [];
+  const key = `${site.path}.privateNetworkId`;
+  if (!site.scalewayBuilt) {
+    return [
+      issue(
+        key,
+        "is set on an external site; only the hub and simulated sites are Scaleway private networks.",
+        p.removeIt(key),
+      ),
+    ];
+  }
+  // The provider's data source accepts a UUID or a regional id (terraform-provider-scaleway
+  // internal/services/vpc/private_network_data_source.go: verify.IsUUIDorUUIDWithLocality).
+  const m = PRIVATE_NETWORK_ID.exec(site.privateNetworkId);
+  const fix = `copy the id from the console or \`scw vpc private-network list\`: ${p.set(key, "11111111-2222-3333-4444-555555555555")}`;
+  if (!m)
+    return [
+      issue(
+        key,
+        `${show(site.privateNetworkId)} is not a private network id (a UUID, optionally prefixed by its region as fr-par/<UUID>).`,
+        fix,
+      ),
+    ];
+  const region = zone.replace(/-[0-9]+$/, "");
+  if (m[1] !== undefined && m[1] !== region) {
+    return [
+      issue(
+        key,
+        `is in region ${m[1]}, but zone ${zone} puts the gateway in region ${region}; an instance can only join a private network of its own region.`,
+        `use a network of ${region}, or ${p.set("zone", `${m[1]}-1`)}`,
+      ),
+    ];
+  }
+  return [];
+}
+
+function checkExistingNetworksDistinct(sites: SiteView[], p: Phrasing): ConfigIssue[] {
+  const seen = new Map<string, string>();
+  const issues: ConfigIssue[] = [];
+  for (const site of sites) {
+    if (site.privateNetworkId === undefined) continue;
+    const id = site.privateNetworkId.replace(/^.*\//, "");
+    const earlier = seen.get(id);
+    if (earlier) {
+      issues.push(
+        issue(
+          `${site.path}.privateNetworkId`,
+          `is the same network as ${earlier}.privateNetworkId; two sites joined by a tunnel must be two networks.`,
+          `${p.removeIt(`${site.path}.privateNetworkId`)}, or name another network`,
+        ),
+      );
+    } else seen.set(id, site.path);
+  }
+  return issues;
 }
 
 function checkTunnelSettings(cfg: StackConfig, p: Phrasing): ConfigIssue[] {
