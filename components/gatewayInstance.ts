@@ -6,8 +6,11 @@ export interface GatewayInstanceArgs extends SiteHostArgs {
   /** The site's flexible IP; a separate resource so the address survives server replacement. */
   publicIp: scaleway.instance.Ip;
   listenPort: number;
-  /** Public addresses of the peer gateways: the only sources WireGuard accepts. */
-  peerPublicIps: pulumi.Input<string>[];
+  /**
+   * CIDRs WireGuard is accepted from: each peer gateway's /32 where its address is known,
+   * `dynamicPeerCidrs` for dynamic far ends (WireGuard answers nothing to unauthenticated packets).
+   */
+  wireguardSources: pulumi.Input<string>[];
   adminCidrs: string[];
 }
 
@@ -21,11 +24,11 @@ export class GatewayInstance extends pulumi.ComponentResource {
   constructor(name: string, args: GatewayInstanceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("wg-s2s:index:GatewayInstance", name, {}, opts);
     const inboundRules = [
-      ...args.peerPublicIps.map((ip) => ({
+      ...args.wireguardSources.map((ipRange) => ({
         action: "accept",
         protocol: "UDP",
         port: args.listenPort,
-        ipRange: pulumi.interpolate`${ip}/32`,
+        ipRange,
       })),
       ...args.adminCidrs.map((cidr) => ({ action: "accept", protocol: "TCP", port: 22, ipRange: cidr })),
       // Path-MTU discovery and the ping test need ICMP; it carries no tunnel secrets.

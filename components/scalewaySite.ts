@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as scaleway from "@pulumiverse/scaleway";
 import { GatewayInstance } from "./gatewayInstance";
 import { TestHost } from "./testHost";
+import { existingNetworkProblem } from "../config/existingNetwork";
 import type { SitePlan } from "../planning/topology";
 
 export interface ScalewaySiteArgs {
@@ -15,22 +16,33 @@ export interface ScalewaySiteArgs {
   testHostPublicIp: boolean;
   /** The gateway's flexible IP, declared by the owner because peers need it first. */
   publicIp: scaleway.instance.Ip;
-  peerPublicIps: pulumi.Input<string>[];
+  /** CIDRs the gateway admits WireGuard from (peers' /32s, dynamic peers' ranges). */
+  wireguardSources: pulumi.Input<string>[];
   gatewayUserData: pulumi.Input<string>;
-  testHostUserData: pulumi.Input<string>;
+  /** Present when the site builds a test host. */
+  testHostUserData?: pulumi.Input<string>;
 }
 
 /**
- * One site built on Scaleway: its own VPC (routing on), a private network with the site's
- * subnet, the gateway, a test host, and, for `vpc-route` sites, one VPC custom route per
- * remote subnet pointing at the gateway's private NIC. Routes do not cross VPCs, so each
- * Scaleway-built site carries its own routes back.
+ * One site built on Scaleway: its own VPC (routing on) and a private network with the
+ * site's subnet — or an existing private network it joins —, the gateway, an optional test
+ * host, and, for `vpc-route` sites, one VPC custom route per remote subnet pointing at the
+ * gateway's private NIC. Routes do not cross VPCs, so each Scaleway-built site carries its
+ * own routes back.
+ *
+ * Joining an existing network (`plan.privateNetworkId`): no Vpc or PrivateNetwork resource
+ * is declared, so nothing of them is ever created, updated or deleted by this stack; the
+ * network is read with the provider's data source, and the gateway's IPAM reservation and
+ * the routes (into the network's own VPC) wait for the check that it has the stated subnet.
  */
 export class ScalewaySite extends pulumi.ComponentResource {
-  public readonly vpc: scaleway.network.Vpc;
-  public readonly privateNetwork: scaleway.network.PrivateNetwork;
+  /** Absent when the site joins an existing network. */
+  public readonly vpc?: scaleway.network.Vpc;
+  public readonly privateNetwork?: scaleway.network.PrivateNetwork;
+  public readonly privateNetworkId: pulumi.Output<string>;
+  public readonly vpcId: pulumi.Output<string>;
   public readonly gateway: GatewayInstance;
-  public readonly testHost: TestHost;
+  public readonly testHost?: TestHost;
   public readonly routes: scaleway.network.Route[];
 
   constructor(name: string, args: ScalewaySiteArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -39,24 +51,46 @@ export class ScalewaySite extends pulumi.ComponentResource {
     const child = { parent: this };
     const tags = ["wg-s2s", `wg-s2s-site:${plan.name}`];
 
-    // Both switches are one-way on Scaleway; custom routes need both.
-    this.vpc = new scaleway.network.Vpc(
-      `${name}-vpc`,
-      { region: args.region, enableRouting: true, enableCustomRoutesPropagation: true, tags },
-      child,
-    );
-    this.privateNetwork = new scaleway.network.PrivateNetwork(
-      `${name}-pn`,
-      { region: args.region, vpcId: this.vpc.id, ipv4Subnet: { subnet: plan.subnet }, tags },
-      child,
-    );
+    if (plan.privateNetworkId === undefined) {
+      // Both switches are one-way on Scaleway; custom routes need both.
+      this.vpc = new scaleway.network.Vpc(
+        `${name}-vpc`,
+        { region: args.region, enableRouting: true, enableCustomRoutesPropagation: true, tags },
+        child,
+      );
+      this.privateNetwork = new scaleway.network.PrivateNetwork(
+        `${name}-pn`,
+        { region: args.region, vpcId: this.vpc.id, ipv4Subnet: { subnet: plan.subnet }, tags },
+        child,
+      );
+      this.privateNetworkId = this.privateNetwork.id;
+      this.vpcId = this.vpc.id;
+    } else {
+      const expected = {
+        configPath: plan.configPath,
+        privateNetworkId: plan.privateNetworkId,
+        subnet: plan.subnet,
+        region: args.region,
+      };
+      const network = scaleway.network
+        .getPrivateNetworkOutput({ privateNetworkId: plan.privateNetworkId, region: args.region }, child)
+        .apply((facts) => {
+          const problem = existingNetworkProblem(expected, facts);
+          // RunError: Pulumi prints the message alone, no stack trace; nothing on the network was touched.
+          if (problem) throw new pulumi.RunError(problem);
+          return facts;
+        });
+      // The id as configured: the provider trims locality where it needs to.
+      this.privateNetworkId = network.apply(() => plan.privateNetworkId!);
+      this.vpcId = network.apply((facts) => facts.vpcId!);
+    }
     const host = {
       siteName: plan.name,
       zone: args.zone,
       region: args.region,
       instanceType: args.instanceType,
       image: args.image,
-      privateNetworkId: this.privateNetwork.id,
+      privateNetworkId: this.privateNetworkId,
       adminCidrs: args.adminCidrs,
     };
     this.gateway = new GatewayInstance(
@@ -67,7 +101,7 @@ export class ScalewaySite extends pulumi.ComponentResource {
         publicIp: args.publicIp,
         userData: args.gatewayUserData,
         listenPort: args.listenPort,
-        peerPublicIps: args.peerPublicIps,
+        wireguardSources: args.wireguardSources,
       },
       child,
     );
@@ -79,30 +113,34 @@ export class ScalewaySite extends pulumi.ComponentResource {
                 `${name}-route-${destination.replace(/[./]/g, "-")}`,
                 {
                   region: args.region,
-                  vpcId: this.vpc.id,
+                  vpcId: this.vpcId,
                   description: `wg-s2s: ${destination} through the ${plan.name} gateway`,
                   destination,
                   nexthopResourceId: this.gateway.privateNic.id,
-                  nexthopPrivateNetworkId: this.privateNetwork.id,
+                  nexthopPrivateNetworkId: this.privateNetworkId,
                   tags,
                 },
                 child,
               ),
           )
         : [];
-    this.testHost = new TestHost(
-      `${name}-test-host`,
-      {
-        ...host,
-        privateAddress: plan.testHostAddress!,
-        userData: args.testHostUserData,
-        publicIp: args.testHostPublicIp,
-        // Routes first, so the test host's first lease carries them (the gateway's own NIC is
-        // the routes' next hop, so it necessarily comes before them).
-        privateNicDependsOn: this.routes,
-      },
-      child,
-    );
+    if (plan.buildsTestHost) {
+      if (!plan.testHostAddress || args.testHostUserData === undefined)
+        throw new Error(`site ${plan.name}: a test host needs its address and user-data`);
+      this.testHost = new TestHost(
+        `${name}-test-host`,
+        {
+          ...host,
+          privateAddress: plan.testHostAddress,
+          userData: args.testHostUserData,
+          publicIp: args.testHostPublicIp,
+          // Routes first, so the test host's first lease carries them (the gateway's own NIC is
+          // the routes' next hop, so it necessarily comes before them).
+          privateNicDependsOn: this.routes,
+        },
+        child,
+      );
+    }
     this.registerOutputs({ gatewayPublicIp: this.gateway.publicIp });
   }
 }

@@ -29,7 +29,8 @@ interface GatewayInputs {
   privateKey: string;
   peerPublicKeys: Record<string, string>;
   presharedKeys: Record<string, string>;
-  hubPublicIp: string;
+  /** Public IPv4 of each peer this site holds an Endpoint for. */
+  peerPublicIps: Record<string, string>;
   authorizedKeys: string[];
 }
 
@@ -138,6 +139,7 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
       .apply((ks) => ks.map((k) => k.trim()));
 
     const publicIpResources: Record<string, scaleway.instance.Ip> = {};
+    /** Known public addresses only: a dynamic far end (external, no publicIp) has none. */
     const publicIps: Record<string, pulumi.Output<string>> = {};
     for (const site of plan.sites) {
       if (site.onScaleway) {
@@ -148,8 +150,8 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
         );
         publicIpResources[site.name] = ip;
         publicIps[site.name] = ip.address;
-      } else {
-        publicIps[site.name] = pulumi.output(site.publicIp!);
+      } else if (site.publicIp !== undefined) {
+        publicIps[site.name] = pulumi.output(site.publicIp);
       }
     }
 
@@ -167,7 +169,9 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
         privateKey: keys[site.name].privateKey,
         peerPublicKeys: Object.fromEntries(peerNames.map((n) => [n, keys[n].publicKey])),
         presharedKeys: Object.fromEntries(tunnelSpokes.map((n) => [n, psks[n].key])),
-        hubPublicIp: site.role === "spoke" ? publicIps[plan.hub.name] : "",
+        peerPublicIps: Object.fromEntries(
+          site.peers.filter((p) => p.hasEndpoint).map((p) => [p.name, publicIps[p.name]]),
+        ),
         authorizedKeys,
       }) as pulumi.Output<GatewayInputs>;
     };
@@ -177,7 +181,7 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
         ...Object.fromEntries(Object.entries(r.peerPublicKeys).map(([n, k]) => [n, { privateKey: "", publicKey: k }])),
       },
       presharedKeys: r.presharedKeys,
-      publicIps: { [plan.hub.name]: r.hubPublicIp },
+      publicIps: r.peerPublicIps,
     });
 
     const bundles: Record<string, pulumi.Output<Record<string, string>>> = {};
@@ -207,19 +211,25 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
             }),
           ),
         );
-      const thHostKey = hostKey(site, "test-host");
-      const testHostUserData = pulumi
-        .all([authorizedKeys, thHostKey.privateKeyOpenssh, thHostKey.publicKeyOpenssh])
-        .apply(([ak, priv, pub]) =>
-          renderTestHostCloudConfig(
-            testHostSpecFor(site, {
-              sshAuthorizedKeys: ak,
-              sshHostKey: { privateKeyOpenssh: priv, publicKeyOpenssh: pub },
-            }),
-          ),
-        );
-      // The hub accepts WireGuard from every spoke; a spoke only from the hub.
-      const peerPublicIps = site.peers.map((p) => publicIps[p.name]);
+      let testHostUserData: pulumi.Output<string> | undefined;
+      if (site.buildsTestHost) {
+        const thHostKey = hostKey(site, "test-host");
+        testHostUserData = pulumi
+          .all([authorizedKeys, thHostKey.privateKeyOpenssh, thHostKey.publicKeyOpenssh])
+          .apply(([ak, priv, pub]) =>
+            renderTestHostCloudConfig(
+              testHostSpecFor(site, {
+                sshAuthorizedKeys: ak,
+                sshHostKey: { privateKeyOpenssh: priv, publicKeyOpenssh: pub },
+              }),
+            ),
+          );
+      }
+      // The hub accepts WireGuard from every spoke (its /32, or dynamicPeerCidrs for a
+      // dynamic far end); a spoke only from the hub.
+      const known = site.peers.filter((p) => publicIps[p.name] !== undefined);
+      const wireguardSources: pulumi.Input<string>[] = known.map((p) => pulumi.interpolate`${publicIps[p.name]}/32`);
+      if (known.length < site.peers.length) wireguardSources.push(...cfg.dynamicPeerCidrs);
       sites[site.name] = new ScalewaySite(
         `${name}-${site.name}`,
         {
@@ -232,10 +242,10 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
           listenPort: cfg.tunnel.listenPort,
           testHostPublicIp: cfg.testHostPublicIp,
           publicIp: publicIpResources[site.name],
-          peerPublicIps,
+          wireguardSources,
           // User-data holds private keys: secret end to end, also in the state file.
           gatewayUserData: pulumi.secret(gatewayUserData),
-          testHostUserData: pulumi.secret(testHostUserData),
+          testHostUserData: testHostUserData && pulumi.secret(testHostUserData),
         },
         child,
       );
@@ -245,15 +255,15 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
     this.testHostPublicIps = pulumi.all(
       Object.fromEntries(
         Object.entries(sites)
-          .filter(([, s]) => s.testHost.publicIp)
-          .map(([n, s]) => [n, s.testHost.publicIp!]),
+          .filter(([, s]) => s.testHost?.publicIp)
+          .map(([n, s]) => [n, s.testHost!.publicIp!]),
       ),
     );
     this.publicKeys = pulumi.all(Object.fromEntries(plan.sites.map((s) => [s.name, keys[s.name].publicKey])));
     this.externalSiteBundles = pulumi.secret(pulumi.all(bundles));
     this.hostPublicKeys = pulumi.all(hostPublicKeys);
     this.privateNetworkIds = pulumi.all(
-      Object.fromEntries(Object.entries(sites).map(([n, s]) => [n, s.privateNetwork.id])),
+      Object.fromEntries(Object.entries(sites).map(([n, s]) => [n, s.privateNetworkId])),
     );
     let verification: TunnelVerification | undefined;
     if (cfg.verify) {

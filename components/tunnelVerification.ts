@@ -79,14 +79,18 @@ export class TunnelVerification extends pulumi.ComponentResource {
           [s.gateway.server.id],
           [s.gateway.privateNic],
         ),
-        run(
-          `${site.name}-test-host-cloud-init`,
-          testHostConnection(site.name),
-          waitForCloudInitScript(`${site.name} test host`, t.cloudInitSeconds),
-          [s.testHost.server.id],
-          [s.testHost.privateNic, s.gateway.privateNic],
-        ),
       ];
+      if (s.testHost) {
+        cloudInitDone[site.name].push(
+          run(
+            `${site.name}-test-host-cloud-init`,
+            testHostConnection(site.name),
+            waitForCloudInitScript(`${site.name} test host`, t.cloudInitSeconds),
+            [s.testHost.server.id],
+            [s.testHost.privateNic, s.gateway.privateNic],
+          ),
+        );
+      }
     }
 
     // External peers whose operator has not installed the bundle yet are left out: their
@@ -114,6 +118,10 @@ export class TunnelVerification extends pulumi.ComponentResource {
     }
 
     const pings: Record<string, pulumi.Output<string>> = {};
+    // From the hub's test host; a hub without one (e.g. joined to an existing network)
+    // pings from its gateway, leaving from the gateway's LAN address.
+    const hubSite = args.sites[plan.hub.name];
+    const fromTestHost = hubSite.testHost !== undefined;
     for (const spoke of plan.spokes.filter((s) => s.testHostAddress)) {
       if (spoke.awaitsOperator) {
         pings[spoke.name] = pulumi.output(`pending: ${spoke.name}'s operator has not installed the bundle yet`);
@@ -121,12 +129,20 @@ export class TunnelVerification extends pulumi.ComponentResource {
       }
       const ping = run(
         `${spoke.name}-ping`,
-        testHostConnection(plan.hub.name),
-        pingScript(`${plan.hub.name} test host`, spoke.testHostAddress!, t.pingSeconds, {
-          localAddress: plan.hub.testHostAddress!,
-          ...PING_LEASE_RENEWAL,
-        }),
-        [args.sites[plan.hub.name].testHost.server.id],
+        fromTestHost ? testHostConnection(plan.hub.name) : gatewayConnection(plan.hub.name),
+        fromTestHost
+          ? pingScript(`${plan.hub.name} test host`, spoke.testHostAddress!, t.pingSeconds, {
+              localAddress: plan.hub.testHostAddress!,
+              ...PING_LEASE_RENEWAL,
+            })
+          : pingScript(
+              `${plan.hub.name} gateway`,
+              spoke.testHostAddress!,
+              t.pingSeconds,
+              { localAddress: plan.hub.gatewayAddress, ...PING_LEASE_RENEWAL },
+              plan.hub.gatewayAddress,
+            ),
+        [(hubSite.testHost ?? hubSite.gateway).server.id],
         [...handshakes, ...Object.values(cloudInitDone).flat()],
       );
       pings[spoke.name] = ping.stdout.apply((o) => (o ?? "").trim());

@@ -21,23 +21,28 @@ export function sshCommands(
   for (const site of plan.sites.filter((s) => s.onScaleway)) {
     const gw = `root@${publicIps[site.name]}`;
     const direct = testHostPublicIps[site.name];
-    result[site.name] = {
-      gateway: `ssh -i ${DEPLOY_KEY_FILE} ${gw}`,
-      testHost: direct
-        ? `ssh -i ${DEPLOY_KEY_FILE} root@${direct}`
-        : `ssh -i ${DEPLOY_KEY_FILE} -o ProxyCommand="ssh -i ${DEPLOY_KEY_FILE} -W %h:%p ${gw}" root@${site.testHostAddress}`,
-    };
+    result[site.name] = { gateway: `ssh -i ${DEPLOY_KEY_FILE} ${gw}` };
+    if (!site.buildsTestHost) continue;
+    result[site.name].testHost = direct
+      ? `ssh -i ${DEPLOY_KEY_FILE} root@${direct}`
+      : `ssh -i ${DEPLOY_KEY_FILE} -o ProxyCommand="ssh -i ${DEPLOY_KEY_FILE} -W %h:%p ${gw}" root@${site.testHostAddress}`;
   }
   return result;
 }
 
-/** The seed's final test: from the hub's test host, ping each remote site's test host. */
+/**
+ * The seed's final test: from the hub's test host, ping each remote site's test host. A hub
+ * without a test host pings from its gateway's LAN address (the far gateway forwards
+ * LAN-to-LAN flows only).
+ */
 export function pingTests(plan: TopologyPlan, publicIps: Record<string, string>): Record<string, string> {
-  const from = sshCommands(plan, publicIps)[plan.hub.name].testHost!;
+  const hub = sshCommands(plan, publicIps)[plan.hub.name];
+  const from = hub.testHost ?? `${hub.gateway} ping -I ${plan.hub.gatewayAddress}`;
+  const ping = hub.testHost ? `${from} ping` : from;
   return Object.fromEntries(
     plan.spokes
       .filter((s): s is SitePlan & { testHostAddress: string } => Boolean(s.testHostAddress))
-      .map((s) => [s.name, `${from} ping -c 3 -W 2 ${s.testHostAddress}`]),
+      .map((s) => [s.name, `${ping} -c 3 -W 2 ${s.testHostAddress}`]),
   );
 }
 

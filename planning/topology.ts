@@ -24,17 +24,32 @@ export interface PeerPlan {
   allowedIps: string[];
   /** The peer is the hub: this site dials it (Endpoint + keepalive). */
   dialsHub: boolean;
+  /**
+   * This site holds an Endpoint for the peer: the hub for every spoke, and the hub for
+   * every spoke whose address is known (Scaleway-built, or external with `publicIp`). With
+   * it, the hub re-handshakes by itself after a restart instead of waiting for the spoke's
+   * next keepalive or rekey (15 s in the lab without it). Dynamic far ends have none: they
+   * dial the hub and WireGuard's roaming keeps their current address.
+   */
+  hasEndpoint: boolean;
 }
 
 export interface SitePlan {
   name: string;
   role: "hub" | "spoke";
   kind: SiteKind;
-  /** Built on Scaleway (the hub and `simulated` sites): VPC, private network, instances. */
+  /** Built on Scaleway (the hub and `simulated` sites): instances, and the network unless it exists. */
   onScaleway: boolean;
+  /** Where the site is configured: "scalewaySite" or "remoteSites[i]" (for error messages). */
+  configPath: string;
+  /** An existing private network the site joins (no VPC or private network is declared). */
+  privateNetworkId?: string;
+  /** A test host is built on this site (Scaleway-built sites only). */
+  buildsTestHost: boolean;
   subnet: string;
   prefixLength: number;
   gatewayAddress: string;
+  /** The host the ping test reaches (built when `buildsTestHost`, else an existing host). */
   testHostAddress?: string;
   tunnelAddress: string;
   routePropagation: RoutePropagation;
@@ -94,6 +109,9 @@ export function planTopology(cfg: StackConfig): TopologyPlan {
     role: "hub",
     kind: "scaleway",
     onScaleway: true,
+    configPath: "scalewaySite",
+    ...(hubCfg.privateNetworkId !== undefined ? { privateNetworkId: hubCfg.privateNetworkId } : {}),
+    buildsTestHost: hubCfg.testHost,
     subnet: hubCfg.subnet,
     prefixLength: prefixOf(hubCfg.subnet),
     gatewayAddress: hubCfg.gatewayAddress,
@@ -103,20 +121,28 @@ export function planTopology(cfg: StackConfig): TopologyPlan {
     keyGeneration: hubCfg.keyGeneration,
     remoteSubnets: hubRemote,
     peers: cfg.remoteSites
-      .map((s) => ({ name: s.name, allowedIps: sortCidrs([`${s.tunnelAddress}/32`, s.subnet]), dialsHub: false }))
+      .map((s) => ({
+        name: s.name,
+        allowedIps: sortCidrs([`${s.tunnelAddress}/32`, s.subnet]),
+        dialsHub: false,
+        hasEndpoint: s.kind === "simulated" || s.publicIp !== undefined,
+      }))
       .sort(byName),
     forwardFlows: hubFlows,
     hostRoutes: routesVia(hubRemote, hubCfg.gatewayAddress),
     awaitsOperator: false,
   };
 
-  const spokes = cfg.remoteSites.map((s): SitePlan => {
+  const spokes = cfg.remoteSites.map((s, i): SitePlan => {
     const remote = spokeReach(s);
     const plan: SitePlan = {
       name: s.name,
       role: "spoke",
       kind: s.kind,
       onScaleway: s.kind === "simulated",
+      configPath: `remoteSites[${i}]`,
+      ...(s.privateNetworkId !== undefined ? { privateNetworkId: s.privateNetworkId } : {}),
+      buildsTestHost: s.kind === "simulated" && s.testHost,
       subnet: s.subnet,
       prefixLength: prefixOf(s.subnet),
       gatewayAddress: s.gatewayAddress,
@@ -130,6 +156,7 @@ export function planTopology(cfg: StackConfig): TopologyPlan {
           name: hubCfg.name,
           allowedIps: sortCidrs([`${hubCfg.tunnelAddress}/32`, ...remote]),
           dialsHub: true,
+          hasEndpoint: true,
         },
       ],
       forwardFlows: remote.flatMap((r) => [
@@ -158,7 +185,7 @@ export interface ResolvedKeys {
   gateways: Record<string, SiteSecrets>;
   /** Spoke site name -> the preshared key of its tunnel to the hub. */
   presharedKeys: Record<string, string>;
-  /** Site name -> gateway public IPv4 (the hub's is needed by every spoke). */
+  /** Site name -> gateway public IPv4, for every peer this site holds an Endpoint for. */
   publicIps: Record<string, string>;
 }
 
@@ -191,7 +218,7 @@ export function gatewaySpecFor(
           name: p.name,
           publicKey: keys.gateways[p.name].publicKey,
           presharedKey: keys.presharedKeys[tunnelSpoke],
-          endpoint: p.dialsHub ? `${keys.publicIps[plan.hub.name]}:${cfg.tunnel.listenPort}` : undefined,
+          endpoint: p.hasEndpoint ? endpointOf(p.name, keys.publicIps, cfg.tunnel.listenPort) : undefined,
           allowedIps: p.allowedIps,
           persistentKeepalive: p.dialsHub && cfg.tunnel.keepaliveSeconds > 0 ? cfg.tunnel.keepaliveSeconds : undefined,
         };
@@ -206,8 +233,14 @@ export function gatewaySpecFor(
   };
 }
 
+function endpointOf(peer: string, publicIps: Record<string, string>, port: number): string {
+  const ip = publicIps[peer];
+  if (!ip) throw new Error(`no public address resolved for peer ${peer}, whose endpoint the plan says is known`);
+  return `${ip}:${port}`;
+}
+
 export function testHostSpecFor(site: SitePlan, access: HostAccess): TestHostSpec {
-  if (!site.testHostAddress) throw new Error(`site ${site.name} has no test host`);
+  if (!site.buildsTestHost || !site.testHostAddress) throw new Error(`site ${site.name} builds no test host`);
   return {
     siteName: site.name,
     privateAddress: `${site.testHostAddress}/${site.prefixLength}`,

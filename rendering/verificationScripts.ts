@@ -201,9 +201,17 @@ export interface PingRenewal {
  * after the host's first lease arrive without waiting for its natural renewal. Bounded in
  * time (`seconds`) and count (`max`).
  */
-export function pingScript(from: string, target: string, seconds: number, renew?: PingRenewal): string {
+export function pingScript(
+  from: string,
+  target: string,
+  seconds: number,
+  renew?: PingRenewal,
+  /** Ping from this local address (a gateway pinging for a site without test host must leave from its LAN address: the far gateway forwards LAN-to-LAN flows only). */
+  source?: string,
+): string {
   boundSeconds(seconds, "ping");
   plainAddress(target, "pingScript: target");
+  if (source !== undefined) plainAddress(source, "pingScript: source");
   const renewal = renew
     ? {
         local: plainAddress(renew.localAddress, "pingScript: localAddress"),
@@ -237,7 +245,7 @@ next_renew=$(( $(date +%s) + ${renewal.every} ))`
       : ""
   }
 while :; do
-  if out=$(ping -c 3 -W 2 "$target" 2>&1); then
+  if out=$(ping -c 3 -W 2 ${source !== undefined ? `-I ${source} ` : ""}"$target" 2>&1); then
     after=""
     if [ "$renewals" -gt 0 ]; then after=" (after $renewals DHCP lease renewal(s))"; fi
     echo "ping $host -> $target: $(printf '%s\\n' "$out" | grep -E 'packets transmitted|rtt' | tr '\\n' ' ')$after"

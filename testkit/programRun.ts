@@ -33,6 +33,11 @@ export interface ProgramRunOptions {
   /** Deterministic keys when set (same seed, same keys); crypto-random otherwise. */
   keySeed?: string;
   stack?: string;
+  /**
+   * Existing private networks the provider's getPrivateNetwork returns, by the id the config
+   * names (what a real Scaleway project holds). An id not listed fails the read, as it would.
+   */
+  existingNetworks?: Record<string, { subnet: string; vpcId: string; region?: string }>;
 }
 
 export interface DeclaredResource {
@@ -166,6 +171,21 @@ function makeMocks(opts: ProgramRunOptions, resources: DeclaredResource[]) {
       return { id, state };
     },
     call(args: { token: string; inputs: any }) {
+      if (args.token === "scaleway:network/getPrivateNetwork:getPrivateNetwork") {
+        const id = String(args.inputs.privateNetworkId ?? "");
+        const pn = opts.existingNetworks?.[id];
+        if (!pn) throw new Error(`private network ${id} not found (mock Scaleway project)`);
+        const region = pn.region ?? args.inputs.region ?? "fr-par";
+        return {
+          id: `${region}/${id.replace(/^.*\//, "")}`,
+          privateNetworkId: id,
+          region,
+          vpcId: pn.vpcId,
+          ipv4Subnets: [{ subnet: pn.subnet }],
+          ipv6Subnets: [],
+          tags: [],
+        };
+      }
       return args.inputs;
     },
   };
@@ -227,12 +247,20 @@ const dispatchingMocks = {
   call: (args: any) => currentMocks!.call(args),
 };
 
+let currentResources: DeclaredResource[] = [];
+
+/** What the current (or last) run has declared so far, e.g. after it failed inside an apply. */
+export function declaredSoFar(): readonly DeclaredResource[] {
+  return currentResources;
+}
+
 /**
  * Points the mock runtime at a fresh run (opts.config as the stack's config) and returns the
  * list it records declared resources into. runProgram and testkit/providerRun.ts share it.
  */
 export async function startMockRun(opts: ProgramRunOptions): Promise<DeclaredResource[]> {
   const resources: DeclaredResource[] = [];
+  currentResources = resources;
   currentMocks = makeMocks(opts, resources);
   await pulumi.runtime.setMocks(dispatchingMocks as any, PROJECT, opts.stack ?? "lab", false);
   pulumi.runtime.setAllConfig(toPulumiConfig(opts.config));
