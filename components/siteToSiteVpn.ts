@@ -4,6 +4,8 @@ import * as tls from "@pulumi/tls";
 import { renderGatewayCloudConfig } from "../cloud-init/gateway";
 import { renderTestHostCloudConfig } from "../cloud-init/testHost";
 import { renderOperatorBundle } from "../rendering/operatorBundle";
+import { renderNetworkdBundle } from "../rendering/bundleNetworkd";
+import { renderNetplanBundle } from "../rendering/bundleNetplan";
 import type { HostRole } from "./privateInstance";
 import { ScalewaySite } from "./scalewaySite";
 import {
@@ -192,12 +194,16 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
         // only when they opted in (bundleSshKeys), and the bundle's README.txt says so.
         const remote = cfg.remoteSites.find((s) => s.name === site.name)!;
         const operatorKeys = remote.bundleSshKeys ? cfg.sshPublicKeys.map((k) => k.trim()) : [];
-        bundles[site.name] = gatewayInputs(site).apply((r) =>
-          renderOperatorBundle(
-            gatewaySpecFor(site, plan, cfg, resolvedKeys(site, r), { sshAuthorizedKeys: operatorKeys }),
-            { publicIp: site.publicIp },
-          ),
-        );
+        // Three forms of the same tunnel: wg-quick (top level, with the shared files),
+        // systemd-networkd (networkd/) and netplan (netplan/); the operator picks one.
+        bundles[site.name] = gatewayInputs(site).apply((r) => {
+          const spec = gatewaySpecFor(site, plan, cfg, resolvedKeys(site, r), { sshAuthorizedKeys: operatorKeys });
+          return {
+            ...renderOperatorBundle(spec, { publicIp: site.publicIp }),
+            ...renderNetworkdBundle(spec),
+            ...renderNetplanBundle(spec),
+          };
+        });
         continue;
       }
       const gwHostKey = hostKey(site, "gateway");

@@ -24,6 +24,7 @@ export const LAB_TOOLS: Record<string, string> = {
   dhclient: "isc-dhcp-client",
   nft: "nftables",
   "dpkg-query": "dpkg",
+  netplan: "netplan.io",
 };
 
 /** Files the stand-ins rely on, and the package that ships each. */

@@ -53,6 +53,7 @@ const LAB_PACKAGES = [
   "util-linux", // unshare, nsenter
   "mount",
   "dpkg",
+  "netplan.io", // `netplan generate` turns the netplan operator bundle into networkd files (lab + tests)
 ];
 /** The VM lab's tool chain (issue 6). */
 const VM_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "dpkg-dev", "genisoimage", "e2fsprogs"];

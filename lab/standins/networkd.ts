@@ -40,17 +40,34 @@ const KNOWN: Record<string, string[]> = {
   WireGuard: ["PrivateKey", "ListenPort"],
   WireGuardPeer: ["PublicKey", "PresharedKey", "AllowedIPs", "Endpoint", "PersistentKeepalive"],
   Match: ["Name"],
-  Link: ["RequiredForOnline"],
-  Network: ["Address"],
-  Route: ["Destination"],
+  Link: ["RequiredForOnline", "MTUBytes"],
+  Network: ["Address", "LinkLocalAddressing", "ConfigureWithoutCarrier"],
+  Route: ["Destination", "Scope"],
+};
+
+/**
+ * Keys accepted only with the values whose effect the stand-in reproduces (what
+ * `netplan generate` writes for a WireGuard tunnel): the link is brought up without
+ * waiting for carrier, IPv6 link-local is irrelevant to the IPv4 tunnel, and a route
+ * without Gateway= is a device route of scope link (what `ip route replace ... dev` adds).
+ */
+const ONLY_VALUES: Record<string, string[]> = {
+  "Network.LinkLocalAddressing": ["ipv6", "no"],
+  "Network.ConfigureWithoutCarrier": ["yes"],
+  "Route.Scope": ["link"],
 };
 
 function checkKnown(blocks: IniBlock[], file: string): void {
   for (const b of blocks) {
     const known = KNOWN[b.section];
     if (!known) throw new Error(`networkd stand-in: ${file}: section [${b.section}] is not supported`);
-    for (const [key] of b.entries) {
+    for (const [key, value] of b.entries) {
       if (!known.includes(key)) throw new Error(`networkd stand-in: ${file}: ${b.section}.${key}= is not supported`);
+      const only = ONLY_VALUES[`${b.section}.${key}`];
+      if (only && !only.includes(value))
+        throw new Error(
+          `networkd stand-in: ${file}: ${b.section}.${key}=${value} is not supported (${only.join(", ")})`,
+        );
     }
   }
 }
@@ -114,6 +131,7 @@ export function planWireGuardLinks(
       });
     const addresses: string[] = [];
     const routes: string[] = [];
+    let linkMtu: string | undefined;
     // networkd applies the first .network (in file-name order) whose [Match] fits.
     const network = parsedNetworks
       .sort((a, b) => a.file.localeCompare(b.file))
@@ -128,6 +146,7 @@ export function planWireGuardLinks(
       checkKnown(network.blocks, network.file);
       for (const b of network.blocks) {
         if (b.section === "Network") addresses.push(...getAll(b, "Address"));
+        if (b.section === "Link") linkMtu = get(b, "MTUBytes") ?? linkMtu;
         if (b.section === "Route") {
           const destination = get(b, "Destination");
           if (!destination) throw new Error(`networkd stand-in: ${network.file}: a [Route] has no Destination=`);
@@ -137,7 +156,8 @@ export function planWireGuardLinks(
     }
     plans.push({
       name,
-      mtu: get(netdev, "MTUBytes"),
+      // [Link] MTUBytes= of the .network wins over the netdev's, as in networkd.
+      mtu: linkMtu ?? get(netdev, "MTUBytes"),
       privateKey,
       listenPort: get(wg, "ListenPort"),
       peers,
