@@ -24,6 +24,11 @@ async function main(): Promise<number> {
     )
     .option("--faults", "also run the faults and negative controls", false)
     .option(
+      "--production",
+      "the production scenario instead: hub joined to an existing network with an unconfigured workload, a NATed dynamic-IP office (networkd bundle) whose address changes, a netplan far end",
+      false,
+    )
+    .option(
       "--tunnels-only",
       "only boot and the hub<->spoke ping test (no iperf3/MTU/spoke probes): what the bench times",
       false,
@@ -63,6 +68,7 @@ async function main(): Promise<number> {
   const o = program.opts<{
     sites?: number;
     faults: boolean;
+    production: boolean;
     keep: boolean;
     iperfSeconds: number;
     json?: string;
@@ -85,6 +91,11 @@ async function main(): Promise<number> {
     });
   }
   try {
+    if (o.production) {
+      const { runProduction } = await import("./scenarios/production");
+      const r = await runProduction({ keep: o.keep, resultsFile: o.json });
+      return r.ok ? 0 : 1;
+    }
     const r = await runLab({
       sites: o.sites,
       faults: o.faults,
