@@ -231,6 +231,57 @@ if (!pf.ok) {
     });
   });
 
+  describeLab("namespace lab, production scenario (npm run lab -- --production)", () => {
+    let run: ReturnType<typeof runCli>;
+    let r: LabResult;
+    beforeAll(() => {
+      run = runCli(["--production"], 240_000);
+      if (!run.result)
+        throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
+      r = run.result;
+    }, 250_000);
+
+    test("exits 0 with every check as expected, and prints its times", () => {
+      expect(failedChecks(r)).toEqual([]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain("LAB PASSED");
+      expect(run.stdout).toMatch(/office address change: traffic again after [\d.]+ s/);
+      expect(run.stdout).toMatch(/hub restart: branch back after \d+ ms, office after \d+ ms/);
+    });
+
+    test("the hub joins the existing network: no VPC or private network declared", () => {
+      expect(r.checks.find((c) => c.name.startsWith("program declares no VPC"))?.outcome).toBe("passed");
+    });
+
+    test("the unconfigured workload host reaches both far ends, with routes from the network's DHCP only", () => {
+      const wl = r.hosts.find((h) => h.host === "scaleway-wl")!;
+      expect([wl.provisioning, wl.cloudInitMs, wl.dhcp?.address]).toEqual(["none", null, "192.168.0.50"]);
+      expect(r.checks.find((c) => c.name.startsWith("workload host learnt"))?.outcome).toBe("passed");
+      for (const site of ["office", "branch"]) expect(r.metrics.timeToFirstPingMs[site]).toEqual(expect.any(Number));
+      expect(r.checks.filter((c) => c.name.startsWith("ping scaleway-wl")).map((c) => c.outcome)).toEqual([
+        "passed",
+        "passed",
+      ]);
+    });
+
+    test("the NATed office recovers after its public address changes, within keepalive + 20 s", () => {
+      const f = r.metrics.faults!;
+      expect(f.officeAddressChangeRecoveryMs).toEqual(expect.any(Number));
+      expect(f.officeAddressChangeRecoveryMs as number).toBeLessThan(45_000);
+      expect(r.checks.find((c) => c.name.includes("office public address changes"))?.detail).toContain(
+        "hub endpoint now 198.51.100.22",
+      );
+      expect(f.hubRestartBranchRecoveryMs).toEqual(expect.any(Number));
+      expect(f.hubRestartOfficeRecoveryMs).toEqual(expect.any(Number));
+    });
+
+    test("leaves nothing behind", () => {
+      expect(r.namespacesLeft).toEqual([]);
+      expect(namespacesOf(r.prefix)).toEqual([]);
+      expect(JSON.stringify(r) + run.stdout).not.toMatch(/[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/);
+    });
+  });
+
   describeLab("namespace lab cleans up after itself even when killed", () => {
     const labNamespaces = () =>
       execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
