@@ -82,6 +82,7 @@ describe("parsing takes its defaults from the schema", () => {
       keepalive: parsed.tunnel.keepaliveSeconds,
       mtu: parsed.tunnel.mtu,
       tunnelCidr: parsed.tunnel.cidr,
+      dynamicPeerCidrs: parsed.dynamicPeerCidrs,
     };
     expect(applied).toEqual({ ...STACK_CONFIG_DEFAULTS });
   });
