@@ -7,6 +7,8 @@ import type { SitePlan } from "../planning/topology";
 
 export interface ScalewaySiteArgs {
   plan: SitePlan;
+  /** Where the site is configured ("scalewaySite", "remoteSites[i]"), for deploy-time errors. */
+  configPath: string;
   zone: string;
   region: string;
   instanceType: pulumi.Input<string>;
@@ -67,7 +69,7 @@ export class ScalewaySite extends pulumi.ComponentResource {
       this.vpcId = this.vpc.id;
     } else {
       const expected = {
-        configPath: plan.configPath,
+        configPath: args.configPath,
         privateNetworkId: plan.privateNetworkId,
         subnet: plan.subnet,
         region: args.region,

@@ -240,6 +240,10 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
         `${name}-${site.name}`,
         {
           plan: site,
+          configPath:
+            site.role === "hub"
+              ? "scalewaySite"
+              : `remoteSites[${cfg.remoteSites.findIndex((r) => r.name === site.name)}]`,
           zone: cfg.zone,
           region,
           instanceType,

@@ -222,7 +222,7 @@ class Reader {
       this.text(key, value);
       return value;
     }
-    return this.wrongType(key, value, "a string", JSON.stringify(String(value)));
+    return this.wrongType(key, value, "a string", JSON.stringify(plainText(value)));
   }
 
   /**
@@ -396,7 +396,12 @@ function parseJson(text: string): unknown {
 
 function describe(value: unknown): string {
   const kind = Array.isArray(value) ? "list" : value === null ? "null" : typeof value;
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? plainText(value);
+  } catch {
+    text = plainText(value);
+  }
   return `${kind} ${text.length > 40 ? `${text.slice(0, 37)}...` : text}`;
 }
 
@@ -427,4 +432,13 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length];
+}
+
+/** String(value), except for objects whose toString is not callable (fuzzed JSON input). */
+function plainText(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

@@ -40,8 +40,6 @@ export interface SitePlan {
   kind: SiteKind;
   /** Built on Scaleway (the hub and `simulated` sites): instances, and the network unless it exists. */
   onScaleway: boolean;
-  /** Where the site is configured: "scalewaySite" or "remoteSites[i]" (for error messages). */
-  configPath: string;
   /** An existing private network the site joins (no VPC or private network is declared). */
   privateNetworkId?: string;
   /** A test host is built on this site (Scaleway-built sites only). */
@@ -109,7 +107,6 @@ export function planTopology(cfg: StackConfig): TopologyPlan {
     role: "hub",
     kind: "scaleway",
     onScaleway: true,
-    configPath: "scalewaySite",
     ...(hubCfg.privateNetworkId !== undefined ? { privateNetworkId: hubCfg.privateNetworkId } : {}),
     buildsTestHost: hubCfg.testHost,
     subnet: hubCfg.subnet,
@@ -133,14 +130,13 @@ export function planTopology(cfg: StackConfig): TopologyPlan {
     awaitsOperator: false,
   };
 
-  const spokes = cfg.remoteSites.map((s, i): SitePlan => {
+  const spokes = cfg.remoteSites.map((s): SitePlan => {
     const remote = spokeReach(s);
     const plan: SitePlan = {
       name: s.name,
       role: "spoke",
       kind: s.kind,
       onScaleway: s.kind === "simulated",
-      configPath: `remoteSites[${i}]`,
       ...(s.privateNetworkId !== undefined ? { privateNetworkId: s.privateNetworkId } : {}),
       buildsTestHost: s.kind === "simulated" && s.testHost,
       subnet: s.subnet,
