@@ -100,6 +100,43 @@ describe("hub joined to an existing private network, with a dynamic-IP office", 
   });
 });
 
+describe("a simulated spoke joined to an existing network, and test hosts switched off", () => {
+  test("the spoke declares no VPC/PN and routes into its own existing VPC; the hub keeps its own", async () => {
+    const SPOKE_PN = "fr-par/22222222-3333-4444-5555-666666666666";
+    const SPOKE_VPC = "fr-par/77777777-8888-9999-aaaa-bbbbbbbbbbbb";
+    const run = await runProgram({
+      config: {
+        adminCidrs: ADMIN,
+        scalewaySite: { testHost: false },
+        remoteSites: [
+          {
+            name: "onprem",
+            subnet: "192.168.1.0/24",
+            gatewayAddress: "192.168.1.2",
+            tunnelAddress: "172.16.0.2",
+            privateNetworkId: SPOKE_PN,
+          },
+        ],
+      },
+      existingNetworks: { [SPOKE_PN]: { subnet: "192.168.1.0/24", vpcId: SPOKE_VPC } },
+      keySeed: "attached-spoke",
+    });
+    const siteOf = (r: { inputs: Record<string, any> }) =>
+      (r.inputs.tags as string[]).find((t) => t.startsWith("wg-s2s-site:"));
+    expect(run.ofType(T.vpc).map(siteOf)).toEqual(["wg-s2s-site:scaleway"]);
+    expect(run.ofType(T.pn).map(siteOf)).toEqual(["wg-s2s-site:scaleway"]);
+    const hubVpc = run.ofType(T.vpc)[0].id;
+    const routes = Object.fromEntries(run.ofType(T.route).map((r) => [r.inputs.destination, r.inputs.vpcId]));
+    expect(routes).toEqual({ "192.168.1.0/24": hubVpc, "192.168.0.0/24": SPOKE_VPC });
+    // testHost false on the hub, and the default (none) for the attached spoke: gateways only.
+    expect(run.ofType(T.server)).toHaveLength(2);
+    expect(run.ofType(T.server).every((s) => s.inputs.tags.includes("wg-s2s-role:gateway"))).toBe(true);
+    // Both ends' addresses are known: each holds an endpoint for the other.
+    expect(wgConf(run.userData("scaleway", "gateway"))).toMatch(/Endpoint = 198\.51\.100\.\d+:52435/);
+    expect(wgConf(run.userData("onprem", "gateway"))).toMatch(/Endpoint = 198\.51\.100\.\d+:52435/);
+  });
+});
+
 describe("endpoints on the hub wherever a peer's address is known", () => {
   test("simulated and fixed-address external spokes get an Endpoint on the hub; the dynamic one does not", async () => {
     const run = await runProgram({
