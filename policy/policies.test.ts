@@ -110,6 +110,14 @@ describe("policies.ts", () => {
     expect(await run(policy("test-host-without-public-ip"), allowed)).toEqual([]);
   });
 
+  it("the WireGuard rule takes dynamicPeerCidrs from its policy config", async () => {
+    const rules = [{ action: "accept", protocol: "UDP", port: 52435, ipRange: "0.0.0.0/0" }];
+    const props = { inboundDefaultPolicy: "drop", inboundRules: rules };
+    expect(await run(policy("wireguard-from-peer-addresses-only"), argsFor(SG, props))).toHaveLength(1);
+    const allowed = argsFor(SG, props, [], { dynamicPeerCidrs: ["0.0.0.0/0"] });
+    expect(await run(policy("wireguard-from-peer-addresses-only"), allowed)).toEqual([]);
+  });
+
   it("still rejects the known SSH rule next to an unknown WireGuard source", async () => {
     const rules = [
       { action: "accept", protocol: "UDP", port: 52435, ipRange: proxy.unknownStringValue },

@@ -53,13 +53,26 @@ export function toResourceView(args: Pick<ResourceValidationArgs, "type" | "name
   };
 }
 
-/** Policy config schema: only the test-host rule takes options. */
-const TEST_HOST_CONFIG_SCHEMA = {
-  properties: {
-    allowTestHostPublicIp: {
-      type: "boolean" as const,
-      default: DEFAULT_POLICY_CONFIG.allowTestHostPublicIp,
-      description: "Allow test hosts a public IP (set when the stack sets testHostPublicIp: true).",
+/** Policy config schemas: the test-host rule and the WireGuard rule take options. */
+const CONFIG_SCHEMAS: Record<string, { properties: Record<string, object> }> = {
+  "test-host-without-public-ip": {
+    properties: {
+      allowTestHostPublicIp: {
+        type: "boolean" as const,
+        default: DEFAULT_POLICY_CONFIG.allowTestHostPublicIp,
+        description: "Allow test hosts a public IP (set when the stack sets testHostPublicIp: true).",
+      },
+    },
+  },
+  "wireguard-from-peer-addresses-only": {
+    properties: {
+      dynamicPeerCidrs: {
+        type: "array" as const,
+        items: { type: "string" as const },
+        default: DEFAULT_POLICY_CONFIG.dynamicPeerCidrs,
+        description:
+          "Ranges WireGuard may also be accepted from, exactly as the stack's dynamicPeerCidrs (external sites without publicIp).",
+      },
     },
   },
 };
@@ -70,12 +83,13 @@ function readConfig(args: Pick<ResourceValidationArgs, "getConfig">, takesConfig
 }
 
 export const policies: ResourceValidationPolicy[] = RULES.map((rule) => {
-  const takesConfig = rule.name === "test-host-without-public-ip";
+  const configSchema = CONFIG_SCHEMAS[rule.name];
+  const takesConfig = configSchema !== undefined;
   return {
     name: rule.name,
     description: rule.description,
     enforcementLevel: "mandatory",
-    ...(takesConfig ? { configSchema: TEST_HOST_CONFIG_SCHEMA } : {}),
+    ...(takesConfig ? { configSchema } : {}),
     validateResource: (args, reportViolation) => {
       const view = toResourceView(args);
       for (const message of rule.check(view, readConfig(args, takesConfig))) reportViolation(message);

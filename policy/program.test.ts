@@ -149,13 +149,44 @@ describe("policy rules: external site and testHostPublicIp: true", () => {
   });
 
   it("passes every rule when the policy config allows test-host public IPs", () => {
-    expect(summary(checkResources(resources, { allowTestHostPublicIp: true }))).toEqual([]);
+    expect(summary(checkResources(resources, { ...DEFAULT_POLICY_CONFIG, allowTestHostPublicIp: true }))).toEqual([]);
   });
 
   it("is rejected by the default policy config, once per test host and by no other rule", () => {
     expect(summary(checkResources(resources, DEFAULT_POLICY_CONFIG))).toEqual([
       "test-host-without-public-ip wg-s2s-onprem-test-host",
       "test-host-without-public-ip wg-s2s-scaleway-test-host",
+    ]);
+  });
+});
+
+describe("policy rules against the production shape (existing network, dynamic far end)", () => {
+  let resources: ResourceView[];
+  beforeAll(async () => {
+    const network = "11111111-2222-3333-4444-555555555555";
+    resources = views(
+      await runProgram({
+        config: {
+          adminCidrs: ["203.0.113.7/32"],
+          scalewaySite: { privateNetworkId: network, subnet: "172.20.16.0/22", gatewayAddress: "172.20.16.10" },
+          remoteSites: [{ ...OFFICE_EXTERNAL_SITE, publicIp: undefined }],
+        },
+        existingNetworks: {
+          [network]: { subnet: "172.20.16.0/22", vpcId: "fr-par/99999999-8888-7777-6666-555555555555" },
+        },
+      }),
+    );
+  });
+
+  it("passes every rule when the policy config lists the stack's dynamicPeerCidrs", () => {
+    expect(summary(checkResources(resources, { ...DEFAULT_POLICY_CONFIG, dynamicPeerCidrs: ["0.0.0.0/0"] }))).toEqual(
+      [],
+    );
+  });
+
+  it("is rejected by the default policy config, on the hub gateway's group only", () => {
+    expect(summary(checkResources(resources, DEFAULT_POLICY_CONFIG))).toEqual([
+      "wireguard-from-peer-addresses-only wg-s2s-scaleway-gateway-sg",
     ]);
   });
 });

@@ -24,8 +24,8 @@ const SG_RULES = "scaleway:instance/securityGroupRules:SecurityGroupRules";
 const SERVER = "scaleway:instance/server:Server";
 const LEGACY_SERVER = "scaleway:index/instanceServer:InstanceServer";
 const LEGACY_SG = "scaleway:index/instanceSecurityGroup:InstanceSecurityGroup";
-const ALLOW = { allowTestHostPublicIp: true };
-const DENY = { allowTestHostPublicIp: false };
+const ALLOW = { allowTestHostPublicIp: true, dynamicPeerCidrs: [] };
+const DENY = { allowTestHostPublicIp: false, dynamicPeerCidrs: [] };
 
 const randomKey = (): string => Buffer.from(nacl.randomBytes(32)).toString("base64");
 
@@ -173,6 +173,19 @@ describe("(b) wireguard-from-peer-addresses-only", () => {
     const violations = wireguardFromPeerAddressesOnly(group([...goodGatewayRules, rule]), DENY);
     expect(violations).toHaveLength(1);
     expect(violations[0]).toMatch(message);
+  });
+
+  it("accepts UDP from exactly a range the policy config lists as dynamicPeerCidrs, and nothing wider", () => {
+    const config = { ...DENY, dynamicPeerCidrs: ["0.0.0.0/0", "198.51.100.0/24"] };
+    const open = { action: "accept", protocol: "UDP", port: 52435, ipRange: "0.0.0.0/0" };
+    const isp = { action: "accept", protocol: "UDP", port: 52435, ipRange: "198.51.100.0/24" };
+    expect(wireguardFromPeerAddressesOnly(group([...goodGatewayRules, open, isp]), config)).toEqual([]);
+    // Negative controls: without the config it is refused; a range not listed is refused; ANY is never excused.
+    expect(wireguardFromPeerAddressesOnly(group([...goodGatewayRules, open]), DENY)).toHaveLength(1);
+    const other = { ...isp, ipRange: "198.51.0.0/16" };
+    expect(wireguardFromPeerAddressesOnly(group([...goodGatewayRules, other]), config)[0]).toMatch(/dynamicPeerCidrs/);
+    const any = { action: "accept", protocol: "ANY", ipRange: "0.0.0.0/0" };
+    expect(wireguardFromPeerAddressesOnly(group([...goodGatewayRules, any]), config)).toHaveLength(1);
   });
 
   it("ignores TCP, ICMP and drop rules, and sources unknown during preview", () => {

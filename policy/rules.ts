@@ -34,9 +34,14 @@ export interface ResourceView {
 export interface PolicyConfig {
   /** Test hosts may have a public IP (matches the stack setting `testHostPublicIp: true`). */
   allowTestHostPublicIp: boolean;
+  /**
+   * Source ranges WireGuard may be accepted from besides single peer addresses: the stack's
+   * `dynamicPeerCidrs`, for external sites without a fixed public address. Exact matches only.
+   */
+  dynamicPeerCidrs: string[];
 }
 
-export const DEFAULT_POLICY_CONFIG: PolicyConfig = { allowTestHostPublicIp: false };
+export const DEFAULT_POLICY_CONFIG: PolicyConfig = { allowTestHostPublicIp: false, dynamicPeerCidrs: [] };
 
 export type RuleCheck = (resource: ResourceView, config: PolicyConfig) => string[];
 
@@ -212,9 +217,11 @@ export const noSshFromAnywhere: RuleCheck = (resource) => {
 
 /**
  * The gateways open no UDP port other than WireGuard's, so every inbound UDP (or ANY) accept rule
- * is a WireGuard rule and must name one peer address: a /32 (or an IPv6 /128).
+ * is a WireGuard rule and must name one peer address: a /32 (or an IPv6 /128) — or, for UDP only,
+ * exactly one of the ranges the policy config lists as `dynamicPeerCidrs` (dynamic far ends).
  */
-export const wireguardFromPeerAddressesOnly: RuleCheck = (resource) => {
+export const wireguardFromPeerAddressesOnly: RuleCheck = (resource, config) => {
+  const dynamic = config.dynamicPeerCidrs ?? [];
   if (!hasInboundRules(resource)) return [];
   const violations: string[] = [];
   if (acceptsByDefault(resource)) {
@@ -236,11 +243,13 @@ export const wireguardFromPeerAddressesOnly: RuleCheck = (resource) => {
       );
       return;
     }
+    if (protocol === "UDP" && dynamic.includes(source.text)) return;
     if (source.prefixLength !== source.maxPrefixLength) {
       violations.push(
         `${resource.name}: ${describeRule(index, rule)} accepts UDP from ${source.text}, a range of ` +
           `${describeSize(source)}. WireGuard must be open only to each peer gateway's public address ` +
-          `(/${source.maxPrefixLength}).`,
+          `(/${source.maxPrefixLength}), or to a range listed in the policy config's dynamicPeerCidrs ` +
+          `(the stack's dynamicPeerCidrs, for external sites without publicIp).`,
       );
     }
   });
