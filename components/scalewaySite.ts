@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as scaleway from "@pulumiverse/scaleway";
 import { GatewayInstance } from "./gatewayInstance";
 import { TestHost } from "./testHost";
-import { existingNetworkProblem } from "../config/existingNetwork";
+import { existingNetworkProblem, existingVpcProblem } from "../config/existingNetwork";
 import type { SitePlan } from "../planning/topology";
 
 export interface ScalewaySiteArgs {
@@ -74,7 +74,7 @@ export class ScalewaySite extends pulumi.ComponentResource {
         subnet: plan.subnet,
         region: args.region,
       };
-      const network = scaleway.network
+      const read = scaleway.network
         .getPrivateNetworkOutput({ privateNetworkId: plan.privateNetworkId, region: args.region }, child)
         .apply((facts) => {
           const problem = existingNetworkProblem(expected, facts);
@@ -82,6 +82,20 @@ export class ScalewaySite extends pulumi.ComponentResource {
           if (problem) throw new pulumi.RunError(problem);
           return facts;
         });
+      // Custom routes need the VPC to route (a switch of the VPC's owner, not of this stack).
+      const network =
+        plan.routePropagation === "vpc-route"
+          ? pulumi
+              .all([
+                read,
+                scaleway.network.getVpcOutput({ vpcId: read.apply((f) => f.vpcId!), region: args.region }, child),
+              ])
+              .apply(([facts, vpc]) => {
+                const problem = existingVpcProblem(expected, vpc);
+                if (problem) throw new pulumi.RunError(problem);
+                return facts;
+              })
+          : read;
       // The id as configured: the provider trims locality where it needs to.
       this.privateNetworkId = network.apply(() => plan.privateNetworkId!);
       this.vpcId = network.apply((facts) => facts.vpcId!);

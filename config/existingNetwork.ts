@@ -49,3 +49,16 @@ export function existingNetworkProblem(
   }
   return undefined;
 }
+
+/**
+ * The VPC of a joined network must route for the site's custom routes to work (VPCs created
+ * before routing existed have it off; the switch is one-way and belongs to the VPC's owner,
+ * not to this stack). Undefined when it routes.
+ */
+export function existingVpcProblem(
+  expected: Pick<ExistingNetworkExpectation, "configPath" | "privateNetworkId">,
+  vpc: { id?: string; enableRouting?: boolean },
+): string | undefined {
+  if (vpc.enableRouting) return undefined;
+  return `${expected.configPath}.privateNetworkId: the VPC of private network ${expected.privateNetworkId} (${vpc.id ?? "unknown"}) has routing off, so its custom routes to the gateway would never apply; nothing was attached. Fix: enable routing on that VPC (console: VPC, then its settings; API: POST /vpc/v2/regions/<region>/vpcs/<id>/enable-routing; one-way), or use ${setCommand(`${expected.configPath}.routePropagation`, "static")}.`;
+}

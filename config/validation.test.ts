@@ -615,6 +615,33 @@ describe("validateStackConfig on bad inputs", () => {
   });
 });
 
+describe("joining an existing private network", () => {
+  it("accepts the network's own subnet even inside 10.0.0.0/8 (advice only for networks the stack creates)", () => {
+    const cfg = base();
+    cfg.scalewaySite = {
+      ...cfg.scalewaySite,
+      privateNetworkId: "fr-par/11111111-2222-3333-4444-555555555555",
+      subnet: "10.42.0.0/24",
+      gatewayAddress: "10.42.0.10",
+      testHost: false,
+    };
+    delete cfg.scalewaySite.testHostAddress;
+    expect(validateStackConfig(cfg)).toEqual([]);
+    // Negative control: the same subnet on a network the stack would create is refused.
+    const created = { ...cfg.scalewaySite, privateNetworkId: undefined };
+    expect(validateStackConfig({ ...cfg, scalewaySite: created }).map((i) => i.key)).toEqual(["scalewaySite.subnet"]);
+  });
+
+  it("requires the subnet to be stated, and defaults to no test host", () => {
+    const attach = { privateNetworkId: "11111111-2222-3333-4444-555555555555" };
+    expect(() => loadStackConfig({ ...ADMIN, scalewaySite: attach })).toThrow(
+      /scalewaySite\.subnet: is required when joining an existing private network/,
+    );
+    const hub = loadStackConfig({ ...ADMIN, scalewaySite: { ...attach, subnet: "172.20.16.0/22" } }).scalewaySite;
+    expect([hub.testHost, hub.testHostAddress, hub.gatewayAddress]).toEqual([false, undefined, "172.20.16.2"]);
+  });
+});
+
 describe("ConfigError and loadStackConfig", () => {
   const LINE = /^(\S+): (.+\.) Fix: (.+\.)$/;
 

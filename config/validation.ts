@@ -218,7 +218,8 @@ function checkSubnet(site: SiteView, p: Phrasing): ConfigIssue[] {
   const where = site.remote
     ? "a simulated site is built on Scaleway, so its subnet is a Scaleway private network"
     : "this is a Scaleway private network";
-  if (overlaps(site.subnet, "10.0.0.0/8")) {
+  // Advice for networks this stack creates; a network that already exists has the subnet it has.
+  if (overlaps(site.subnet, "10.0.0.0/8") && site.privateNetworkId === undefined) {
     issues.push(
       issue(
         key,

@@ -38,6 +38,8 @@ export interface ProgramRunOptions {
    * names (what a real Scaleway project holds). An id not listed fails the read, as it would.
    */
   existingNetworks?: Record<string, { subnet: string; vpcId: string; region?: string }>;
+  /** VPCs whose routing is off (getVpc reports enableRouting false); every other VPC routes. */
+  vpcsWithoutRouting?: string[];
 }
 
 export interface DeclaredResource {
@@ -183,6 +185,17 @@ function makeMocks(opts: ProgramRunOptions, resources: DeclaredResource[]) {
           vpcId: pn.vpcId,
           ipv4Subnets: [{ subnet: pn.subnet }],
           ipv6Subnets: [],
+          tags: [],
+        };
+      }
+      if (args.token === "scaleway:network/getVpc:getVpc") {
+        const id = String(args.inputs.vpcId ?? "");
+        return {
+          id,
+          vpcId: id,
+          region: args.inputs.region ?? "fr-par",
+          enableRouting: !(opts.vpcsWithoutRouting ?? []).includes(id),
+          enableCustomRoutesPropagation: true,
           tags: [],
         };
       }

@@ -204,10 +204,11 @@ describe("the deploy-time check of an existing network", () => {
   });
 
   test("a stated subnet the network does not have fails the run, and nothing is attached to it", () => {
-    const run = (subnet: string) => {
+    const run = (subnet: string, vpcsWithoutRouting: string[] = []) => {
       const opts = {
         config: { adminCidrs: ADMIN, scalewaySite: attachedHub, remoteSites: [dynamicOffice] },
         existingNetworks: { [PN]: { subnet, vpcId: VPC } },
+        vpcsWithoutRouting,
         keySeed: "attach",
       };
       const r = spawnSync(TSX, [path.join(__dirname, "..", "testkit", "runFailing.ts"), JSON.stringify(opts)], {
@@ -223,6 +224,12 @@ describe("the deploy-time check of an existing network", () => {
     expect(bad.declared).not.toContain(T.ipam);
     expect(bad.declared).not.toContain(T.route);
     expect(bad.declared).not.toContain(T.nic);
+    // A VPC that does not route: refused before anything is attached, with the fix.
+    const unrouted = run("172.20.16.0/22", [VPC]);
+    expect(unrouted.code).toBe(3);
+    expect(unrouted.error).toContain("has routing off");
+    expect(unrouted.declared).not.toContain(T.ipam);
+    expect(unrouted.declared).not.toContain(T.route);
     // Control: the same run against the network as stated succeeds.
     const good = run("172.20.16.0/22");
     expect([good.code, good.error]).toEqual([0, null]);
