@@ -23,6 +23,12 @@ export interface ScalewaySiteArgs {
   gatewayUserData: pulumi.Input<string>;
   /** Present when the site builds a test host. */
   testHostUserData?: pulumi.Input<string>;
+  /**
+   * The existing network's id as an Input (e.g. another stack's output), when the caller has
+   * one: `plan.privateNetworkId` then only says that the site joins a network (it shapes the
+   * graph: no Vpc/PrivateNetwork), and this value is the one read and attached to.
+   */
+  existingPrivateNetworkId?: pulumi.Input<string>;
 }
 
 /**
@@ -68,15 +74,19 @@ export class ScalewaySite extends pulumi.ComponentResource {
       this.privateNetworkId = this.privateNetwork.id;
       this.vpcId = this.vpc.id;
     } else {
-      const expected = {
+      const id = pulumi.output(args.existingPrivateNetworkId ?? plan.privateNetworkId);
+      const expectation = id.apply((privateNetworkId) => ({
         configPath: args.configPath,
-        privateNetworkId: plan.privateNetworkId,
+        privateNetworkId,
         subnet: plan.subnet,
         region: args.region,
-      };
-      const read = scaleway.network
-        .getPrivateNetworkOutput({ privateNetworkId: plan.privateNetworkId, region: args.region }, child)
-        .apply((facts) => {
+      }));
+      const read = pulumi
+        .all([
+          expectation,
+          scaleway.network.getPrivateNetworkOutput({ privateNetworkId: id, region: args.region }, child),
+        ])
+        .apply(([expected, facts]) => {
           const problem = existingNetworkProblem(expected, facts);
           // RunError: Pulumi prints the message alone, no stack trace; nothing on the network was touched.
           if (problem) throw new pulumi.RunError(problem);
@@ -88,16 +98,17 @@ export class ScalewaySite extends pulumi.ComponentResource {
           ? pulumi
               .all([
                 read,
+                expectation,
                 scaleway.network.getVpcOutput({ vpcId: read.apply((f) => f.vpcId!), region: args.region }, child),
               ])
-              .apply(([facts, vpc]) => {
+              .apply(([facts, expected, vpc]) => {
                 const problem = existingVpcProblem(expected, vpc);
                 if (problem) throw new pulumi.RunError(problem);
                 return facts;
               })
           : read;
-      // The id as configured: the provider trims locality where it needs to.
-      this.privateNetworkId = network.apply(() => plan.privateNetworkId!);
+      // The id as given: the provider trims locality where it needs to.
+      this.privateNetworkId = pulumi.all([network, id]).apply(([, given]) => given);
       this.vpcId = network.apply((facts) => facts.vpcId!);
     }
     const host = {
