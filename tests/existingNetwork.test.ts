@@ -74,6 +74,7 @@ describe("hub joined to an existing private network, with a dynamic-IP office", 
   test("the hub has no endpoint for the dynamic far end, which dials it with keepalive", () => {
     const hubConf = wgConf(run.userData("scaleway", "gateway"));
     expect(hubConf).not.toMatch(/Endpoint/);
+    expect(hubConf).toMatch(/PublicKey\s*=/); // negative control: the file really is the tunnel's
     const farConf = run.operatorBundle("office")["wg0.conf"];
     expect(farConf).toMatch(/Endpoint = 198\.51\.100\.10:52435/);
     expect(farConf).toMatch(/PersistentKeepalive = 25/);
@@ -132,8 +133,8 @@ describe("a simulated spoke joined to an existing network, and test hosts switch
     expect(run.ofType(T.server)).toHaveLength(2);
     expect(run.ofType(T.server).every((s) => s.inputs.tags.includes("wg-s2s-role:gateway"))).toBe(true);
     // Both ends' addresses are known: each holds an endpoint for the other.
-    expect(wgConf(run.userData("scaleway", "gateway"))).toMatch(/Endpoint = 198\.51\.100\.\d+:52435/);
-    expect(wgConf(run.userData("onprem", "gateway"))).toMatch(/Endpoint = 198\.51\.100\.\d+:52435/);
+    expect(wgConf(run.userData("scaleway", "gateway"))).toMatch(/Endpoint\s*=\s*198\.51\.100\.\d+:52435/);
+    expect(wgConf(run.userData("onprem", "gateway"))).toMatch(/Endpoint\s*=\s*198\.51\.100\.\d+:52435/);
   });
 });
 
@@ -167,8 +168,9 @@ describe("endpoints on the hub wherever a peer's address is known", () => {
       keySeed: "endpoints",
     });
     const hubConf = wgConf(run.userData("scaleway", "gateway"));
-    const peers = hubConf.split("[Peer]").slice(1);
-    const endpointOf = (site: string) => /Endpoint = (\S+)/.exec(peers.find((p) => p.includes(`# ${site}`))!)?.[1];
+    // wg0.conf ([Peer]) or the networkd netdev ([WireGuardPeer]), whichever the gateway writes.
+    const peers = hubConf.split(/\[(?:WireGuard)?Peer\]/).slice(1);
+    const endpointOf = (site: string) => /Endpoint\s*=\s*(\S+)/.exec(peers.find((p) => p.includes(`# ${site}`))!)?.[1];
     expect(endpointOf("onprem")).toBe("198.51.100.11:52435");
     expect(endpointOf("fixed")).toBe(`${external.publicIp}:52435`);
     expect(endpointOf("dynamic")).toBeUndefined();

@@ -39,6 +39,7 @@ import { LabCannotRun } from "../run";
 import { pollUntil, sleep } from "../proc";
 import { check, maskSecrets, renderTable, type HostBootSummary, type LabResult } from "../results";
 import { buildNetworkctlShim, buildSystemctlShim } from "../standins/build";
+import { standInsFor } from "../standins/list";
 import {
   cleanupLeftovers,
   destroyRun,
@@ -56,6 +57,7 @@ import {
   type LabNode,
   type LabSite,
   type LabTopology,
+  publicMac,
 } from "../topology";
 import { LAB_ADMIN_CIDR } from "../labConfig";
 import { NETWORKD_FILES, NETWORKD_PATHS } from "../../rendering/bundleNetworkd";
@@ -154,7 +156,14 @@ const node = (
   provisioning,
   privateNic: { ...nic, name: PRIVATE_NIC, switchPort: `s${index}-${short}` },
   ...(publicAddress
-    ? { publicNic: { name: PUBLIC_NIC, address: `${publicAddress}/24`, switchPort: `s${index}-pub` } }
+    ? {
+        publicNic: {
+          name: PUBLIC_NIC,
+          address: `${publicAddress}/24`,
+          mac: publicMac(index),
+          switchPort: `s${index}-pub`,
+        },
+      }
     : {}),
 });
 
@@ -212,7 +221,14 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       "branch: external static, fixed publicIp, netplan bundle form (netplan generate)",
     ],
     hosts: [],
-    standIns: [],
+    standIns: [
+      ...standInsFor("netns"),
+      {
+        name: "NAT router namespace in front of the office (nftables masquerade)",
+        replaces: "the office's ISP router, and the ISP re-assigning its public address",
+        why: "a dynamic-IP office behind NAT; the address change removes the old address, so the kernel drops its masquerade mappings as a re-dialling router does",
+      },
+    ],
     checks: [],
     metrics: {
       timeToFirstPingMs: {},
@@ -373,7 +389,8 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
 
     step(`network: switch, hub network + 2 office LANs, NAT in front of office (prefix ${prefix})`);
     const shim = buildSystemctlShim(path.join(runDir, "shim"));
-    const networkctl = fs.readFileSync(buildNetworkctlShim(path.join(runDir, "shim")), "utf8");
+    // Built next to the systemctl stand-in: wireNode installs it in every host.
+    buildNetworkctlShim(path.join(runDir, "shim"));
     await buildSwitch(t);
     await addBridge(t.switchNs, OFFICE_WAN.bridge);
     for (const [s, n] of [
@@ -406,7 +423,6 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     await nsRunOk(nat, ["nft", "-f", "-"], {
       input: `table ip labnat {\n\tchain post {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\toifname "wan" masquerade\n\t}\n}\n`,
     });
-    for (const h of [officeGw, branchGw]) await host(wiring, h).writeFile("/usr/bin/networkctl", networkctl, "0755");
 
     step("stand-ins: the existing network's DHCP/IPAM + VPC router, the office's LAN router");
     await startVpcRouter(hubSite, runDir, wiring);
