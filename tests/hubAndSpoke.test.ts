@@ -6,6 +6,7 @@
  * traffic is allowed by the hub's forward policy only between sites that both opt in.
  */
 import { parse } from "yaml";
+import { PATHS } from "../cloud-init/common";
 import { DeclaredResource, ProgramRun, runProgram } from "../testkit/programRun";
 
 const ADMIN = ["203.0.113.7/32"];
@@ -123,11 +124,11 @@ describe("spoke-to-spoke through the hub", () => {
     expect(nft).not.toMatch(/ip saddr 192\.168\.[12]\.0\/24 ip daddr 192\.168\.3\.0\/24/);
     // The opted-in spokes route each other's subnet to the hub; site3 does not learn them.
     const wg1 = parse(r.userData("site1", "gateway").replace(/^#cloud-config\n/, "")).write_files.find(
-      (f: any) => f.path === "/etc/wireguard/wg0.conf",
+      (f: any) => f.path === PATHS.wireguardNetdev,
     ).content;
-    expect(wg1).toMatch(/AllowedIPs = .*192\.168\.2\.0\/24/);
+    expect(wg1).toMatch(/AllowedIPs=.*192\.168\.2\.0\/24/);
     const wg3 = parse(r.userData("site3", "gateway").replace(/^#cloud-config\n/, "")).write_files.find(
-      (f: any) => f.path === "/etc/wireguard/wg0.conf",
+      (f: any) => f.path === PATHS.wireguardNetdev,
     ).content;
     expect(wg3).not.toMatch(/192\.168\.[12]\.0\/24/);
   });

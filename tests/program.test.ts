@@ -6,6 +6,7 @@
  * that a bad config fails before anything is declared.
  */
 import { parse } from "yaml";
+import { PATHS } from "../cloud-init/common";
 import { DEFAULT_REMOTE_SITES } from "../config/schema";
 import { ADMIN_CIDRS as ADMIN, OFFICE_EXTERNAL_SITE as external } from "../testkit/fixtures";
 import { DeclaredResource, ProgramRun, runProgram } from "../testkit/programRun";
@@ -27,7 +28,8 @@ function countByType(run: ProgramRun): Record<string, number> {
 
 function wgConf(userData: string): string {
   const doc = parse(userData.replace(/^#cloud-config\n/, ""));
-  const file = doc.write_files.find((f: any) => f.path === "/etc/wireguard/wg0.conf");
+  // The gateway's tunnel is systemd-networkd's netdev (keys, peers, endpoints).
+  const file = doc.write_files.find((f: any) => f.path === PATHS.wireguardNetdev);
   return file.content;
 }
 
@@ -137,15 +139,17 @@ describe("the seed topology (hub + one simulated site)", () => {
     expect(byName(run, "wg-s2s-scaleway-test-host-sg").inputs.inboundRules ?? []).toEqual([]);
   });
 
-  test("the two wg0.conf files are each other's peer, with the same preshared key", () => {
+  test("the two gateways' tunnels are each other's peer, with the same preshared key", () => {
     const hub = wgConf(run.userData("scaleway", "gateway"));
     const spoke = wgConf(run.userData("onprem", "gateway"));
     const pub = run.outputs.publicKeys;
-    expect(hub).toContain(`PublicKey = ${pub.onprem}`);
-    expect(spoke).toContain(`PublicKey = ${pub.scaleway}`);
-    expect(spoke).toContain(`Endpoint = ${run.outputs.gatewayPublicIps.scaleway}:52435`);
-    expect(spoke).toMatch(/PersistentKeepalive = 25/);
-    const psk = (t: string) => t.match(/PresharedKey = (\S+)/)![1];
+    expect(hub).toContain(`PublicKey=${pub.onprem}`);
+    expect(spoke).toContain(`PublicKey=${pub.scaleway}`);
+    expect(spoke).toContain(`Endpoint=${run.outputs.gatewayPublicIps.scaleway}:52435`);
+    // The hub dials the spoke too (its address is known), so a hub restart recovers at once.
+    expect(hub).toContain(`Endpoint=${run.outputs.gatewayPublicIps.onprem}:52435`);
+    expect(spoke).toMatch(/PersistentKeepalive=25/);
+    const psk = (t: string) => t.match(/PresharedKey=(\S+)/)![1];
     expect(psk(hub)).toBe(psk(spoke));
   });
 
@@ -219,7 +223,7 @@ describe("keys live in state", () => {
     });
     expect(rotated.outputs.publicKeys.onprem).not.toBe(a.outputs.publicKeys.onprem);
     expect(rotated.outputs.publicKeys.scaleway).toBe(a.outputs.publicKeys.scaleway);
-    const psk = (r: ProgramRun) => wgConf(r.userData("onprem", "gateway")).match(/PresharedKey = (\S+)/)![1];
+    const psk = (r: ProgramRun) => wgConf(r.userData("onprem", "gateway")).match(/PresharedKey=(\S+)/)![1];
     expect(psk(rotated)).not.toBe(psk(a));
   });
 });
