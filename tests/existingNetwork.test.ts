@@ -1,3 +1,4 @@
+/** @tier program */
 /**
  * The production shape under Pulumi's mock runtime: a hub joined to an existing private
  * network (nothing of it or its VPC declared, so a destroy leaves them alone), a dynamic

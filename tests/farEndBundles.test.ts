@@ -1,3 +1,4 @@
+/** @tier unit */
 /**
  * The networkd and netplan forms of the operator bundle: the same tunnel as wg0.conf, read
  * back the way networkd reads it (the lab's networkd stand-in parser, which refuses keys it
