@@ -132,6 +132,7 @@ describe("the schema the package publishes", () => {
         keepalive: "number",
         mtu: "number",
         tunnelCidr: "string",
+        dynamicPeerCidrs: "string[]",
         scalewaySite: "#HubSite",
         remoteSites: "#RemoteSite[]",
       },

@@ -24,7 +24,11 @@ export interface HubSite {
   subnet?: string;
   /** The gateway's fixed private address, reserved in IPAM. Default: `.2` of the subnet. */
   gatewayAddress?: string;
-  /** The test host's fixed private address, reserved in IPAM. Default: `.3` of the subnet. */
+  /** Join this existing private network (UUID or `fr-par/<UUID>`) instead of creating a VPC and one; `subnet` must then be its subnet (checked at deploy time). */
+  privateNetworkId?: string;
+  /** Build a test host. Default true; false with `privateNetworkId`. */
+  testHost?: boolean;
+  /** The test host's fixed private address, reserved in IPAM. Default: `.3` of the subnet when `testHost`; otherwise an existing host to ping. */
   testHostAddress?: string;
   /** The hub's address in `tunnelCidr`. Default 172.16.0.1. */
   tunnelAddress?: string;
@@ -44,13 +48,17 @@ export interface RemoteSite {
   subnet: string;
   /** The site gateway's LAN address. */
   gatewayAddress: string;
-  /** A host on the LAN the ping test reaches. Required for `simulated` (it is built), optional for `external`. */
+  /** `simulated` only: join this existing private network instead of creating a VPC and one (as for the hub). */
+  privateNetworkId?: string;
+  /** `simulated` only: build a test host. Default true; false with `privateNetworkId`. */
+  testHost?: boolean;
+  /** A host on the LAN the ping test reaches. Required when a test host is built, optional otherwise. */
   testHostAddress?: string;
   /** The site's address in `tunnelCidr`. */
   tunnelAddress: string;
   /** `vpc-route` (simulated), `static`, or `dhcp` (external LANs whose DHCP the gateway owns). Default: `vpc-route` for simulated, `static` for external. */
   routePropagation?: RoutePropagation;
-  /** `external` only: the far gateway's public IPv4; WireGuard is admitted only from it. */
+  /** `external` only: the far gateway's fixed public IPv4 (the hub dials it and admits WireGuard only from it). Unset: a dynamic or NATed far end that dials the hub. */
   publicIp?: string;
   /** `dhcp` only: the LAN's own default router, kept in DHCP option 121. */
   lanRouter?: string;
@@ -94,6 +102,8 @@ export interface SiteToSiteVpnArgs {
   mtu?: number;
   /** Range the tunnel addresses come from; must not overlap any site subnet. Default 172.16.0.0/24. */
   tunnelCidr?: string;
+  /** Sources the hub admits WireGuard from for external sites without `publicIp`. Default ["0.0.0.0/0"]. */
+  dynamicPeerCidrs?: string[];
   /** The hub. Default: name `scaleway`, 192.168.0.0/24, gateway .2, test host .3, tunnel 172.16.0.1. */
   scalewaySite?: HubSite;
   /** The spokes. Default: one simulated site `onprem`, 192.168.1.0/24, tunnel 172.16.0.2. */
