@@ -18,12 +18,10 @@ const PYTHON_EXAMPLE = path.join(ROOT, "examples/python/__main__.py");
 const SLOW = 240_000;
 
 /**
- * Arguments of the existing-network support (issue 10, branch issue-10: `privateNetworkId`
- * and `testHost` on a site) that the examples already use but main does not have yet. The
- * examples use them because the production shape needs them; the test checks they are still
- * absent, so this list fails (and must be emptied) the day they arrive.
+ * Arguments the examples use before the schema has them (checked absent until they land).
+ * Empty: issue 10's existing-network arguments (`privateNetworkId`, `testHost`) are in.
  */
-const PENDING = new Set(["HubSite.privateNetworkId", "HubSite.testHost"]);
+const PENDING = new Set<string>([]);
 
 interface Finding {
   path: string;
@@ -304,13 +302,13 @@ describe("examples against the published schema", () => {
   test("the YAML program sets only arguments the schema has, with valid values, and reads existing outputs", () => {
     const findings = checkYamlProgram(schema, fs.readFileSync(YAML_EXAMPLE, "utf8"));
     expect(real(findings)).toEqual([]);
-    expect(pending(findings)).toEqual(["scalewaySite.privateNetworkId", "scalewaySite.testHost"]);
+    expect(pending(findings)).toEqual([]);
   });
 
   test("the Python program likewise, with the SDK's names", () => {
     const findings = checkPythonProgram(schema, fs.readFileSync(PYTHON_EXAMPLE, "utf8"));
     expect(real(findings)).toEqual([]);
-    expect(pending(findings)).toEqual(["scalewaySite.privateNetworkId", "scalewaySite.testHost"]);
+    expect(pending(findings)).toEqual([]);
   });
 
   test("the pending existing-network arguments are still absent from the schema (empty PENDING when they land)", () => {
