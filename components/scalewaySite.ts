@@ -81,17 +81,13 @@ export class ScalewaySite extends pulumi.ComponentResource {
         subnet: plan.subnet,
         region: args.region,
       }));
-      const read = pulumi
-        .all([
-          expectation,
-          scaleway.network.getPrivateNetworkOutput({ privateNetworkId: id, region: args.region }, child),
-        ])
-        .apply(([expected, facts]) => {
-          const problem = existingNetworkProblem(expected, facts);
-          // RunError: Pulumi prints the message alone, no stack trace; nothing on the network was touched.
-          if (problem) throw new pulumi.RunError(problem);
-          return facts;
-        });
+      const facts = scaleway.network.getPrivateNetworkOutput({ privateNetworkId: id, region: args.region }, child);
+      const read = pulumi.all([expectation, facts]).apply(([expected, facts]) => {
+        const problem = existingNetworkProblem(expected, facts);
+        // RunError: Pulumi prints the message alone, no stack trace; nothing on the network was touched.
+        if (problem) throw new pulumi.RunError(problem);
+        return facts;
+      });
       // Custom routes need the VPC to route (a switch of the VPC's owner, not of this stack).
       const network =
         plan.routePropagation === "vpc-route"
@@ -99,7 +95,9 @@ export class ScalewaySite extends pulumi.ComponentResource {
               .all([
                 read,
                 expectation,
-                scaleway.network.getVpcOutput({ vpcId: read.apply((f) => f.vpcId!), region: args.region }, child),
+                // Read from the raw facts, so a failed network check surfaces as itself, not as
+                // an argument error of this second read. A private network always has a VPC.
+                scaleway.network.getVpcOutput({ vpcId: facts.apply((f) => f.vpcId ?? ""), region: args.region }, child),
               ])
               .apply(([facts, expected, vpc]) => {
                 const problem = existingVpcProblem(expected, vpc);

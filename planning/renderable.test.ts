@@ -32,10 +32,13 @@ function pairFor(name: string) {
 function renderAll(cfg: StackConfig): void {
   const plan = planTopology(cfg);
   const keys: ResolvedKeys = { gateways: {}, presharedKeys: {}, publicIps: { [plan.hub.name]: "198.51.100.10" } };
-  for (const s of plan.sites) {
+  plan.sites.forEach((s, i) => {
     keys.gateways[s.name] = pairFor(s.name);
     keys.presharedKeys[s.name] = pairFor(`${s.name}-psk`).privateKey;
-  }
+    // The hub holds an endpoint for every spoke whose address is known (Scaleway-built, or publicIp).
+    if (s.role === "spoke" && (s.onScaleway || s.publicIp))
+      keys.publicIps[s.name] = s.publicIp ?? `198.51.100.${20 + i}`;
+  });
   const access = {
     sshAuthorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeDeployKeyForRendererTestsOnly0000000 d"],
   };
