@@ -19,7 +19,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { runProgram, type DeclaredResource } from "../../testkit/programRun";
+import { runProgram } from "../../testkit/programRun";
 import { waitForPing, ping, type Exec } from "../checks";
 import { runUserData } from "../cloudinit";
 import { LabHost } from "../host";
@@ -49,123 +49,26 @@ import {
   startReaper,
   writeRunState,
 } from "../state";
-import {
-  INTERNET_SUBNET,
-  labMac,
-  PRIVATE_NIC,
-  PUBLIC_NIC,
-  type LabNode,
-  type LabSite,
-  type LabTopology,
-  publicMac,
-} from "../topology";
-import { LAB_ADMIN_CIDR } from "../labConfig";
+import { PRIVATE_NIC, PUBLIC_NIC, type LabNode } from "../topology";
 import { NETWORKD_FILES, NETWORKD_PATHS } from "../../rendering/bundleNetworkd";
 import { NETPLAN_FILES, NETPLAN_PATH } from "../../rendering/bundleNetplan";
 import { BUNDLE_FILES } from "../../rendering/operatorBundle";
 import { PATHS, UNITS } from "../../cloud-init/common";
 
-/** The existing network the hub joins (what the user's Scaleway project holds). */
-export const PRODUCTION_NETWORK = {
-  id: "0a77ac4e-d000-4000-8000-000000000001",
-  vpcId: "fr-par/0a77ac4e-d000-4000-8000-0000000000fc",
-  subnet: "192.168.0.0/24",
-};
-const HUB_PUBLIC = "198.51.100.10";
-const BRANCH_PUBLIC = "198.51.100.12";
-/** The office NAT's public address before and after the ISP changes it. */
-const OFFICE_NAT_BEFORE = "198.51.100.21";
-const OFFICE_NAT_AFTER = "198.51.100.22";
-/** The segment between the office gateway and its NAT router (carrier-grade NAT space). */
-const OFFICE_WAN = { nat: "100.64.1.1", gateway: "100.64.1.2", len: 24, bridge: "br-o1wan" };
-/** The address the hub network's DHCP/IPAM gives the workload (an existing instance). */
-const WORKLOAD_ADDRESS = "192.168.0.50";
+import {
+  hubFromResources,
+  HUB_PUBLIC,
+  OFFICE_NAT_AFTER,
+  OFFICE_NAT_BEFORE,
+  OFFICE_WAN,
+  PRODUCTION_NETWORK,
+  productionLabConfig,
+  productionTopology,
+  T,
+  WORKLOAD_ADDRESS,
+} from "./productionTopology";
 
-/** The stack config of the scenario: exactly what a user would set. */
-export function productionLabConfig(): Record<string, unknown> {
-  return {
-    adminCidrs: [LAB_ADMIN_CIDR],
-    scalewaySite: {
-      privateNetworkId: PRODUCTION_NETWORK.id,
-      subnet: PRODUCTION_NETWORK.subnet,
-      gatewayAddress: "192.168.0.2",
-    },
-    remoteSites: [
-      {
-        name: "office",
-        kind: "external",
-        subnet: "192.168.1.0/24",
-        gatewayAddress: "192.168.1.2",
-        tunnelAddress: "172.16.0.2",
-        routePropagation: "dhcp",
-        lanRouter: "192.168.1.1",
-      },
-      {
-        name: "branch",
-        kind: "external",
-        subnet: "192.168.2.0/24",
-        gatewayAddress: "192.168.2.2",
-        testHostAddress: "192.168.2.3",
-        tunnelAddress: "172.16.0.3",
-        routePropagation: "static",
-        publicIp: BRANCH_PUBLIC,
-      },
-    ],
-  };
-}
-
-const T = {
-  vpc: "scaleway:network/vpc:Vpc",
-  pn: "scaleway:network/privateNetwork:PrivateNetwork",
-  nic: "scaleway:instance/privateNic:PrivateNic",
-  ipam: "scaleway:ipam/ip:Ip",
-  route: "scaleway:network/route:Route",
-};
-
-/** The hub gateway's NIC (MAC, IPAM address) and the routes declared into the existing VPC. */
-function hubFromResources(resources: DeclaredResource[]) {
-  const nics = resources.filter((r) => r.type === T.nic);
-  if (nics.length !== 1) throw new Error(`expected one private NIC (the hub gateway's), got ${nics.length}`);
-  const nic = nics[0];
-  const ip = resources.find((r) => r.type === T.ipam && r.id === nic.inputs.ipamIpIds?.[0]);
-  if (!ip) throw new Error("the hub gateway's NIC has no IPAM address");
-  const routes = resources
-    .filter((r) => r.type === T.route && r.inputs.vpcId === PRODUCTION_NETWORK.vpcId)
-    .map((r) => {
-      if (r.inputs.nexthopResourceId !== nic.id) throw new Error(`${r.name} does not point at the gateway's NIC`);
-      return { destination: r.inputs.destination as string, nexthop: ip.inputs.address as string, resource: r.name };
-    })
-    .sort((a, b) => a.destination.localeCompare(b.destination));
-  return { mac: nic.state.macAddress as string, address: ip.inputs.address as string, routes };
-}
-
-const node = (
-  prefix: string,
-  index: number,
-  site: string,
-  short: string,
-  role: LabNode["role"],
-  provisioning: LabNode["provisioning"],
-  nic: Omit<LabNode["privateNic"], "name" | "switchPort">,
-  publicAddress?: string,
-): LabNode => ({
-  id: `${site}-${short}`,
-  ns: `${prefix}-${site}-${short}`,
-  site,
-  role,
-  provisioning,
-  privateNic: { ...nic, name: PRIVATE_NIC, switchPort: `s${index}-${short}` },
-  ...(publicAddress
-    ? {
-        publicNic: {
-          name: PUBLIC_NIC,
-          address: `${publicAddress}/24`,
-          mac: publicMac(index),
-          switchPort: `s${index}-pub`,
-        },
-      }
-    : {}),
-});
+export { PRODUCTION_NETWORK, productionLabConfig } from "./productionTopology";
 
 export interface ProductionOptions {
   log?: (line: string) => void;
@@ -272,111 +175,20 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     const keepalive = cfg.tunnel.keepaliveSeconds;
     result.metrics.mtu.tunnelMtu = cfg.tunnel.mtu;
 
-    // ---- topology (built by hand: the hub has no test host and office sits behind NAT)
-    const hubGw = node(
-      prefix,
-      0,
-      "scaleway",
-      "gw",
-      "gateway",
-      "scaleway-user-data",
-      { mac: hubNic.mac, address: `${hubNic.address}/24`, addressing: "ipam-dhcp", hotplug: true },
-      HUB_PUBLIC,
-    );
-    const workload = node(prefix, 0, "scaleway", "wl", "test-host", "none", {
-      mac: labMac(0, "test-host"),
-      address: `${WORKLOAD_ADDRESS}/24`,
-      addressing: "ipam-dhcp",
-      hotplug: false,
-    });
-    const vpcRouter = node(prefix, 0, "scaleway", "vr", "vpc-router", "lab-stand-in", {
-      mac: labMac(0, "vpc-router"),
-      address: "192.168.0.1/24",
-      addressing: "static",
-      hotplug: false,
-    });
-    const officeGw = node(prefix, 1, "office", "gw", "gateway", "operator-bundle", {
-      mac: labMac(1, "gateway"),
-      address: "192.168.1.2/24",
-      addressing: "static",
-      hotplug: false,
-    });
-    const officeHost = node(prefix, 1, "office", "th", "test-host", "none", {
-      mac: labMac(1, "test-host"),
-      addressing: "lan-dhcp",
-      hotplug: false,
-    });
-    const officeRouter = node(prefix, 1, "office", "lr", "lan-router", "lab-stand-in", {
-      mac: labMac(1, "lan-router"),
-      address: "192.168.1.1/24",
-      addressing: "static",
-      hotplug: false,
-    });
-    const branchGw = node(
-      prefix,
-      2,
-      "branch",
-      "gw",
-      "gateway",
-      "operator-bundle",
-      { mac: labMac(2, "gateway"), address: "192.168.2.2/24", addressing: "static", hotplug: false },
-      BRANCH_PUBLIC,
-    );
-    const branchHost = node(prefix, 2, "branch", "th", "test-host", "none", {
-      mac: labMac(2, "test-host"),
-      address: "192.168.2.3/24",
-      addressing: "static",
-      hotplug: false,
-    });
-    const hubSite: LabSite = {
-      index: 0,
-      name: "scaleway",
-      kind: "hub",
-      subnet: PRODUCTION_NETWORK.subnet,
-      routePropagation: "vpc-route",
-      tunnelAddress: cfg.scalewaySite.tunnelAddress,
-      allowSpokeToSpoke: false,
-      bridge: "br-s0",
-      gateway: hubGw,
-      testHost: workload,
-      vpcRouter: {
-        ...vpcRouter,
-        leases: [
-          { mac: hubNic.mac, address: hubNic.address, host: hubGw.id },
-          { mac: workload.privateNic.mac, address: WORKLOAD_ADDRESS, host: workload.id },
-        ],
-        customRoutes: hubNic.routes,
-      },
-      publicIp: HUB_PUBLIC,
-    };
-    const site = (index: number, name: string, gw: LabNode, th: LabNode, lr?: LabNode): LabSite => {
-      const r = cfg.remoteSites.find((s) => s.name === name)!;
-      return {
-        index,
-        name,
-        kind: "external",
-        subnet: r.subnet,
-        routePropagation: r.routePropagation,
-        tunnelAddress: r.tunnelAddress,
-        allowSpokeToSpoke: false,
-        bridge: `br-s${index}`,
-        gateway: gw,
-        testHost: th,
-        ...(lr ? { lanRouter: lr } : {}),
-        publicIp: r.publicIp ?? OFFICE_NAT_BEFORE,
-      };
-    };
-    const office = site(1, "office", officeGw, officeHost, officeRouter);
-    const branch = site(2, "branch", branchGw, branchHost);
-    const t: LabTopology = {
-      prefix,
-      switchNs: `${prefix}-switch`,
-      internet: { subnet: INTERNET_SUBNET, bridge: "br-inet" },
-      listenPort: cfg.tunnel.listenPort,
-      tunnelMtu: cfg.tunnel.mtu,
-      keepaliveSeconds: keepalive,
-      sites: [hubSite, office, branch],
-    };
+    const {
+      t,
+      hubSite,
+      office,
+      branch,
+      hubGw,
+      workload,
+      vpcRouter,
+      officeGw,
+      officeHost,
+      officeRouter,
+      branchGw,
+      branchHost,
+    } = productionTopology(prefix, hubNic, cfg);
     result.sites = t.sites.map((s) => ({
       name: s.name,
       kind: s.kind,
