@@ -6,18 +6,15 @@
  * README ("What is verified here") for the design and the stand-ins.
  */
 import { randomBytes } from "crypto";
-import * as fs from "fs";
 import * as path from "path";
 import { runProgram } from "../testkit/programRun";
 import { allPublicIps, defaultLabConfig, HUB_NAME, sitesLabConfig } from "./labConfig";
-import { listNetns } from "./netns";
-import { buildSwitch, startLanRouter, startVpcRouter, wireNode, type Wiring } from "./network";
-import { RESULTS_DIR, RUNS_DIR } from "./paths";
+import { buildSwitch, startLanRouter, startVpcRouter, wireNode } from "./network";
+import { concludeLabRun, startLabRun } from "./runLifecycle";
 import { preflight } from "./preflight";
-import { check, maskSecrets, renderTable, type LabMetrics, type LabResult, type StandIn } from "./results";
+import { check, maskSecrets, type LabMetrics, type LabResult, type StandIn } from "./results";
 import { buildNetworkctlShim, buildSystemctlShim } from "./standins/build";
 import { standInsFor } from "./standins/list";
-import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, removeRunState, startReaper, writeRunState } from "./state";
 import { allNodes, bare, buildTopology, type LabTopology } from "./topology";
 import type { Ctx } from "./scenarios/context";
 import { bootAll } from "./scenarios/boot";
@@ -95,44 +92,12 @@ function emptyMetrics(t: LabTopology): LabMetrics {
 
 /** Run the lab. Throws LabCannotRun when the machine cannot; otherwise always returns a result (ok or not). */
 export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
-  const log = opts.log ?? ((l: string) => console.log(l));
   const pf = preflight();
   if (!pf.ok) throw new LabCannotRun(pf.problems, pf.missingPackages);
-  const started = Date.now();
-  let stepNo = 0;
-  const step = (what: string) => log(`[${++stepNo}] ${what} (+${((Date.now() - started) / 1000).toFixed(1)} s)`);
-
-  for (const r of await cleanupLeftovers())
-    log(`removed leftovers of run ${r.prefix}: ${r.namespaces.length} namespaces`);
-  const prefix = newPrefix();
-  const runDir = path.join(RUNS_DIR, prefix);
-  fs.mkdirSync(runDir, { recursive: true });
-  writeRunState({ prefix, pid: process.pid, startedAt: new Date(started).toISOString(), runDir });
-
+  const run = await startLabRun(opts);
+  const { log, step, started, prefix, runDir, wiring } = run;
   // Phase boundaries (ms since epoch) for result.metrics.phasesMs.
   const marks: { boot?: number; booted?: number; cleanup?: number; cleaned?: number } = {};
-  let cleaned = false;
-  const wiring: Wiring = { hosts: new Map(), daemons: [] };
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    // All at once: each stop may wait out its grace period, and they do not depend on each other.
-    await Promise.all(wiring.daemons.map((d) => d.stop(1000)));
-    await destroyRun(prefix, opts.keep ? undefined : runDir);
-    removeRunState(prefix);
-  };
-  // Last line of defence when this process dies without running `cleanup` (SIGKILL).
-  startReaper(prefix, opts.keep ? undefined : runDir);
-  let signalled = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    // A second Ctrl-C (or tsx relaying the first one) must not interrupt the cleanup.
-    if (signalled) return;
-    signalled = true;
-    log(`${sig}: cleaning up run ${prefix}`);
-    void cleanup().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
 
   const mode = `${opts.sites === undefined ? "default" : `sites-${opts.sites}`}${opts.tunnelsOnly ? "-tunnels-only" : ""}`;
   const result: LabResult = {
@@ -347,7 +312,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
   } finally {
     step("cleanup: every process, namespace and temp dir of this run");
     marks.cleanup = Date.now();
-    await cleanup();
+    result.namespacesLeft = await run.finish();
     marks.cleaned = Date.now();
     const span = (from?: number, to?: number) => (from !== undefined && to !== undefined ? to - from : null);
     result.metrics.phasesMs = {
@@ -357,24 +322,8 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
       cleanup: span(marks.cleanup, marks.cleaned),
     };
     log(`    cleanup took ${((marks.cleaned - marks.cleanup) / 1000).toFixed(1)} s`);
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
-    result.namespacesLeft = (await listNetns()).filter((n) => prefixOf(n) === prefix);
   }
-  result.durationMs = Date.now() - started;
-  result.ok =
-    !result.error &&
-    result.checks.length > 0 &&
-    result.checks.every((x) => x.ok) &&
-    (result.namespacesLeft?.length ?? 0) === 0;
-  const file = opts.resultsFile ?? path.join(RESULTS_DIR, `${prefix}.json`);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  result.resultsFile = file;
-  fs.writeFileSync(file, maskSecrets(JSON.stringify(result, null, 2)));
-  log("");
-  log(renderTable(result));
-  log(`results: ${file}`);
-  return result;
+  return concludeLabRun(run, result, opts.resultsFile);
 }
 
 export interface LabBenchFigures {

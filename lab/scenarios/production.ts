@@ -17,13 +17,12 @@
  * The far ends are installed by running their README's steps. Then the hub's tunnel is
  * restarted (the hub holds an endpoint for branch, none for the dynamic office).
  */
-import * as fs from "fs";
 import * as path from "path";
 import { runProgram } from "../../testkit/programRun";
 import { waitForPing, ping, type Exec } from "../checks";
 import { runUserData } from "../cloudinit";
 import { LabHost } from "../host";
-import { listNetns, addBridge, addNetns, addVethPair, attachToBridge, ipIn, nsRunOk } from "../netns";
+import { addBridge, addNetns, addVethPair, attachToBridge, ipIn, nsRunOk } from "../netns";
 import {
   buildSwitch,
   hotplugPrivateNic,
@@ -33,22 +32,13 @@ import {
   wireNode,
   type Wiring,
 } from "../network";
-import { RESULTS_DIR, RUNS_DIR } from "../paths";
 import { preflight } from "../preflight";
 import { LabCannotRun } from "../run";
+import { concludeLabRun, startLabRun } from "../runLifecycle";
 import { pollUntil, sleep } from "../proc";
-import { check, maskSecrets, renderTable, type HostBootSummary, type LabResult } from "../results";
+import { check, maskSecrets, type HostBootSummary, type LabResult } from "../results";
 import { buildNetworkctlShim, buildSystemctlShim } from "../standins/build";
 import { standInsFor } from "../standins/list";
-import {
-  cleanupLeftovers,
-  destroyRun,
-  newPrefix,
-  prefixOf,
-  removeRunState,
-  startReaper,
-  writeRunState,
-} from "../state";
 import { PRIVATE_NIC, PUBLIC_NIC, type LabNode } from "../topology";
 import { NETWORKD_FILES, NETWORKD_PATHS } from "../../rendering/bundleNetworkd";
 import { NETPLAN_FILES, NETPLAN_PATH } from "../../rendering/bundleNetplan";
@@ -78,37 +68,10 @@ export interface ProductionOptions {
 }
 
 export async function runProduction(opts: ProductionOptions = {}): Promise<LabResult> {
-  const log = opts.log ?? ((l: string) => console.log(l));
   const pf = preflight();
   if (!pf.ok) throw new LabCannotRun(pf.problems, pf.missingPackages);
-  const started = Date.now();
-  let stepNo = 0;
-  const step = (what: string) => log(`[${++stepNo}] ${what} (+${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  for (const r of await cleanupLeftovers())
-    log(`removed leftovers of run ${r.prefix}: ${r.namespaces.length} namespaces`);
-  const prefix = newPrefix();
-  const runDir = path.join(RUNS_DIR, prefix);
-  fs.mkdirSync(runDir, { recursive: true });
-  writeRunState({ prefix, pid: process.pid, startedAt: new Date(started).toISOString(), runDir });
-  startReaper(prefix, opts.keep ? undefined : runDir);
-  const wiring: Wiring = { hosts: new Map(), daemons: [] };
-  let cleaned = false;
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    for (const d of wiring.daemons) await d.stop(1000);
-    await destroyRun(prefix, opts.keep ? undefined : runDir);
-    removeRunState(prefix);
-  };
-  let signalled = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = true;
-    log(`${sig}: cleaning up run ${prefix}`);
-    void cleanup().finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  const run = await startLabRun(opts);
+  const { log, step, started, prefix, runDir, wiring } = run;
 
   const result: LabResult = {
     prefix,
@@ -486,22 +449,9 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     log(`ERROR: ${result.error}`);
   } finally {
     step("cleanup: every process, namespace and temp dir of this run");
-    await cleanup();
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
-    result.namespacesLeft = (await listNetns()).filter((n) => prefixOf(n) === prefix);
+    result.namespacesLeft = await run.finish();
   }
-  result.durationMs = Date.now() - started;
-  result.ok =
-    !result.error && checks.length > 0 && checks.every((x) => x.ok) && (result.namespacesLeft?.length ?? 0) === 0;
-  const file = opts.resultsFile ?? path.join(RESULTS_DIR, `${prefix}.json`);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  result.resultsFile = file;
-  fs.writeFileSync(file, maskSecrets(JSON.stringify(result, null, 2)));
-  log("");
-  log(renderTable(result));
-  log(`results: ${file}`);
-  return result;
+  return concludeLabRun(run, result, opts.resultsFile);
 }
 
 /**
