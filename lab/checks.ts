@@ -3,7 +3,7 @@
  * WireGuard handshakes. Runners take an "exec in host" function; the parsers they use are
  * lab/parsers.ts, shared with the VM lab.
  */
-import { parseIperf3, parsePing, type Iperf3Result, type PingStats } from "./parsers";
+import { iperf3Failure, parseIperf3, parsePing, type Iperf3Result, type PingStats } from "./parsers";
 import type { RunOptions, RunResult } from "./proc";
 import { pollUntil } from "./proc";
 
@@ -53,15 +53,7 @@ export async function iperf3(
       5000,
       100,
     );
-    if (listening === null)
-      return {
-        ok: false,
-        mbps: 0,
-        bitsPerSecond: 0,
-        bytesReceived: 0,
-        seconds: 0,
-        error: `iperf3 server did not listen: ${srv.output().trim()}`,
-      };
+    if (listening === null) return iperf3Failure(`iperf3 server did not listen: ${srv.output().trim()}`);
     const r = await client(
       [
         "iperf3",

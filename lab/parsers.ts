@@ -39,20 +39,18 @@ export interface Iperf3Result {
   error?: string;
 }
 
+/** A transfer that moved nothing, and why. */
+export function iperf3Failure(error: string): Iperf3Result {
+  return { ok: false, mbps: 0, bitsPerSecond: 0, bytesReceived: 0, seconds: 0, error };
+}
+
 /** `iperf3 -J` client output (may be empty or truncated when the test was killed). */
 export function parseIperf3(json: string): Iperf3Result {
   let doc: any;
   try {
     doc = JSON.parse(json);
   } catch {
-    return {
-      ok: false,
-      mbps: 0,
-      bitsPerSecond: 0,
-      bytesReceived: 0,
-      seconds: 0,
-      error: "no iperf3 result (killed or crashed)",
-    };
+    return iperf3Failure("no iperf3 result (killed or crashed)");
   }
   const recv = doc?.end?.sum_received;
   const sent = doc?.end?.sum_sent;
