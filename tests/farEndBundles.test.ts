@@ -10,7 +10,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
-import { NETWORKD_FILES, renderNetworkdBundle, renderNetworkdNetdev } from "../rendering/bundleNetworkd";
+import { renderWireGuardNetdev } from "../cloud-init/wireguard";
+import { NETWORKD_FILES, renderNetworkdBundle } from "../rendering/bundleNetworkd";
 import { NETPLAN_FILES, NETPLAN_PATH, renderNetplanBundle } from "../rendering/bundleNetplan";
 import { planWireGuardLinks, type WireGuardLinkPlan } from "../lab/standins/networkd";
 import { KeyRing, WIREGUARD_KEY_SHAPE, hubGatewaySpec, spokeGatewaySpec } from "../testkit/cloudInit";
@@ -137,7 +138,7 @@ describe.each(VARIANTS)("far-end bundle forms ($name)", ({ build }) => {
 describe("networkd stand-in refuses what it does not reproduce (negative control)", () => {
   it("an unknown key in the netdev, or netplan-only values it cannot honour, fail loudly", () => {
     const keys = new KeyRing();
-    const netdev = renderNetworkdNetdev(spokeGatewaySpec(keys, "static").wireguard);
+    const netdev = renderWireGuardNetdev(spokeGatewaySpec(keys, "static").wireguard);
     expect(() =>
       planWireGuardLinks({ "x.netdev": netdev.replace("[WireGuard]", "[WireGuard]\nFwMark=7") }, {}),
     ).toThrow(/WireGuard.FwMark= is not supported/);
