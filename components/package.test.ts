@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { markSecretOutputs, WgS2sProvider, type PackagedComponent } from "./package";
 import { SiteToSiteVpn } from "./siteToSiteVpn";
 import { wireGuardPublicKey } from "./wireguardKeys";
+import { OFFICE_EXTERNAL_SITE } from "../testkit/fixtures";
 import { REMOTE_SITE_KEYS, SCALEWAY_SITE_KEYS, STACK_CONFIG_KEYS } from "../config/schema";
 import { REMOTE_SITE_KINDS, ROUTE_PROPAGATIONS } from "../config/types";
 import { loadStackConfig } from "../config/validation";
@@ -44,17 +45,7 @@ const SETTINGS = {
       testHostAddress: "192.168.1.3",
       tunnelAddress: "172.16.0.2",
     },
-    {
-      name: "office",
-      kind: "external",
-      subnet: "192.168.10.0/24",
-      gatewayAddress: "192.168.10.1",
-      testHostAddress: "192.168.10.20",
-      tunnelAddress: "172.16.0.3",
-      publicIp: "198.51.100.77",
-      routePropagation: "dhcp",
-      lanRouter: "192.168.10.254",
-    },
+    OFFICE_EXTERNAL_SITE,
   ],
 };
 

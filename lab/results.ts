@@ -54,6 +54,22 @@ export interface HostBootSummary {
   units: { unit: string; action: string; result: string }[];
 }
 
+/** A host's boot summary before anything is known about its boot. */
+export function emptyBootSummary(n: { id: string; site: string; role: string; provisioning: string }): HostBootSummary {
+  return {
+    host: n.id,
+    site: n.site,
+    role: n.role,
+    provisioning: n.provisioning,
+    ok: true,
+    cloudInitMs: null,
+    stages: [],
+    notApplied: [],
+    errors: [],
+    units: [],
+  };
+}
+
 export interface LabMetrics {
   /** Per remote site: ms from the start of every host's user-data to the first hub<->site ping. */
   timeToFirstPingMs: Record<string, number | null>;

@@ -7,7 +7,7 @@ import * as path from "path";
 import { runUserData, type CloudInitResult } from "../cloudinit";
 import { hotplugPrivateNic, nodeAddress, runDhcpClient } from "../network";
 import { pollUntil, sleep } from "../proc";
-import { maskSecrets, type HostBootSummary } from "../results";
+import { emptyBootSummary, maskSecrets, type HostBootSummary } from "../results";
 import { UNITS } from "../../cloud-init/common";
 import { bare, type LabNode, type LabSite } from "../topology";
 import { type Ctx, readText, nicOrdering, host, execOf } from "./context";
@@ -30,18 +30,7 @@ export async function bootAll(
   const summary = (n: LabNode): HostBootSummary => {
     let s = summaries.get(n.id);
     if (!s) {
-      s = {
-        host: n.id,
-        site: n.site,
-        role: n.role,
-        provisioning: n.provisioning,
-        ok: true,
-        cloudInitMs: null,
-        stages: [],
-        notApplied: [],
-        errors: [],
-        units: [],
-      };
+      s = emptyBootSummary(n);
       summaries.set(n.id, s);
     }
     return s;

@@ -36,7 +36,7 @@ import { preflight } from "../preflight";
 import { LabCannotRun } from "../run";
 import { concludeLabRun, startLabRun } from "../runLifecycle";
 import { pollUntil, sleep } from "../proc";
-import { check, maskSecrets, type HostBootSummary, type LabResult } from "../results";
+import { check, emptyBootSummary, maskSecrets, type HostBootSummary, type LabResult } from "../results";
 import { buildNetworkctlShim, buildSystemctlShim } from "../standins/build";
 import { standInsFor } from "../standins/list";
 import { PRIVATE_NIC, PUBLIC_NIC, type LabNode } from "../topology";
@@ -207,18 +207,7 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     const t0 = Date.now();
     const summaries: HostBootSummary[] = [];
     const summary = (n: LabNode): HostBootSummary => {
-      const s: HostBootSummary = {
-        host: n.id,
-        site: n.site,
-        role: n.role,
-        provisioning: n.provisioning,
-        ok: true,
-        cloudInitMs: null,
-        stages: [],
-        notApplied: [],
-        errors: [],
-        units: [],
-      };
+      const s = emptyBootSummary(n);
       summaries.push(s);
       return s;
     };
