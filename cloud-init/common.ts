@@ -12,7 +12,6 @@ export const PATHS = {
   wireguardNetdev: "/etc/systemd/network/90-wg-s2s-wg0.netdev",
   wireguardNetwork: "/etc/systemd/network/90-wg-s2s-wg0.network",
   extrasScript: "/usr/local/sbin/wg-s2s-install-extras",
-  sysctl: "/etc/sysctl.d/90-wg-s2s.conf",
   forwardPolicy: "/etc/wg-s2s/forward.nft",
   dnsmasq: "/etc/dnsmasq.d/wg-s2s.conf",
   waitPrivateNicScript: "/usr/local/sbin/wg-s2s-wait-private-nic",

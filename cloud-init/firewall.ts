@@ -1,6 +1,6 @@
 /**
- * The gateway's forward policy (nftables) and the unit that loads it before the network,
- * so IP forwarding is never on without it.
+ * The gateway's forward policy (nftables) and the unit that loads it before the network
+ * and then switches IP forwarding on, so forwarding is never on without it.
  */
 import { PATHS, WG_INTERFACE } from "./common";
 import { renderOneshotUnit } from "./ini";
@@ -57,22 +57,35 @@ export function renderForwardPolicy(spec: ForwardPolicySpec): string {
   ].join("\n");
 }
 
+/** The only place forwarding is switched on: the unit's ExecStartPost, after the policy loaded. */
+export const ENABLE_FORWARDING = "/usr/sbin/sysctl -q -w net.ipv4.ip_forward=1";
+
 /**
- * Loads the policy like Debian's nftables.service: before network-pre.target, and also
- * before systemd-sysctl so the boot-time ip_forward=1 never runs without it.
+ * Loads the policy before the network, like Debian's nftables.service, and only then
+ * switches IPv4 forwarding on (ExecStartPost runs only when ExecStart succeeded). So the
+ * gateway fails closed: if the policy cannot load (no `nft` on the image, a ruleset the
+ * kernel refuses), forwarding stays off at every boot and nothing crosses unfiltered.
+ * There is deliberately no sysctl.d file: systemd-sysctl would apply it at boot whether
+ * or not the policy loaded. Ordered after systemd-sysctl so a sysctl.d file elsewhere
+ * that sets ip_forward=0 cannot undo it. No ExecStop: stopping the unit leaves the table
+ * (and forwarding) as they are, rather than forwarding without a policy.
  */
 export function renderFirewallUnit(): string {
   const load = `/usr/sbin/nft -f ${PATHS.forwardPolicy}`;
   return renderOneshotUnit({
-    description: "WireGuard s2s forward policy (nftables)",
+    description: "WireGuard s2s forward policy (nftables), then IPv4 forwarding",
     dependencies: [
       ["DefaultDependencies", "no"],
-      ["Before", "network-pre.target systemd-sysctl.service shutdown.target"],
+      ["After", "systemd-sysctl.service"],
+      ["Before", "network-pre.target shutdown.target"],
       ["Wants", "network-pre.target"],
       ["Conflicts", "shutdown.target"],
     ],
     execStart: load,
-    service: [["ExecReload", load]],
+    service: [
+      ["ExecStartPost", ENABLE_FORWARDING],
+      ["ExecReload", load],
+    ],
     wantedBy: "sysinit.target",
   });
 }

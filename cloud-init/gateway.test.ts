@@ -1,6 +1,7 @@
 /** @tier unit */
 import { renderGatewayCloudConfig, renderGatewayFiles } from "./gateway";
 import { PATHS } from "./common";
+import { ENABLE_FORWARDING, renderFirewallUnit } from "./firewall";
 import {
   KeyRing,
   WIREGUARD_KEY_SHAPE,
@@ -91,11 +92,10 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
     expect(doc.files.get(PATHS.extrasScript)?.permissions).toBe("0755");
   });
 
-  it("loads the forward policy before forwarding, brings wg0 up, and only then starts what may wait", () => {
+  it("loads the forward policy (which then switches forwarding on), brings wg0 up, and only then starts what may wait", () => {
     const order = [
       commandIndex(doc.runcmd, "daemon-reload"),
       commandIndex(doc.runcmd, "enable --now wg-s2s-firewall.service"),
-      commandIndex(doc.runcmd, `sysctl -p ${PATHS.sysctl}`),
       commandIndex(doc.runcmd, "networkctl reload"),
       commandIndex(doc.runcmd, "start --no-block wg-s2s-extras.service"),
       commandIndex(doc.runcmd, "enable --now wg-s2s-private-nic.service"),
@@ -125,13 +125,11 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
     expect(netdev).toContain(`MTUBytes=${spec.wireguard.mtu}`);
   });
 
-  it("wires the systemd units: policy before network-pre and systemd-sysctl", () => {
+  it("wires the systemd units: policy before network-pre, forwarding only after the policy", () => {
     const firewall = doc.files.get(PATHS.firewallUnit)?.content ?? "";
-    expect(firewall).toMatch(/^DefaultDependencies=no$/m);
-    expect(firewall).toMatch(/^Before=.*\bnetwork-pre\.target\b/m);
-    expect(firewall).toMatch(/^Before=.*\bsystemd-sysctl\.service\b/m);
-    expect(firewall).toMatch(/^Wants=network-pre\.target$/m);
+    expect(firewall).toBe(renderFirewallUnit());
     expect(firewall).toContain(`ExecStart=/usr/sbin/nft -f ${PATHS.forwardPolicy}`);
+    expect(firewall).toContain(`ExecStartPost=${ENABLE_FORWARDING}`);
     const wait = doc.files.get(PATHS.privateNicUnit)?.content ?? "";
     expect(wait).toMatch(/^After=network-online\.target$/m);
     const address = spec.privateAddress.split("/")[0];
@@ -145,8 +143,12 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
     expect(systemdVerify(units)).toEqual({ ok: true, output: "" });
   });
 
-  it("writes sysctl forwarding to /etc/sysctl.d and the dnsmasq config only for dhcp", () => {
-    expect(doc.files.get(PATHS.sysctl)?.content).toMatch(/^net\.ipv4\.ip_forward=1$/m);
+  it("switches forwarding on nowhere but the firewall unit (fails closed), and writes dnsmasq only for dhcp", () => {
+    const elsewhere = [...doc.files.values()].filter(
+      (f) => f.path !== PATHS.firewallUnit && /ip_forward|\/sysctl\.d\/|IPForward/.test(`${f.path}\n${f.content}`),
+    );
+    expect(elsewhere.map((f) => f.path)).toEqual([]);
+    expect(doc.runcmd.filter((c) => c.join(" ").includes("sysctl"))).toEqual([]);
     expect(doc.files.has(PATHS.dnsmasq)).toBe(spec.routePropagation === "dhcp");
   });
 
@@ -154,7 +156,6 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
     const files = renderGatewayFiles(spec);
     expect(doc.files.get(PATHS.wireguardNetdev)?.content).toBe(files.wireguardNetdev);
     expect(doc.files.get(PATHS.wireguardNetwork)?.content).toBe(files.wireguardNetwork);
-    expect(doc.files.get(PATHS.sysctl)?.content).toBe(files.sysctl);
     expect(doc.files.get(PATHS.forwardPolicy)?.content).toBe(files.forwardPolicy);
     expect(doc.files.get(PATHS.dnsmasq)?.content).toBe(files.dnsmasq);
   });

@@ -14,7 +14,6 @@ import { renderFirewallUnit, renderForwardPolicy } from "./firewall";
 import { addressPart, assertSiteName } from "./guards";
 import { renderOneshotUnit } from "./ini";
 import { waitPrivateNicFiles } from "./privateNic";
-import { renderSysctlConfig } from "./sysctl";
 import type { GatewaySpec } from "../planning/specs";
 import { renderWireGuardConfig, renderWireGuardNetdev, renderWireGuardNetwork } from "./wireguard";
 
@@ -25,7 +24,6 @@ export interface GatewayFiles {
   /** systemd-networkd's wg0 netdev (keys: secret) and network (address, routes). */
   wireguardNetdev: string;
   wireguardNetwork: string;
-  sysctl: string;
   forwardPolicy: string;
   /** Only for "dhcp" route propagation. */
   dnsmasq?: string;
@@ -48,7 +46,6 @@ export function renderGatewayFiles(spec: GatewaySpec): GatewayFiles {
     wireguard: renderWireGuardConfig(spec.wireguard),
     wireguardNetdev: renderWireGuardNetdev(spec.wireguard),
     wireguardNetwork: renderWireGuardNetwork(spec.wireguard),
-    sysctl: renderSysctlConfig(),
     forwardPolicy: renderForwardPolicy({
       siteName: spec.siteName,
       forwardFlows: spec.forwardFlows,
@@ -127,8 +124,9 @@ function extrasUnit(spec: GatewaySpec): string {
 }
 
 /**
- * runcmd, every step idempotent. The forward policy is loaded before forwarding is
- * switched on; then networkd creates wg0 from the files write_files put in place. The
+ * runcmd, every step idempotent. The firewall unit loads the forward policy and only then
+ * switches forwarding on (cloud-init/firewall.ts); then networkd creates wg0 from the
+ * files write_files put in place. The
  * private NIC wait and the extras unit (no-block) come after: neither delays the tunnel.
  * Nothing here reads or prints key material.
  */
@@ -136,7 +134,6 @@ export function gatewayCommands(): Command[] {
   return [
     systemctl("daemon-reload"),
     systemctl("enable", "--now", UNITS.firewall),
-    ["sysctl", "-p", PATHS.sysctl],
     ["networkctl", "reload"],
     systemctl("enable", UNITS.extras),
     systemctl("start", "--no-block", UNITS.extras),
@@ -148,7 +145,6 @@ function gatewayWriteFiles(spec: GatewaySpec, files: GatewayFiles): WriteFileEnt
   return [
     fileEntry(PATHS.wireguardNetdev, files.wireguardNetdev, "0640", "root:systemd-network"),
     fileEntry(PATHS.wireguardNetwork, files.wireguardNetwork),
-    fileEntry(PATHS.sysctl, files.sysctl),
     fileEntry(PATHS.forwardPolicy, files.forwardPolicy),
     fileEntry(PATHS.firewallUnit, renderFirewallUnit()),
     ...waitPrivateNicFiles(spec.privateAddress, spec.privateNicTimeoutSeconds),

@@ -290,7 +290,15 @@ describe("constructing through the provider", () => {
       // Names and parents as an existing stack has them: nothing would be replaced.
       // (office is an external site still pending its operator, bundleInstalled unset: its ping
       // check is declared only in step 2 of the external deploy; removing a check replaces nothing.)
-      expect(programUrns).toEqual(before.filter((u) => !u.endsWith("::wg-s2s-verify-office-ping")));
+      // Added since: one forwarding check per built gateway (a new check replaces nothing).
+      const added = programUrns.filter((u) => !before.includes(u));
+      expect(added.map((u) => u.slice(u.lastIndexOf("::") + 2)).sort()).toEqual([
+        "wg-s2s-verify-onprem-forwarding",
+        "wg-s2s-verify-scaleway-forwarding",
+      ]);
+      expect(programUrns.filter((u) => before.includes(u))).toEqual(
+        before.filter((u) => !u.endsWith("::wg-s2s-verify-office-ping")),
+      );
       // The outputs agree with the program's stack outputs built from the same component.
       expect(viaProvider.outputs.publicKeys).toEqual(program.outputs.publicKeys);
       expect(viaProvider.outputs.externalSiteBundles).toEqual(program.outputs.externalSiteBundles);

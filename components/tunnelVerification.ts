@@ -4,6 +4,7 @@ import type { ScalewaySite } from "./scalewaySite";
 import type { TopologyPlan } from "../planning/topology";
 import {
   DEFAULT_VERIFICATION_TIMEOUTS,
+  forwardingScript,
   handshakeScript,
   PING_LEASE_RENEWAL,
   pingScript,
@@ -25,7 +26,8 @@ export interface TunnelVerificationArgs {
 
 /**
  * After the instances exist, proves over SSH that the deployment works: cloud-init
- * finished on every Scaleway host, every gateway has a fresh handshake with each peer, and
+ * finished on every Scaleway host, every gateway forwards under its loaded policy and has
+ * a fresh handshake with each peer, and
  * the hub's test host pings each remote test host (the seed's test). Any failure fails
  * `pulumi up` with the step and what to look at. Host keys are pinned: each host's SSH
  * key pair is generated in state and installed by cloud-init, so a man in the middle is
@@ -93,6 +95,18 @@ export class TunnelVerification extends pulumi.ComponentResource {
       }
     }
 
+    // Every gateway we built forwards under its policy; a policy that did not load fails
+    // here with the unit's log, instead of after the ping's half-hour wait.
+    const forwarding = built.map((site) =>
+      run(
+        `${site.name}-forwarding`,
+        gatewayConnection(site.name),
+        forwardingScript(`${site.name} gateway`),
+        [args.sites[site.name].gateway.server.id],
+        cloudInitDone[site.name].slice(0, 1),
+      ),
+    );
+
     // External peers whose operator has not installed the bundle yet are left out: their
     // gateway cannot shake hands before this very `pulumi up` hands out its bundle (step 1
     // of the two-step external deploy; the `externalSites` output lists them as pending).
@@ -143,7 +157,7 @@ export class TunnelVerification extends pulumi.ComponentResource {
               plan.hub.gatewayAddress,
             ),
         [(hubSite.testHost ?? hubSite.gateway).server.id],
-        [...handshakes, ...Object.values(cloudInitDone).flat()],
+        [...handshakes, ...forwarding, ...Object.values(cloudInitDone).flat()],
       );
       pings[spoke.name] = ping.stdout.apply((o) => (o ?? "").trim());
     }

@@ -9,7 +9,6 @@
  */
 import { Document } from "yaml";
 import { WG_INTERFACE } from "../cloud-init/common";
-import { renderFirewallUnit } from "../cloud-init/firewall";
 import { tunnelRoutes } from "../cloud-init/wireguard";
 import {
   addressPart,
@@ -25,7 +24,6 @@ import { farEndSteps } from "./bundleSteps";
 
 export const NETPLAN_FILES = {
   config: "netplan/60-wg-s2s.yaml",
-  firewallUnit: "netplan/wg-s2s-firewall.service",
   readme: "netplan/README.txt",
 } as const;
 
@@ -99,7 +97,6 @@ function readme(spec: GatewaySpec): string {
 export function renderNetplanBundle(spec: GatewaySpec): Record<string, string> {
   return {
     [NETPLAN_FILES.config]: renderNetplanConfig(spec.wireguard),
-    [NETPLAN_FILES.firewallUnit]: renderFirewallUnit(),
     [NETPLAN_FILES.readme]: readme(spec),
   };
 }

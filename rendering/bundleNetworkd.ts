@@ -1,18 +1,17 @@
 /**
  * The external site's operator bundle in systemd-networkd form (systemd.netdev(5),
  * systemd.network(5)): the tunnel as wg0.netdev + wg0.network, for far ends whose network
- * is networkd's (Debian/Ubuntu servers, most appliances built on systemd). Forwarding,
- * forward policy and MSS clamping are the same files as the wg-quick form (the bundle's
- * top level): forwarding is a sysctl.d file rather than networkd's IPForward=, which
- * systemd 256 renamed, so one file works on every systemd. The policy is loaded by
- * wg-s2s-firewall.service before network-pre.target, as on the Scaleway gateways.
+ * is networkd's (Debian/Ubuntu servers, most appliances built on systemd). Forward policy,
+ * MSS clamping and forwarding are the same files as the wg-quick form (the bundle's top
+ * level): wg-s2s-firewall.service loads the policy before network-pre.target and only then
+ * switches forwarding on, as on the Scaleway gateways. Not networkd's IPForward=, which
+ * systemd 256 renamed and which would forward whether or not the policy loaded.
  *
  * The netdev and network files are the Scaleway gateways' own (cloud-init/wireguard.ts): one
  * renderer for the tunnel in networkd form, whichever end runs it.
  *
  * Pure; holds the private and preshared keys (wg0.netdev only).
  */
-import { renderFirewallUnit } from "../cloud-init/firewall";
 import { renderWireGuardNetdev, renderWireGuardNetwork } from "../cloud-init/wireguard";
 import type { GatewaySpec } from "../planning/specs";
 import { farEndSteps } from "./bundleSteps";
@@ -20,7 +19,6 @@ import { farEndSteps } from "./bundleSteps";
 export const NETWORKD_FILES = {
   netdev: "networkd/90-wg-s2s.netdev",
   network: "networkd/90-wg-s2s.network",
-  firewallUnit: "networkd/wg-s2s-firewall.service",
   readme: "networkd/README.txt",
 } as const;
 
@@ -49,7 +47,6 @@ export function renderNetworkdBundle(spec: GatewaySpec): Record<string, string> 
   return {
     [NETWORKD_FILES.netdev]: renderWireGuardNetdev(spec.wireguard),
     [NETWORKD_FILES.network]: renderWireGuardNetwork(spec.wireguard),
-    [NETWORKD_FILES.firewallUnit]: renderFirewallUnit(),
     [NETWORKD_FILES.readme]: readme(spec),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The install steps the networkd and netplan forms of the operator bundle share: forward
- * policy (loaded by wg-s2s-firewall.service before the network), forwarding, then the
- * format's own tunnel step, then the LAN's routes. Pure text.
+ * policy and forwarding (wg-s2s-firewall.service loads the one, then switches on the other,
+ * before the network), then the format's own tunnel step, then the LAN's routes. Pure text.
  */
 import { PATHS, UNITS } from "../cloud-init/common";
 import { networkCidr } from "../addressing/ipv4";
@@ -37,18 +37,18 @@ export function farEndSteps(spec: GatewaySpec, f: FarEndFormat): string {
     `1. apt-get install nftables${spec.routePropagation === "dhcp" ? " dnsmasq" : ""}   (wireguard-tools too if you want wg show)`,
     `2. Forward policy, loaded before the network comes up:`,
     `   install -D -m 0644 ../${BUNDLE_FILES.forwardPolicy} ${PATHS.forwardPolicy}`,
-    `   install -m 0644 wg-s2s-firewall.service ${PATHS.firewallUnit}`,
+    `   install -m 0644 ../${BUNDLE_FILES.firewallUnit} ${PATHS.firewallUnit}`,
     `   systemctl daemon-reload && systemctl enable --now ${UNITS.firewall}`,
-    `3. Forwarding: install -m 0644 ../${BUNDLE_FILES.sysctl} ${PATHS.sysctl} && sysctl -p ${PATHS.sysctl}`,
-    "4. Tunnel:",
+    "   It switches IPv4 forwarding on only once the policy loaded: do not enable it elsewhere.",
+    "3. Tunnel:",
     ...f.tunnelSteps.map((s) => `   ${s}`),
     spec.routePropagation === "dhcp"
       ? [
-          `5. LAN routes by DHCP: install -m 0644 ../${BUNDLE_FILES.dnsmasq} ${PATHS.dnsmasq}`,
+          `4. LAN routes by DHCP: install -m 0644 ../${BUNDLE_FILES.dnsmasq} ${PATHS.dnsmasq}`,
           `   systemctl restart ${UNITS.dnsmasq}`,
           "   This gateway must be the LAN's only DHCP server: turn off any other one first.",
         ].join("\n")
-      : `5. LAN routes: run ../${BUNDLE_FILES.routes} as root on every LAN host (not on the gateway), and at boot.`,
+      : `4. LAN routes: run ../${BUNDLE_FILES.routes} as root on every LAN host (not on the gateway), and at boot.`,
     "",
     "MSS clamping is part of the forward policy (wg-s2s.nft): TCP through the tunnel fits its MTU.",
     "",

@@ -33,8 +33,8 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
     expect(Object.keys(bundle).sort()).toEqual(
       [
         "wg0.conf",
-        "90-wg-s2s.conf",
         "wg-s2s.nft",
+        "wg-s2s-firewall.service",
         isDhcp ? "dnsmasq.conf" : "routes.sh",
         "cloud-config.yaml",
         "README.txt",
@@ -67,7 +67,7 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
       expect(bundle[BUNDLE_FILES.wireguard]).toContain(`PublicKey = ${peer.publicKey}`);
       expect(netdev).toContain(`PublicKey=${peer.publicKey}`);
     }
-    expect(bundle[BUNDLE_FILES.sysctl]).toBe(files.get(PATHS.sysctl)?.content);
+    expect(bundle[BUNDLE_FILES.firewallUnit]).toBe(files.get(PATHS.firewallUnit)?.content);
     expect(bundle[BUNDLE_FILES.forwardPolicy]).toBe(files.get(PATHS.forwardPolicy)?.content);
     if (isDhcp) expect(bundle[BUNDLE_FILES.dnsmasq]).toBe(files.get(PATHS.dnsmasq)?.content);
     const { ssh_pwauth, ssh_deletekeys, ssh_keys, disable_root, ssh_authorized_keys, ...rest } = gateway.raw as Record<
@@ -106,11 +106,12 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
     }
   });
 
-  it("explains the install in order: policy, forwarding, tunnel, LAN routes", () => {
+  it("explains the install in order: policy, then forwarding (one unit), tunnel, LAN routes", () => {
     const readme = bundle[BUNDLE_FILES.readme];
+    expect(readme).not.toMatch(/sysctl|ip_forward/);
     const steps = [
       "wg-s2s.nft",
-      "90-wg-s2s.conf",
+      "wg-s2s-firewall.service /etc/systemd/system/",
       "wg0.conf /etc/wireguard/wg0.conf",
       isDhcp ? "dnsmasq.conf" : "routes.sh",
     ];

@@ -4,7 +4,7 @@
  */
 import { parseDocument } from "yaml";
 import { PATHS, UNITS } from "../cloud-init/common";
-import { NFT_TABLE } from "../cloud-init/firewall";
+import { NFT_TABLE, renderFirewallUnit } from "../cloud-init/firewall";
 import { renderGatewayCloudConfig, renderGatewayFiles } from "../cloud-init/gateway";
 import { networkCidr } from "../addressing/ipv4";
 import { addressPart, plainAddress } from "../cloud-init/guards";
@@ -18,8 +18,9 @@ export interface OperatorBundleOptions {
 
 export const BUNDLE_FILES = {
   wireguard: "wg0.conf",
-  sysctl: "90-wg-s2s.conf",
   forwardPolicy: "wg-s2s.nft",
+  /** Loads the forward policy, then switches forwarding on: one unit for every bundle form. */
+  firewallUnit: "wg-s2s-firewall.service",
   dnsmasq: "dnsmasq.conf",
   routes: "routes.sh",
   cloudConfig: "cloud-config.yaml",
@@ -57,24 +58,24 @@ function readme(spec: GatewaySpec, opts: OperatorBundleOptions, routeFile: strin
     "Install, as root, in this order (Debian/Ubuntu package names):",
     "",
     `1. apt-get install wireguard-tools nftables${spec.routePropagation === "dhcp" ? " dnsmasq" : ""}`,
-    `2. Forward policy first: install -D -m 0644 ${BUNDLE_FILES.forwardPolicy} ${PATHS.forwardPolicy}`,
-    `   nft -f ${PATHS.forwardPolicy}   (re-runnable; it replaces table ${NFT_TABLE})`,
-    `   To keep it across reboots, add: include "${PATHS.forwardPolicy}"`,
-    "   to /etc/nftables.conf and run: systemctl enable nftables",
-    `3. Forwarding: install -m 0644 ${BUNDLE_FILES.sysctl} ${PATHS.sysctl}`,
-    `   sysctl -p ${PATHS.sysctl}`,
-    `4. Tunnel: install -D -m 0600 ${BUNDLE_FILES.wireguard} ${PATHS.wireguardConfig}`,
+    `2. Forward policy, then forwarding: install -D -m 0644 ${BUNDLE_FILES.forwardPolicy} ${PATHS.forwardPolicy}`,
+    `   install -m 0644 ${BUNDLE_FILES.firewallUnit} ${PATHS.firewallUnit}`,
+    `   systemctl daemon-reload && systemctl enable --now ${UNITS.firewall}`,
+    `   The unit loads the policy (table ${NFT_TABLE}, re-loadable with systemctl reload) before the`,
+    "   network at every boot, and switches IPv4 forwarding on only once it loaded: if the policy",
+    "   cannot load, this gateway forwards nothing. Do not enable forwarding elsewhere.",
+    `3. Tunnel: install -D -m 0600 ${BUNDLE_FILES.wireguard} ${PATHS.wireguardConfig}`,
     `   systemctl enable --now ${UNITS.wgQuick}`,
     "   Check: wg show wg0 latest-handshakes   (a recent timestamp per peer)",
     spec.routePropagation === "dhcp"
       ? [
-          `5. LAN routes by DHCP: install -m 0644 ${BUNDLE_FILES.dnsmasq} ${PATHS.dnsmasq}`,
+          `4. LAN routes by DHCP: install -m 0644 ${BUNDLE_FILES.dnsmasq} ${PATHS.dnsmasq}`,
           `   systemctl restart ${UNITS.dnsmasq}`,
           "   This gateway must be the LAN's only DHCP server: turn off any other one first.",
           "   Hosts learn the routes (option 121) when they renew their lease.",
         ].join("\n")
       : [
-          `5. LAN routes: run ${routeFile} as root on every LAN host (not needed on the gateway),`,
+          `4. LAN routes: run ${routeFile} as root on every LAN host (not needed on the gateway),`,
           "   and from the host's boot scripts so the routes survive a reboot.",
         ].join("\n"),
     "",
@@ -141,8 +142,8 @@ export function renderOperatorBundle(spec: GatewaySpec, opts: OperatorBundleOpti
   const files = renderGatewayFiles(spec);
   const bundle: Record<string, string> = {
     [BUNDLE_FILES.wireguard]: files.wireguard,
-    [BUNDLE_FILES.sysctl]: files.sysctl,
     [BUNDLE_FILES.forwardPolicy]: files.forwardPolicy,
+    [BUNDLE_FILES.firewallUnit]: renderFirewallUnit(),
   };
   if (files.dnsmasq !== undefined) {
     bundle[BUNDLE_FILES.dnsmasq] = files.dnsmasq;

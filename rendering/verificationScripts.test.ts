@@ -37,6 +37,7 @@ import { pidAlive, pollUntil, run } from "../lab/proc";
 import {
   DEFAULT_VERIFICATION_TIMEOUTS,
   KERNEL_HANDSHAKES_PY,
+  forwardingScript,
   handshakeScript,
   pingScript,
   shQuote,
@@ -251,6 +252,7 @@ describe("rendered scripts pass shellcheck -s sh", () => {
       "handshakeScript (named peers)",
       handshakeScript("par gateway", [{ name: "onprem", publicKey: a }], t.handshakeSeconds),
     ],
+    ["forwardingScript", forwardingScript("par gateway")],
     ["pingScript", pingScript("par test host", "192.168.1.3", t.pingSeconds)],
     [
       "pingScript with lease renewal",
@@ -430,6 +432,84 @@ describe("waitForCloudInitScript against a stand-in cloud-init, in a throw-away 
         /^(cloud-init done on this machine|wg-s2s verification FAILED: cloud-init (not finished on this machine after 2s \(status: (running|not run|not started)\)|status '[a-z ]+' on this machine))/,
       );
     });
+  });
+});
+
+/**
+ * TEST STAND-INS for systemctl and journalctl (never installed anywhere): `systemctl
+ * is-active` prints the given state (exit 0 only for "active"), journalctl prints two
+ * log lines of a policy that did not load.
+ */
+function writeFakeSystemd(dir: string, state: string): string {
+  const fakeDir = join(dir, `fake-systemd-${state}`);
+  mkdirSync(fakeDir, { recursive: true });
+  writeFileSync(
+    join(fakeDir, "systemctl"),
+    `#!/bin/sh
+# Test stand-in for systemctl (rendering/verificationScripts.test.ts).
+[ "$1" = is-active ] || { echo "stand-in systemctl: unexpected arguments: $*" >&2; exit 64; }
+echo ${shQuote(state)}; [ ${shQuote(state)} = active ]
+`,
+  );
+  writeFileSync(
+    join(fakeDir, "journalctl"),
+    `#!/bin/sh
+# Test stand-in for journalctl (rendering/verificationScripts.test.ts).
+printf '%s\\n' "/usr/sbin/nft: No such file or directory" "Failed with result 'exit-code'."
+`,
+  );
+  chmodSync(join(fakeDir, "systemctl"), 0o755);
+  chmodSync(join(fakeDir, "journalctl"), 0o755);
+  return fakeDir;
+}
+
+describe("forwardingScript in a throw-away namespace (its own ip_forward), with a stand-in systemctl", () => {
+  async function check(state: string, ipForward: 0 | 1) {
+    return withScratchDirAsync((dir) =>
+      withNamespacesAsync(1, async ([ns]) => {
+        const fakeDir = writeFakeSystemd(dir, state);
+        await run(["ip", "netns", "exec", ns, "sysctl", "-qw", `net.ipv4.ip_forward=${ipForward}`], {
+          check: true,
+        });
+        return run(
+          [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "env",
+            `PATH=${fakeDir}:${PATH}`,
+            "/bin/sh",
+            "-c",
+            forwardingScript("par gateway"),
+          ],
+          { timeoutMs: 15000, env: { PATH, LANG: "C.UTF-8" } },
+        );
+      }),
+    );
+  }
+
+  it("passes when the firewall unit is active and the namespace forwards", async () => {
+    const r = await check("active", 1);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("forward policy loaded and forwarding on, on par gateway");
+  });
+
+  it("negative control: a failed policy (forwarding left off) fails at once, naming the unit, its log and what to run", async () => {
+    const r = await check("failed", 0);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      "wg-s2s verification FAILED: forward policy not loaded on par gateway (wg-s2s-firewall.service: failed; " +
+        "ip_forward=0): it forwards nothing until the policy loads. (last log: /usr/sbin/nft: No such file or " +
+        "directory; Failed with result 'exit-code'.) Look at: systemctl status wg-s2s-firewall.service; " +
+        "command -v nft (package nftables); nft -c -f /etc/wg-s2s/forward.nft",
+    );
+  });
+
+  it("negative control: the unit active but forwarding switched off by hand also fails", async () => {
+    const r = await check("active", 0);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("(wg-s2s-firewall.service: active; ip_forward=0)");
   });
 });
 

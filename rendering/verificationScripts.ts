@@ -7,6 +7,7 @@
  * Every value that reaches the text is either validated (keys, addresses, seconds) or
  * single-quoted, so a label can never turn into shell syntax.
  */
+import { PATHS, UNITS } from "../cloud-init/common";
 import { assertIntegerInRange, assertWireGuardKey, plainAddress } from "../cloud-init/guards";
 
 export interface VerificationTimeouts {
@@ -184,6 +185,26 @@ while :; do
   fi
   sleep 5
 done
+`;
+}
+
+/**
+ * The gateway forwards under its policy: wg-s2s-firewall.service is active (it loaded the
+ * forward policy, then switched forwarding on) and ip_forward is 1. Run once cloud-init
+ * is done. A gateway whose policy did not load forwards nothing (it fails closed), so
+ * without this check the ping would time out after half an hour with no word on why;
+ * this names the unit and its last log lines at once.
+ */
+export function forwardingScript(host: string): string {
+  return `${header("forward policy loaded, forwarding on", host)}
+state=$(systemctl is-active ${UNITS.firewall} 2>/dev/null)
+forward=$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null)
+if [ "$state" = active ] && [ "$forward" = 1 ]; then
+  echo "forward policy loaded and forwarding on, on $host"
+  exit 0
+fi
+why=$(journalctl -u ${UNITS.firewall} -n 3 -o cat --no-pager 2>/dev/null | awk 'NR > 1 { printf "; " } { printf "%s", $0 }')
+fail "forward policy not loaded on $host (${UNITS.firewall}: \${state:-unknown}; ip_forward=\${forward:-unknown}): it forwards nothing until the policy loads. \${why:+(last log: $why) }Look at: systemctl status ${UNITS.firewall}; command -v nft (package nftables); nft -c -f ${PATHS.forwardPolicy}"
 `;
 }
 

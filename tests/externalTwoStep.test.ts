@@ -72,7 +72,7 @@ describe("external sites deploy in two steps", () => {
       publicIps,
       keySeed: "two-step",
     });
-    expect(names(run)).toEqual(["scaleway-gateway-cloud-init", "scaleway-test-host-cloud-init"]);
+    expect(names(run)).toEqual(["scaleway-forwarding", "scaleway-gateway-cloud-init", "scaleway-test-host-cloud-init"]);
   });
 
   test("the operator bundle never holds the deploy key; the user's keys only when opted in", async () => {

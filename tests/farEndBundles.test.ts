@@ -121,14 +121,14 @@ describe.each(VARIANTS)("far-end bundle forms ($name)", ({ build }) => {
     expect(masked).toMatchSnapshot();
   });
 
-  it("README: forward policy before forwarding, before the tunnel; MSS and keepalive explained", () => {
+  it("README: the shared firewall unit (policy, then forwarding) before the tunnel; MSS and keepalive explained", () => {
     for (const readme of [networkd[NETWORKD_FILES.readme], netplan[NETPLAN_FILES.readme]]) {
-      const policy = readme.indexOf("wg-s2s-firewall.service");
-      const forwarding = readme.indexOf("sysctl -p");
-      const tunnel = readme.indexOf("4. Tunnel");
+      const policy = readme.indexOf("install -m 0644 ../wg-s2s-firewall.service");
+      const tunnel = readme.indexOf("3. Tunnel");
       expect(policy).toBeGreaterThan(0);
-      expect(policy).toBeLessThan(forwarding);
-      expect(forwarding).toBeLessThan(tunnel);
+      expect(policy).toBeLessThan(tunnel);
+      // Forwarding is the unit's job alone: no step of its own that could run without the policy.
+      expect(readme).not.toMatch(/sysctl|ip_forward/);
       expect(readme).toContain("MSS clamping");
       if (spec.wireguard.peers.some((p) => p.persistentKeepalive)) expect(readme).toContain("keepalive every 25 s");
     }

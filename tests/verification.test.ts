@@ -28,17 +28,19 @@ describe("deploy verification", () => {
     run = await runProgram({ config, publicIps, keySeed: "verify" });
   });
 
-  test("checks cloud-init on every host, a handshake on every gateway, and the ping test", () => {
+  test("checks cloud-init on every host, forwarding and a handshake on every gateway, and the ping test", () => {
     expect(
       run
         .ofType(COMMAND)
         .map((c) => c.name.replace("wg-s2s-verify-", ""))
         .sort(),
     ).toEqual([
+      "onprem-forwarding",
       "onprem-gateway-cloud-init",
       "onprem-handshake",
       "onprem-ping",
       "onprem-test-host-cloud-init",
+      "scaleway-forwarding",
       "scaleway-gateway-cloud-init",
       "scaleway-handshake",
       "scaleway-test-host-cloud-init",
@@ -70,6 +72,16 @@ describe("deploy verification", () => {
     expect(ping.connection.host).toBe("192.168.0.3");
     expect(ping.create).toContain("192.168.1.3");
     expect(ping.triggers).toEqual(["wg-s2s-scaleway-test-host-id"]);
+  });
+
+  test("the forwarding check runs on each gateway after its cloud-init, and the ping waits for it", () => {
+    const f = cmd("scaleway-forwarding");
+    expect(f.inputs.connection).toMatchObject({ host: "198.51.100.10", user: "root" });
+    expect(f.inputs.create).toContain("systemctl is-active wg-s2s-firewall.service");
+    expect(f.options.dependsOn).toContain("wg-s2s-verify-scaleway-gateway-cloud-init");
+    expect(cmd("onprem-ping").options.dependsOn).toEqual(
+      expect.arrayContaining(["wg-s2s-verify-scaleway-forwarding", "wg-s2s-verify-onprem-forwarding"]),
+    );
   });
 
   test("the handshake check names the peer and its public key", () => {

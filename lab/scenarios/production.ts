@@ -246,12 +246,12 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       const b = bundles.office;
       const h = host(wiring, officeGw);
       try {
-        await installPolicyAndForwarding(h, b, NETWORKD_FILES.firewallUnit);
-        // networkd form, README step 4.
+        await installPolicyAndForwarding(h, b);
+        // networkd form, README step 3.
         await h.writeFile(NETWORKD_PATHS.netdev, b[NETWORKD_FILES.netdev], "0640");
         await h.writeFile(NETWORKD_PATHS.network, b[NETWORKD_FILES.network]);
         await h.execOk(["networkctl", "reload"]);
-        // README step 5 (dhcp): the bundle's dnsmasq config.
+        // README step 4 (dhcp): the bundle's dnsmasq config.
         await h.writeFile(PATHS.dnsmasq, b[BUNDLE_FILES.dnsmasq]);
         await h.execOk(["systemctl", "restart", UNITS.dnsmasq], { timeoutMs: 30_000 });
       } catch (e) {
@@ -271,8 +271,8 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       const b = bundles.branch;
       const h = host(wiring, branchGw);
       try {
-        await installPolicyAndForwarding(h, b, NETPLAN_FILES.firewallUnit);
-        // netplan form, README step 4: netplan renders networkd files into /run, networkd applies them.
+        await installPolicyAndForwarding(h, b);
+        // netplan form, README step 3: netplan renders networkd files into /run, networkd applies them.
         await h.writeFile(NETPLAN_PATH, b[NETPLAN_FILES.config], "0600");
         await h.execOk(["netplan", "generate"], { timeoutMs: 30_000 });
         await h.execOk(["networkctl", "reload"]);
@@ -463,14 +463,12 @@ const execOf =
   (argv, o) =>
     host(w, n).exec(argv, o);
 
-/** README steps 2 and 3 of the networkd and netplan forms: forward policy first, then forwarding. */
-async function installPolicyAndForwarding(h: LabHost, b: Record<string, string>, unitFile: string): Promise<void> {
+/** README step 2 of the networkd and netplan forms: the unit loads the forward policy, then switches forwarding on. */
+async function installPolicyAndForwarding(h: LabHost, b: Record<string, string>): Promise<void> {
   await h.writeFile(PATHS.forwardPolicy, b[BUNDLE_FILES.forwardPolicy]);
-  await h.writeFile(PATHS.firewallUnit, b[unitFile]);
+  await h.writeFile(PATHS.firewallUnit, b[BUNDLE_FILES.firewallUnit]);
   await h.execOk(["systemctl", "daemon-reload"]);
   await h.execOk(["systemctl", "enable", "--now", UNITS.firewall], { timeoutMs: 30_000 });
-  await h.writeFile(PATHS.sysctl, b[BUNDLE_FILES.sysctl]);
-  await h.execOk(["sysctl", "-p", PATHS.sysctl]);
 }
 
 /**

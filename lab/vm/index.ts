@@ -26,7 +26,7 @@ import { cleanup, recordOwner, sweepLeftovers, vmLabPrerequisites, type RunConte
 import type { VmScenario } from "./scenarios/context";
 import { deployVerificationChecks } from "./scenarios/deployVerification";
 import { ubuntuLikeChecks, unreachableRepositoryCheck } from "./scenarios/image";
-import { rebootCheck, tunnelStoppedControl } from "./scenarios/reboot";
+import { failClosedCheck, rebootCheck, tunnelStoppedControl } from "./scenarios/reboot";
 import { renewalCheck } from "./scenarios/renewal";
 import { throughputChecks } from "./scenarios/throughput";
 import { handshakeTiming } from "./scenarios/timing";
@@ -208,6 +208,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       // Negative control first: with the hub's tunnel down, the ping must fail, or the
       // checks above were not measuring the tunnel. The reboot brings it back.
       await tunnelStoppedControl(scenario);
+      await failClosedCheck(scenario);
       await rebootCheck(scenario, options.rebootMethod ?? "guest");
     }
 

@@ -1,7 +1,8 @@
 /**
  * The deploy-verification scripts `pulumi up` runs over SSH (rendering/verificationScripts.ts),
- * the very same text, run against the VMs: cloud-init on every host, handshakes on every
- * gateway, and the seed's ping from the hub's test host to every spoke's.
+ * the very same text, run against the VMs: cloud-init on every host, forwarding under the
+ * loaded policy and handshakes on every gateway, and the seed's ping from the hub's test
+ * host to every spoke's.
  */
 import type { StackConfig } from "../../../config/types";
 import { sshScript } from "../guest";
@@ -36,6 +37,7 @@ export async function deployVerificationChecks(
     );
   }
   for (const gw of gateways(s)) {
+    await runScript(`forwarding on ${gw.id}`, gw, scripts.forwardingScript(`${gw.site} gateway`), 10);
     const site = topology.sites.find((x) => x.name === gw.site);
     const peers = (site?.peers ?? []).map((p) => publicKeys[p.name]).filter((k): k is string => typeof k === "string");
     await runScript(

@@ -1,13 +1,15 @@
 /**
  * The hub gateway without its tunnel, then rebooted: first the negative control (with
- * wg0 down, the ping must fail, or nothing above measured the tunnel), then a reboot
- * from inside (or a hard QMP reset) after which the tunnel must come back with nothing
- * done by hand and cloud-init must still report no error.
+ * wg0 down, the ping must fail, or nothing above measured the tunnel), then a reboot with
+ * no `nft` (the gateway must fail closed), then a plain reboot from inside (or a hard QMP
+ * reset) after which the tunnel must come back with nothing done by hand and cloud-init
+ * must still report no error.
  */
 import { parseCloudInitResult, parseCloudInitStatus } from "../../parsers";
 import { waitFor } from "../../proc";
 import { ssh } from "../guest";
 import { qmp } from "../qemu";
+import type { LabNode } from "../../topology";
 import { pingOnce, vmOf, type VmScenario } from "./context";
 
 export async function tunnelStoppedControl(s: VmScenario): Promise<void> {
@@ -31,15 +33,22 @@ export async function tunnelStoppedControl(s: VmScenario): Promise<void> {
   );
 }
 
-export async function rebootCheck(s: VmScenario, method: "guest" | "reset"): Promise<void> {
-  const gw = s.hubGateway;
+/**
+ * Reboots `gw` and waits for a new boot id. Returns when the reboot was ordered (epoch ms),
+ * or undefined (and a failed check) when no new boot came.
+ */
+async function rebootAndWait(
+  s: VmScenario,
+  gw: LabNode,
+  method: "guest" | "reset",
+  label: string,
+): Promise<number | undefined> {
   const vm = vmOf(s, gw);
   const timeoutMs = s.timeouts.rebootMs;
-  const spoke = s.spokeTests[0];
   const bootId = async () =>
     (await ssh(s.target(gw), "cat /proc/sys/kernel/random/boot_id", 45_000)).stdout.trim() || undefined;
   const before = await bootId();
-  const t = Date.now();
+  const orderedAt = Date.now();
   if (method === "reset") {
     // A hard reset: no orderly shutdown, as after a host crash.
     await qmp(vm.qmpSocket, "system_reset");
@@ -56,16 +65,83 @@ export async function rebootCheck(s: VmScenario, method: "guest" | "reset"): Pro
     timeoutMs,
     5000,
   );
-  if (
-    !s.check(
-      `${gw.id} rebooted`,
-      rebooted !== undefined,
-      rebooted
-        ? `new boot id (${method === "reset" ? "QMP system_reset" : "systemctl reboot"})`
-        : `no new boot id within ${timeoutMs / 1000} s`,
-    )
-  )
-    return;
+  const ok = s.check(
+    `${gw.id} rebooted${label}`,
+    rebooted !== undefined,
+    rebooted
+      ? `new boot id (${method === "reset" ? "QMP system_reset" : "systemctl reboot"})`
+      : `no new boot id within ${timeoutMs / 1000} s`,
+  );
+  return ok ? orderedAt : undefined;
+}
+
+/** Where the fail-closed check hides nft, as on an image without nftables. */
+const NFT = "/usr/sbin/nft";
+const NFT_HIDDEN = "/usr/sbin/nft.wg-s2s-lab-hidden";
+
+/**
+ * Fails closed: the hub gateway boots with no `nft` (an image without nftables, or a
+ * policy the kernel refuses). wg-s2s-firewall.service must fail, so its ExecStartPost
+ * never switches forwarding on: ip_forward stays 0 and nothing crosses, although wg0 is
+ * up. The previous user-data (forwarding from /etc/sysctl.d, applied at every boot
+ * whatever the policy did) forwarded unfiltered here. Then nft comes back and one
+ * `systemctl restart` of the unit restores the tunnel: the recovery an operator runs.
+ */
+export async function failClosedCheck(s: VmScenario): Promise<void> {
+  const gw = s.hubGateway;
+  const spoke = s.spokeTests[0];
+  const hid = await ssh(s.target(gw), `mv ${NFT} ${NFT_HIDDEN} && sync && echo hidden`, 45_000);
+  if (!s.check("fail-closed: nft hidden on the hub gateway", hid.stdout.includes("hidden"), hid.stderr.trim())) return;
+  try {
+    if ((await rebootAndWait(s, gw, "guest", " without nft")) === undefined) return;
+    const state = await ssh(
+      s.target(gw),
+      "echo forward=$(cat /proc/sys/net/ipv4/ip_forward); echo unit=$(systemctl is-active wg-s2s-firewall.service);" +
+        " ip link show wg0 >/dev/null 2>&1 && echo wg0=present",
+      45_000,
+    );
+    const forward = /forward=(\d)/.exec(state.stdout)?.[1];
+    const unit = /unit=(\S+)/.exec(state.stdout)?.[1];
+    s.check(
+      "fail-closed: without its policy the gateway does not forward (unit failed, ip_forward=0, wg0 up)",
+      forward === "0" && unit === "failed" && state.stdout.includes("wg0=present"),
+      `ip_forward=${forward ?? "?"}, wg-s2s-firewall.service ${unit ?? "?"}, wg0 ${state.stdout.includes("wg0=present") ? "up" : "absent"}`,
+    );
+    // Three tries a few seconds apart: with forwarding off, none may be answered.
+    const tries: (string | undefined)[] = [];
+    for (let i = 0; i < 3; i += 1) tries.push(await pingOnce(s, s.hubTest, spoke));
+    s.check(
+      "fail-closed: no ping across while the policy is missing",
+      tries.every((t) => t === "no answer"),
+      `pings: ${tries.map((t) => t ?? "ssh failed").join(", ")}`,
+    );
+  } finally {
+    await ssh(s.target(gw), `test -e ${NFT_HIDDEN} && mv ${NFT_HIDDEN} ${NFT}; sync`, 45_000);
+  }
+  const restarted = await ssh(
+    s.target(gw),
+    "systemctl restart wg-s2s-firewall.service && cat /proc/sys/net/ipv4/ip_forward",
+    60_000,
+  );
+  const t = Date.now();
+  const back = await waitFor(
+    async () => ((await pingOnce(s, s.hubTest, spoke)) === "answered" ? (Date.now() - t) / 1000 : undefined),
+    120_000,
+    3000,
+  );
+  s.check(
+    "fail-closed: nft back, one restart of wg-s2s-firewall.service restores forwarding and the ping",
+    restarted.stdout.trim() === "1" && back !== undefined,
+    `ip_forward=${restarted.stdout.trim() || "?"} after the restart; ${back !== undefined ? `ping after ${back.toFixed(1)} s` : "no ping within 120 s"}`,
+  );
+}
+
+export async function rebootCheck(s: VmScenario, method: "guest" | "reset"): Promise<void> {
+  const gw = s.hubGateway;
+  const timeoutMs = s.timeouts.rebootMs;
+  const spoke = s.spokeTests[0];
+  const t = await rebootAndWait(s, gw, method, "");
+  if (t === undefined) return;
   const back = await waitFor(
     async () => ((await pingOnce(s, s.hubTest, spoke)) === "answered" ? (Date.now() - t) / 1000 : undefined),
     timeoutMs - (Date.now() - t),
