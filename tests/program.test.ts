@@ -61,8 +61,8 @@ describe("the seed topology (hub + one simulated site)", () => {
       "scaleway:instance/server:Server": 4,
       "scaleway:instance/privateNic:PrivateNic": 4,
       "scaleway:network/route:Route": 2,
-      // deploy verification: cloud-init on 4 hosts, a handshake per gateway, one ping test
-      "command:remote:Command": 7,
+      // deploy verification: cloud-init on 4 hosts, forwarding and a handshake per gateway, one ping test
+      "command:remote:Command": 9,
     });
   });
 
