@@ -84,11 +84,13 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
     expect(doc.runcmd.some((c) => ["wg", "wg-quick", "dnsmasq"].includes(c[0]))).toBe(false);
     expect(doc.runcmd.map((c) => c.join(" ")).join("\n")).not.toMatch(/wg-quick/);
     const extras = doc.files.get(PATHS.extrasUnit)?.content ?? "";
-    const expected = ["wireguard-tools", ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : [])];
+    const expected = ["nftables", "wireguard-tools", ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : [])];
     expect(extras).toContain(`ExecStart=${PATHS.extrasScript} ${expected.join(" ")}`);
     expect(extras).toMatch(/^Restart=on-failure$/m);
     expect(extras).toMatch(/^StartLimitIntervalSec=0$/m);
     expect(/ExecStartPost=.*restart dnsmasq\.service/.test(extras)).toBe(spec.routePropagation === "dhcp");
+    // The safety net for an image without nft: once installed, the failed policy unit is started.
+    expect(extras).toMatch(/^ExecStartPost=\/usr\/bin\/systemctl start wg-s2s-firewall\.service$/m);
     expect(doc.files.get(PATHS.extrasScript)?.permissions).toBe("0755");
   });
 

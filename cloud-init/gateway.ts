@@ -56,13 +56,16 @@ export function renderGatewayFiles(spec: GatewaySpec): GatewayFiles {
 }
 
 /**
- * Packages the tunnel does not need, installed by wg-s2s-extras.service once it is up:
- * wireguard-tools (`wg show` for operators) and, on "dhcp" sites, dnsmasq (route
- * propagation to the LAN). Nothing on the tunnel's path is downloaded: Ubuntu's cloud
- * image ships the kernel's WireGuard, systemd-networkd and nftables.
+ * Packages installed by wg-s2s-extras.service once the tunnel is up: wireguard-tools
+ * (`wg show` for operators) and, on "dhcp" sites, dnsmasq (route propagation to the LAN).
+ * Nothing on the tunnel's path is downloaded: Ubuntu's cloud image ships the kernel's
+ * WireGuard, systemd-networkd and nftables (lab/vm/README.md: where that list comes from).
+ * nftables is listed as a safety net only: the script skips what is installed, so it
+ * downloads nothing where the image has it, and on an image without it the gateway, which
+ * failed closed (no policy, no forwarding), converges once the mirror answers.
  */
 export function gatewayPackages(spec: GatewaySpec): string[] {
-  return ["wireguard-tools", ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : [])];
+  return ["nftables", "wireguard-tools", ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : [])];
 }
 
 /**
@@ -98,7 +101,8 @@ apt-get -q -y -o DPkg::Lock::Timeout=300 install --no-install-recommends $missin
 function extrasUnit(spec: GatewaySpec): string {
   const dhcp = spec.routePropagation === "dhcp";
   return renderOneshotUnit({
-    description: "WireGuard s2s: packages off the tunnel's critical path (wireguard-tools, dnsmasq)",
+    description:
+      "WireGuard s2s: packages off the tunnel's critical path (wireguard-tools, dnsmasq; nftables if missing)",
     dependencies: [
       ["Wants", "network-online.target"],
       ["After", `network-online.target ${UNITS.privateNic}`],
@@ -107,6 +111,9 @@ function extrasUnit(spec: GatewaySpec): string {
     ],
     execStart: `${PATHS.extrasScript} ${gatewayPackages(spec).join(" ")}`,
     service: [
+      // A no-op when the policy loaded at boot; after nftables was only just installed
+      // (the safety net above), it loads the policy and switches forwarding on.
+      ["ExecStartPost", `/usr/bin/systemctl start ${UNITS.firewall}`],
       ...(dhcp
         ? ([
             // dnsmasq's package starts it at install; restart so it reads the config written before.

@@ -101,7 +101,7 @@ export class TunnelVerification extends pulumi.ComponentResource {
       run(
         `${site.name}-forwarding`,
         gatewayConnection(site.name),
-        forwardingScript(`${site.name} gateway`),
+        forwardingScript(`${site.name} gateway`, t.forwardingSeconds),
         [args.sites[site.name].gateway.server.id],
         cloudInitDone[site.name].slice(0, 1),
       ),

@@ -252,7 +252,7 @@ describe("rendered scripts pass shellcheck -s sh", () => {
       "handshakeScript (named peers)",
       handshakeScript("par gateway", [{ name: "onprem", publicKey: a }], t.handshakeSeconds),
     ],
-    ["forwardingScript", forwardingScript("par gateway")],
+    ["forwardingScript", forwardingScript("par gateway", t.forwardingSeconds)],
     ["pingScript", pingScript("par test host", "192.168.1.3", t.pingSeconds)],
     [
       "pingScript with lease renewal",
@@ -437,18 +437,24 @@ describe("waitForCloudInitScript against a stand-in cloud-init, in a throw-away 
 
 /**
  * TEST STAND-INS for systemctl and journalctl (never installed anywhere): `systemctl
- * is-active` prints the given state (exit 0 only for "active"), journalctl prints two
- * log lines of a policy that did not load.
+ * is-active` prints the given state (exit 0 only for "active"); with `readyAt` (epoch
+ * seconds) it says "failed" until then, and from then on does what the extras unit's
+ * `systemctl start` of the policy unit does (forwarding on) and says "active". journalctl
+ * prints two log lines of a policy that did not load.
  */
-function writeFakeSystemd(dir: string, state: string): string {
-  const fakeDir = join(dir, `fake-systemd-${state}`);
+function writeFakeSystemd(dir: string, state: string, readyAt?: number): string {
+  const fakeDir = join(dir, `fake-systemd-${state}-${readyAt ?? "now"}`);
   mkdirSync(fakeDir, { recursive: true });
+  const later =
+    readyAt === undefined
+      ? ""
+      : `if [ "$(date +%s)" -ge ${readyAt} ]; then sysctl -qw net.ipv4.ip_forward=1; echo active; exit 0; fi\n`;
   writeFileSync(
     join(fakeDir, "systemctl"),
     `#!/bin/sh
 # Test stand-in for systemctl (rendering/verificationScripts.test.ts).
 [ "$1" = is-active ] || { echo "stand-in systemctl: unexpected arguments: $*" >&2; exit 64; }
-echo ${shQuote(state)}; [ ${shQuote(state)} = active ]
+${later}echo ${shQuote(state)}; [ ${shQuote(state)} = active ]
 `,
   );
   writeFileSync(
@@ -464,10 +470,10 @@ printf '%s\\n' "/usr/sbin/nft: No such file or directory" "Failed with result 'e
 }
 
 describe("forwardingScript in a throw-away namespace (its own ip_forward), with a stand-in systemctl", () => {
-  async function check(state: string, ipForward: 0 | 1) {
+  async function check(state: string, ipForward: 0 | 1, seconds = 2, readyAt?: number) {
     return withScratchDirAsync((dir) =>
       withNamespacesAsync(1, async ([ns]) => {
-        const fakeDir = writeFakeSystemd(dir, state);
+        const fakeDir = writeFakeSystemd(dir, state, readyAt);
         await run(["ip", "netns", "exec", ns, "sysctl", "-qw", `net.ipv4.ip_forward=${ipForward}`], {
           check: true,
         });
@@ -481,7 +487,7 @@ describe("forwardingScript in a throw-away namespace (its own ip_forward), with 
             `PATH=${fakeDir}:${PATH}`,
             "/bin/sh",
             "-c",
-            forwardingScript("par gateway"),
+            forwardingScript("par gateway", seconds),
           ],
           { timeoutMs: 15000, env: { PATH, LANG: "C.UTF-8" } },
         );
@@ -499,11 +505,18 @@ describe("forwardingScript in a throw-away namespace (its own ip_forward), with 
     const r = await check("failed", 0);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(
-      "wg-s2s verification FAILED: forward policy not loaded on par gateway (wg-s2s-firewall.service: failed; " +
+      "wg-s2s verification FAILED: forward policy not loaded on par gateway after 2s (wg-s2s-firewall.service: failed; " +
         "ip_forward=0): it forwards nothing until the policy loads. (last log: /usr/sbin/nft: No such file or " +
         "directory; Failed with result 'exit-code'.) Look at: systemctl status wg-s2s-firewall.service; " +
         "command -v nft (package nftables); nft -c -f /etc/wg-s2s/forward.nft",
     );
+  });
+
+  it("waits, bounded, for a policy that loads late (nftables installed by the extras unit)", async () => {
+    const r = await check("failed", 0, 20, Math.floor(Date.now() / 1000) + 3);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("forward policy loaded and forwarding on, on par gateway");
+    expect(r.ms).toBeGreaterThanOrEqual(2000);
   });
 
   it("negative control: the unit active but forwarding switched off by hand also fails", async () => {

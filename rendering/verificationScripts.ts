@@ -16,6 +16,12 @@ export interface VerificationTimeouts {
   /** From cloud-init done to a WireGuard handshake with every peer. */
   handshakeSeconds: number;
   /**
+   * From cloud-init done to the forward policy loaded: at once where the image ships nft;
+   * on an image without it, after wg-s2s-extras.service installed nftables (it retries
+   * every 2 minutes while the mirror does not answer).
+   */
+  forwardingSeconds: number;
+  /**
    * Ping retries across the tunnel. VPC route changes "may take up to 30 minutes to
    * propagate" and reach a host at its next DHCP lease (docs-content vpc/how-to/manage-routing),
    * so the bound covers that, with lease renewals in between (PING_LEASE_RENEWAL).
@@ -29,6 +35,7 @@ export const PING_LEASE_RENEWAL = { everySeconds: 120, max: 15 } as const;
 export const DEFAULT_VERIFICATION_TIMEOUTS: VerificationTimeouts = {
   cloudInitSeconds: 900,
   handshakeSeconds: 300,
+  forwardingSeconds: 600,
   pingSeconds: 1800,
 };
 
@@ -191,20 +198,27 @@ done
 /**
  * The gateway forwards under its policy: wg-s2s-firewall.service is active (it loaded the
  * forward policy, then switched forwarding on) and ip_forward is 1. Run once cloud-init
- * is done. A gateway whose policy did not load forwards nothing (it fails closed), so
- * without this check the ping would time out after half an hour with no word on why;
- * this names the unit and its last log lines at once.
+ * is done; waits up to `seconds` for the nftables safety net (see gatewayPackages). A
+ * gateway whose policy did not load forwards nothing (it fails closed), so without this
+ * check the ping would time out after half an hour with no word on why; this names the
+ * unit and its last log lines.
  */
-export function forwardingScript(host: string): string {
+export function forwardingScript(host: string, seconds: number): string {
+  boundSeconds(seconds, "forwarding wait");
   return `${header("forward policy loaded, forwarding on", host)}
-state=$(systemctl is-active ${UNITS.firewall} 2>/dev/null)
-forward=$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null)
-if [ "$state" = active ] && [ "$forward" = 1 ]; then
-  echo "forward policy loaded and forwarding on, on $host"
-  exit 0
-fi
+deadline=$(( $(date +%s) + ${seconds} ))
+while :; do
+  state=$(systemctl is-active ${UNITS.firewall} 2>/dev/null)
+  forward=$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null)
+  if [ "$state" = active ] && [ "$forward" = 1 ]; then
+    echo "forward policy loaded and forwarding on, on $host"
+    exit 0
+  fi
+  if [ "$(date +%s)" -ge "$deadline" ]; then break; fi
+  sleep 5
+done
 why=$(journalctl -u ${UNITS.firewall} -n 3 -o cat --no-pager 2>/dev/null | awk 'NR > 1 { printf "; " } { printf "%s", $0 }')
-fail "forward policy not loaded on $host (${UNITS.firewall}: \${state:-unknown}; ip_forward=\${forward:-unknown}): it forwards nothing until the policy loads. \${why:+(last log: $why) }Look at: systemctl status ${UNITS.firewall}; command -v nft (package nftables); nft -c -f ${PATHS.forwardPolicy}"
+fail "forward policy not loaded on $host after ${seconds}s (${UNITS.firewall}: \${state:-unknown}; ip_forward=\${forward:-unknown}): it forwards nothing until the policy loads. \${why:+(last log: $why) }Look at: systemctl status ${UNITS.firewall}; command -v nft (package nftables); nft -c -f ${PATHS.forwardPolicy}"
 `;
 }
 

@@ -37,7 +37,7 @@ export async function deployVerificationChecks(
     );
   }
   for (const gw of gateways(s)) {
-    await runScript(`forwarding on ${gw.id}`, gw, scripts.forwardingScript(`${gw.site} gateway`), 10);
+    await runScript(`forwarding on ${gw.id}`, gw, scripts.forwardingScript(`${gw.site} gateway`, 30), 30);
     const site = topology.sites.find((x) => x.name === gw.site);
     const peers = (site?.peers ?? []).map((p) => publicKeys[p.name]).filter((k): k is string => typeof k === "string");
     await runScript(

@@ -85,7 +85,8 @@ const NFT_HIDDEN = "/usr/sbin/nft.wg-s2s-lab-hidden";
  * never switches forwarding on: ip_forward stays 0 and nothing crosses, although wg0 is
  * up. The previous user-data (forwarding from /etc/sysctl.d, applied at every boot
  * whatever the policy did) forwarded unfiltered here. Then nft comes back and one
- * `systemctl restart` of the unit restores the tunnel: the recovery an operator runs.
+ * `systemctl start` of the failed unit restores the tunnel: what wg-s2s-extras.service
+ * does once it has installed nftables (the safety net), or an operator by hand.
  */
 export async function failClosedCheck(s: VmScenario): Promise<void> {
   const gw = s.hubGateway;
@@ -120,7 +121,7 @@ export async function failClosedCheck(s: VmScenario): Promise<void> {
   }
   const restarted = await ssh(
     s.target(gw),
-    "systemctl restart wg-s2s-firewall.service && cat /proc/sys/net/ipv4/ip_forward",
+    "systemctl start wg-s2s-firewall.service && cat /proc/sys/net/ipv4/ip_forward",
     60_000,
   );
   const t = Date.now();
@@ -130,9 +131,9 @@ export async function failClosedCheck(s: VmScenario): Promise<void> {
     3000,
   );
   s.check(
-    "fail-closed: nft back, one restart of wg-s2s-firewall.service restores forwarding and the ping",
+    "fail-closed: nft back, `systemctl start` of the failed wg-s2s-firewall.service restores forwarding and the ping",
     restarted.stdout.trim() === "1" && back !== undefined,
-    `ip_forward=${restarted.stdout.trim() || "?"} after the restart; ${back !== undefined ? `ping after ${back.toFixed(1)} s` : "no ping within 120 s"}`,
+    `ip_forward=${restarted.stdout.trim() || "?"} after the start; ${back !== undefined ? `ping after ${back.toFixed(1)} s` : "no ping within 120 s"}`,
   );
 }
 
