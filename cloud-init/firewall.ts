@@ -57,8 +57,12 @@ export function renderForwardPolicy(spec: ForwardPolicySpec): string {
   ].join("\n");
 }
 
-/** The only place forwarding is switched on: the unit's ExecStartPost, after the policy loaded. */
-export const ENABLE_FORWARDING = "/usr/sbin/sysctl -q -w net.ipv4.ip_forward=1";
+/**
+ * The only place forwarding is switched on: the unit's ExecStartPost, after the policy
+ * loaded. /sbin, not /usr/sbin: procps puts sysctl in /sbin, which merged-/usr systems
+ * (Ubuntu noble, Debian 12) link to /usr/sbin and older operator hosts have as is.
+ */
+export const ENABLE_FORWARDING = "/sbin/sysctl -q -w net.ipv4.ip_forward=1";
 
 /**
  * Loads the policy before the network, like Debian's nftables.service, and only then
