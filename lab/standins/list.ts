@@ -8,6 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { StandIn } from "../results";
+import { markdownTable, readmeTableRows, withGeneratedTable, type TableMarkers } from "../readmeTable";
 
 export type LabBackend = "netns" | "vm";
 
@@ -142,15 +143,12 @@ export function standInsFor(backend: LabBackend, lossMethod?: string): StandIn[]
   return lossMethod ? [...list, { name: "underlay loss", replaces: "a lossy internet path", why: lossMethod }] : list;
 }
 
-const cell = (text: string) => text.replace(/\|/g, "\\|");
-
 /** The markdown table of one lab's stand-ins (what the READMEs carry between their markers). */
 export function renderStandInTable(backend: LabBackend): string {
-  return [
-    "| stand-in | replaces | why |",
-    "| --- | --- | --- |",
-    ...standInsFor(backend).map((s) => `| ${cell(s.name)} | ${cell(s.replaces)} | ${cell(s.why)} |`),
-  ].join("\n");
+  return markdownTable(
+    ["stand-in", "replaces", "why"],
+    standInsFor(backend).map((s) => [s.name, s.replaces, s.why]),
+  );
 }
 
 export const README_FILES: Record<LabBackend, string> = {
@@ -158,38 +156,22 @@ export const README_FILES: Record<LabBackend, string> = {
   vm: path.join(__dirname, "..", "vm", "README.md"),
 };
 
-const BEGIN = "<!-- stand-ins: generated from lab/standins/list.ts -->";
-const END = "<!-- /stand-ins -->";
+const MARKERS: TableMarkers = {
+  begin: "<!-- stand-ins: generated from lab/standins/list.ts -->",
+  end: "<!-- /stand-ins -->",
+};
 
 /**
  * The rows of the README's table between its markers, as stand-ins (undefined when the
  * markers are missing). Compared by cell, not by text: prettier pads the columns.
  */
 export function readmeStandIns(readme: string): StandIn[] | undefined {
-  const a = readme.indexOf(BEGIN);
-  const b = readme.indexOf(END);
-  if (a < 0 || b < a) return undefined;
-  return readme
-    .slice(a + BEGIN.length, b)
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith("|"))
-    .slice(2)
-    .map((l) => {
-      const cells = l
-        .slice(1, -1)
-        .split(/(?<!\\)\|/)
-        .map((c) => c.trim().replace(/\\\|/g, "|"));
-      return { name: cells[0], replaces: cells[1], why: cells[2] };
-    });
+  return readmeTableRows(readme, MARKERS)?.map((cells) => ({ name: cells[0], replaces: cells[1], why: cells[2] }));
 }
 
 /** The README with its table replaced by the generated one. */
 export function withTable(readme: string, table: string): string {
-  const a = readme.indexOf(BEGIN);
-  const b = readme.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`no "${BEGIN}" ... "${END}" markers`);
-  return `${readme.slice(0, a + BEGIN.length)}\n\n${table}\n\n${readme.slice(b)}`;
+  return withGeneratedTable(readme, MARKERS, table);
 }
 
 if (require.main === module && process.argv.includes("--write")) {

@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pidAlive } from "../proc";
+import { imagePackages, packageSetProblems, UBUNTU_PACKAGE_SET } from "./ubuntuPackageSet";
 
 export const BUILD_SCRIPT = path.join(__dirname, "build-image.sh");
 
@@ -17,40 +18,13 @@ export const BUILD_SCRIPT = path.join(__dirname, "build-image.sh");
 export const DEFAULT_CACHE_ROOT = "/var/cache/scaleway-wireguard-s2s/vm";
 
 /**
- * What the image holds: the packages of Ubuntu noble's server cloud image that the
- * gateway's and test host's boot touch (built from the seeds server, minimal, standard
- * and cloud-image; see lab/vm/README.md for the list and what is left out), under their
- * Debian names. Nothing the user-data installs later (wireguard-tools, dnsmasq) is here:
- * the image has no reachable repository, as on Scaleway with the mirror down.
+ * What the image holds, under Debian's names: the packages of Ubuntu's published seed lists
+ * that lab/vm/ubuntuPackageSet.ts mirrors (same name or a named replacement), plus the lab's
+ * own extras there, each with its reason; lab/vm/README.md carries the table. Nothing the
+ * user-data installs later (wireguard-tools, dnsmasq) is here: the image has no reachable
+ * repository, as on Scaleway with the mirror down.
  */
-export const BASE_PACKAGES: readonly string[] = [
-  // Boot: systemd, udev, D-Bus; the cloud kernel ships the WireGuard module.
-  "systemd",
-  "systemd-sysv",
-  "udev",
-  "dbus",
-  "kmod",
-  "linux-image-cloud-amd64",
-  "initramfs-tools",
-  // Ubuntu's network stack: netplan rendering for systemd-networkd, resolved's stub.
-  "netplan.io",
-  "systemd-resolved",
-  "cloud-init",
-  "openssh-server",
-  "iproute2",
-  "iputils-ping",
-  // The packet filter Ubuntu's server image ships (nft); the gateway's forward policy uses it.
-  "nftables",
-  // cloud-init and the deploy verification's kernel handshake reader.
-  "python3",
-  "sudo",
-  "procps",
-  "ca-certificates",
-  // cloud-init's locale module runs update-locale.
-  "locales",
-  // Not in Ubuntu's image: only for the lab's optional throughput check (--throughput).
-  "iperf3",
-];
+export const BASE_PACKAGES: readonly string[] = imagePackages(UBUNTU_PACKAGE_SET);
 
 export interface ImageRecipe {
   suite: "bookworm";
@@ -152,6 +126,9 @@ export interface EnsureImageOptions {
 /** Returns the cached image for this recipe, building it first when absent. */
 export async function ensureImage(opts: EnsureImageOptions): Promise<VmImage> {
   const log = opts.log ?? (() => undefined);
+  // Before any download: an image that breaks the lab's premise is not worth 5 minutes.
+  const problems = packageSetProblems(UBUNTU_PACKAGE_SET, BASE_PACKAGES);
+  if (problems.length) throw new Error(`VM image package set (lab/vm/ubuntuPackageSet.ts):\n  ${problems.join("\n  ")}`);
   const recipe = imageRecipe();
   const key = imageCacheKey(recipe);
   const cacheRoot = opts.cacheRoot ?? DEFAULT_CACHE_ROOT;
