@@ -1,5 +1,5 @@
 /** @tier unit */
-import { BASE_PACKAGES, DEFAULT_CACHE_ROOT, imageCacheKey, imageRecipe, parseDebianMirror } from "./image";
+import { DEFAULT_CACHE_ROOT, imageCacheKey, imageRecipe, parseDebianMirror } from "./image";
 
 describe("VM image recipe", () => {
   it("keys the cache on the package list and the build script", () => {
@@ -12,14 +12,6 @@ describe("VM image recipe", () => {
 
   it("is cached outside the clone, so a second clone reuses it", () => {
     expect(DEFAULT_CACHE_ROOT).toBe("/var/cache/scaleway-wireguard-s2s/vm");
-  });
-
-  it("ships Ubuntu's network stack and nothing the gateway installs after its tunnel is up", () => {
-    for (const p of ["netplan.io", "systemd-resolved", "cloud-init", "nftables", "linux-image-cloud-amd64"]) {
-      expect(BASE_PACKAGES).toContain(p);
-    }
-    for (const p of ["wireguard-tools", "wireguard", "dnsmasq", "isc-dhcp-client"])
-      expect(BASE_PACKAGES).not.toContain(p);
   });
 
   it("finds the main Debian mirror in deb822 and one-line sources, skipping security", () => {

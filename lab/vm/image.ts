@@ -128,7 +128,8 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<VmImage> {
   const log = opts.log ?? (() => undefined);
   // Before any download: an image that breaks the lab's premise is not worth 5 minutes.
   const problems = packageSetProblems(UBUNTU_PACKAGE_SET, BASE_PACKAGES);
-  if (problems.length) throw new Error(`VM image package set (lab/vm/ubuntuPackageSet.ts):\n  ${problems.join("\n  ")}`);
+  if (problems.length)
+    throw new Error(`VM image package set (lab/vm/ubuntuPackageSet.ts):\n  ${problems.join("\n  ")}`);
   const recipe = imageRecipe();
   const key = imageCacheKey(recipe);
   const cacheRoot = opts.cacheRoot ?? DEFAULT_CACHE_ROOT;
