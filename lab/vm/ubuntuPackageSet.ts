@@ -340,7 +340,7 @@ export const DISPOSITIONS: Readonly<Record<string, Disposition>> = {
   "openssh-client": same(),
   plymouth: leftOut(
     "boot-cost",
-    "boot splash: adds itself to the initramfs and holds the console until boot ends, seconds under TCG; the lab reads the serial console and the program never uses it",
+    "boot splash: adds itself to the initramfs and runs from there to the end of boot on the one emulated CPU, for a screen nobody sees; the lab reads the serial console and the program never uses it",
   ),
   "plymouth-theme-ubuntu-text": leftOut("ubuntu-only", "Ubuntu's splash theme; plymouth is left out"),
   tcpdump: same(),
@@ -359,7 +359,7 @@ export const DISPOSITIONS: Readonly<Record<string, Disposition>> = {
   "systemd-resolved": same("the stub listener on 127.0.0.53:53 behind /etc/resolv.conf"),
   "networkd-dispatcher": leftOut(
     "boot-cost",
-    "a Python daemon started at boot (seconds of CPU under TCG) that runs hook scripts on link changes; the program installs no hook and relies on none",
+    "a Python daemon started at boot, competing with cloud-init for the one emulated CPU, that runs hook scripts on link changes; the program installs no hook and relies on none",
   ),
 };
 
