@@ -96,8 +96,10 @@ describeVm("VM lab (npm run lab -- --vm)", () => {
   it("the deploy-verification scripts pulumi up runs pass against the VMs over SSH", () => {
     if (!ran()) return;
     const checks = checkNamed(/^deploy verification: /);
-    // cloud-init on 4 hosts, handshakes on 2 gateways, the hub test host's ping.
-    expect(checks).toHaveLength(7);
+    // cloud-init on 4 hosts, forwarding under the loaded policy and handshakes on 2 gateways,
+    // the hub test host's ping.
+    expect(checks).toHaveLength(9);
+    expect(checks.filter((c) => /: forwarding on /.test(c.name))).toHaveLength(2);
     for (const c of checks) expect(c).toMatchObject({ ok: true });
   });
 
