@@ -13,7 +13,8 @@
  * ubuntu-minimal`, `KERNEL_FLAVOURS=virtual`; the `server` task only on armhf, arm64,
  * ppc64el and powerpc, not amd64. Recommends are installed (only the minimized image passes
  * --no-install-recommends). The ubuntu-cpc hooks add no package but the bootloader
- * (hooks.d/base/disk-image-uefi.binary, amd64: grub-pc shim-signed) and purge none.
+ * (hooks.d/base/disk-image-uefi.binary, amd64: grub-pc shim-signed) and remove none by
+ * name (only `apt-get autoremove --purge` after the bootloader).
  *
  * A task installs the packages of its seed; the seeds' germinate output is published in
  * the ubuntu-meta source package (files `<seed>-<arch>`). Ubuntu's own noble ubuntu-meta
