@@ -13,8 +13,6 @@ export const PATHS = {
   wireguardNetwork: "/etc/systemd/network/90-wg-s2s-wg0.network",
   extrasScript: "/usr/local/sbin/wg-s2s-install-extras",
   forwardPolicy: "/etc/wg-s2s/forward.nft",
-  /** Written right after the tunnel's files: the early-tunnel path unit waits for it. */
-  tunnelFilesWritten: "/etc/wg-s2s/tunnel-files-written",
   dnsmasq: "/etc/dnsmasq.d/wg-s2s.conf",
   waitPrivateNicScript: "/usr/local/sbin/wg-s2s-wait-private-nic",
   staticRoutesScript: "/usr/local/sbin/wg-s2s-static-routes",
@@ -27,8 +25,6 @@ export const PATHS = {
 
 export const UNITS = {
   firewall: "wg-s2s-firewall.service",
-  /** Transient (systemd-run), first boot only: see cloud-init/earlyTunnel.ts. */
-  earlyTunnel: "wg-s2s-early-tunnel",
   privateNic: "wg-s2s-private-nic.service",
   staticRoutes: "wg-s2s-static-routes.service",
   wgQuick: "wg-quick@wg0.service",
@@ -100,11 +96,9 @@ export function systemctl(...args: string[]): Command {
  */
 export function renderCloudConfig(headerComment: readonly string[], body: Record<string, unknown>): string {
   const doc = new Document(body);
-  // runcmd and bootcmd entries in flow style ("- [systemctl, daemon-reload]"): one command per line.
-  for (const key of ["bootcmd", "runcmd"]) {
-    const commands = doc.get(key);
-    if (isSeq(commands)) commands.items.forEach((item) => isSeq(item) && (item.flow = true));
-  }
+  // runcmd entries in flow style ("- [systemctl, daemon-reload]"): one command per line.
+  const runcmd = doc.get("runcmd");
+  if (isSeq(runcmd)) runcmd.items.forEach((item) => isSeq(item) && (item.flow = true));
   const yaml = doc.toString({ lineWidth: 0, blockQuote: "literal", indentSeq: true });
   const comments = headerComment.map((line) => (line === "" ? "#" : `# ${line}`));
   return ["#cloud-config", ...comments, yaml].join("\n");

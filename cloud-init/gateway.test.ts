@@ -2,7 +2,6 @@
 import { renderGatewayCloudConfig, renderGatewayFiles } from "./gateway";
 import { PATHS } from "./common";
 import { ENABLE_FORWARDING, renderFirewallUnit } from "./firewall";
-import { EARLY_TUNNEL_SCRIPT, earlyTunnelBootcmd } from "./earlyTunnel";
 import {
   KeyRing,
   WIREGUARD_KEY_SHAPE,
@@ -112,25 +111,6 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
         /showconf|genkey|wg0\.conf|\.netdev|PrivateKey/.test(c.join(" ")),
     );
     expect(leaky).toEqual([]);
-  });
-
-  it("starts the tunnel early: bootcmd's path unit waits for a marker written after every tunnel file, and runs runcmd's own steps", () => {
-    expect(doc.raw.bootcmd).toEqual([earlyTunnelBootcmd()]);
-    const paths = [...doc.files.keys()];
-    const marker = paths.indexOf(PATHS.tunnelFilesWritten);
-    const tunnelFiles = [PATHS.wireguardNetdev, PATHS.wireguardNetwork, PATHS.forwardPolicy, PATHS.firewallUnit];
-    expect(Math.max(...tunnelFiles.map((p) => paths.indexOf(p)))).toBeLessThan(marker);
-    expect(tunnelFiles.every((p) => paths.indexOf(p) >= 0)).toBe(true);
-    // The same steps as runcmd, in the same order: the early path is only a head start.
-    const steps = EARLY_TUNNEL_SCRIPT.split(" && ");
-    expect(steps).toEqual(["systemctl daemon-reload", "systemctl start wg-s2s-firewall.service", "networkctl reload"]);
-    const order = [
-      commandIndex(doc.runcmd, "daemon-reload"),
-      commandIndex(doc.runcmd, "enable --now wg-s2s-firewall.service"),
-      commandIndex(doc.runcmd, "networkctl reload"),
-    ];
-    expect(order.every((i) => i >= 0)).toBe(true);
-    expect([...order].sort((x, y) => x - y)).toEqual(order);
   });
 
   it("wires wg0 in networkd: address, one route per AllowedIP, not required for online", () => {

@@ -10,7 +10,6 @@ import {
   type WriteFileEntry,
 } from "./common";
 import { renderDnsmasqConfig } from "./dnsmasq";
-import { earlyTunnelBootcmd, tunnelFilesWrittenEntry } from "./earlyTunnel";
 import { renderFirewallUnit, renderForwardPolicy } from "./firewall";
 import { addressPart, assertSiteName } from "./guards";
 import { renderOneshotUnit } from "./ini";
@@ -155,8 +154,6 @@ function gatewayWriteFiles(spec: GatewaySpec, files: GatewayFiles): WriteFileEnt
     fileEntry(PATHS.wireguardNetwork, files.wireguardNetwork),
     fileEntry(PATHS.forwardPolicy, files.forwardPolicy),
     fileEntry(PATHS.firewallUnit, renderFirewallUnit()),
-    // Last of the tunnel's files: from here on the tunnel can come up (cloud-init/earlyTunnel.ts).
-    tunnelFilesWrittenEntry(),
     ...waitPrivateNicFiles(spec.privateAddress, spec.privateNicTimeoutSeconds),
     fileEntry(PATHS.extrasScript, INSTALL_EXTRAS_SCRIPT, "0755"),
     fileEntry(PATHS.extrasUnit, extrasUnit(spec)),
@@ -176,7 +173,6 @@ export function renderGatewayCloudConfig(spec: GatewaySpec): string {
     ],
     {
       ...sshSettings(spec.sshAuthorizedKeys, spec.sshHostKey),
-      bootcmd: [earlyTunnelBootcmd()],
       write_files: gatewayWriteFiles(spec, files),
       // No package_update/packages: cloud-init runs them before runcmd, which would put
       // the mirror on the tunnel's path. The extras unit installs them afterwards.

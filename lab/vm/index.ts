@@ -30,7 +30,7 @@ import { failClosedCheck, rebootCheck, tunnelStoppedControl } from "./scenarios/
 import { renewalCheck } from "./scenarios/renewal";
 import { throughputChecks } from "./scenarios/throughput";
 import { handshakeTiming } from "./scenarios/timing";
-import { earlyTunnelCheck, kernelWireGuardChecks, pingBothWays, tunnelUpCheck, watchTunnel } from "./scenarios/tunnel";
+import { kernelWireGuardChecks, pingBothWays, tunnelUpCheck, watchTunnel } from "./scenarios/tunnel";
 
 export * from "./result";
 export { NETNS_PATTERN, VM_LAB_TOOLS, sweepLeftovers, vmLabPrerequisites } from "./runState";
@@ -196,7 +196,6 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     tunnelUpCheck(scenario, await tunnelWatch);
 
     await kernelWireGuardChecks(scenario);
-    await earlyTunnelCheck(scenario);
     await deployVerificationChecks(scenario, program);
     await pingBothWays(scenario);
     await ubuntuLikeChecks(scenario);

@@ -85,29 +85,3 @@ export async function pingBothWays(s: VmScenario): Promise<void> {
     }
   }
 }
-
-/**
- * The tunnel came up from write_files, not from runcmd (cloud-init/earlyTunnel.ts): on
- * each gateway the transient wg-s2s-early-tunnel.service succeeded, and it had finished
- * before cloud-init's final stage (cloud-final.service, which runs runcmd) started.
- * systemd's monotonic timestamps, so both come from the same clock.
- */
-export async function earlyTunnelCheck(s: VmScenario): Promise<void> {
-  for (const gw of gateways(s)) {
-    const r = await ssh(
-      s.target(gw),
-      "systemctl show -p Result -p ActiveEnterTimestampMonotonic wg-s2s-early-tunnel.service;" +
-        " systemctl show -p InactiveExitTimestampMonotonic cloud-final.service",
-      30_000,
-    );
-    const field = (name: string) => new RegExp(`^${name}=(\\S*)$`, "m").exec(r.stdout)?.[1];
-    const result = field("Result");
-    const early = Number(field("ActiveEnterTimestampMonotonic") ?? 0) / 1e6;
-    const final = Number(field("InactiveExitTimestampMonotonic") ?? 0) / 1e6;
-    s.check(
-      `tunnel up from write_files on ${gw.id}, before cloud-init's final stage (runcmd)`,
-      result === "success" && early > 0 && final > 0 && early < final,
-      `wg-s2s-early-tunnel.service ${result ?? "absent"} at ${early.toFixed(1)} s; cloud-final.service started at ${final.toFixed(1)} s (monotonic)`,
-    );
-  }
-}
