@@ -132,6 +132,18 @@ describeVm("VM lab (npm run lab -- --vm)", () => {
     expect(tunnel).toMatchObject({ ok: true, negativeControl: true });
   });
 
+  it("a gateway rebooted without nft fails closed (no forwarding, no ping) and recovers once the policy loads", () => {
+    if (!ran()) return;
+    const checks = checkNamed(/^fail-closed: /);
+    expect(checks.map((c) => c.name)).toEqual([
+      "fail-closed: nft hidden on the hub gateway",
+      "fail-closed: without its policy the gateway does not forward (unit failed, ip_forward=0, wg0 up)",
+      "fail-closed: no ping across while the policy is missing",
+      "fail-closed: nft back, `systemctl start` of the failed wg-s2s-firewall.service restores forwarding and the ping",
+    ]);
+    for (const c of checks) expect(c).toMatchObject({ ok: true });
+  });
+
   it("a rebooted gateway brings the tunnel back with nothing done by hand", () => {
     if (!ran()) return;
     for (const c of [

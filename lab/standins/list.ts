@@ -111,7 +111,7 @@ const ROWS: readonly StandInRow[] = [
     },
     vm: {
       name: "internet bridge 198.51.100.0/24 (TEST-NET-2)",
-      why: "the gateways' public addresses are static (NoCloud network-config) on one bridged segment; Scaleway routes a flexible IP to the instance and its image takes it by DHCP; security groups are not modelled",
+      why: "the gateways' public addresses are static (NoCloud network-config, IPv6 router advertisements off so the static link is ready at once, as Scaleway's DHCP'd one is at its lease) on one bridged segment; Scaleway routes a flexible IP to the instance and its image takes it by DHCP; security groups are not modelled",
     },
   },
   {

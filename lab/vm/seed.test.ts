@@ -18,7 +18,7 @@ describe("NoCloud seed", () => {
     expect(nc).toEqual({
       version: 2,
       ethernets: {
-        ens2: { match: { macaddress: "52:54:00:00:01:02" }, addresses: ["198.51.100.10/24"] },
+        ens2: { match: { macaddress: "52:54:00:00:01:02" }, addresses: ["198.51.100.10/24"], "accept-ra": false },
         ens5: { match: { macaddress: "02:00:00:00:00:01" }, dhcp4: true },
       },
     });

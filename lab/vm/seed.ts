@@ -52,13 +52,20 @@ export const nicName = (nic: VmNic) => `ens${nic.pciSlot}`;
  * boot's wait-online has a link to wait for. A gateway's private NIC is left out: the
  * image's udev rule (Scaleway's scw-vpc-iface) writes /etc/netplan/60-ens5-vpc.yaml and
  * applies it, as on Scaleway. Same key ("ens5"), so the two files never conflict.
+ *
+ * The static public NIC does not accept IPv6 router advertisements: with RA on and no
+ * dynamic address, systemd-networkd holds a static-only link "configuring" until router
+ * solicitation gives up, and the boot's wait-online (cloud-init's init stage waits for it)
+ * took some 15 s longer on the gateways than on the DHCP'd test hosts. On Scaleway the
+ * public NIC takes its address by DHCP and is ready at the lease, as the test hosts' are
+ * here, so those 15 s were the stand-in's, not the platform's.
  */
 export function renderNetworkConfig(nics: readonly VmNic[]): string {
   const ethernets: Record<string, unknown> = {};
   for (const nic of nics) {
     ethernets[nicName(nic)] = {
       match: { macaddress: nic.mac },
-      ...(nic.staticAddress ? { addresses: [nic.staticAddress] } : { dhcp4: true }),
+      ...(nic.staticAddress ? { addresses: [nic.staticAddress], "accept-ra": false } : { dhcp4: true }),
     };
   }
   return toYaml11({ version: 2, ethernets });
