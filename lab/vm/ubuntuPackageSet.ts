@@ -133,34 +133,25 @@ const JAMMY_STANDARD_RECOMMENDS: readonly string[] = [
 
 const without = (xs: readonly string[], ...drop: string[]) => xs.filter((x) => !drop.includes(x));
 
+/** One file `<seed>-amd64` of an ubuntu-meta source package, as a published list. */
+function metaList(
+  release: "jammy" | "noble-sway",
+  meta: string,
+  seed: string,
+  packages: readonly string[],
+): PublishedList {
+  const label = release === "jammy" ? "jammy" : "noble (Sway Remix)";
+  return { id: `${release}/${seed}`, title: `${label} ${seed}`, source: `${meta}:${seed}-amd64`, packages };
+}
+
 export const PUBLISHED_LISTS: readonly PublishedList[] = [
   // ubuntu-meta 1.481 (jammy 22.04), the git-ubuntu import "1.481 (patches unapplied)" in the
   // fork tobetter/ubuntu-meta, before the fork's own ODROID commits. Its changelog 1.479:
   // "Added nftables to standard", "Moved iptables to standard-recommends".
-  {
-    id: "jammy/minimal",
-    title: "jammy minimal",
-    source: `${JAMMY_META}:minimal-amd64`,
-    packages: JAMMY_MINIMAL,
-  },
-  {
-    id: "jammy/minimal-recommends",
-    title: "jammy minimal-recommends",
-    source: `${JAMMY_META}:minimal-recommends-amd64`,
-    packages: JAMMY_MINIMAL_RECOMMENDS,
-  },
-  {
-    id: "jammy/standard",
-    title: "jammy standard",
-    source: `${JAMMY_META}:standard-amd64`,
-    packages: JAMMY_STANDARD,
-  },
-  {
-    id: "jammy/standard-recommends",
-    title: "jammy standard-recommends",
-    source: `${JAMMY_META}:standard-recommends-amd64`,
-    packages: JAMMY_STANDARD_RECOMMENDS,
-  },
+  metaList("jammy", JAMMY_META, "minimal", JAMMY_MINIMAL),
+  metaList("jammy", JAMMY_META, "minimal-recommends", JAMMY_MINIMAL_RECOMMENDS),
+  metaList("jammy", JAMMY_META, "standard", JAMMY_STANDARD),
+  metaList("jammy", JAMMY_META, "standard-recommends", JAMMY_STANDARD_RECOMMENDS),
   // The Ubuntu Sway Remix's metapackages for noble (branch noble, "Automatic update via Ubuntu
   // Sway Remix seeds", 2024-03-26), germinated from that flavour's own seeds (update.cfg:
   // seed_base github.com/Ubuntu-Sway, seeds.noble; not reachable here), so a noble flavour's
@@ -169,30 +160,15 @@ export const PUBLISHED_LISTS: readonly PublishedList[] = [
   // (2024-03-26), and the metapackages ubuntu-minimal and ubuntu-standard listed.
   // standard-recommends is the same as jammy's. Written as those differences from jammy (checked
   // with diff against the files at that commit).
-  {
-    id: "noble-sway/minimal",
-    title: "noble (Sway Remix) minimal",
-    source: `${NOBLE_SWAY_META}:minimal-amd64`,
-    packages: [...without(JAMMY_MINIMAL, "isc-dhcp-client", "ubuntu-advantage-tools"), "ubuntu-minimal"].sort(),
-  },
-  {
-    id: "noble-sway/minimal-recommends",
-    title: "noble (Sway Remix) minimal-recommends",
-    source: `${NOBLE_SWAY_META}:minimal-recommends-amd64`,
-    packages: without(JAMMY_MINIMAL_RECOMMENDS, "usrmerge"),
-  },
-  {
-    id: "noble-sway/standard",
-    title: "noble (Sway Remix) standard",
-    source: `${NOBLE_SWAY_META}:standard-amd64`,
-    packages: [...JAMMY_STANDARD, "ubuntu-standard"].sort(),
-  },
-  {
-    id: "noble-sway/standard-recommends",
-    title: "noble (Sway Remix) standard-recommends",
-    source: `${NOBLE_SWAY_META}:standard-recommends-amd64`,
-    packages: JAMMY_STANDARD_RECOMMENDS,
-  },
+  metaList(
+    "noble-sway",
+    NOBLE_SWAY_META,
+    "minimal",
+    [...without(JAMMY_MINIMAL, "isc-dhcp-client", "ubuntu-advantage-tools"), "ubuntu-minimal"].sort(),
+  ),
+  metaList("noble-sway", NOBLE_SWAY_META, "minimal-recommends", without(JAMMY_MINIMAL_RECOMMENDS, "usrmerge")),
+  metaList("noble-sway", NOBLE_SWAY_META, "standard", [...JAMMY_STANDARD, "ubuntu-standard"].sort()),
+  metaList("noble-sway", NOBLE_SWAY_META, "standard-recommends", JAMMY_STANDARD_RECOMMENDS),
   // What livecd-rootfs itself puts into the ubuntu-cpc image beyond the tasks, or shows is
   // there: auto/config `add_package install ubuntu-minimal` and `KERNEL_FLAVOURS=virtual`
   // (live-build's Ubuntu kernel metapackage linux-<flavour>); hooks.d/base/disk-image-uefi.binary
