@@ -84,7 +84,8 @@ const NFT_HIDDEN = "/usr/sbin/nft.wg-s2s-lab-hidden";
  * policy the kernel refuses). wg-s2s-firewall.service must fail, so its ExecStartPost
  * never switches forwarding on: ip_forward stays 0 and nothing crosses, although wg0 is
  * up. The previous user-data (forwarding from /etc/sysctl.d, applied at every boot
- * whatever the policy did) forwarded unfiltered here. Then nft comes back and one
+ * whatever the policy did) would forward unfiltered here; the unit test that forwarding
+ * is switched on nowhere but the firewall unit fails on its rendering. Then nft comes back and one
  * `systemctl start` of the failed unit restores the tunnel: what wg-s2s-extras.service
  * does once it has installed nftables (the safety net), or an operator by hand.
  */
