@@ -7,9 +7,6 @@ import { iperf3Failure, parseIperf3, parsePing, type Iperf3Result, type PingStat
 import type { RunOptions, RunResult } from "./proc";
 import { pollUntil } from "./proc";
 
-// The parsers live in lab/parsers.ts (shared with the VM lab); re-exported for existing callers.
-export { parseIperf3, parseLatestHandshakes, parsePing, type Iperf3Result, type PingStats } from "./parsers";
-
 export type Exec = (argv: string[], opts?: RunOptions) => Promise<RunResult>;
 
 export async function ping(exec: Exec, to: string, count = 3, intervalS = 0.2, waitS = 2): Promise<PingStats> {

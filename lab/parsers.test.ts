@@ -70,6 +70,11 @@ describe("host output parsers", () => {
       ok: false,
       error: "unable to connect to server",
     });
+    const stalled = JSON.stringify({
+      end: { sum_received: { bytes: 0, bits_per_second: 0, seconds: 3 } },
+      error: "unable to send",
+    });
+    expect(parseIperf3(stalled)).toMatchObject({ ok: false, bytesReceived: 0, error: "unable to send" });
     expect(parseIperf3('{"start": {')).toMatchObject({ ok: false, error: expect.stringContaining("no iperf3 result") });
   });
 

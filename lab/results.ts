@@ -99,6 +99,18 @@ export interface LabMetrics {
   phasesMs?: { setup: number | null; boot: number | null; checks: number | null; cleanup: number | null };
 }
 
+/** The metrics of a run that has measured nothing yet: every scenario runner starts here. */
+export function emptyMetrics(tunnelMtu = 0): LabMetrics {
+  return {
+    timeToFirstPingMs: {},
+    timeToAllTunnelsMs: null,
+    rttAvgMs: {},
+    throughputMbps: { hostToHostTunnel: null, gatewayToGatewayTunnel: null, gatewayToGatewayUnderlay: null },
+    mtu: { tunnelMtu, testHostMtu: {}, fragNeededDropped: 0, clampedTransferMbps: null },
+    cloudInitMs: {},
+  };
+}
+
 export interface LabResult {
   prefix: string;
   mode: string;

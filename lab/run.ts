@@ -12,10 +12,10 @@ import { allPublicIps, defaultLabConfig, HUB_NAME, sitesLabConfig } from "./labC
 import { buildSwitch, startLanRouter, startVpcRouter, wireNode } from "./network";
 import { concludeLabRun, startLabRun } from "./runLifecycle";
 import { preflight } from "./preflight";
-import { check, maskSecrets, type LabMetrics, type LabResult, type StandIn } from "./results";
+import { check, emptyMetrics, maskSecrets, type LabMetrics, type LabResult, type StandIn } from "./results";
 import { buildNetworkctlShim, buildSystemctlShim } from "./standins/build";
 import { standInsFor } from "./standins/list";
-import { allNodes, bare, buildTopology, type LabTopology } from "./topology";
+import { allNodes, bare, buildTopology } from "./topology";
 import type { Ctx } from "./scenarios/context";
 import { bootAll } from "./scenarios/boot";
 import {
@@ -79,17 +79,6 @@ export function standIns(lossMethod?: string): StandIn[] {
   return standInsFor("netns", lossMethod);
 }
 
-function emptyMetrics(t: LabTopology): LabMetrics {
-  return {
-    timeToFirstPingMs: {},
-    timeToAllTunnelsMs: null,
-    rttAvgMs: {},
-    throughputMbps: { hostToHostTunnel: null, gatewayToGatewayTunnel: null, gatewayToGatewayUnderlay: null },
-    mtu: { tunnelMtu: t.tunnelMtu, testHostMtu: {}, fragNeededDropped: 0, clampedTransferMbps: null },
-    cloudInitMs: {},
-  };
-}
-
 /** Run the lab. Throws LabCannotRun when the machine cannot; otherwise always returns a result (ok or not). */
 export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
   const pf = preflight();
@@ -112,14 +101,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     hosts: [],
     standIns: standIns(),
     checks: [],
-    metrics: {
-      timeToFirstPingMs: {},
-      timeToAllTunnelsMs: null,
-      rttAvgMs: {},
-      throughputMbps: { hostToHostTunnel: null, gatewayToGatewayTunnel: null, gatewayToGatewayUnderlay: null },
-      mtu: { tunnelMtu: 0, testHostMtu: {}, fragNeededDropped: 0, clampedTransferMbps: null },
-      cloudInitMs: {},
-    },
+    metrics: emptyMetrics(),
   };
   try {
     step(`program: index.ts under the Pulumi mock runtime (${mode} topology)`);
@@ -136,7 +118,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
         throw new Error(`program gave ${site} public IP ${ip}, the lab handed it ${publicIps[site]}`);
     }
     const t = buildTopology({ prefix, config: program.config, resources: program.resources, publicIps });
-    result.metrics = emptyMetrics(t);
+    result.metrics = emptyMetrics(t.tunnelMtu);
     result.sites = t.sites.map((s) => ({
       name: s.name,
       kind: s.kind,

@@ -19,3 +19,23 @@ export const OFFICE_EXTERNAL_SITE = Object.freeze({
   routePropagation: "dhcp",
   lanRouter: "192.168.10.254",
 });
+
+/**
+ * The hub's private network as the lab's VPC-router stand-in sees it: the gateway and test
+ * host leases and one custom route to the remote LAN via the gateway. Only the fields the
+ * stand-in reads; shared by its unit and on-the-wire tests.
+ */
+export const VPC_ROUTER_HUB_SITE = Object.freeze({
+  index: 0,
+  name: "scaleway",
+  kind: "hub",
+  subnet: "192.168.0.0/24",
+  vpcRouter: {
+    privateNic: { name: "ens5", address: "192.168.0.1/24" },
+    leases: [
+      { mac: "02:00:00:00:00:01", address: "192.168.0.2", host: "scaleway-gw" },
+      { mac: "02:00:00:00:00:02", address: "192.168.0.3", host: "scaleway-th" },
+    ],
+    customRoutes: [{ destination: "192.168.1.0/24", nexthop: "192.168.0.2", resource: "r" }],
+  },
+});

@@ -3,7 +3,8 @@
  * a wrong peer key, a missing route.
  * Moved unchanged from lab/run.ts (the orchestrator).
  */
-import { iperf3, parseLatestHandshakes, ping, waitForPing } from "../checks";
+import { iperf3, ping, waitForPing } from "../checks";
+import { parseLatestHandshakes } from "../parsers";
 import { setUnderlayLoss } from "../network";
 import { check, type LabMetrics } from "../results";
 import { bare } from "../topology";

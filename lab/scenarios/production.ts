@@ -36,7 +36,7 @@ import { preflight } from "../preflight";
 import { LabCannotRun } from "../run";
 import { concludeLabRun, startLabRun } from "../runLifecycle";
 import { pollUntil, sleep } from "../proc";
-import { check, emptyBootSummary, maskSecrets, type HostBootSummary, type LabResult } from "../results";
+import { check, emptyBootSummary, emptyMetrics, maskSecrets, type HostBootSummary, type LabResult } from "../results";
 import { buildNetworkctlShim, buildSystemctlShim } from "../standins/build";
 import { standInsFor } from "../standins/list";
 import { PRIVATE_NIC, PUBLIC_NIC, type LabNode } from "../topology";
@@ -96,15 +96,7 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       },
     ],
     checks: [],
-    metrics: {
-      timeToFirstPingMs: {},
-      timeToAllTunnelsMs: null,
-      rttAvgMs: {},
-      throughputMbps: { hostToHostTunnel: null, gatewayToGatewayTunnel: null, gatewayToGatewayUnderlay: null },
-      mtu: { tunnelMtu: 0, testHostMtu: {}, fragNeededDropped: 0, clampedTransferMbps: null },
-      cloudInitMs: {},
-      faults: {},
-    },
+    metrics: { ...emptyMetrics(), faults: {} },
   };
   const faults = result.metrics.faults!;
   const checks = result.checks;

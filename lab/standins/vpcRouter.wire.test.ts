@@ -5,22 +5,10 @@ import * as os from "os";
 import * as path from "path";
 import { describeUnless } from "../../scripts/tier-skip";
 import { LabSite } from "../topology";
+import { VPC_ROUTER_HUB_SITE } from "../../testkit/fixtures";
 import { renderVpcRouterDnsmasq } from "./vpcRouter";
 
-const site = {
-  index: 0,
-  name: "scaleway",
-  kind: "hub",
-  subnet: "192.168.0.0/24",
-  vpcRouter: {
-    privateNic: { name: "ens5", address: "192.168.0.1/24" },
-    leases: [
-      { mac: "02:00:00:00:00:01", address: "192.168.0.2", host: "scaleway-gw" },
-      { mac: "02:00:00:00:00:02", address: "192.168.0.3", host: "scaleway-th" },
-    ],
-    customRoutes: [{ destination: "192.168.1.0/24", nexthop: "192.168.0.2", resource: "r" }],
-  },
-} as unknown as LabSite;
+const site = VPC_ROUTER_HUB_SITE as unknown as LabSite;
 
 /**
  * What a DHCP client really gets from the stand-in: dnsmasq in one test namespace, ISC
