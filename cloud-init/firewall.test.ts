@@ -152,6 +152,72 @@ describe("forward policy in a real kernel (throw-away namespace)", () => {
 });
 
 /**
+ * The far end's tunnel scope on a host that already forwards: A (LAN, 192.168.0.10) and C
+ * (internet, 192.168.5.10) behind a router whose link to B (192.168.1.10) is named wg0 (a
+ * veth standing in for the tunnel). Only A<->B is a listed tunnel flow.
+ */
+describe("tunnel-scoped forward policy in a real kernel (throw-away namespaces)", () => {
+  beforeAll(() => requireTool(NFT, "nftables"));
+  const TUNNEL: ForwardPolicySpec = { ...SEED, scope: "tunnel" };
+
+  it("judges only what crosses wg0, and leaves the host's other forwarded flows alone", () => {
+    withNamespaces(4, ([gw, a, b, c]) => {
+      const hosts: [string, string, string][] = [
+        [a, "lan", "192.168.0"],
+        [b, "wg0", "192.168.1"],
+        [c, "wan", "192.168.5"],
+      ];
+      shInNetns(gw, "ip link set lo up && sysctl -qw net.ipv4.ip_forward=1");
+      for (const [ns, link, net] of hosts) {
+        shInNetns(gw, `ip link add ${link} type veth peer name eth0 netns ${ns}`);
+        shInNetns(gw, `ip addr add ${net}.2/24 dev ${link} && ip link set ${link} up`);
+        shInNetns(ns, `ip link set lo up && ip addr add ${net}.10/24 dev eth0 && ip link set eth0 up`);
+        shInNetns(ns, `ip route add default via ${net}.2`);
+      }
+      const ping = (from: string, to: string) => inNetns(from, "ping", ["-c", "1", "-W", "1", to]).ok;
+      expect(loadRuleset(gw, renderForwardPolicy(TUNNEL)).ok).toBe(true);
+      expect([ping(a, "192.168.1.10"), ping(b, "192.168.0.10")]).toEqual([true, true]); // listed tunnel flow
+      expect([ping(a, "192.168.5.10"), ping(c, "192.168.0.10")]).toEqual([true, true]); // the host's own flow
+      expect([ping(c, "192.168.1.10"), ping(b, "192.168.5.10")]).toEqual([false, false]); // unlisted, via wg0
+      // Negative control: the "all" scope (our gateways, --dedicated) cuts the host's own flow.
+      expect(loadRuleset(gw, renderForwardPolicy({ ...SEED, scope: "all" })).ok).toBe(true);
+      expect(ping(a, "192.168.5.10")).toBe(false);
+      expect(ping(a, "192.168.1.10")).toBe(true);
+    });
+  });
+
+  it("an accept in the tunnel chain does not override another base chain's drop (why Docker needs DOCKER-USER)", () => {
+    withNamespaces(3, ([gw, a, b]) => {
+      shInNetns(gw, "ip link set lo up && sysctl -qw net.ipv4.ip_forward=1");
+      for (const [ns, link, net] of [
+        [a, "lan", "192.168.0"],
+        [b, "wg0", "192.168.1"],
+      ]) {
+        shInNetns(gw, `ip link add ${link} type veth peer name eth0 netns ${ns}`);
+        shInNetns(gw, `ip addr add ${net}.2/24 dev ${link} && ip link set ${link} up`);
+        shInNetns(ns, `ip link set lo up && ip addr add ${net}.10/24 dev eth0 && ip link set eth0 up`);
+        shInNetns(ns, `ip route add default via ${net}.2`);
+      }
+      const ping = () => inNetns(a, "ping", ["-c", "1", "-W", "1", "192.168.1.10"]).ok;
+      expect(loadRuleset(gw, renderForwardPolicy(TUNNEL)).ok).toBe(true);
+      expect(
+        loadRuleset(gw, "table ip host { chain fwd { type filter hook forward priority 0; policy drop; } }\n").ok,
+      ).toBe(true);
+      expect(ping()).toBe(false);
+    });
+  });
+
+  it("the tunnel scope keeps MSS clamping on wg0", () => {
+    const rules = renderForwardPolicy(TUNNEL);
+    expect(rules).toContain("policy accept;");
+    expect(rules).toContain('oifname "wg0" tcp flags syn tcp option maxseg size set rt mtu');
+    expect(rules).toMatch(
+      /chain tunnel_flows \{[\s\S]*ip saddr 192\.168\.0\.0\/24 ip daddr 192\.168\.1\.0\/24 accept\n\t\tip saddr[^\n]*\n[\s\S]*\t\tdrop\n\t\}/,
+    );
+  });
+});
+
+/**
  * The MSS each TCP endpoint ends up with, measured with real sockets (TCP_MAXSEG, which
  * is the negotiated MSS minus the 12-byte timestamp option). Host A sits on a 1500-byte
  * LAN, host B behind the gateway's link named "wg0" (a veth with the tunnel's 1420 MTU
