@@ -4,8 +4,6 @@ import * as tls from "@pulumi/tls";
 import { renderGatewayCloudConfig } from "../cloud-init/gateway";
 import { renderTestHostCloudConfig } from "../cloud-init/testHost";
 import { renderOperatorBundle } from "../rendering/operatorBundle";
-import { renderNetworkdBundle } from "../rendering/bundleNetworkd";
-import { renderNetplanBundle } from "../rendering/bundleNetplan";
 import type { HostRole } from "./privateInstance";
 import { ScalewaySite } from "./scalewaySite";
 import {
@@ -194,15 +192,10 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
         // only when they opted in (bundleSshKeys), and the bundle's README.txt says so.
         const remote = cfg.remoteSites.find((s) => s.name === site.name)!;
         const operatorKeys = remote.bundleSshKeys ? cfg.sshPublicKeys.map((k) => k.trim()) : [];
-        // Three forms of the same tunnel: wg-quick (top level, with the shared files),
-        // systemd-networkd (networkd/) and netplan (netplan/); the operator picks one.
+        // The tunnel in three forms (wg-quick, networkd/, netplan/); install.sh installs one.
         bundles[site.name] = gatewayInputs(site).apply((r) => {
           const spec = gatewaySpecFor(site, plan, cfg, resolvedKeys(site, r), { sshAuthorizedKeys: operatorKeys });
-          return {
-            ...renderOperatorBundle(spec, { publicIp: site.publicIp }),
-            ...renderNetworkdBundle(spec),
-            ...renderNetplanBundle(spec),
-          };
+          return renderOperatorBundle(spec, { publicIp: site.publicIp });
         });
         continue;
       }

@@ -19,12 +19,10 @@ import {
   strictCidr,
 } from "../cloud-init/guards";
 import { sortCidrs } from "../addressing/ipv4";
-import type { GatewaySpec, WireGuardInterfaceSpec } from "../planning/specs";
-import { farEndSteps } from "./bundleSteps";
+import type { WireGuardInterfaceSpec } from "../planning/specs";
 
 export const NETPLAN_FILES = {
   config: "netplan/60-wg-s2s.yaml",
-  readme: "netplan/README.txt",
 } as const;
 
 export const NETPLAN_PATH = "/etc/netplan/60-wg-s2s.yaml";
@@ -79,24 +77,4 @@ export function renderNetplanConfig(spec: WireGuardInterfaceSpec): string {
     " Holds secrets: install it mode 0600 (netplan refuses to be quiet about readable keys).",
   ].join("\n");
   return doc.toString({ lineWidth: 0 });
-}
-
-function readme(spec: GatewaySpec): string {
-  return farEndSteps(spec, {
-    format: "netplan",
-    dir: "netplan",
-    tunnelSteps: [
-      `install -m 0600 ${NETPLAN_FILES.config.replace("netplan/", "")} ${NETPLAN_PATH}`,
-      "netplan generate && netplan apply   (netplan try first, if you are on a remote session)",
-      "Check: networkctl status wg0; wg show wg0 latest-handshakes (wireguard-tools, optional)",
-    ],
-  });
-}
-
-/** filename -> content, under netplan/. The shared files stay at the bundle's top level. */
-export function renderNetplanBundle(spec: GatewaySpec): Record<string, string> {
-  return {
-    [NETPLAN_FILES.config]: renderNetplanConfig(spec.wireguard),
-    [NETPLAN_FILES.readme]: readme(spec),
-  };
 }

