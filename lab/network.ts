@@ -39,6 +39,20 @@ export async function buildSwitch(t: LabTopology): Promise<void> {
 }
 
 /** Create a node's namespace(s) and NICs. Hot-plugged NICs wait, unplugged, in the switch. */
+const NETWORKD_UNIT_PATH = "/etc/systemd/system/systemd-networkd.service";
+const NETWORKD_UNIT_STANDIN = [
+  "# Lab stand-in: networkd's work is done by the networkctl stand-in.",
+  "[Unit]",
+  "Description=systemd-networkd (lab stand-in)",
+  "[Service]",
+  "Type=oneshot",
+  "RemainAfterExit=yes",
+  "ExecStart=/bin/true",
+  "[Install]",
+  "WantedBy=multi-user.target",
+  "",
+].join("\n");
+
 export async function wireNode(
   t: LabTopology,
   site: LabSite,
@@ -53,8 +67,12 @@ export async function wireNode(
     // networkd stand-in: written over the host's own /usr/bin/networkctl (its /usr is an
     // overlay, so the machine's file is untouched); built next to the systemctl stand-in.
     const networkctl = path.join(path.dirname(shim), "networkctl");
-    if (fs.existsSync(networkctl))
+    if (fs.existsSync(networkctl)) {
       await host.writeFile("/usr/bin/networkctl", fs.readFileSync(networkctl, "utf8"), "0755");
+      // systemd-networkd.service as the systemctl stand-in sees it: "running" (the networkctl
+      // stand-in does its work), so starting it never runs the machine's real networkd here.
+      await host.writeFile(NETWORKD_UNIT_PATH, NETWORKD_UNIT_STANDIN);
+    }
     w.hosts.set(n.id, host);
   } else {
     await addNetns(n.ns);

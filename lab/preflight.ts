@@ -25,6 +25,9 @@ export const LAB_TOOLS: Record<string, string> = {
   nft: "nftables",
   "dpkg-query": "dpkg",
   netplan: "netplan.io",
+  // The Docker host's ruleset (iptables-nft, as Debian 12's docker.io writes it).
+  iptables: "iptables",
+  "iptables-restore": "iptables",
 };
 
 /** Files the stand-ins rely on, and the package that ships each. */

@@ -55,6 +55,7 @@ const LAB_PACKAGES = [
   "mount",
   "dpkg",
   "netplan.io", // `netplan generate` turns the netplan operator bundle into networkd files (lab + tests)
+  "iptables", // the far-end Docker host's ruleset, as docker.io writes it (iptables-nft)
 ];
 /** The VM lab's tool chain (issue 6). */
 const VM_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "dpkg-dev", "genisoimage", "e2fsprogs"];

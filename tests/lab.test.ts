@@ -264,6 +264,22 @@ if (!pf.ok) {
       ]);
     });
 
+    test("far ends with a job: each installs with install.sh, keeps its own flows, survives its firewall's reloads, uninstalls to what it was", () => {
+      const outcome = (prefix: string) => r.checks.filter((c) => c.name.startsWith(prefix)).map((c) => c.outcome);
+      expect(outcome("coexistence:")).toEqual(["passed", "passed"]);
+      expect(outcome("idempotent:")).toEqual(["passed", "passed"]);
+      expect(outcome("office firewall restart")).toEqual(["passed", "passed", "passed"]);
+      expect(outcome("uninstall ")).toEqual(["passed", "passed", "passed"]);
+      expect(outcome("branch reinstalled in the wg-quick form")).toEqual(["passed"]);
+      // Negative controls: spoke-to-spoke, Docker without the DOCKER-USER accepts, the
+      // previous all-forwarding policy on a router, a firewall reload without the guard.
+      expect(r.checks.filter((c) => c.expect === "fail").map((c) => c.outcome)).toEqual(
+        Array(4).fill("failed as expected"),
+      );
+      for (const form of ["office networkd", "branch netplan", "branch wg-quick"])
+        expect(r.metrics.faults![`installToCheckedMs ${form}`]).toEqual(expect.any(Number));
+    });
+
     test("the NATed office recovers after its public address changes, within keepalive + 20 s", () => {
       const f = r.metrics.faults!;
       expect(f.officeAddressChangeRecoveryMs).toEqual(expect.any(Number));

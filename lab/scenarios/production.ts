@@ -22,7 +22,7 @@ import { runProgram } from "../../testkit/programRun";
 import { waitForPing, ping, type Exec } from "../checks";
 import { runUserData } from "../cloudinit";
 import { LabHost } from "../host";
-import { addBridge, addNetns, addVethPair, attachToBridge, ipIn, nsRunOk } from "../netns";
+import { addBridge, addNetns, addVethPair, attachToBridge, ipIn, nsRun, nsRunOk } from "../netns";
 import {
   buildSwitch,
   hotplugPrivateNic,
@@ -40,10 +40,19 @@ import { check, emptyBootSummary, emptyMetrics, maskSecrets, type HostBootSummar
 import { buildNetworkctlShim, buildSystemctlShim } from "../standins/build";
 import { standInsFor } from "../standins/list";
 import { PRIVATE_NIC, PUBLIC_NIC, type LabNode } from "../topology";
-import { NETWORKD_FILES, NETWORKD_PATHS } from "../../rendering/bundleNetworkd";
-import { NETPLAN_FILES, NETPLAN_PATH } from "../../rendering/bundleNetplan";
 import { BUNDLE_FILES } from "../../rendering/operatorBundle";
-import { PATHS, UNITS } from "../../cloud-init/common";
+import {
+  addInternetHost,
+  copyBundle,
+  DOCKER_BRIDGE,
+  firstDifference,
+  hostFirewallState,
+  installSh,
+  INTERNET_HOST,
+  makeDockerHost,
+  makeOfficeRouter,
+  type HostFirewallState,
+} from "./farEndHosts";
 
 import {
   hubFromResources,
@@ -83,8 +92,8 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     sites: [],
     notes: [
       "hub joins an existing private network (no VPC/PN declared); workload host configured only by that network's DHCP",
-      "office: external dhcp, no publicIp, behind NAT, systemd-networkd bundle form; NAT public address changes mid-run",
-      "branch: external static, fixed publicIp, netplan bundle form (netplan generate)",
+      "office: external dhcp, no publicIp, behind NAT, the office's router to the internet (nftables.conf with masquerade); install.sh --form networkd; NAT public address changes mid-run",
+      "branch: external static, fixed publicIp, a Docker host (dockerd 20.10's iptables ruleset, one container); install.sh --form netplan, then --form wg-quick",
     ],
     hosts: [],
     standIns: [
@@ -93,6 +102,11 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
         name: "NAT router namespace in front of the office (nftables masquerade)",
         replaces: "the office's ISP router, and the ISP re-assigning its public address",
         why: "a dynamic-IP office behind NAT; the address change removes the old address, so the kernel drops its masquerade mappings as a re-dialling router does",
+      },
+      {
+        name: "Docker host: dockerd 20.10's iptables ruleset loaded with iptables-restore, a docker0 bridge and a container namespace (lab/scenarios/hostRulesets)",
+        replaces: "a host running Debian 12's docker.io",
+        why: "dockerd does not run in a lab host; its ruleset (FORWARD policy drop, DOCKER-USER) is what decides whether tunnel traffic passes, and it is loaded as Docker writes it",
       },
     ],
     checks: [],
@@ -195,6 +209,17 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     await startVpcRouter(hubSite, runDir, wiring);
     await startLanRouter(officeRouter);
 
+    step("far ends' own jobs, before the bundle: office router (masquerade to the internet), Docker host");
+    await addInternetHost(prefix, t.switchNs, t.internet.bridge);
+    await makeOfficeRouter(host(wiring, officeGw), PUBLIC_NIC);
+    const container = await makeDockerHost(host(wiring, branchGw), branchGw.ns, prefix);
+    const before: Record<string, HostFirewallState> = {
+      office: await hostFirewallState(host(wiring, officeGw)),
+      branch: await hostFirewallState(host(wiring, branchGw)),
+    };
+    const BUNDLE_DIR = "/root/wg-s2s-bundle";
+    const installMs: Record<string, number | null> = {};
+
     step("boot: hub gateway from its user-data; far ends installed from their bundle's README steps");
     const t0 = Date.now();
     const summaries: HostBootSummary[] = [];
@@ -233,23 +258,32 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
         s.errors.push(`DHCP gave ${d.address ?? "nothing"}: ${d.log}`);
       }
     })();
-    const officeBoot = (async () => {
-      const s = summary(officeGw);
-      const b = bundles.office;
-      const h = host(wiring, officeGw);
+    // The far ends: each operator copies the bundle and runs its installer (README.txt).
+    const farEndInstall = async (far: LabNode, files: Record<string, string>, form: string) => {
+      const s = summary(far);
+      const h = host(wiring, far);
       try {
-        await installPolicyAndForwarding(h, b);
-        // networkd form, README step 3.
-        await h.writeFile(NETWORKD_PATHS.netdev, b[NETWORKD_FILES.netdev], "0640");
-        await h.writeFile(NETWORKD_PATHS.network, b[NETWORKD_FILES.network]);
-        await h.execOk(["networkctl", "reload"]);
-        // README step 4 (dhcp): the bundle's dnsmasq config.
-        await h.writeFile(PATHS.dnsmasq, b[BUNDLE_FILES.dnsmasq]);
-        await h.execOk(["systemctl", "restart", UNITS.dnsmasq], { timeoutMs: 30_000 });
+        await copyBundle(h, files, BUNDLE_DIR);
+        const dry = await installSh(h, BUNDLE_DIR, ["install", "--form", form, "--dry-run"]);
+        const afterDry = await hostFirewallState(h);
+        if (dry.code !== 0 || afterDry.ruleset !== before[far.site].ruleset || afterDry.leftovers !== "")
+          throw new Error(
+            `install --dry-run changed the host or failed (exit ${dry.code}): ${dry.stderr.trim()} ${afterDry.leftovers}`,
+          );
+        const at = Date.now();
+        const r = await installSh(h, BUNDLE_DIR, ["install", "--form", form]);
+        if (r.code !== 0) throw new Error(`install.sh install --form ${form}: exit ${r.code}: ${r.stderr.trim()}`);
+        const checked = await installSh(h, BUNDLE_DIR, ["check", "--wait", "60"], 90_000);
+        installMs[`${far.site} ${form}`] = checked.code === 0 ? Date.now() - at : null;
+        if (checked.code !== 0) throw new Error(`install.sh check: ${checked.stdout.trim()}`);
       } catch (e) {
         s.ok = false;
         s.errors.push(maskSecrets((e as Error).message));
       }
+      return s;
+    };
+    const officeBoot = (async () => {
+      await farEndInstall(officeGw, bundles.office, "networkd");
       const hs = summary(officeHost);
       const d = await runDhcpClient(host(wiring, officeHost), PRIVATE_NIC);
       hs.dhcp = { ok: d.ok, address: d.address, ms: d.ms };
@@ -259,21 +293,9 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       }
     })();
     const branchBoot = (async () => {
-      const s = summary(branchGw);
-      const b = bundles.branch;
-      const h = host(wiring, branchGw);
-      try {
-        await installPolicyAndForwarding(h, b);
-        // netplan form, README step 3: netplan renders networkd files into /run, networkd applies them.
-        await h.writeFile(NETPLAN_PATH, b[NETPLAN_FILES.config], "0600");
-        await h.execOk(["netplan", "generate"], { timeoutMs: 30_000 });
-        await h.execOk(["networkctl", "reload"]);
-      } catch (e) {
-        s.ok = false;
-        s.errors.push(maskSecrets((e as Error).message));
-      }
+      await farEndInstall(branchGw, bundles.branch, "netplan");
       const hs = summary(branchHost);
-      const r = await host(wiring, branchHost).exec(["sh", "-c", b[BUNDLE_FILES.routes]]);
+      const r = await host(wiring, branchHost).exec(["sh", "-c", bundles.branch[BUNDLE_FILES.routes]]);
       hs.routesSh = r.code === 0;
       if (r.code !== 0) {
         hs.ok = false;
@@ -368,6 +390,140 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       ),
     );
 
+    step("coexistence: the far ends' own flows, Docker, the office firewall's restarts, install twice");
+    const officeH = host(wiring, officeGw);
+    const branchH = host(wiring, branchGw);
+    const officeLan = execOf(wiring, officeHost);
+    // The office LAN host's internet traffic goes through the office gateway (its router).
+    await officeLan(["ip", "route", "replace", `${INTERNET_HOST.address}/32`, "via", "192.168.1.2"]);
+    const inetFrom = {
+      office: () => ping(officeLan, INTERNET_HOST.address, 3, 0.2, 1),
+      branch: () => ping((argv, o) => nsRun(container, argv, o), INTERNET_HOST.address, 3, 0.2, 1),
+    };
+    const tunnelTo = {
+      office: () => ping(wl, officeTarget, 3, 0.2, 1),
+      branch: () => ping(wl, "192.168.2.3", 3, 0.2, 1),
+    };
+    const answered = (p: { received: number }) => p.received > 0;
+    for (const [site, label] of [
+      ["office", `office LAN -> internet host (masqueraded by the office router)`],
+      ["branch", `container ${DOCKER_BRIDGE.container} -> internet host (Docker's masquerade)`],
+    ] as const) {
+      const p = await inetFrom[site]();
+      checks.push(
+        check(
+          `coexistence: ${label} with the bundle installed`,
+          "fault",
+          "pass",
+          answered(p),
+          `${p.received}/${p.transmitted}`,
+        ),
+      );
+    }
+    for (const [site, h] of [
+      ["office", officeH],
+      ["branch", branchH],
+    ] as const) {
+      const rulesetBefore = (await hostFirewallState(h)).ruleset;
+      const again = await installSh(h, BUNDLE_DIR, ["install", "--form", site === "office" ? "networkd" : "netplan"]);
+      const rulesetAfter = (await hostFirewallState(h)).ruleset;
+      checks.push(
+        check(
+          `idempotent: ${site} install.sh install run twice changes nothing`,
+          "fault",
+          "pass",
+          again.code === 0 &&
+            again.stdout.includes("nothing changed") &&
+            !/^\+ /m.test(again.stdout) &&
+            rulesetBefore === rulesetAfter,
+          `exit ${again.code}; ${again.stdout.trim().split("\n").slice(-2).join(" | ")}; ruleset ${firstDifference(rulesetBefore, rulesetAfter)}`,
+        ),
+      );
+    }
+    // Docker's FORWARD chain drops by default: without the DOCKER-USER accepts, no tunnel traffic.
+    await branchH.execOk(["/usr/local/sbin/wg-s2s-fw", "docker-remove"]);
+    const withoutAccepts = await tunnelTo.branch();
+    await branchH.execOk(["/usr/local/sbin/wg-s2s-fw", "docker-accept"]);
+    const withAccepts = await tunnelTo.branch();
+    checks.push(
+      check(
+        "negative control: Docker host without the DOCKER-USER accepts -> tunnel traffic dropped by Docker's FORWARD policy",
+        "negative-control",
+        "fail",
+        answered(withoutAccepts),
+        `${withoutAccepts.received}/${withoutAccepts.transmitted} replies`,
+      ),
+      check(
+        "Docker host with the DOCKER-USER accepts -> tunnel traffic passes",
+        "fault",
+        "pass",
+        answered(withAccepts),
+        `${withAccepts.received}/${withAccepts.transmitted}`,
+      ),
+    );
+    // Today's bundle judged every forwarded packet: --dedicated is that policy.
+    const dedicated = await installSh(officeH, BUNDLE_DIR, ["install", "--form", "networkd", "--dedicated"]);
+    const inetDedicated = await inetFrom.office();
+    const tunnelDedicated = await tunnelTo.office();
+    const backToTunnelScope = await installSh(officeH, BUNDLE_DIR, ["install", "--form", "networkd"]);
+    const inetScoped = await inetFrom.office();
+    checks.push(
+      check(
+        "negative control: the previous bundle's policy (--dedicated: drop every other forwarded packet) cuts the office router's own LAN -> internet flow",
+        "negative-control",
+        "fail",
+        dedicated.code !== 0 || answered(inetDedicated),
+        `install exit ${dedicated.code}; ${inetDedicated.received}/${inetDedicated.transmitted} replies; tunnel ${tunnelDedicated.received}/${tunnelDedicated.transmitted}`,
+      ),
+      check(
+        "office router back on the tunnel-only policy: its LAN -> internet flow passes again",
+        "fault",
+        "pass",
+        backToTunnelScope.code === 0 && answered(inetScoped),
+        `install exit ${backToTunnelScope.code}; ${inetScoped.received}/${inetScoped.transmitted}`,
+      ),
+    );
+    // The office's own firewall restarts: each begins with `flush ruleset`, ours included.
+    const hasTable = async () => (await officeH.exec(["nft", "list", "table", "inet", "wg_s2s"])).code === 0;
+    const restarts: [string, string[]][] = [
+      ["systemctl restart nftables.service", ["systemctl", "restart", "nftables.service"]],
+      ["systemctl reload nftables.service", ["systemctl", "reload", "nftables.service"]],
+      ["nft -f /etc/nftables.conf", ["nft", "-f", "/etc/nftables.conf"]],
+    ];
+    for (const [label, argv] of restarts) {
+      const at = Date.now();
+      const r = await officeH.exec(argv, { timeoutMs: 20_000 });
+      const back = await pollUntil(hasTable, 5_000, 50);
+      const backMs = back === null ? null : Date.now() - at;
+      const tunnel = await tunnelTo.office();
+      const own = await inetFrom.office();
+      faults[`policyBackAfter ${label}`] = backMs;
+      checks.push(
+        check(
+          `office firewall restart (${label}) -> forward policy back, tunnel and the router's own flow work`,
+          "fault",
+          "pass",
+          r.code === 0 && backMs !== null && answered(tunnel) && answered(own),
+          `exit ${r.code}; policy ${backMs === null ? "NOT back within 5 s" : `back after ${backMs} ms`}; tunnel ${tunnel.received}/${tunnel.transmitted}, LAN -> internet ${own.received}/${own.transmitted}`,
+        ),
+      );
+    }
+    await officeH.execOk(["systemctl", "stop", "wg-s2s-guard.service"]);
+    await officeH.execOk(["nft", "-f", "/etc/nftables.conf"]);
+    await sleep(2_000);
+    const unguarded = await hasTable();
+    await officeH.execOk(["systemctl", "start", "wg-s2s-guard.service"]);
+    const reguarded = await pollUntil(hasTable, 5_000, 50);
+    checks.push(
+      check(
+        "negative control: without wg-s2s-guard a firewall reload leaves the forward policy gone",
+        "negative-control",
+        "fail",
+        unguarded,
+        `table inet wg_s2s ${unguarded ? "present" : "absent"} 2 s after nft -f; guard restarted: ${reguarded === null ? "NOT loaded" : "loaded again"}`,
+      ),
+    );
+
     step(`fault: the office NAT's public address changes ${OFFICE_NAT_BEFORE} -> ${OFFICE_NAT_AFTER}`);
     await changeNatAddress(nat, OFFICE_NAT_BEFORE, OFFICE_NAT_AFTER);
     const changedAt = Date.now();
@@ -425,6 +581,61 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     log(
       `  hub restart: branch back after ${branchMs ?? "-"} ms, office after ${officeBackMs ?? "-"} ms (restart exit ${rr.code})`,
     );
+
+    step("uninstall, and the third form: each far end back to what it was");
+    const restored = async (site: "office" | "branch", h: LabHost, label: string) => {
+      const r = await installSh(h, BUNDLE_DIR, ["uninstall"]);
+      const after = await hostFirewallState(h);
+      const b = before[site];
+      checks.push(
+        check(
+          `uninstall ${label} -> ruleset, IPv4 forwarding and files as before the install`,
+          "fault",
+          "pass",
+          r.code === 0 && after.ruleset === b.ruleset && after.ipForward === b.ipForward && after.leftovers === "",
+          `exit ${r.code}${r.code ? `: ${r.stderr.trim()}` : ""}; ruleset ${firstDifference(b.ruleset, after.ruleset)}; ip_forward ${b.ipForward} -> ${after.ipForward}; left: ${after.leftovers || "nothing"}`,
+        ),
+      );
+    };
+    await restored("office", officeH, "office (networkd form)");
+    const ownAfter = await inetFrom.office();
+    checks.push(
+      check(
+        "office router's own flow works after uninstall",
+        "fault",
+        "pass",
+        answered(ownAfter),
+        `${ownAfter.received}/${ownAfter.transmitted}`,
+      ),
+    );
+    await restored("branch", branchH, "branch (netplan form)");
+    const wgQuickAt = Date.now();
+    const wgQuick = await installSh(branchH, BUNDLE_DIR, ["install", "--form", "wg-quick"]);
+    const wgQuickCheck = await installSh(branchH, BUNDLE_DIR, ["check", "--wait", "60"], 90_000);
+    installMs["branch wg-quick"] = wgQuickCheck.code === 0 ? Date.now() - wgQuickAt : null;
+    const wgQuickPing = await tunnelTo.branch();
+    checks.push(
+      check(
+        "branch reinstalled in the wg-quick form: check passes, the workload reaches the branch host",
+        "fault",
+        "pass",
+        wgQuick.code === 0 && wgQuickCheck.code === 0 && answered(wgQuickPing),
+        `install exit ${wgQuick.code}, check exit ${wgQuickCheck.code}; ${
+          wgQuickCheck.stdout
+            .trim()
+            .split("\n")
+            .filter((l) => l.startsWith("FAIL"))
+            .join(" | ") || "all ok"
+        }; ping ${wgQuickPing.received}/${wgQuickPing.transmitted}`,
+      ),
+    );
+    await restored("branch", branchH, "branch (wg-quick form)");
+    for (const [k, v] of Object.entries(installMs)) faults[`installToCheckedMs ${k}`] = v;
+    log(
+      `  install -> check passed: ${Object.entries(installMs)
+        .map(([k, v]) => `${k} ${v ?? "-"} ms`)
+        .join(", ")}`,
+    );
   } catch (e) {
     result.error = maskSecrets((e as Error).stack ?? String(e));
     log(`ERROR: ${result.error}`);
@@ -454,14 +665,6 @@ const execOf =
   (w: Wiring, n: LabNode): Exec =>
   (argv, o) =>
     host(w, n).exec(argv, o);
-
-/** README step 2 of the networkd and netplan forms: the unit loads the forward policy, then switches forwarding on. */
-async function installPolicyAndForwarding(h: LabHost, b: Record<string, string>): Promise<void> {
-  await h.writeFile(PATHS.forwardPolicy, b[BUNDLE_FILES.forwardPolicy]);
-  await h.writeFile(PATHS.firewallUnit, b[BUNDLE_FILES.firewallUnit]);
-  await h.execOk(["systemctl", "daemon-reload"]);
-  await h.execOk(["systemctl", "enable", "--now", UNITS.firewall], { timeoutMs: 30_000 });
-}
 
 /**
  * The ISP gives the office a new address: the NAT's public address changes. Removing the

@@ -66,6 +66,13 @@ const ROWS: readonly StandInRow[] = [
       why: "a namespace has no networkd; `networkctl reload` reads the gateway's wg0 netdev/network and does what networkd does with wg(8) and ip: link, keys, peers, MTU, address, routes; unknown keys are refused",
     },
   },
+  {
+    replaces: "systemd-networkd.service (the unit a far end's install.sh enables and starts)",
+    netns: {
+      name: "no-op systemd-networkd.service in every lab host's /etc/systemd/system",
+      why: "starting the machine's real unit through the systemctl stand-in would run networkd inside the namespace; the networkctl stand-in does its work",
+    },
+  },
   { replaces: "Scaleway's managed DHCP/IPAM and the VPC's virtual router", netns: VPC_ROUTER, vm: VPC_ROUTER },
   {
     replaces: "the private NIC attached after the server started",
