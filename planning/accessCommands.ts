@@ -68,8 +68,9 @@ export function externalSiteSteps(plan: TopologyPlan, verify: boolean): Record<s
   // Spokes are in config order, so a spoke's index is its remoteSites index.
   plan.spokes.forEach((site, i) => {
     if (site.kind !== "external") return;
-    const bundle = `pulumi stack output --show-secrets externalSiteBundles --json | jq '.["${site.name}"]'`;
-    const handTo = `the operator of ${site.name} (gateway ${site.publicIp ?? "?"}): the files of \`${bundle}\`, over a private channel (wg0.conf holds its keys)`;
+    const dir = `./${site.name}-bundle`;
+    const bundle = `pulumi stack output --show-secrets --json externalSiteBundles | npm run -s bundle -- ${site.name} ${dir}`;
+    const handTo = `the operator of ${site.name} (gateway ${site.publicIp ?? "?"}): the directory ${dir} written by \`${bundle}\`, over a private channel (it holds the site's keys); they run its install.sh (README.txt)`;
     const checks = `the hub's handshake with ${site.name}${site.testHostAddress ? ` and a ping to ${site.testHostAddress}` : ""}`;
     if (site.awaitsOperator) {
       result[site.name] = {

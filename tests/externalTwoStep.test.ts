@@ -47,7 +47,7 @@ describe("external sites deploy in two steps", () => {
       next: "once the operator confirms: pulumi config set --path 'remoteSites[1].bundleInstalled' true && pulumi up",
     });
     expect(step1.outputs.externalSites.office.handTo).toContain("the operator of office (gateway 198.51.100.77)");
-    expect(step1.outputs.externalSites.office.handTo).toContain(`jq '.["office"]'`);
+    expect(step1.outputs.externalSites.office.handTo).toContain("npm run -s bundle -- office ./office-bundle");
   });
 
   test("step 2 adds the external peer's handshake and ping", () => {
