@@ -166,16 +166,27 @@ export function hubTunnelAddress(spec: GatewaySpec): string {
   return addressPart(host, "hub tunnel address");
 }
 
-/** site.conf: shell assignments install.sh sources. Plain words only (checked), so nothing can inject. */
-export function renderSiteFacts(spec: GatewaySpec, manifest: readonly ManifestEntry[]): string {
+/** The host part of the endpoint this far end dials ("" when it dials none). */
+function hubAddress(spec: GatewaySpec): string {
+  const hub = [...spec.wireguard.peers].sort((a, b) => a.name.localeCompare(b.name)).find((p) => p.endpoint);
+  return hub?.endpoint ? hub.endpoint.slice(0, hub.endpoint.lastIndexOf(":")).replace(/^\[|\]$/g, "") : "";
+}
+
+/**
+ * site.conf: shell assignments install.sh sources. Plain words only (checked), so nothing
+ * can inject. `publicIp`: the far end's fixed address, which the hub dials (so the far end's
+ * own firewall must let the hub's handshakes in).
+ */
+export function renderSiteFacts(spec: GatewaySpec, manifest: readonly ManifestEntry[], publicIp?: string): string {
   const facts: [string, string | number][] = [
     ["SITE", assertSiteName(spec.siteName)],
     ["WG_IF", WG_INTERFACE],
     ["TABLE", NFT_TABLE],
     ["HUB_TUNNEL_ADDRESS", hubTunnelAddress(spec)],
     ["LISTEN_PORT", assertIntegerInRange(spec.wireguard.listenPort, 1, 65535, "site.conf: listenPort")],
-    // Peers dial this far end only when no peer has an endpoint for it to dial.
-    ["PEERS_DIAL_IN", spec.wireguard.peers.every((p) => !p.endpoint) ? "yes" : "no"],
+    ["HUB_ADDRESS", hubAddress(spec)],
+    // The hub dials a far end whose public address it knows; one with no peer to dial waits.
+    ["PEERS_DIAL_IN", publicIp !== undefined || spec.wireguard.peers.every((p) => !p.endpoint) ? "yes" : "no"],
     ["LAN_DHCP", spec.routePropagation === "dhcp" ? "yes" : "no"],
     ["FW_SCRIPT", FAR_END_PATHS.guardScript],
   ];
@@ -250,12 +261,16 @@ export function renderDockerDropIn(): string {
 }
 
 /** Every file of the far end's own that does not depend on the tunnel's form. */
-export function renderFarEndHostFiles(spec: GatewaySpec, manifest: readonly ManifestEntry[]): Record<string, string> {
+export function renderFarEndHostFiles(
+  spec: GatewaySpec,
+  manifest: readonly ManifestEntry[],
+  publicIp?: string,
+): Record<string, string> {
   const policy = (scope: "tunnel" | "all") =>
     renderForwardPolicy({ siteName: spec.siteName, forwardFlows: spec.forwardFlows, scope });
   return {
     [FAR_END_FILES.installer]: installerScript(),
-    [FAR_END_FILES.siteFacts]: renderSiteFacts(spec, manifest),
+    [FAR_END_FILES.siteFacts]: renderSiteFacts(spec, manifest, publicIp),
     [FAR_END_FILES.tunnelPolicy]: policy("tunnel"),
     [FAR_END_FILES.dedicatedPolicy]: policy("all"),
     [FAR_END_FILES.firewallUnit]: renderFirewallUnit({ afterHostFirewall: true }),

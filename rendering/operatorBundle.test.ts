@@ -164,17 +164,20 @@ describe.each(VARIANTS)("operator bundle ($name)", ({ build }) => {
       const text = name === FAR_END_FILES.siteFacts ? `#!/bin/sh\n${bundle[name]}` : bundle[name];
       expect([name, shellcheck(text).output]).toEqual([name, ""]);
     }
-    const vars = execFileSync(
-      "sh",
-      [
-        "-c",
-        `${bundle[FAR_END_FILES.siteFacts]}\necho "$SITE $WG_IF $TABLE $HUB_TUNNEL_ADDRESS $PEERS_DIAL_IN $LAN_DHCP"`,
-      ],
-      {
-        encoding: "utf8",
-      },
-    ).trim();
-    expect(vars).toBe(`onprem wg0 inet wg_s2s ${hubTunnelAddress(spec)} no ${isDhcp ? "yes" : "no"}`);
+    const facts = (conf: string) =>
+      execFileSync(
+        "sh",
+        ["-c", `${conf}\necho "$SITE $WG_IF $TABLE $HUB_TUNNEL_ADDRESS $HUB_ADDRESS $PEERS_DIAL_IN $LAN_DHCP"`],
+        { encoding: "utf8" },
+      ).trim();
+    const lan = isDhcp ? "yes" : "no";
+    // The hub dials a far end with a fixed public address (its firewall must let it in); not a NATed one.
+    expect(facts(bundle[FAR_END_FILES.siteFacts])).toBe(
+      `onprem wg0 inet wg_s2s ${hubTunnelAddress(spec)} 198.51.100.10 yes ${lan}`,
+    );
+    expect(facts(renderOperatorBundle(spec)[FAR_END_FILES.siteFacts])).toBe(
+      `onprem wg0 inet wg_s2s ${hubTunnelAddress(spec)} 198.51.100.10 no ${lan}`,
+    );
   });
 
   if (!isDhcp) {

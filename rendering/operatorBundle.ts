@@ -104,7 +104,9 @@ function readme(spec: GatewaySpec, opts: OperatorBundleOptions): string {
     "  it (nftables.service restart or reload, or any `nft -f` that starts with `flush ruleset`).",
     `  With --form wg-quick the tunnel does not start at all when the policy cannot load.`,
     "- ufw (if active): `ufw route allow in/out on wg0`" +
-      (spec.wireguard.peers.every((p) => !p.endpoint) ? ` and \`ufw allow ${spec.wireguard.listenPort}/udp\`.` : "."),
+      (opts.publicIp !== undefined || spec.wireguard.peers.every((p) => !p.endpoint)
+        ? `, and WireGuard (UDP ${spec.wireguard.listenPort}) in from the hub.`
+        : "."),
     "- Docker (if installed): two ACCEPT rules for wg0 in DOCKER-USER, the chain Docker leaves to",
     "  its users, re-added by a docker.service drop-in when Docker restarts.",
     "- firewalld (not handled by install.sh): put wg0 in a zone that may forward to your LAN,",
@@ -157,7 +159,7 @@ export function renderOperatorBundle(spec: GatewaySpec, opts: OperatorBundleOpti
     dnsmasq: gateway.dnsmasq !== undefined ? { file: BUNDLE_FILES.dnsmasq, installedAs: PATHS.dnsmasq } : undefined,
   });
   const bundle: Record<string, string> = {
-    ...renderFarEndHostFiles(spec, manifest),
+    ...renderFarEndHostFiles(spec, manifest, opts.publicIp),
     [BUNDLE_FILES.wireguard]: gateway.wireguard,
     ...renderNetworkdFiles(spec),
     [NETPLAN_FILES.config]: renderNetplanConfig(spec.wireguard),

@@ -15,7 +15,7 @@
 set -eu
 
 BUNDLE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=/dev/null # generated beside this script: SITE, WG_IF, TABLE, HUB_TUNNEL_ADDRESS, LISTEN_PORT, PEERS_DIAL_IN, LAN_DHCP, FW_SCRIPT, MANIFEST
+# shellcheck source=/dev/null # generated beside this script: SITE, WG_IF, TABLE, HUB_TUNNEL_ADDRESS, HUB_ADDRESS, LISTEN_PORT, PEERS_DIAL_IN, LAN_DHCP, FW_SCRIPT, MANIFEST
 . "$BUNDLE/site.conf"
 
 STATE=/var/lib/wg-s2s
@@ -191,10 +191,14 @@ open_host_firewalls() {
 	if ufw_active && [ -z "$(recall ufw.rules)" ]; then
 		run ufw route allow in on "$WG_IF" comment wg-s2s
 		run ufw route allow out on "$WG_IF" comment wg-s2s
-		rules="route allow in on $WG_IF|route allow out on $WG_IF"
-		if [ "$PEERS_DIAL_IN" = yes ]; then
+		# Recorded as the arguments that delete them again.
+		rules="route delete allow in on $WG_IF|route delete allow out on $WG_IF"
+		if [ "$PEERS_DIAL_IN" = yes ] && [ -n "$HUB_ADDRESS" ]; then
+			run ufw allow proto udp from "$HUB_ADDRESS" to any port "$LISTEN_PORT" comment wg-s2s
+			rules="$rules|delete allow proto udp from $HUB_ADDRESS to any port $LISTEN_PORT"
+		elif [ "$PEERS_DIAL_IN" = yes ]; then
 			run ufw allow "$LISTEN_PORT/udp" comment wg-s2s
-			rules="$rules|allow $LISTEN_PORT/udp"
+			rules="$rules|delete allow $LISTEN_PORT/udp"
 		fi
 		remember ufw.rules "$rules"
 	fi
@@ -338,11 +342,13 @@ stop_tunnel() { # FORM
 close_host_firewalls() {
 	rules=$(recall ufw.rules)
 	if [ -n "$rules" ] && have ufw; then
-		printf '%s\n' "$rules" | tr '|' '\n' >"$STATE/ufw.delete"
-		while read -r rule; do
-			# shellcheck disable=SC2086 # the recorded rule is words for ufw
-			run ufw delete $rule
-		done <"$STATE/ufw.delete"
+		list=$(mktemp)
+		printf '%s\n' "$rules" | tr '|' '\n' >"$list"
+		while read -r delete; do
+			# shellcheck disable=SC2086 # the recorded arguments are words for ufw
+			run ufw $delete
+		done <"$list"
+		rm -f "$list"
 	fi
 	if [ -x "$FW_SCRIPT" ] && "$FW_SCRIPT" docker-check; then run "$FW_SCRIPT" docker-remove; fi
 }
