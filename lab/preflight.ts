@@ -28,6 +28,7 @@ export const LAB_TOOLS: Record<string, string> = {
   // The Docker host's ruleset (iptables-nft, as Debian 12's docker.io writes it).
   iptables: "iptables",
   "iptables-restore": "iptables",
+  ufw: "ufw",
 };
 
 /** Files the stand-ins rely on, and the package that ships each. */

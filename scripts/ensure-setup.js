@@ -56,7 +56,10 @@ const LAB_PACKAGES = [
   "dpkg",
   "netplan.io", // `netplan generate` turns the netplan operator bundle into networkd files (lab + tests)
   "iptables", // the far-end Docker host's ruleset, as docker.io writes it (iptables-nft)
+  "ufw", // the far end with ufw active (install.sh's ufw rules), inside a lab host only
 ];
+/** ufw.service would load a firewall on this machine at boot once enabled anywhere. */
+const MASKED_UNITS = ["ufw.service"];
 /** The VM lab's tool chain (issue 6). */
 const VM_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "dpkg-dev", "genisoimage", "e2fsprogs"];
 
@@ -214,6 +217,22 @@ function ensureDebianPackages(wanted) {
 }
 
 /** Runs argv with env, relaying the signals a terminal or CI sends, and exits with its status. */
+/**
+ * Units that would act on this machine at its next boot are masked, every run (a package
+ * installed by an earlier run stays masked). dnsmasq.service is not: the lab hosts'
+ * systemctl stand-in reads that unit file through their overlay /etc.
+ */
+function maskUnits() {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return;
+  for (const unit of MASKED_UNITS) {
+    const masked =
+      fs.existsSync(`/etc/systemd/system/${unit}`) && fs.realpathSync(`/etc/systemd/system/${unit}`) === "/dev/null";
+    if (fs.existsSync(`/lib/systemd/system/${unit}`) && !masked) {
+      spawnSync("systemctl", ["mask", "--quiet", unit], { stdio: "inherit" });
+    }
+  }
+}
+
 function execAndExit(argv, env) {
   const child = require("child_process").spawn(argv[0], argv.slice(1), { stdio: "inherit", env });
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
@@ -237,6 +256,7 @@ if (require.main === module) {
   // The policy pack is its own npm project, as `pulumi preview --policy-pack policy` expects.
   ensureNodeModules(path.join(root, "policy"), env);
   ensureDebianPackages([...LAB_PACKAGES, ...VM_PACKAGES]);
+  maskUnits();
   if (execAt >= 0) {
     if (execAt + 1 >= args.length) {
       log("--exec needs a command");

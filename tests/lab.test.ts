@@ -270,11 +270,13 @@ if (!pf.ok) {
       expect(outcome("idempotent:")).toEqual(["passed", "passed"]);
       expect(outcome("office firewall restart")).toEqual(["passed", "passed", "passed"]);
       expect(outcome("uninstall ")).toEqual(["passed", "passed", "passed"]);
-      expect(outcome("branch reinstalled in the wg-quick form")).toEqual(["passed"]);
+      expect(outcome("branch, now a ufw host, reinstalled in the wg-quick form")).toEqual(["passed"]);
+      expect(outcome("ufw host with the rule back -> TCP")).toEqual(["passed"]);
       // Negative controls: spoke-to-spoke, Docker without the DOCKER-USER accepts, the
-      // previous all-forwarding policy on a router, a firewall reload without the guard.
+      // previous all-forwarding policy on a router, a firewall reload without the guard,
+      // ufw without the route rule.
       expect(r.checks.filter((c) => c.expect === "fail").map((c) => c.outcome)).toEqual(
-        Array(4).fill("failed as expected"),
+        Array(5).fill("failed as expected"),
       );
       for (const form of ["office networkd", "branch netplan", "branch wg-quick"])
         expect(r.metrics.faults![`installToCheckedMs ${form}`]).toEqual(expect.any(Number));

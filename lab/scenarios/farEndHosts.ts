@@ -4,7 +4,8 @@
  *  - an office router: forwards its LAN to the internet with masquerade, from an
  *    /etc/nftables.conf that begins with `flush ruleset` (Debian's nftables.service);
  *  - a Docker host: dockerd 20.10's iptables-nft ruleset (FORWARD policy drop, DOCKER-USER),
- *    a docker0 bridge and one "container" namespace behind it.
+ *    a docker0 bridge and one "container" namespace behind it; later the same host as a
+ *    Debian box whose firewall is ufw.
  *
  * Each installs the bundle with its own install.sh, from a directory written with the same
  * modes as `npm run bundle`. The checks read what the host had before (ruleset, forwarding)
@@ -73,6 +74,26 @@ export async function makeDockerHost(h: LabHost, hostNs: string, prefix: string)
   await ipIn(ctr, ["link", "set", "eth0", "up"]);
   await ipIn(ctr, ["route", "add", "default", "via", DOCKER_BRIDGE.gateway]);
   return ctr;
+}
+
+/**
+ * The Docker host becomes a plain Debian box whose firewall is ufw (default: forwarded
+ * traffic dropped, incoming denied): Docker's ruleset, bridge and unit go, ufw is enabled.
+ */
+export async function makeUfwHost(h: LabHost, hostNs: string, dockerCtrNs: string): Promise<void> {
+  await h.execOk(["iptables-restore"], {
+    input:
+      "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n",
+  });
+  await h.execOk(["rm", "-f", "/etc/systemd/system/docker.service"]);
+  await ipIn(hostNs, ["link", "delete", DOCKER_BRIDGE.name]);
+  await ipIn(dockerCtrNs, ["link", "delete", "eth0"]);
+  await h.execOk(["ufw", "--force", "enable"], { timeoutMs: 30_000 });
+  // Its admin's own rule, as on every ufw host, and the state it has after its next boot:
+  // ufw's live update of a rule leaves its IPv6 rate-limit chains emptier than a reload of
+  // the same rules does, so only a reloaded ufw compares equal after any rule change.
+  await h.execOk(["ufw", "allow", "22/tcp"], { timeoutMs: 30_000 });
+  await h.execOk(["ufw", "reload"], { timeoutMs: 30_000 });
 }
 
 /** The bundle as `npm run bundle` writes it (directory 0700, data 0600, scripts 0700), inside the host. */

@@ -19,7 +19,7 @@
  */
 import * as path from "path";
 import { runProgram } from "../../testkit/programRun";
-import { waitForPing, ping, type Exec } from "../checks";
+import { iperf3, waitForPing, ping, type Exec } from "../checks";
 import { runUserData } from "../cloudinit";
 import { LabHost } from "../host";
 import { addBridge, addNetns, addVethPair, attachToBridge, ipIn, nsRun, nsRunOk } from "../netns";
@@ -51,6 +51,7 @@ import {
   INTERNET_HOST,
   makeDockerHost,
   makeOfficeRouter,
+  makeUfwHost,
   type HostFirewallState,
 } from "./farEndHosts";
 
@@ -93,7 +94,7 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     notes: [
       "hub joins an existing private network (no VPC/PN declared); workload host configured only by that network's DHCP",
       "office: external dhcp, no publicIp, behind NAT, the office's router to the internet (nftables.conf with masquerade); install.sh --form networkd; NAT public address changes mid-run",
-      "branch: external static, fixed publicIp, a Docker host (dockerd 20.10's iptables ruleset, one container); install.sh --form netplan, then --form wg-quick",
+      "branch: external static, fixed publicIp, a Docker host (dockerd 20.10's iptables ruleset, one container): install.sh --form netplan; then a Debian box with ufw: --form wg-quick",
     ],
     hosts: [],
     standIns: [
@@ -583,10 +584,9 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     );
 
     step("uninstall, and the third form: each far end back to what it was");
-    const restored = async (site: "office" | "branch", h: LabHost, label: string) => {
+    const restored = async (b: HostFirewallState, h: LabHost, label: string) => {
       const r = await installSh(h, BUNDLE_DIR, ["uninstall"]);
       const after = await hostFirewallState(h);
-      const b = before[site];
       checks.push(
         check(
           `uninstall ${label} -> ruleset, IPv4 forwarding and files as before the install`,
@@ -597,7 +597,7 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
         ),
       );
     };
-    await restored("office", officeH, "office (networkd form)");
+    await restored(before.office, officeH, "office (networkd form)");
     const ownAfter = await inetFrom.office();
     checks.push(
       check(
@@ -608,7 +608,10 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
         `${ownAfter.received}/${ownAfter.transmitted}`,
       ),
     );
-    await restored("branch", branchH, "branch (netplan form)");
+    await restored(before.branch, branchH, "branch (netplan form)");
+    // The branch becomes a Debian box with ufw (forwarded traffic dropped by default).
+    await makeUfwHost(branchH, branchGw.ns, container);
+    const beforeUfw = await hostFirewallState(branchH);
     const wgQuickAt = Date.now();
     const wgQuick = await installSh(branchH, BUNDLE_DIR, ["install", "--form", "wg-quick"]);
     const wgQuickCheck = await installSh(branchH, BUNDLE_DIR, ["check", "--wait", "60"], 90_000);
@@ -616,7 +619,7 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     const wgQuickPing = await tunnelTo.branch();
     checks.push(
       check(
-        "branch reinstalled in the wg-quick form: check passes, the workload reaches the branch host",
+        "branch, now a ufw host, reinstalled in the wg-quick form: check passes, the workload reaches the branch host",
         "fault",
         "pass",
         wgQuick.code === 0 && wgQuickCheck.code === 0 && answered(wgQuickPing),
@@ -629,7 +632,38 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
         }; ping ${wgQuickPing.received}/${wgQuickPing.transmitted}`,
       ),
     );
-    await restored("branch", branchH, "branch (wg-quick form)");
+    // TCP, not ping: ufw's before.rules forward ICMP echo whatever the route rules say.
+    const tcpToBranch = () =>
+      iperf3(
+        { exec: execOf(wiring, branchHost), spawn: (argv) => host(wiring, branchHost).spawn(argv) },
+        wl,
+        "192.168.2.3",
+        {
+          seconds: 1,
+          hardTimeoutMs: 15_000,
+        },
+      );
+    await branchH.execOk(["ufw", "route", "delete", "allow", "in", "on", "wg0"]);
+    const withoutUfwRule = await tcpToBranch();
+    await branchH.execOk(["ufw", "route", "allow", "in", "on", "wg0", "comment", "wg-s2s"]);
+    const withUfwRule = await tcpToBranch();
+    checks.push(
+      check(
+        "negative control: ufw host without install.sh's `ufw route allow in on wg0` -> ufw drops TCP from the hub's network",
+        "negative-control",
+        "fail",
+        withoutUfwRule.ok,
+        withoutUfwRule.ok ? "TCP connected" : (withoutUfwRule.error ?? "no connection").slice(0, 200),
+      ),
+      check(
+        "ufw host with the rule back -> TCP from the hub's network passes",
+        "fault",
+        "pass",
+        withUfwRule.ok,
+        withUfwRule.ok ? "TCP connected" : (withUfwRule.error ?? "no connection").slice(0, 200),
+      ),
+    );
+    await restored(beforeUfw, branchH, "branch with ufw (wg-quick form)");
     for (const [k, v] of Object.entries(installMs)) faults[`installToCheckedMs ${k}`] = v;
     log(
       `  install -> check passed: ${Object.entries(installMs)
