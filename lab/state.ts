@@ -93,7 +93,7 @@ export async function cleanupLeftovers(): Promise<{ prefix: string; namespaces: 
     (await listNetns()).map(prefixOf).filter((p): p is string => !!p && !known.has(p) && !live.has(p)),
   );
   for (const p of orphans) removed.push({ prefix: p, namespaces: await destroyRun(p, path.join(RUNS_DIR, p)) });
-  return removed.filter((r) => r.namespaces.length > 0 || true);
+  return removed;
 }
 
 /**
