@@ -38,6 +38,9 @@ export const FAR_END_PATHS = {
 
 export const GUARD_UNIT = "wg-s2s-guard.service";
 
+/** What install.sh recorded (the form, the host's settings before it); uninstall reads it back. */
+export const FAR_END_STATE_DIR = "/var/lib/wg-s2s";
+
 /** Bundle files the operator runs; every other file of the bundle is data (mode 0600). */
 export const EXECUTABLE_FILES: ReadonlySet<string> = new Set([
   FAR_END_FILES.installer,
@@ -189,6 +192,7 @@ export function renderSiteFacts(spec: GatewaySpec, manifest: readonly ManifestEn
     ["PEERS_DIAL_IN", publicIp !== undefined || spec.wireguard.peers.every((p) => !p.endpoint) ? "yes" : "no"],
     ["LAN_DHCP", spec.routePropagation === "dhcp" ? "yes" : "no"],
     ["FW_SCRIPT", FAR_END_PATHS.guardScript],
+    ["STATE", FAR_END_STATE_DIR],
   ];
   const lines = manifest.map((e) =>
     [e.file, e.installedAs, e.mode, e.group, e.when, e.role].map(manifestWord).join(" "),
@@ -219,6 +223,7 @@ export function renderGuardScript(): string {
     `POLICY=${shellValue(PATHS.forwardPolicy)}`,
     `TABLE=${shellValue(NFT_TABLE)}`,
     `WG_IF=${shellValue(WG_INTERFACE)}`,
+    `STATE=${shellValue(FAR_END_STATE_DIR)}`,
   ];
   return text.replace(/^set -eu\n/m, `set -eu\n${names.join("\n")}\n`);
 }

@@ -269,6 +269,8 @@ if (!pf.ok) {
       expect(outcome("coexistence:")).toEqual(["passed", "passed"]);
       expect(outcome("idempotent:")).toEqual(["passed", "passed"]);
       expect(outcome("office firewall restart")).toEqual(["passed", "passed", "passed"]);
+      expect(outcome("fail closed:")).toEqual(["passed"]);
+      expect(outcome("the policy loads again")).toEqual(["passed"]);
       expect(outcome("uninstall ")).toEqual(["passed", "passed", "passed"]);
       expect(outcome("branch, now a ufw host, reinstalled in the wg-quick form")).toEqual(["passed"]);
       expect(outcome("ufw host with the rule back -> TCP")).toEqual(["passed"]);

@@ -525,6 +525,36 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       ),
     );
 
+    // Fail closed: a reload the guard cannot follow (its policy file unreadable) takes wg0 down.
+    await officeH.execOk(["mv", "/etc/wg-s2s/forward.nft", "/etc/wg-s2s/forward.nft.off"]);
+    await officeH.execOk(["nft", "-f", "/etc/nftables.conf"]);
+    const wg0Down = await pollUntil(
+      async () => !(await officeH.exec(["ip", "link", "show", "wg0", "up"])).stdout.includes("UP"),
+      5_000,
+      50,
+    );
+    const closedTunnel = await tunnelTo.office();
+    const closedOwn = await inetFrom.office();
+    await officeH.execOk(["mv", "/etc/wg-s2s/forward.nft.off", "/etc/wg-s2s/forward.nft"]);
+    await officeH.execOk(["systemctl", "reload", "wg-s2s-firewall.service"]);
+    const reopened = await waitForPing(wl, officeTarget, 15_000, 250);
+    checks.push(
+      check(
+        "fail closed: a firewall reload while the policy cannot load -> the guard takes wg0 down, no tunnel traffic; the router's own flow goes on",
+        "fault",
+        "pass",
+        wg0Down !== null && !answered(closedTunnel) && answered(closedOwn),
+        `wg0 ${wg0Down === null ? "still up" : "down"}; tunnel ${closedTunnel.received}/${closedTunnel.transmitted}, LAN -> internet ${closedOwn.received}/${closedOwn.transmitted}`,
+      ),
+      check(
+        "the policy loads again (systemctl reload wg-s2s-firewall) -> the guard brings wg0 back, tunnel traffic passes",
+        "fault",
+        "pass",
+        reopened !== null,
+        reopened === null ? "no ping within 15 s" : `ping after ${reopened} ms`,
+      ),
+    );
+
     step(`fault: the office NAT's public address changes ${OFFICE_NAT_BEFORE} -> ${OFFICE_NAT_AFTER}`);
     await changeNatAddress(nat, OFFICE_NAT_BEFORE, OFFICE_NAT_AFTER);
     const changedAt = Date.now();

@@ -15,10 +15,9 @@
 set -eu
 
 BUNDLE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=/dev/null # generated beside this script: SITE, WG_IF, TABLE, HUB_TUNNEL_ADDRESS, HUB_ADDRESS, LISTEN_PORT, PEERS_DIAL_IN, LAN_DHCP, FW_SCRIPT, MANIFEST
+# shellcheck source=/dev/null # generated beside this script: SITE, WG_IF, TABLE, HUB_TUNNEL_ADDRESS, HUB_ADDRESS, LISTEN_PORT, PEERS_DIAL_IN, LAN_DHCP, FW_SCRIPT, STATE, MANIFEST
 . "$BUNDLE/site.conf"
 
-STATE=/var/lib/wg-s2s
 DRY_RUN=no
 CHANGES=0
 CHANGED_ROLES=""
