@@ -94,6 +94,22 @@ function loadRuleset(ns: string, text: string): { ok: boolean; output: string } 
   });
 }
 
+/**
+ * Each host namespace behind the forwarding router `gw` on its own /24: the router's link to
+ * it named `link` with .2, the host .10 with a default route via the router.
+ */
+function behindRouter(gw: string, hosts: [ns: string, link: string, net: string][]): void {
+  shInNetns(gw, "ip link set lo up && sysctl -qw net.ipv4.ip_forward=1");
+  for (const [ns, link, net] of hosts) {
+    shInNetns(gw, `ip link add ${link} type veth peer name eth0 netns ${ns}`);
+    shInNetns(gw, `ip addr add ${net}.2/24 dev ${link} && ip link set ${link} up`);
+    shInNetns(ns, `ip link set lo up && ip addr add ${net}.10/24 dev eth0 && ip link set eth0 up`);
+    shInNetns(ns, `ip route add default via ${net}.2`);
+  }
+}
+
+const ping = (from: string, to: string) => inNetns(from, "ping", ["-c", "1", "-W", "1", to]).ok;
+
 describe("forward policy in a real kernel (throw-away namespace)", () => {
   beforeAll(() => requireTool(NFT, "nftables"));
 
@@ -127,19 +143,11 @@ describe("forward policy in a real kernel (throw-away namespace)", () => {
    */
   it("forwards the listed flows and drops the rest", () => {
     withNamespaces(4, ([gw, a, b, c]) => {
-      const hosts: [string, string, string][] = [
+      behindRouter(gw, [
         [a, "la", "192.168.0"],
         [b, "lb", "192.168.1"],
         [c, "lc", "192.168.5"],
-      ];
-      shInNetns(gw, "ip link set lo up && sysctl -qw net.ipv4.ip_forward=1");
-      for (const [ns, link, net] of hosts) {
-        shInNetns(gw, `ip link add ${link} type veth peer name eth0 netns ${ns}`);
-        shInNetns(gw, `ip addr add ${net}.2/24 dev ${link} && ip link set ${link} up`);
-        shInNetns(ns, `ip link set lo up && ip addr add ${net}.10/24 dev eth0 && ip link set eth0 up`);
-        shInNetns(ns, `ip route add default via ${net}.2`);
-      }
-      const ping = (from: string, to: string) => inNetns(from, "ping", ["-c", "1", "-W", "1", to]).ok;
+      ]);
       // Control: without the policy, everything is forwarded.
       expect(ping(a, "192.168.5.10")).toBe(true);
       expect(loadRuleset(gw, renderForwardPolicy(SEED)).ok).toBe(true);
@@ -162,19 +170,11 @@ describe("tunnel-scoped forward policy in a real kernel (throw-away namespaces)"
 
   it("judges only what crosses wg0, and leaves the host's other forwarded flows alone", () => {
     withNamespaces(4, ([gw, a, b, c]) => {
-      const hosts: [string, string, string][] = [
+      behindRouter(gw, [
         [a, "lan", "192.168.0"],
         [b, "wg0", "192.168.1"],
         [c, "wan", "192.168.5"],
-      ];
-      shInNetns(gw, "ip link set lo up && sysctl -qw net.ipv4.ip_forward=1");
-      for (const [ns, link, net] of hosts) {
-        shInNetns(gw, `ip link add ${link} type veth peer name eth0 netns ${ns}`);
-        shInNetns(gw, `ip addr add ${net}.2/24 dev ${link} && ip link set ${link} up`);
-        shInNetns(ns, `ip link set lo up && ip addr add ${net}.10/24 dev eth0 && ip link set eth0 up`);
-        shInNetns(ns, `ip route add default via ${net}.2`);
-      }
-      const ping = (from: string, to: string) => inNetns(from, "ping", ["-c", "1", "-W", "1", to]).ok;
+      ]);
       expect(loadRuleset(gw, renderForwardPolicy(TUNNEL)).ok).toBe(true);
       expect([ping(a, "192.168.1.10"), ping(b, "192.168.0.10")]).toEqual([true, true]); // listed tunnel flow
       expect([ping(a, "192.168.5.10"), ping(c, "192.168.0.10")]).toEqual([true, true]); // the host's own flow
@@ -188,17 +188,10 @@ describe("tunnel-scoped forward policy in a real kernel (throw-away namespaces)"
 
   it("an accept in the tunnel chain does not override another base chain's drop (why Docker needs DOCKER-USER)", () => {
     withNamespaces(3, ([gw, a, b]) => {
-      shInNetns(gw, "ip link set lo up && sysctl -qw net.ipv4.ip_forward=1");
-      for (const [ns, link, net] of [
+      behindRouter(gw, [
         [a, "lan", "192.168.0"],
         [b, "wg0", "192.168.1"],
-      ]) {
-        shInNetns(gw, `ip link add ${link} type veth peer name eth0 netns ${ns}`);
-        shInNetns(gw, `ip addr add ${net}.2/24 dev ${link} && ip link set ${link} up`);
-        shInNetns(ns, `ip link set lo up && ip addr add ${net}.10/24 dev eth0 && ip link set eth0 up`);
-        shInNetns(ns, `ip route add default via ${net}.2`);
-      }
-      const ping = () => inNetns(a, "ping", ["-c", "1", "-W", "1", "192.168.1.10"]).ok;
+      ]);
       expect(loadRuleset(gw, renderForwardPolicy(TUNNEL)).ok).toBe(true);
       expect(
         loadRuleset(
@@ -206,7 +199,7 @@ describe("tunnel-scoped forward policy in a real kernel (throw-away namespaces)"
           "table ip hostfw {\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy drop;\n\t}\n}\n",
         ).ok,
       ).toBe(true);
-      expect(ping()).toBe(false);
+      expect(ping(a, "192.168.1.10")).toBe(false);
     });
   });
 
