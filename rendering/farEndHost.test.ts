@@ -1,0 +1,73 @@
+/** @tier unit */
+/**
+ * install.sh's answers to someone in a hurry, before it touches anything: run from a
+ * written bundle (a temp directory), every refusal names what to type instead. Installing,
+ * checking and removing for real happens in the namespace lab's production scenario.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { renderOperatorBundle } from "./operatorBundle";
+import { FAR_END_FILES, installManifest } from "./farEndHost";
+import { KeyRing, spokeGatewaySpec } from "../testkit/cloudInit";
+
+const bundle = renderOperatorBundle(spokeGatewaySpec(new KeyRing(), "static"));
+let dir: string;
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "wgs2s-install-"));
+  for (const [name, content] of Object.entries(bundle)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), content, { mode: 0o700 });
+  }
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const installSh = (...args: string[]) =>
+  spawnSync("sh", [path.join(dir, FAR_END_FILES.installer), ...args], { encoding: "utf8" });
+
+describe("install.sh refuses hurried input before any change", () => {
+  it("no command: usage, exit 2", () => {
+    const r = installSh();
+    expect(r.status).toBe(2);
+    expect(r.stdout).toMatch(/install --form wg-quick\|networkd\|netplan \[--dedicated\] \[--dry-run\]/);
+  });
+
+  it("install without a form names the three and where to read which fits", () => {
+    const r = installSh("install");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      "--form wg-quick (wireguard-tools), --form networkd (systemd-networkd) or --form netplan",
+    );
+    expect(installSh("install", "--form").stderr).toContain("--form needs a value");
+  });
+
+  it("unknown options and a --wait that is not whole seconds are named", () => {
+    expect(installSh("install", "--form", "networkd", "--force").stderr).toContain("unknown option '--force'");
+    expect(installSh("check", "--wait", "soon").stderr).toContain("--wait takes whole seconds (got 'soon')");
+    expect(installSh("uninstall", "--all").stderr).toContain("uninstall: unknown option '--all'");
+  });
+});
+
+describe("the installer's manifest", () => {
+  it("puts the policy before the units, the units before the tunnel, DHCP last; one policy file per scope", () => {
+    const m = installManifest({
+      wgQuick: { file: "a", installedAs: "/a" },
+      networkd: { netdev: { file: "b", installedAs: "/b" }, network: { file: "c", installedAs: "/c" } },
+      netplan: { file: "d", installedAs: "/d" },
+      dnsmasq: { file: "e", installedAs: "/e" },
+    });
+    const order = ["policy", "guard", "unit", "tunnel", "dhcp"];
+    const roles = m.map((e) => e.role);
+    expect([...roles].sort((x, y) => order.indexOf(x) - order.indexOf(y))).toEqual(roles);
+    expect(m.filter((e) => e.role === "policy").map((e) => e.when)).toEqual(["tunnel", "dedicated"]);
+    // Each form's tunnel files are installed for that form only.
+    expect(m.filter((e) => e.role === "tunnel").map((e) => e.when)).toEqual([
+      "wg-quick",
+      "networkd",
+      "networkd",
+      "netplan",
+    ]);
+  });
+});
