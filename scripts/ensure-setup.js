@@ -17,6 +17,8 @@
  *   node scripts/ensure-setup.js --exec CMD ...  then runs CMD with Node.js 22 and
  *                                                node_modules/.bin first on PATH, and exits
  *                                                with its status (how every npm script runs)
+ *   node scripts/ensure-setup.js --node-only --exec CMD ...
+ *                                                steps 1 and 2 only, then CMD
  */
 "use strict";
 const { execFileSync, spawnSync } = require("child_process");
@@ -255,8 +257,13 @@ if (require.main === module) {
   ensureNodeModules(root, env);
   // The policy pack is its own npm project, as `pulumi preview --policy-pack policy` expects.
   ensureNodeModules(path.join(root, "policy"), env);
-  ensureDebianPackages([...LAB_PACKAGES, ...VM_PACKAGES]);
-  maskUnits();
+  // --node-only: a command that needs Node.js and the npm packages alone (npm run bundle, on
+  // a deployer's workstation that may not be Debian) leaves the machine's packages alone.
+  const nodeOnly = args.slice(0, execAt >= 0 ? execAt : args.length).includes("--node-only");
+  if (!nodeOnly) {
+    ensureDebianPackages([...LAB_PACKAGES, ...VM_PACKAGES]);
+    maskUnits();
+  }
   if (execAt >= 0) {
     if (execAt + 1 >= args.length) {
       log("--exec needs a command");
