@@ -11,7 +11,7 @@
  * - plain values where a value shapes the resource graph or the rendered user-data (site
  *   names, kinds, subnets, addresses, ports): they must be known to plan the topology;
  * - no unions other than the string enums below, no `Record`, no intersections: the
- *   inference rejects them (components/schema.test.ts plants one and watches it fail).
+ *   inference rejects them (components/package.test.ts, "planted mistakes", plants one and watches it fail).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { RemoteSiteKind, RoutePropagation } from "../config/types";

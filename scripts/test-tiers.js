@@ -65,7 +65,7 @@ function filesByTier(root) {
 /**
  * Why a whole tier cannot run in this process, or undefined. Only the machine-wide reason
  * (root) lives here; a suite that needs more (the labs: /dev/net/tun, qemu, ...) checks and
- * says so itself, through skipSuite() in scripts/tier-skip.ts.
+ * says so itself, through describeUnless() in scripts/tier-skip.ts.
  */
 function tierSkipReason(tier, uid = typeof process.getuid === "function" ? process.getuid() : -1) {
   const t = TIERS.find((x) => x.name === tier);
