@@ -43,6 +43,23 @@ describe("install.sh refuses hurried input before any change", () => {
     expect(installSh("install", "--form").stderr).toContain("--form needs a value");
   });
 
+  it("a form that does not exist, and a bundle missing a file the form needs, are named", () => {
+    expect(installSh("install", "--form", "ifupdown").stderr).toContain(
+      "--form must be wg-quick, networkd or netplan (got 'ifupdown')",
+    );
+    const netdev = path.join(dir, "networkd/90-wg-s2s.netdev");
+    const kept = fs.readFileSync(netdev);
+    fs.rmSync(netdev);
+    try {
+      const r = installSh("install", "--form", "networkd");
+      expect([r.status, r.stderr]).toEqual([1, expect.stringContaining("the bundle has no networkd/90-wg-s2s.netdev")]);
+      // The other forms do not need it.
+      expect(installSh("install", "--form", "wg-quick", "--bogus").stderr).toContain("unknown option '--bogus'");
+    } finally {
+      fs.writeFileSync(netdev, kept, { mode: 0o700 });
+    }
+  });
+
   it("unknown options and a --wait that is not whole seconds are named", () => {
     expect(installSh("install", "--form", "networkd", "--force").stderr).toContain("unknown option '--force'");
     expect(installSh("check", "--wait", "soon").stderr).toContain("--wait takes whole seconds (got 'soon')");

@@ -123,7 +123,8 @@ export async function hostFirewallState(h: LabHost): Promise<HostFirewallState> 
     await h.sh(
       "ls -d /etc/wg-s2s /var/lib/wg-s2s /usr/local/sbin/wg-s2s-fw /etc/systemd/system/wg-s2s-* " +
         "/etc/systemd/system/*.service.d/wg-s2s.conf /etc/wireguard/wg0.conf /etc/systemd/network/90-wg-s2s.* " +
-        "/etc/netplan/60-wg-s2s.yaml /etc/dnsmasq.d/wg-s2s.conf /sys/class/net/wg0 2>/dev/null; true",
+        "/etc/netplan/60-wg-s2s.yaml /etc/dnsmasq.d/wg-s2s.conf /sys/class/net/wg0 2>/dev/null; " +
+        "sha256sum /etc/wireguard/wg0.conf 2>/dev/null; true",
     )
   ).stdout.trim();
   return { ruleset, ipForward, leftovers };

@@ -267,7 +267,11 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
         await copyBundle(h, files, BUNDLE_DIR);
         const dry = await installSh(h, BUNDLE_DIR, ["install", "--form", form, "--dry-run"]);
         const afterDry = await hostFirewallState(h);
-        if (dry.code !== 0 || afterDry.ruleset !== before[far.site].ruleset || afterDry.leftovers !== "")
+        if (
+          dry.code !== 0 ||
+          afterDry.ruleset !== before[far.site].ruleset ||
+          afterDry.leftovers !== before[far.site].leftovers
+        )
           throw new Error(
             `install --dry-run changed the host or failed (exit ${dry.code}): ${dry.stderr.trim()} ${afterDry.leftovers}`,
           );
@@ -622,8 +626,11 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
           `uninstall ${label} -> ruleset, IPv4 forwarding and files as before the install`,
           "fault",
           "pass",
-          r.code === 0 && after.ruleset === b.ruleset && after.ipForward === b.ipForward && after.leftovers === "",
-          `exit ${r.code}${r.code ? `: ${r.stderr.trim()}` : ""}; ruleset ${firstDifference(b.ruleset, after.ruleset)}; ip_forward ${b.ipForward} -> ${after.ipForward}; left: ${after.leftovers || "nothing"}`,
+          r.code === 0 &&
+            after.ruleset === b.ruleset &&
+            after.ipForward === b.ipForward &&
+            after.leftovers === b.leftovers,
+          `exit ${r.code}${r.code ? `: ${r.stderr.trim()}` : ""}; ruleset ${firstDifference(b.ruleset, after.ruleset)}; ip_forward ${b.ipForward} -> ${after.ipForward}; files ${after.leftovers === b.leftovers ? "as before" : `now: ${after.leftovers.replace(/\n/g, " ")}`}`,
         ),
       );
     };
@@ -641,6 +648,9 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     await restored(before.branch, branchH, "branch (netplan form)");
     // The branch becomes a Debian box with ufw (forwarded traffic dropped by default).
     await makeUfwHost(branchH, branchGw.ns, container);
+    // An earlier hand-made tunnel's config, not running: install keeps it aside, uninstall puts it back.
+    const handMade = "# the operator's earlier wg-quick tunnel, not running\n[Interface]\n";
+    await branchH.writeFile("/etc/wireguard/wg0.conf", handMade, "0600");
     const beforeUfw = await hostFirewallState(branchH);
     const wgQuickAt = Date.now();
     const wgQuick = await installSh(branchH, BUNDLE_DIR, ["install", "--form", "wg-quick"]);
@@ -694,6 +704,16 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       ),
     );
     await restored(beforeUfw, branchH, "branch with ufw (wg-quick form)");
+    const putBack = await branchH.readFile("/etc/wireguard/wg0.conf");
+    checks.push(
+      check(
+        "uninstall puts back a file install found in its way (an earlier hand-made wg0.conf)",
+        "fault",
+        "pass",
+        putBack === handMade,
+        putBack === handMade ? "same content" : `now: ${JSON.stringify((putBack ?? "absent").slice(0, 80))}`,
+      ),
+    );
     for (const [k, v] of Object.entries(installMs)) faults[`installToCheckedMs ${k}`] = v;
     log(
       `  install -> check passed: ${Object.entries(installMs)

@@ -70,10 +70,25 @@ manifest_for() { # FORM SCOPE
 	done
 }
 
+recorded() { [ -f "$STATE/files" ] && awk -v p="$1" '$1 == p { found = 1 } END { exit !found }' "$STATE/files"; }
+
+# Every file the chosen form needs is in the bundle, before anything changes.
+complete_bundle() { # FORM SCOPE
+	manifest_for "$1" "$2" | while read -r src _; do
+		[ -f "$BUNDLE/$src" ] || die "the bundle has no $src: write it again (npm run bundle) and copy the whole directory"
+	done
+}
+
 # One file into place, root-owned with its mode; nothing happens when it is already so.
 put() { # SRC DEST MODE GROUP ROLE
 	if [ -f "$2" ] && cmp -s "$BUNDLE/$1" "$2" && [ "$(stat -c '%a %U %G' "$2")" = "${3#0} root $4" ]; then
 		return 0
+	fi
+	# A file install did not write (an earlier hand-made install, the host's own) is kept
+	# aside, and uninstall puts it back.
+	if [ -e "$2" ] && ! recorded "$2" && [ ! -e "$STATE/backup$2" ]; then
+		run mkdir -p "$(dirname "$STATE/backup$2")"
+		run cp -p "$2" "$STATE/backup$2"
 	fi
 	run install -D -m "$3" -o root -g "$4" "$BUNDLE/$1" "$2"
 	CHANGED_ROLES="$CHANGED_ROLES $5"
@@ -91,7 +106,6 @@ preflight() { # FORM
 	wg-quick) have wg-quick || die "--form wg-quick needs wg-quick: apt-get install wireguard-tools" ;;
 	networkd) have networkctl || die "--form networkd needs systemd-networkd (networkctl): apt-get install systemd" ;;
 	netplan) have netplan || die "--form netplan needs netplan: apt-get install netplan.io, or pick --form networkd" ;;
-	*) die "--form must be wg-quick, networkd or netplan (got '$1'); see README.txt" ;;
 	esac
 	if [ "$LAN_DHCP" = yes ] && ! unit_exists dnsmasq.service; then
 		die "this site hands out its LAN routes by DHCP: apt-get install dnsmasq first"
@@ -101,7 +115,7 @@ preflight() { # FORM
 		die "installed already as --form $previous: run '$0 uninstall' first, then install --form $1"
 	fi
 	if [ -z "$previous" ] && [ -e "/sys/class/net/$WG_IF" ]; then
-		die "an interface $WG_IF exists that this bundle did not install: remove it (ip link delete $WG_IF) or free it first"
+		die "an interface $WG_IF exists that this bundle did not install (an earlier tunnel? systemctl disable --now wg-quick@$WG_IF, or ip link delete $WG_IF): free it first; its files are kept and put back by uninstall"
 	fi
 }
 
@@ -225,6 +239,8 @@ cmd_install() {
 		shift
 	done
 	[ -n "$form" ] || die "install: say which form: --form wg-quick (wireguard-tools), --form networkd (systemd-networkd) or --form netplan (Ubuntu); README.txt says which fits"
+	case "$form" in wg-quick | networkd | netplan) ;; *) die "--form must be wg-quick, networkd or netplan (got '$form'); see README.txt" ;; esac
+	complete_bundle "$form" "$scope"
 	preflight "$form"
 	judged="tunnel traffic only"
 	[ "$scope" = tunnel ] || judged="every forwarded packet (dedicated host)"
@@ -315,6 +331,7 @@ remove_files() { # [ROLE...]
 	while read -r path role; do
 		[ $# = 0 ] || case " $* " in *" $role "*) ;; *) continue ;; esac
 		if [ -e "$path" ]; then run rm -f "$path"; fi
+		if [ -e "$STATE/backup$path" ]; then run cp -p "$STATE/backup$path" "$path"; fi
 		dir=$(dirname "$path")
 		case "$role" in
 		policy | unit) case "$dir" in */wg-s2s | *.service.d) if [ -d "$dir" ] && [ -z "$(ls -A "$dir")" ]; then run rmdir "$dir"; fi ;; esac ;;
