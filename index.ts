@@ -12,6 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { externalSiteSteps, pingTests, sshCommands } from "./planning/accessCommands";
 import { SiteToSiteVpn, type SiteToSiteVpnArgs } from "./components/siteToSiteVpn";
 import { CONFIG_PHRASING, ConfigError } from "./config/errors";
+import { stackZone, type ProviderSetting, type ProviderSettings } from "./config/zone";
 
 /**
  * Every key of the project's namespace, known or not, so a misspelt key (`adminCidr`) reaches
@@ -36,6 +37,22 @@ function readRawConfig(): Record<string, unknown> {
 }
 
 /**
+ * The Scaleway provider's zone and region the way @pulumiverse/scaleway's own `config` reads
+ * them (config/vars.js: the stack's `scaleway:` key, else the environment variable when it
+ * is non-empty), with where each came from so that errors can name it.
+ */
+function providerSettings(): ProviderSettings {
+  const scaleway = new pulumi.Config("scaleway");
+  const read = (key: "zone" | "region", env: "SCW_DEFAULT_ZONE" | "SCW_DEFAULT_REGION") => {
+    const configured = scaleway.get(key);
+    if (configured !== undefined) return { value: configured, source: `scaleway:${key}` } as ProviderSetting;
+    const fromEnv = process.env[env];
+    return fromEnv ? ({ value: fromEnv, source: env } as ProviderSetting) : undefined;
+  };
+  return { zone: read("zone", "SCW_DEFAULT_ZONE"), region: read("region", "SCW_DEFAULT_REGION") };
+}
+
+/**
  * Runs `build`, turning the component's argument errors into the stack's own: the same
  * keys, every fix a `pulumi config` command. Nothing was declared when they are thrown.
  */
@@ -51,7 +68,9 @@ function asStackConfigErrors<T>(build: () => T): T {
 export = async () => {
   // Unchecked by TypeScript, checked by the component like any caller's values (callers in
   // other languages are not type-checked either): same names, same nesting.
-  const args = readRawConfig() as unknown as SiteToSiteVpnArgs;
+  const raw = readRawConfig();
+  // The component takes an explicit zone; the stack's follows the provider's (config/zone.ts).
+  const args = { ...raw, zone: stackZone(raw.zone, providerSettings()) } as unknown as SiteToSiteVpnArgs;
   const vpn = asStackConfigErrors(() => new SiteToSiteVpn("wg-s2s", args));
   const plan = vpn.plan;
 

@@ -17,6 +17,7 @@ import {
   TopologyPlan,
 } from "../planning/topology";
 import { argumentPhrasing } from "../config/errors";
+import { regionOfZone } from "../config/rules/access";
 import { resolveStackConfig } from "../config/validation";
 import { TunnelVerification } from "./tunnelVerification";
 import { WireGuardKeyPair, WireGuardPresharedKey } from "./wireguardKeys";
@@ -41,10 +42,7 @@ interface HostKey {
   publicKeyOpenssh: pulumi.Output<string>;
 }
 
-/** Region from zone: fr-par-1 -> fr-par. */
-export function regionOfZone(zone: string): string {
-  return zone.replace(/-[0-9]+$/, "");
-}
+export { regionOfZone };
 
 /** What only TypeScript callers get: values the package schema has no type for. */
 interface TypeScriptViews {

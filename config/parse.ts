@@ -14,6 +14,7 @@ import {
   DEFAULT_REMOTE_SITES,
   DEFAULT_ROUTE_PROPAGATION,
   DEFAULT_SCALEWAY_SITE,
+  PROVIDER_DEFAULT_ZONE,
   REMOTE_SITE_KEYS,
   SCALEWAY_SITE_KEYS,
   STACK_CONFIG_DEFAULTS,
@@ -44,7 +45,7 @@ export function parseStackConfig(raw: Record<string, unknown>, p: Phrasing = CON
 
   const tunnelCidr = r.string("tunnelCidr", get("tunnelCidr")) ?? d.tunnelCidr;
   const config: StackConfig = {
-    zone: r.string("zone", get("zone")) ?? d.zone,
+    zone: r.string("zone", get("zone")) ?? PROVIDER_DEFAULT_ZONE,
     adminCidrs: r.stringList("adminCidrs", get("adminCidrs"), "203.0.113.7/32") ?? [],
     sshPublicKeys: r.stringList("sshPublicKeys", get("sshPublicKeys"), "'ssh-ed25519 AAAA... you@laptop'", {
       checkText: false,

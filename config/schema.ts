@@ -219,12 +219,21 @@ export const REMOTE_SITE_FIELDS: readonly (KeySchema & { key: keyof RemoteSiteCo
 // ---------------------------------------------------------------------------------------
 // Top-level keys, in the `scaleway-wireguard-s2s` namespace.
 
+/**
+ * The zone the Scaleway provider uses when nothing names one (terraform-provider-scaleway
+ * internal/meta/meta.go: `LoadProfile` starts from fr-par-1 / fr-par). Not a `default` of the
+ * `zone` key: Pulumi would write that into every stack's config, and the provider's own
+ * setting could then never apply (config/zone.ts).
+ */
+export const PROVIDER_DEFAULT_ZONE = "fr-par-1";
+
 export const STACK_CONFIG_SCHEMA = [
   {
     key: "zone",
     type: "string",
-    default: "fr-par-1",
-    description: "Scaleway zone of every instance; the region is derived from it.",
+    defaultText: "the provider's: `scaleway:zone`, else `SCW_DEFAULT_ZONE`, else `fr-par-1`",
+    description:
+      "Scaleway zone of every instance; the region is derived from it. Set `scaleway:zone` instead: this key only overrides it, and must agree with it.",
   },
   {
     key: "adminCidrs",

@@ -429,7 +429,7 @@ const BAD_INPUTS: [string, Mutation, string, string][] = [
     "existing network in another region than the zone",
     (c: StackConfig) => (c.scalewaySite.privateNetworkId = "nl-ams/11111111-2222-3333-4444-555555555555"),
     "scalewaySite.privateNetworkId",
-    "pulumi config set zone nl-ams-1",
+    "pulumi config set scaleway:zone nl-ams-1",
   ],
   [
     "existing network on an external site",
