@@ -9,7 +9,6 @@
  * the test harness and the lab can run the very same program again under mocks.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { externalSiteSteps, pingTests, sshCommands } from "./planning/accessCommands";
 import { SiteToSiteVpn, type SiteToSiteVpnArgs } from "./components/siteToSiteVpn";
 import { CONFIG_PHRASING, ConfigError } from "./config/errors";
 import { stackZone, type ProviderSetting, type ProviderSettings } from "./config/zone";
@@ -72,31 +71,24 @@ export = async () => {
   // The component takes an explicit zone; the stack's follows the provider's (config/zone.ts).
   const args = { ...raw, zone: stackZone(raw.zone, providerSettings()) } as unknown as SiteToSiteVpnArgs;
   const vpn = asStackConfigErrors(() => new SiteToSiteVpn("wg-s2s", args));
-  const plan = vpn.plan;
 
+  // The component's outputs, under the names the README and earlier stacks use.
   return {
     gatewayPublicIps: vpn.gatewayPublicIps,
     publicKeys: vpn.publicKeys,
-    tunnelAddresses: Object.fromEntries(plan.sites.map((s) => [s.name, s.tunnelAddress])),
-    privateAddresses: Object.fromEntries(
-      plan.sites.map((s) => [
-        s.name,
-        { subnet: s.subnet, gateway: s.gatewayAddress, testHost: s.testHostAddress ?? null },
-      ]),
-    ),
+    tunnelAddresses: vpn.tunnelAddresses,
+    privateAddresses: vpn.privateAddresses,
     sshHostKeys: vpn.hostPublicKeys,
-    sshCommandsBySite: pulumi
-      .all([vpn.gatewayPublicIps, vpn.testHostPublicIps])
-      .apply(([ips, testHostIps]) => sshCommands(plan, ips, testHostIps)),
-    pingTest: vpn.gatewayPublicIps.apply((ips) => pingTests(plan, ips)),
+    sshCommandsBySite: vpn.sshCommandsBySite,
+    pingTest: vpn.pingTest,
     deployPublicKey: vpn.deployPublicKey,
     /** `pulumi stack output --show-secrets deployPrivateKey > wg-s2s-deploy.key` */
     deployPrivateKey: vpn.deployPrivateKey,
     /** Secret: per external site, the files its operator installs. */
     externalSiteBundles: vpn.externalSiteBundles,
     /** Per external site: pending (bundle not installed yet) or checked, what to hand to whom, the next command. */
-    externalSites: externalSiteSteps(plan, vpn.verification !== undefined),
+    externalSites: vpn.externalSites,
     /** The seed's ping test, run by `pulumi up` itself (config `verify`, on by default). */
-    verification: vpn.verification ? vpn.pingResults : "skipped: verify is false",
+    verification: vpn.verification,
   };
 };
