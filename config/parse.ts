@@ -275,7 +275,7 @@ class Reader {
       this.issues.push({
         key,
         problem: `is empty (set from an unset shell variable?); left empty it would ${shape.whenEmpty}.`,
-        fix: `${this.p.run(key, shape.example)}, or ${this.p.remove(key)} if you mean to ${shape.whenEmpty}`,
+        fix: `${this.p.run(key, shape.example)}, or ${this.p.remove(key)} if that is what you meant`,
       });
       return undefined;
     }
