@@ -3,7 +3,7 @@
  * component's argument names, so the config is handed over as arguments; the component
  * checks all of it before declaring anything, and its argument errors come back here to be
  * phrased as `pulumi config set` hints. Returns what the operator needs as stack outputs.
- * Behaviour lives in components/ and cloud-init/; the README has the config reference.
+ * Behaviour lives in components/ and cloud-init/; docs/configuration.md has the config reference.
  *
  * The program is exported as a function (Pulumi runs it and exports what it returns), so
  * the test harness and the lab can run the very same program again under mocks.
