@@ -149,26 +149,20 @@ describe("two far ends at one public address", () => {
     tunnelAddress: "172.16.0.3",
   };
 
+  const twoFarEnds = (first: string, other: string) =>
+    problems({
+      remoteSites: [
+        { ...OFFICE, publicIp: first },
+        { ...second, publicIp: other },
+      ],
+    });
+
   test("is refused on the second, with the behind-one-NAT way out", () => {
-    expect(
-      problems({
-        remoteSites: [
-          { ...OFFICE, publicIp: "192.0.2.44" },
-          { ...second, publicIp: "192.0.2.44" },
-        ],
-      }),
-    ).toEqual([
+    expect(twoFarEnds("192.0.2.44", "192.0.2.44")).toEqual([
       expect.stringMatching(
         /^remoteSites\[1\]\.publicIp: is 192\.0\.2\.44, already remoteSites\[0\]\.publicIp; .* `pulumi config rm --path 'remoteSites\[1\]\.publicIp'` and `pulumi config rm --path 'remoteSites\[0\]\.publicIp'`/,
       ),
     ]);
-    expect(
-      problems({
-        remoteSites: [
-          { ...OFFICE, publicIp: "192.0.2.44" },
-          { ...second, publicIp: "192.0.2.45" },
-        ],
-      }),
-    ).toEqual([]);
+    expect(twoFarEnds("192.0.2.44", "192.0.2.45")).toEqual([]);
   });
 });
