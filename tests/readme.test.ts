@@ -5,7 +5,7 @@
  * program under the mock runtime once its placeholders are filled in, and is refused before
  * any resource while they are not; every `pulumi stack output NAME` names an output; every
  * `npm run NAME` a script; the SSH block writes a private key only it can read and a
- * known_hosts that pins every host. Shell syntax is shellcheck's (scripts/lint-shell.js).
+ * known_hosts that pins every host; every shell block passes shellcheck (scripts/lint-shell.js).
  * Each check is also run on a planted mistake, which it must catch.
  */
 import { spawnSync } from "child_process";
@@ -168,6 +168,14 @@ describe("stack files: examples/stacks/, as the README shows them", () => {
     expect(
       sshKeys(`${read("Pulumi.dev.yaml")}\n    - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDpI you@laptop\n`),
     ).toHaveLength(1);
+  });
+});
+
+describe("the shell blocks pass shellcheck", () => {
+  test("scripts/lint-shell.js, as `npm run lint` runs it, finds the README's blocks clean (its own tests plant a finding)", () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, "scripts/lint-shell.js")], { cwd: ROOT, encoding: "utf8" });
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout).toMatch(/^lint-shell: shell blocks clean in README\.md, /m);
   });
 });
 
