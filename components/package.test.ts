@@ -93,6 +93,19 @@ function secretMismatches(schemaSecrets: string[], wireSecrets: string[]): strin
   ];
 }
 
+/** Stack outputs published under another name by the component. */
+const COMPONENT_NAME_OF_STACK_OUTPUT: Record<string, string> = { sshHostKeys: "hostPublicKeys" };
+
+/** Stack outputs the component does not have, or has with another value. */
+function stackOnlyOutputs(stack: Record<string, unknown>, component: Record<string, unknown>): string[] {
+  return Object.entries(stack)
+    .filter(([name, value]) => {
+      const published = component[COMPONENT_NAME_OF_STACK_OUTPUT[name] ?? name];
+      return JSON.stringify(published) !== JSON.stringify(value);
+    })
+    .map(([name]) => name);
+}
+
 describe("the schema the package publishes", () => {
   let schema: PackageSchema;
   beforeAll(async () => {
@@ -138,8 +151,17 @@ describe("the schema the package publishes", () => {
         externalSiteBundles: "map<map<string>> (secret)",
         privateNetworkIds: "map<string>",
         pingResults: "map<string>",
+        tunnelAddresses: "map<string>",
+        privateAddresses: "map<#SiteAddresses>",
+        sshCommandsBySite: "map<#SiteAccess>",
+        pingTest: "map<string>",
+        externalSites: "map<#ExternalSiteStep>",
+        verification: "map<string>",
       },
     });
+    expect(schema.types["wg-s2s:index:ExternalSiteStep"].properties!.status.$ref).toBe(
+      "#/types/wg-s2s:index:ExternalSiteStatus",
+    );
   });
 
   test("the arguments mirror the stack's config keys, each documented", () => {
@@ -306,6 +328,13 @@ describe("constructing through the provider", () => {
         scaleway: "wg-s2s-scaleway-pn-id",
         onprem: "wg-s2s-onprem-pn-id",
       });
+      // Every stack output is a component output, so a program in any language has it too.
+      expect(stackOnlyOutputs(program.outputs, viaProvider.outputs)).toEqual([]);
+      // Negative controls: an output the component lacks, and one whose value differs.
+      expect(stackOnlyOutputs({ ...program.outputs, planted: 1 }, viaProvider.outputs)).toEqual(["planted"]);
+      expect(
+        stackOnlyOutputs({ ...program.outputs, pingTest: {} }, { ...viaProvider.outputs, pingTest: { onprem: "x" } }),
+      ).toEqual(["pingTest"]);
     },
     SLOW,
   );

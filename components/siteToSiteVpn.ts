@@ -14,7 +14,17 @@ import {
   testHostSpecFor,
   TopologyPlan,
 } from "../planning/topology";
+import {
+  externalSiteSteps,
+  pingTests,
+  siteAddresses,
+  sshCommands,
+  type ExternalSiteStep,
+  type SiteAccess,
+  type SiteAddresses,
+} from "../planning/accessCommands";
 import { argumentPhrasing } from "../config/errors";
+import { regionOfZone } from "../config/rules/access";
 import { resolveStackConfig } from "../config/validation";
 import { TunnelVerification } from "./tunnelVerification";
 import { WireGuardKeyPair, WireGuardPresharedKey } from "./wireguardKeys";
@@ -39,10 +49,7 @@ interface HostKey {
   publicKeyOpenssh: pulumi.Output<string>;
 }
 
-/** Region from zone: fr-par-1 -> fr-par. */
-export function regionOfZone(zone: string): string {
-  return zone.replace(/-[0-9]+$/, "");
-}
+export { regionOfZone };
 
 /** What only TypeScript callers get: values the package schema has no type for. */
 interface TypeScriptViews {
@@ -66,7 +73,7 @@ const views = new WeakMap<SiteToSiteVpn, TypeScriptViews>();
  *
  * Its public properties are its outputs in the package schema (other languages see exactly
  * these), so each has a schema type; TypeScript-only views (`plan`, `sites`,
- * `verification`) are accessors, which the schema inference leaves out.
+ * `tunnelVerification`) are accessors, which the schema inference leaves out.
  */
 export class SiteToSiteVpn extends pulumi.ComponentResource {
   /** Outputs other languages must receive as secrets; the provider marks them in the schema too. */
@@ -90,6 +97,18 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
   public readonly privateNetworkIds: pulumi.Output<Record<string, string>>;
   /** Site name -> the ping test's summary line; empty when `verify` is off. */
   public readonly pingResults: pulumi.Output<Record<string, string>>;
+  /** Site name -> the site's address in `tunnelCidr`. */
+  public readonly tunnelAddresses: pulumi.Output<Record<string, string>>;
+  /** Site name -> its subnet, its gateway's address and the test host's, on its own network. */
+  public readonly privateAddresses: pulumi.Output<Record<string, SiteAddresses>>;
+  /** Scaleway-built site name -> ready-to-run SSH commands (deploy key, the gateway as jump host). */
+  public readonly sshCommandsBySite: pulumi.Output<Record<string, SiteAccess>>;
+  /** Remote site name -> the tutorial's ping test, run from the hub, as one SSH command. */
+  public readonly pingTest: pulumi.Output<Record<string, string>>;
+  /** External site name -> pending or checked, what to hand to whom, and the next command. */
+  public readonly externalSites: pulumi.Output<Record<string, ExternalSiteStep>>;
+  /** Remote site name -> the result of the checks `pulumi up` ran, or why they did not run. */
+  public readonly verification: pulumi.Output<Record<string, string>>;
 
   /** The topology every resource was declared from (TypeScript only). */
   get plan(): TopologyPlan {
@@ -100,7 +119,7 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
     return views.get(this)!.sites;
   }
   /** The post-deploy checks when `verify` is on (TypeScript only). */
-  get verification(): TunnelVerification | undefined {
+  get tunnelVerification(): TunnelVerification | undefined {
     return views.get(this)!.verification;
   }
 
@@ -285,6 +304,16 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
     }
     views.set(this, { plan, sites, verification });
     this.pingResults = verification?.pingResults ?? pulumi.output<Record<string, string>>({});
+    this.tunnelAddresses = pulumi.output(Object.fromEntries(plan.sites.map((s) => [s.name, s.tunnelAddress])));
+    this.privateAddresses = pulumi.output(siteAddresses(plan));
+    this.sshCommandsBySite = pulumi
+      .all([this.gatewayPublicIps, this.testHostPublicIps])
+      .apply(([ips, testHostIps]) => sshCommands(plan, ips, testHostIps));
+    this.pingTest = this.gatewayPublicIps.apply((ips) => pingTests(plan, ips));
+    this.externalSites = pulumi.output(externalSiteSteps(plan, cfg.verify));
+    this.verification = verification
+      ? verification.pingResults
+      : pulumi.output(Object.fromEntries(plan.spokes.map((s) => [s.name, "skipped: verify is false"])));
     this.registerOutputs({
       gatewayPublicIps: this.gatewayPublicIps,
       testHostPublicIps: this.testHostPublicIps,
@@ -295,6 +324,12 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
       externalSiteBundles: this.externalSiteBundles,
       privateNetworkIds: this.privateNetworkIds,
       pingResults: this.pingResults,
+      tunnelAddresses: this.tunnelAddresses,
+      privateAddresses: this.privateAddresses,
+      sshCommandsBySite: this.sshCommandsBySite,
+      pingTest: this.pingTest,
+      externalSites: this.externalSites,
+      verification: this.verification,
     });
   }
 }

@@ -33,6 +33,8 @@ export interface Phrasing {
   removeIt(key: string): string;
   /** Imperative removal of an unknown key: "run `pulumi config rm k`" / "remove `k`". */
   runRemove(key: string): string;
+  /** Noun phrase moving every resource to `zone`: the stack sets the provider's own key, a caller its argument. */
+  setZone(zone: string): string;
 }
 
 /** The stack's phrasing: every fix is a `pulumi config` command (today's messages, unchanged). */
@@ -44,6 +46,9 @@ export const CONFIG_PHRASING: Phrasing = Object.freeze({
   remove: removeCommand,
   removeIt: (key: string) => `remove it with ${removeCommand(key)}`,
   runRemove: (key: string) => `run ${removeCommand(key)}`,
+  // The provider's key, which the stack's zone follows (config/zone.ts); the project's
+  // `zone` key is only an override that must agree with it.
+  setZone: (zone: string) => `\`pulumi config set scaleway:zone ${zone}\``,
 });
 
 /**
@@ -59,6 +64,7 @@ export function argumentPhrasing(component: string): Phrasing {
     remove: (key: string) => `leave \`${key}\` unset`,
     removeIt: (key: string) => `leave \`${key}\` unset`,
     runRemove: (key: string) => `remove the argument \`${key}\``,
+    setZone: (zone: string) => `\`zone: ${zone}\``,
   });
 }
 

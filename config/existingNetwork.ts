@@ -36,7 +36,7 @@ export function existingNetworkProblem(
   const subnets = (actual.ipv4Subnets ?? []).map((s) => s.subnet).filter((s): s is string => !!s);
   const where = `private network ${expected.privateNetworkId}`;
   if (actual.region && actual.region !== expected.region) {
-    return `${expected.configPath}.privateNetworkId: ${where} is in region ${actual.region}, but the gateway is in ${expected.region}. Fix: use a network of ${expected.region}, or move the stack with ${setCommand("zone", `${actual.region}-1`)}.`;
+    return `${expected.configPath}.privateNetworkId: ${where} is in region ${actual.region}, but the gateway is in ${expected.region}. Fix: use a network of ${expected.region}, or move the stack with ${setCommand("scaleway:zone", `${actual.region}-1`)}.`;
   }
   if (!actual.vpcId) {
     return `${expected.configPath}.privateNetworkId: ${where} reports no VPC, so no custom route can be added for it. Fix: attach the network to a VPC first (Scaleway console, VPC).`;

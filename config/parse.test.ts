@@ -201,6 +201,7 @@ describe("parseStackConfig site objects", () => {
   });
 
   it('leaves optional fields absent (not undefined-valued) and reads "" as not set', () => {
+    // Except where "" would switch the deploy's shape (publicIp, privateNetworkId): config/hurried.test.ts.
     const [site] = parseStackConfig({
       ...ADMIN,
       remoteSites: [
@@ -209,7 +210,7 @@ describe("parseStackConfig site objects", () => {
           subnet: "192.168.7.0/24",
           gatewayAddress: "192.168.7.2",
           tunnelAddress: "172.16.0.9",
-          publicIp: "",
+          testHostAddress: "",
         },
       ],
     }).remoteSites;

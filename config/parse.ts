@@ -14,6 +14,7 @@ import {
   DEFAULT_REMOTE_SITES,
   DEFAULT_ROUTE_PROPAGATION,
   DEFAULT_SCALEWAY_SITE,
+  PROVIDER_DEFAULT_ZONE,
   REMOTE_SITE_KEYS,
   SCALEWAY_SITE_KEYS,
   STACK_CONFIG_DEFAULTS,
@@ -44,7 +45,7 @@ export function parseStackConfig(raw: Record<string, unknown>, p: Phrasing = CON
 
   const tunnelCidr = r.string("tunnelCidr", get("tunnelCidr")) ?? d.tunnelCidr;
   const config: StackConfig = {
-    zone: r.string("zone", get("zone")) ?? d.zone,
+    zone: r.string("zone", get("zone")) ?? PROVIDER_DEFAULT_ZONE,
     adminCidrs: r.stringList("adminCidrs", get("adminCidrs"), "203.0.113.7/32") ?? [],
     sshPublicKeys: r.stringList("sshPublicKeys", get("sshPublicKeys"), "'ssh-ed25519 AAAA... you@laptop'", {
       checkText: false,
@@ -75,7 +76,7 @@ function parseScalewaySite(r: Reader, value: unknown): ScalewaySiteConfig {
   const obj = r.object(path, value);
   if (!obj) return { ...d };
   r.rejectUnknownKeys(path, obj, SCALEWAY_SITE_KEYS);
-  const privateNetworkId = r.optionalString(`${path}.privateNetworkId`, obj.privateNetworkId);
+  const privateNetworkId = r.shapeString(`${path}.privateNetworkId`, obj.privateNetworkId, JOIN_NETWORK);
   // Joining an existing network: its subnet is a fact the user states (planning needs it
   // before any provider call); the deploy checks it against the network itself.
   const subnet =
@@ -91,6 +92,11 @@ function parseScalewaySite(r: Reader, value: unknown): ScalewaySiteConfig {
   // subnet gives a valid site instead of two "outside the subnet" errors.
   const derived = subnet !== undefined && subnet !== d.subnet ? defaultHostsOf(subnet) : undefined;
   const testHost = r.boolean(`${path}.testHost`, obj.testHost) ?? privateNetworkId === undefined;
+  if (privateNetworkId !== undefined) {
+    r.statedOnExistingNetwork(`${path}.gatewayAddress`, obj.gatewayAddress, subnet, 10, "the gateway");
+    if (testHost)
+      r.statedOnExistingNetwork(`${path}.testHostAddress`, obj.testHostAddress, subnet, 11, "the test host");
+  }
   const testHostAddress =
     r.optionalString(`${path}.testHostAddress`, obj.testHostAddress) ??
     (testHost ? (derived?.testHost ?? d.testHostAddress) : undefined);
@@ -165,11 +171,13 @@ function parseRemoteSite(
   };
   // Optional fields stay absent rather than undefined-valued, so objects compare and print cleanly.
   const testHostAddress = r.optionalString(`${path}.testHostAddress`, obj.testHostAddress);
-  const privateNetworkId = r.optionalString(`${path}.privateNetworkId`, obj.privateNetworkId);
+  const privateNetworkId = r.shapeString(`${path}.privateNetworkId`, obj.privateNetworkId, JOIN_NETWORK);
   site.testHost =
     r.boolean(`${path}.testHost`, obj.testHost) ?? (kind === "simulated" && privateNetworkId === undefined);
   if (privateNetworkId !== undefined) site.privateNetworkId = privateNetworkId;
-  const publicIp = r.optionalString(`${path}.publicIp`, obj.publicIp);
+  if (privateNetworkId !== undefined && site.testHost)
+    r.statedOnExistingNetwork(`${path}.testHostAddress`, obj.testHostAddress, subnet, 11, "the test host");
+  const publicIp = r.shapeString(`${path}.publicIp`, obj.publicIp, FIXED_FAR_END);
   const lanRouter = r.optionalString(`${path}.lanRouter`, obj.lanRouter);
   if (testHostAddress !== undefined) site.testHostAddress = testHostAddress;
   if (publicIp !== undefined) site.publicIp = publicIp;
@@ -232,6 +240,15 @@ class Reader {
    * sshPublicKeys are exempt here; validation checks them with key-specific messages.
    */
   text(key: string, value: string, maxLength = MAX_STRING_LENGTH): void {
+    const placeholder = PLACEHOLDER.exec(value);
+    if (placeholder) {
+      this.issues.push({
+        key,
+        problem: `still holds the placeholder ${placeholder[0]} from an example.`,
+        fix: `put the real value in its place: ${this.p.run(key, "<value>")}`,
+      });
+      return;
+    }
     const problem = textProblem(value, maxLength);
     if (!problem) return;
     const firstLine = value.split(UNSAFE_CHARACTER)[0].trim().slice(0, maxLength);
@@ -246,6 +263,39 @@ class Reader {
   optionalString(key: string, value: unknown): string | undefined {
     const text = this.string(key, value);
     return text === undefined || text.trim() === "" ? undefined : text;
+  }
+
+  /**
+   * An optional string whose presence switches the deploy's shape (join a network instead of
+   * creating one; a fixed far end instead of a dynamic one). Empty is refused rather than read
+   * as unset: it is what `pulumi config set ... "$VAR"` stores when VAR is not set.
+   */
+  shapeString(key: string, value: unknown, shape: ShapeSwitch): string | undefined {
+    if (typeof value === "string" && value.trim() === "") {
+      this.issues.push({
+        key,
+        problem: `is empty (set from an unset shell variable?); left empty it would ${shape.whenEmpty}.`,
+        fix: `${this.p.run(key, shape.example)}, or ${this.p.remove(key)} if that is what you meant`,
+      });
+      return undefined;
+    }
+    return this.optionalString(key, value);
+  }
+
+  /**
+   * An address on a network the stack joins must be stated: the defaults (.2, .3) are where
+   * a network's first hosts usually sit, and Scaleway's IPAM cannot choose it instead, since
+   * the gateway's user-data (which finds its private NIC by this address), the test hosts'
+   * routes and the deploy checks are rendered before any server exists.
+   */
+  statedOnExistingNetwork(key: string, value: unknown, subnet: string | undefined, n: number, what: string): void {
+    if (value !== undefined && value !== null && value !== "") return;
+    const example = subnet && parseCidr(subnet).ok && addressCount(subnet) > n + 2 ? hostAddress(subnet, n) : undefined;
+    this.issues.push({
+      key,
+      problem: `is required when joining an existing private network (privateNetworkId): the default would be an address the network's own hosts may already hold, and Scaleway's IPAM cannot pick one for ${what} because its address is written into user-data before the server exists.`,
+      fix: `pick a free address of the network (\`scw ipam ip list private-network-id=<network id>\` lists the taken ones), e.g. ${this.p.run(key, example ?? "<free address>")} if that one is free`,
+    });
   }
 
   required(key: string, value: unknown, example: string, when = "for every remote site"): string | undefined {
@@ -355,6 +405,30 @@ class Reader {
     });
   }
 }
+
+/**
+ * The examples' placeholders (`<your public IPv4>/32`): no value of any key holds angle
+ * brackets, so a copied example that was not filled in is named as such.
+ */
+export const PLACEHOLDER = /<[^<>]*>/;
+
+/** A key whose presence switches the deploy's shape, for `Reader.shapeString`. */
+interface ShapeSwitch {
+  /** What the deploy does without the key, as a verb phrase after "would". */
+  whenEmpty: string;
+  example: string;
+}
+
+const JOIN_NETWORK: ShapeSwitch = {
+  whenEmpty: "create a new VPC and private network instead of joining yours",
+  example: "<the network's id, from the console or scw vpc private-network list>",
+};
+
+const FIXED_FAR_END: ShapeSwitch = {
+  whenEmpty:
+    "treat the far end as dynamic: the hub would stop dialing it and admit WireGuard for it from dynamicPeerCidrs instead of one address",
+  example: "<the far gateway's public IPv4>",
+};
 
 /** Longest string accepted for any key but sshPublicKeys (addresses, names, zones, images are far shorter). */
 export const MAX_STRING_LENGTH = 255;

@@ -1,7 +1,7 @@
 /** @tier unit */
 /**
  * The schema is the one definition of the config keys: parsing uses its defaults, and
- * Pulumi.yaml and the README restate it. These tests fail when either document drifts.
+ * Pulumi.yaml and docs/configuration.md restate it. These tests fail when either document drifts.
  */
 import { readFileSync } from "fs";
 import { join } from "path";
@@ -9,20 +9,27 @@ import { spawnSync } from "child_process";
 import { parse as parseYaml } from "yaml";
 import { parseStackConfig } from "./parse";
 import {
+  PROVIDER_DEFAULT_ZONE,
   REMOTE_SITE_FIELDS,
   SCALEWAY_SITE_FIELDS,
   STACK_CONFIG_DEFAULTS,
   STACK_CONFIG_SCHEMA,
   renderConfigReference,
 } from "./schema";
-import { README_MARKERS, pulumiYamlEntry, withConfigReference, withSchemaConfigBlock } from "./schemaDocs";
+import {
+  REFERENCE_DOC,
+  REFERENCE_MARKERS,
+  pulumiYamlEntry,
+  withConfigReference,
+  withSchemaConfigBlock,
+} from "./schemaDocs";
 import type { RemoteSiteConfig, ScalewaySiteConfig } from "./types";
 
 const root = join(__dirname, "..");
 const read = (file: string) => readFileSync(join(root, file), "utf8");
 /** Prettier as `npm run lint` runs it (its CLI: prettier 3's API needs ESM loading, which jest lacks). */
 const formatMarkdown = (text: string) =>
-  spawnSync(join(root, "node_modules", ".bin", "prettier"), ["--stdin-filepath", "README.md"], {
+  spawnSync(join(root, "node_modules", ".bin", "prettier"), ["--stdin-filepath", REFERENCE_DOC], {
     cwd: root,
     input: text,
     encoding: "utf8",
@@ -49,13 +56,13 @@ describe("Pulumi.yaml against the schema", () => {
   });
 });
 
-describe("README configuration reference against the schema", () => {
+describe("the configuration reference (docs/configuration.md) against the schema", () => {
   it("is the generated table, byte for byte after formatting", () => {
-    const readme = read("README.md");
-    expect(readme).toContain(README_MARKERS.start);
-    expect(formatMarkdown(withConfigReference(readme))).toBe(readme);
-    const drifted = readme.replace("| `listenPort`", "| `listenPorts`");
-    expect(drifted).not.toBe(readme);
+    const reference = read(REFERENCE_DOC);
+    expect(reference).toContain(REFERENCE_MARKERS.start);
+    expect(formatMarkdown(withConfigReference(reference))).toBe(reference);
+    const drifted = reference.replace("| `listenPort`", "| `listenPorts`");
+    expect(drifted).not.toBe(reference);
     expect(formatMarkdown(withConfigReference(drifted))).not.toBe(drifted);
   });
 
@@ -71,8 +78,8 @@ describe("parsing takes its defaults from the schema", () => {
   const parsed = parseStackConfig({ adminCidrs: ["203.0.113.7/32"] });
 
   it("every top-level default is what the parser applies", () => {
+    expect(parsed.zone).toBe(PROVIDER_DEFAULT_ZONE);
     const applied: Record<string, unknown> = {
-      zone: parsed.zone,
       sshPublicKeys: parsed.sshPublicKeys,
       instanceType: parsed.instanceType,
       image: parsed.image,

@@ -1,15 +1,15 @@
 /**
  * The stack's configuration schema, defined once: every key, its type, its default and what
  * it means. Parsing (parse.ts) takes its defaults from here; `Pulumi.yaml`'s `config:` block
- * and the README's configuration reference are checked against it by config/schema.test.ts
- * (`npm run docs:config` rewrites the README table from it).
+ * and the configuration reference are checked against it by config/schema.test.ts
+ * (`npm run docs:config` rewrites docs/configuration.md's tables from it).
  *
  * Pulumi's project schema has no object type, so the two structured keys (`scalewaySite`,
  * `remoteSites`) appear here with their fields but not in `Pulumi.yaml`.
  */
 import type { RemoteSiteConfig, RemoteSiteKind, RoutePropagation, ScalewaySiteConfig } from "./types";
 
-/** Type names as the README shows them; `pulumiType` is the `Pulumi.yaml` spelling where one exists. */
+/** Type names as docs/configuration.md shows them; `pulumiType` is the `Pulumi.yaml` spelling where one exists. */
 export type SchemaType = "string" | "boolean" | "integer" | "CIDR" | "string[]" | "object" | "object[]";
 
 export interface KeySchema {
@@ -18,7 +18,7 @@ export interface KeySchema {
   /** Absent: required (see `required`) or unset by default. */
   default?: string | number | boolean | readonly string[];
   required?: boolean;
-  /** README text for the default when it is not a plain value. */
+  /** The reference's text for the default when it is not a plain value. */
   defaultText?: string;
   description: string;
 }
@@ -219,12 +219,21 @@ export const REMOTE_SITE_FIELDS: readonly (KeySchema & { key: keyof RemoteSiteCo
 // ---------------------------------------------------------------------------------------
 // Top-level keys, in the `scaleway-wireguard-s2s` namespace.
 
+/**
+ * The zone the Scaleway provider uses when nothing names one (terraform-provider-scaleway
+ * internal/meta/meta.go: `LoadProfile` starts from fr-par-1 / fr-par). Not a `default` of the
+ * `zone` key: Pulumi would write that into every stack's config, and the provider's own
+ * setting could then never apply (config/zone.ts).
+ */
+export const PROVIDER_DEFAULT_ZONE = "fr-par-1";
+
 export const STACK_CONFIG_SCHEMA = [
   {
     key: "zone",
     type: "string",
-    default: "fr-par-1",
-    description: "Scaleway zone of every instance; the region is derived from it.",
+    defaultText: "the provider's: `scaleway:zone`, else `SCW_DEFAULT_ZONE`, else `fr-par-1`",
+    description:
+      "Scaleway zone of every instance; the region is derived from it. Set `scaleway:zone` instead: this key only overrides it, and must agree with it.",
   },
   {
     key: "adminCidrs",
@@ -318,7 +327,7 @@ export const STACK_CONFIG_DEFAULTS: Readonly<Defaults> = Object.freeze(
   ) as unknown as Defaults,
 );
 
-/** The README's text for a key's default. */
+/** The reference's text for a key's default. */
 export function defaultText(spec: KeySchema): string {
   if (spec.defaultText !== undefined) return spec.defaultText;
   if (spec.default === undefined) return spec.required ? "**required**" : "unset";
@@ -331,7 +340,7 @@ function table(rows: readonly KeySchema[], keyOf: (k: KeySchema) => string): str
   return lines.join("\n");
 }
 
-/** The README's configuration reference (between its `config-reference` markers), before prettier. */
+/** The configuration reference (between the `config-reference` markers of docs/configuration.md), before prettier. */
 export function renderConfigReference(): string {
   return [
     table(STACK_CONFIG_SCHEMA, (k) => `\`${k.key}\``),

@@ -1,13 +1,16 @@
 /**
  * The two documents that restate the config schema, derived from config/schema.ts: the
  * `config:` block of `Pulumi.yaml` (typed scalars; Pulumi's project schema has no object
- * type) and the README's configuration reference. `npm run docs:config` writes both;
+ * type) and the configuration reference, docs/configuration.md. `npm run docs:config` writes both;
  * config/schema.test.ts fails when either drifts from the schema.
  */
 import { Document, parseDocument } from "yaml";
 import { STACK_CONFIG_SCHEMA, renderConfigReference, type KeySchema } from "./schema";
 
-export const README_MARKERS = {
+/** The document that holds the reference, from the repository root. */
+export const REFERENCE_DOC = "docs/configuration.md";
+
+export const REFERENCE_MARKERS = {
   start: "<!-- config-reference:start (generated from config/schema.ts by `npm run docs:config`) -->",
   end: "<!-- config-reference:end -->",
 } as const;
@@ -44,10 +47,10 @@ export function withSchemaConfigBlock(pulumiYaml: string): string {
   return doc.toString({ lineWidth: 0 });
 }
 
-/** README text with the generated reference between the markers (unformatted; prettier formats tables). */
-export function withConfigReference(readme: string): string {
-  const start = readme.indexOf(README_MARKERS.start);
-  const end = readme.indexOf(README_MARKERS.end);
-  if (start < 0 || end < start) throw new Error(`README.md lacks the config-reference markers`);
-  return `${readme.slice(0, start + README_MARKERS.start.length)}\n\n${renderConfigReference()}\n\n${readme.slice(end)}`;
+/** The reference document with the generated tables between the markers (unformatted; prettier formats tables). */
+export function withConfigReference(doc: string): string {
+  const start = doc.indexOf(REFERENCE_MARKERS.start);
+  const end = doc.indexOf(REFERENCE_MARKERS.end);
+  if (start < 0 || end < start) throw new Error(`${REFERENCE_DOC} lacks the config-reference markers`);
+  return `${doc.slice(0, start + REFERENCE_MARKERS.start.length)}\n\n${renderConfigReference()}\n\n${doc.slice(end)}`;
 }

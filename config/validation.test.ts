@@ -429,7 +429,7 @@ const BAD_INPUTS: [string, Mutation, string, string][] = [
     "existing network in another region than the zone",
     (c: StackConfig) => (c.scalewaySite.privateNetworkId = "nl-ams/11111111-2222-3333-4444-555555555555"),
     "scalewaySite.privateNetworkId",
-    "pulumi config set zone nl-ams-1",
+    "pulumi config set scaleway:zone nl-ams-1",
   ],
   [
     "existing network on an external site",
@@ -632,13 +632,17 @@ describe("joining an existing private network", () => {
     expect(validateStackConfig({ ...cfg, scalewaySite: created }).map((i) => i.key)).toEqual(["scalewaySite.subnet"]);
   });
 
-  it("requires the subnet to be stated, and defaults to no test host", () => {
+  it("requires the subnet and the gateway's address to be stated, and defaults to no test host", () => {
     const attach = { privateNetworkId: "11111111-2222-3333-4444-555555555555" };
     expect(() => loadStackConfig({ ...ADMIN, scalewaySite: attach })).toThrow(
       /scalewaySite\.subnet: is required when joining an existing private network/,
     );
-    const hub = loadStackConfig({ ...ADMIN, scalewaySite: { ...attach, subnet: "172.20.16.0/22" } }).scalewaySite;
-    expect([hub.testHost, hub.testHostAddress, hub.gatewayAddress]).toEqual([false, undefined, "172.20.16.2"]);
+    expect(() => loadStackConfig({ ...ADMIN, scalewaySite: { ...attach, subnet: "172.20.16.0/22" } })).toThrow(
+      /scalewaySite\.gatewayAddress: is required when joining an existing private network/,
+    );
+    const joined = { ...attach, subnet: "172.20.16.0/22", gatewayAddress: "172.20.16.10" };
+    const hub = loadStackConfig({ ...ADMIN, scalewaySite: joined }).scalewaySite;
+    expect([hub.testHost, hub.testHostAddress, hub.gatewayAddress]).toEqual([false, undefined, "172.20.16.10"]);
   });
 });
 

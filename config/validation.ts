@@ -24,7 +24,12 @@ import { checkDhcpLan, checkExternalSite } from "./rules/externalSite";
 import { issue } from "./rules/issues";
 import { checkSite } from "./rules/site";
 import { siteViews } from "./rules/siteView";
-import { checkDynamicPeers, checkListenPortServices, checkTunnelSettings } from "./rules/tunnel";
+import {
+  checkDynamicPeers,
+  checkListenPortServices,
+  checkPublicIpsDistinct,
+  checkTunnelSettings,
+} from "./rules/tunnel";
 import { type StackConfig } from "./types";
 export { keyGenerationIssues } from "./rules/site";
 
@@ -71,6 +76,7 @@ export function validateStackConfig(cfg: StackConfig, p: Phrasing = CONFIG_PHRAS
     ...checkTunnelSettings(cfg, p),
     ...checkListenPortServices(cfg, p),
     ...checkDynamicPeers(cfg, p),
+    ...checkPublicIpsDistinct(cfg, p),
     ...(cfg.remoteSites.length === 0
       ? [
           issue(

@@ -46,10 +46,47 @@ export function pingTests(plan: TopologyPlan, publicIps: Record<string, string>)
   );
 }
 
-/** What the user does next for one external site (the `externalSites` stack output). */
+/** One site's addresses on its own network (the `privateAddresses` output). */
+export interface SiteAddresses {
+  /** The site's LAN or private network. */
+  subnet: string;
+  /** The gateway's address on it. */
+  gateway: string;
+  /** The host the ping test reaches there, if any. */
+  testHost?: string;
+}
+
+export function siteAddresses(plan: TopologyPlan): Record<string, SiteAddresses> {
+  return Object.fromEntries(
+    plan.sites.map((s) => [
+      s.name,
+      {
+        subnet: s.subnet,
+        gateway: s.gatewayAddress,
+        ...(s.testHostAddress !== undefined ? { testHost: s.testHostAddress } : {}),
+      },
+    ]),
+  );
+}
+
+/**
+ * Where an external site stands in the two-step deploy. A const object, not a bare union:
+ * the component's outputs carry it, and Pulumi's schema inference takes only this enum shape.
+ */
+export const ExternalSiteStatus = {
+  /** bundleInstalled is not set yet: `pulumi up` does not check this peer. */
+  Pending: "pending",
+  /** The bundle is installed and `pulumi up` checked the tunnel to it. */
+  Checked: "checked",
+  /** The bundle is installed, but verify is off. */
+  Unchecked: "unchecked",
+} as const;
+export type ExternalSiteStatus = (typeof ExternalSiteStatus)[keyof typeof ExternalSiteStatus];
+
+/** What the user does next for one external site (the `externalSites` output). */
 export interface ExternalSiteStep {
   /** `pending` until the user sets bundleInstalled; then `checked` (verify on) or `unchecked`. */
-  status: "pending" | "checked" | "unchecked";
+  status: ExternalSiteStatus;
   /** What `pulumi up` did and did not check for this peer. */
   summary: string;
   /** What to hand to whom. */

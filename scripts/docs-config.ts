@@ -1,20 +1,19 @@
 /**
- * `npm run docs:config`: rewrite Pulumi.yaml's `config:` block and the README's configuration
- * reference from config/schema.ts, the one place keys, defaults and descriptions are defined.
+ * `npm run docs:config`: rewrite Pulumi.yaml's `config:` block and the configuration reference
+ * (docs/configuration.md) from config/schema.ts, the one place keys, defaults and descriptions are defined.
  */
 import { readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { spawnSync } from "child_process";
-import { withConfigReference, withSchemaConfigBlock } from "../config/schemaDocs";
+import { REFERENCE_DOC, withConfigReference, withSchemaConfigBlock } from "../config/schemaDocs";
 
 function main(): void {
   const root = join(__dirname, "..");
   const pulumiYaml = join(root, "Pulumi.yaml");
   writeFileSync(pulumiYaml, withSchemaConfigBlock(readFileSync(pulumiYaml, "utf8")));
-  const readme = join(root, "README.md");
-  const text = withConfigReference(readFileSync(readme, "utf8"));
-  writeFileSync(readme, text);
-  const r = spawnSync(join(root, "node_modules", ".bin", "prettier"), ["--write", "README.md"], {
+  const reference = join(root, REFERENCE_DOC);
+  writeFileSync(reference, withConfigReference(readFileSync(reference, "utf8")));
+  const r = spawnSync(join(root, "node_modules", ".bin", "prettier"), ["--write", REFERENCE_DOC], {
     cwd: root,
     stdio: "inherit",
   });

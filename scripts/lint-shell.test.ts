@@ -78,6 +78,26 @@ describe("scripts/lint-shell.js", () => {
     expect(r.out).toMatch(/shellcheck is not installed.*apt-get install shellcheck/);
   });
 
+  it("checks the sh blocks of README.md and docs/*.md as one script per document, at the document's line numbers", () => {
+    const readme = '# Title\n\nText.\n\n```sh\nSTACK=dev\n```\n\n```text\ncd $1\n```\n\n```sh\necho "$STACK"\n```\n';
+    const clean = tempRepo({ "README.md": readme, "lab/NOTES.md": "```sh\ncd $1\n```\n" });
+    dirs.push(clean);
+    const ok = lint(clean);
+    expect(ok.status).toBe(0);
+    expect(ok.out).toContain("shell blocks clean in README.md");
+
+    // SC2086 (unquoted expansion) on line 8 of docs/deploy.md.
+    const dirty = tempRepo({
+      "README.md": readme,
+      "docs/deploy.md": "# Deploy\n\n```sh\necho start\n```\n\n```bash\nrm -rf $HOME/tmp\n```\n",
+    });
+    dirs.push(dirty);
+    const r = lint(dirty);
+    expect(r.status).toBe(1);
+    expect(r.out).toMatch(/In docs\/deploy\.md line 8:[\s\S]*SC2086/);
+    expect(r.out).toContain("shell blocks of README.md, docs/deploy.md");
+  });
+
   it("refuses to run outside a git repository", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lint-shell-nogit-"));
     dirs.push(dir);

@@ -40,7 +40,15 @@ export interface ProgramRunOptions {
   existingNetworks?: Record<string, { subnet: string; vpcId: string; region?: string }>;
   /** VPCs whose routing is off (getVpc reports enableRouting false); every other VPC routes. */
   vpcsWithoutRouting?: string[];
+  /**
+   * The Scaleway provider's environment variables as the program sees them; the ones not
+   * given are unset for the run, so a deployer's own shell never changes a test's outcome.
+   */
+  env?: Partial<Record<(typeof PROVIDER_ENV)[number], string>>;
 }
+
+/** The environment variables the program reads (index.ts, as the Scaleway provider does). */
+export const PROVIDER_ENV = ["SCW_DEFAULT_ZONE", "SCW_DEFAULT_REGION"] as const;
 
 export interface DeclaredResource {
   type: string;
@@ -220,11 +228,32 @@ async function resolveOutput(v: unknown): Promise<{ value: any; secret: boolean 
   return { value: v, secret: false };
 }
 
-/** Pulumi passes every config value as a string; objects and lists as JSON. */
+/**
+ * Pulumi passes every config value as a string; objects and lists as JSON. Keys are the
+ * project's unless namespaced (`scaleway:zone`), as in a stack file.
+ */
 export function toPulumiConfig(config: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
+    Object.entries(config).map(([k, v]) => [
+      k.includes(":") ? k : `${PROJECT}:${k}`,
+      typeof v === "string" ? v : JSON.stringify(v),
+    ]),
   );
+}
+
+/** Sets the provider's environment for one run; returns what restores the caller's. */
+function withProviderEnv(env: ProgramRunOptions["env"] = {}): () => void {
+  const saved = PROVIDER_ENV.map((name) => [name, process.env[name]] as const);
+  for (const name of PROVIDER_ENV) {
+    if (env[name] === undefined) delete process.env[name];
+    else process.env[name] = env[name];
+  }
+  return () => {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
 }
 
 /**
@@ -293,12 +322,15 @@ export async function runProgram(opts: ProgramRunOptions): Promise<ProgramRun> {
   // a function, so each run calls it again rather than reloading modules.
   const resources = await startMockRun(opts);
   let mod: Record<string, any>;
+  const restoreEnv = withProviderEnv(opts.env);
   try {
     mod = await program();
   } catch (err) {
     // Callers (tests) check that a bad config declared nothing at all.
     if (err && typeof err === "object") (err as any).declaredResources = [...resources];
     throw err;
+  } finally {
+    restoreEnv();
   }
   const outputs: Record<string, any> = {};
   const secretOutputs: string[] = [];
@@ -309,6 +341,7 @@ export async function runProgram(opts: ProgramRunOptions): Promise<ProgramRun> {
   }
   await (pulumi.runtime as any).waitForRPCs?.();
 
+  // The project's keys only: the zone the resources went to is in their inputs (config/zone.ts).
   const config: StackConfig = loadStackConfig(opts.config);
   const ofType = (type: string) => resources.filter((r) => r.type === type);
   return {

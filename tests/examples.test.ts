@@ -1,6 +1,6 @@
 /** @tier unit */
 /**
- * The examples in examples/ (and in the README) against the schema the package publishes:
+ * The examples in examples/ (and in docs/component.md) against the schema the package publishes:
  * every property they set exists, has the right type or enum value, and every required one
  * is there; every output they read exists. The YAML program is parsed as YAML; the Python
  * program with a small, honest reader of keyword arguments (no Python runtime here, and no
@@ -353,11 +353,11 @@ describe("examples against the published schema", () => {
     ]);
   });
 
-  test("the README shows both examples verbatim, with the pulumi package add line", () => {
-    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+  test("docs/component.md shows both examples verbatim, with the pulumi package add line", () => {
+    const doc = fs.readFileSync(path.join(ROOT, "docs/component.md"), "utf8");
     for (const file of [YAML_EXAMPLE, PYTHON_EXAMPLE]) {
-      expect([file, readme.includes(fs.readFileSync(file, "utf8").trim())]).toEqual([file, true]);
+      expect([file, doc.includes(fs.readFileSync(file, "utf8").trim())]).toEqual([file, true]);
     }
-    expect(readme).toMatch(/^pulumi package add https:\/\/github\.com\/\S+\/scaleway-wireguard-s2s@v\d/m);
+    expect(doc).toMatch(/^pulumi package add https:\/\/github\.com\/\S+\/scaleway-wireguard-s2s@v\d/m);
   });
 });

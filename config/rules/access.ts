@@ -5,7 +5,12 @@ import { type ConfigIssue, type Phrasing } from "../errors";
 import { textProblem } from "../parse";
 import { issue, show } from "./issues";
 
-const ZONE = /^[a-z]{2}-[a-z]{3}-[1-9]$/;
+export const ZONE = /^[a-z]{2}-[a-z]{3}-[1-9]$/;
+
+/** Region from zone: fr-par-1 -> fr-par. */
+export function regionOfZone(zone: string): string {
+  return zone.replace(/-[0-9]+$/, "");
+}
 
 export function checkZone(zone: string, p: Phrasing): ConfigIssue[] {
   if (ZONE.test(zone)) return [];

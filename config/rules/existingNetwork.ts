@@ -1,5 +1,6 @@
 /** Rules for sites that join an existing Scaleway private network instead of creating one. */
 import { type ConfigIssue, type Phrasing } from "../errors";
+import { regionOfZone } from "./access";
 import { issue, show } from "./issues";
 import { SiteView } from "./siteView";
 
@@ -30,13 +31,13 @@ export function checkExistingNetwork(site: SiteView, zone: string, p: Phrasing):
         fix,
       ),
     ];
-  const region = zone.replace(/-[0-9]+$/, "");
+  const region = regionOfZone(zone);
   if (m[1] !== undefined && m[1] !== region) {
     return [
       issue(
         key,
         `is in region ${m[1]}, but zone ${zone} puts the gateway in region ${region}; an instance can only join a private network of its own region.`,
-        `use a network of ${region}, or ${p.set("zone", `${m[1]}-1`)}`,
+        `use a network of ${region}, or move the stack to the network's region: ${p.setZone(`${m[1]}-1`)}`,
       ),
     ];
   }

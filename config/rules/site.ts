@@ -34,7 +34,26 @@ export function checkSite(site: SiteView, p: Phrasing): ConfigIssue[] {
   issues.push(...checkHostAddress(site, "gatewayAddress", site.gatewayAddress, subnet, range, suggest(2), p));
   if (site.testHostAddress !== undefined) {
     const suggestion = suggest(2) === site.gatewayAddress ? suggest(3) : suggest(2);
-    const hostIssues = checkHostAddress(site, "testHostAddress", site.testHostAddress, subnet, range, suggestion, p);
+    const key = `${site.path}.testHostAddress`;
+    // On a joined network without a test host the address names one of the network's own
+    // hosts to ping, so the likely fix is removing one carried over from another stack file.
+    const pingsExistingHost = site.privateNetworkId !== undefined && !site.testHost;
+    const hostIssues = checkHostAddress(
+      site,
+      "testHostAddress",
+      site.testHostAddress,
+      subnet,
+      range,
+      suggestion,
+      p,
+    ).map((found) =>
+      pingsExistingHost
+        ? {
+            ...found,
+            fix: `${p.removeIt(key)}: no test host is built on a network the stack joins, and this key only names an existing host of it for the deploy to ping; or name one: ${p.set(key, "<an existing host's address>")}`,
+          }
+        : found,
+    );
     issues.push(...hostIssues);
     if (hostIssues.length === 0 && site.testHostAddress === site.gatewayAddress) {
       issues.push(

@@ -1,8 +1,11 @@
 /** Rules about the tunnel settings and the gateway services its port must not collide with, and who may reach it. */
-import { isPrivateCidr, isSubnetOf, parseCidr } from "../../addressing/ipv4";
+import { isPrivateCidr, isSubnetOf, parseCidr, parseIpv4 } from "../../addressing/ipv4";
 import { type ConfigIssue, type Phrasing } from "../errors";
+import { STACK_CONFIG_DEFAULTS } from "../schema";
 import { type StackConfig } from "../types";
+import { NOT_INTERNET } from "./access";
 import { cidrIssue, isIntegerIn, issue } from "./issues";
+import { siteViews, validSubnet } from "./siteView";
 
 /**
  * UDP ports already taken on a gateway: 53 (systemd-resolved's stub on 127.0.0.53, and any
@@ -56,10 +59,66 @@ export function checkDynamicPeers(cfg: StackConfig, p: Phrasing): ConfigIssue[] 
       ),
     );
   }
+  const isDefault = JSON.stringify(cfg.dynamicPeerCidrs) === JSON.stringify(STACK_CONFIG_DEFAULTS.dynamicPeerCidrs);
+  if (dynamic.length === 0 && !isDefault) {
+    issues.push(
+      issue(
+        "dynamicPeerCidrs",
+        "is set, but every remote site has a known address (Scaleway-built, or external with publicIp); it only admits far ends without publicIp, so here it admits no one.",
+        `${p.removeIt("dynamicPeerCidrs")}, or leave it for when a site without publicIp is added`,
+      ),
+    );
+  }
+  const lans = siteViews(cfg).filter((site) => validSubnet(site) !== undefined);
   cfg.dynamicPeerCidrs.forEach((cidr, i) => {
     const key = `dynamicPeerCidrs[${i}]`;
     const parsed = parseCidr(cidr);
-    if (!parsed.ok) issues.push(cidrIssue(key, cidr, parsed, "0.0.0.0/0", p));
+    if (!parsed.ok) return void issues.push(cidrIssue(key, cidr, parsed, "0.0.0.0/0", p));
+    // A far end's packets reach the hub's public address from the internet, never from these.
+    const fix = `use the range your far ends' ISP gives them, as seen on the internet, or ${p.set(key, "0.0.0.0/0")} (WireGuard answers nothing unauthenticated)`;
+    const special = NOT_INTERNET.find((block) => isSubnetOf(cidr, block.cidr));
+    const lan = lans.find((site) => isSubnetOf(cidr, site.subnet));
+    if (special) {
+      issues.push(
+        issue(
+          key,
+          `${cidr} lies in ${special.cidr} (${special.what}); the hub's security group sees a far end by its public address, so no far end can ever come from there (behind NAT, it is the NAT's public address).`,
+          fix,
+        ),
+      );
+    } else if (lan) {
+      issues.push(
+        issue(
+          key,
+          `${cidr} lies in ${lan.path}.subnet (${lan.subnet}), a site's own LAN; a far end reaches the hub from its public address, not from a LAN behind a tunnel.`,
+          fix,
+        ),
+      );
+    }
+  });
+  return issues;
+}
+
+/**
+ * Two far ends at one fixed public address: the hub dials each at that address and admits
+ * WireGuard from it, so one of them would never be reached. Two gateways behind one NAT are
+ * dynamic far ends (no publicIp), which the hub tells apart by their NAT ports.
+ */
+export function checkPublicIpsDistinct(cfg: StackConfig, p: Phrasing): ConfigIssue[] {
+  const seen = new Map<string, string>();
+  const issues: ConfigIssue[] = [];
+  cfg.remoteSites.forEach((site, i) => {
+    if (site.kind !== "external" || site.publicIp === undefined || !parseIpv4(site.publicIp).ok) return;
+    const key = `remoteSites[${i}].publicIp`;
+    const earlier = seen.get(site.publicIp);
+    if (earlier === undefined) return void seen.set(site.publicIp, key);
+    issues.push(
+      issue(
+        key,
+        `is ${site.publicIp}, already ${earlier}; the hub dials each far end at its publicIp and admits WireGuard only from there, so one of the two sites would never be reached.`,
+        `correct the address, or, if both gateways sit behind one NAT, ${p.remove(key)} and ${p.remove(earlier)} (each then dials the hub, which tells them apart by their NAT ports)`,
+      ),
+    );
   });
   return issues;
 }

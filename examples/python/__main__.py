@@ -17,6 +17,7 @@ vpn = wg_s2s.SiteToSiteVpn(
     scaleway_site=wg_s2s.HubSiteArgs(
         private_network_id=config.require("privateNetworkId"),
         subnet=config.require("networkSubnet"),
+        gateway_address=config.require("hubGatewayAddress"),
         test_host=False,
     ),
     remote_sites=[
@@ -35,3 +36,6 @@ vpn = wg_s2s.SiteToSiteVpn(
 pulumi.export("hubPublicIp", vpn.gateway_public_ips["scaleway"])
 # Secret: hand it to the office's operator (`pulumi stack output --show-secrets officeBundle`).
 pulumi.export("officeBundle", vpn.external_site_bundles["office"])
+# Pending until the office's operator has installed the bundle; then what `pulumi up` checked.
+pulumi.export("officeNextStep", vpn.external_sites["office"])
+pulumi.export("verification", vpn.verification)
