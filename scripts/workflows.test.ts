@@ -180,6 +180,9 @@ describe("preview.yml", () => {
       const r = spawnSync("bash", ["-euo", "pipefail", "-c", script], {
         cwd: dir,
         encoding: "utf8",
+        // No inherited stdin: bash sources /etc/bash.bashrc when stdin is a socket (as it is
+        // under some test harnesses), and Debian's reads an unset PS1 under `set -u`.
+        stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, PULUMI_STACK: "dev", RUNNER_TEMP: dir, NODE_PATH: path.join(ROOT, "node_modules") },
       });
       expect(r.stderr).toBe("");
