@@ -707,7 +707,7 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     const putBack = await branchH.readFile("/etc/wireguard/wg0.conf");
     checks.push(
       check(
-        "uninstall puts back a file install found in its way (an earlier hand-made wg0.conf)",
+        "a file install found in its way (an earlier hand-made wg0.conf) is put back by uninstall",
         "fault",
         "pass",
         putBack === handMade,
