@@ -275,6 +275,10 @@ if (!pf.ok) {
       expect(outcome("branch, now a ufw host, reinstalled in the wg-quick form")).toEqual(["passed"]);
       expect(outcome("ufw host with the rule back -> TCP")).toEqual(["passed"]);
       expect(outcome("a file install found in its way")).toEqual(["passed"]);
+      // The ufw host did not forward before: uninstall switched forwarding off again.
+      expect(r.checks.find((c) => c.name.startsWith("uninstall branch with ufw"))?.detail).toContain(
+        "ip_forward 0 -> 0",
+      );
       // Negative controls: spoke-to-spoke, Docker without the DOCKER-USER accepts, the
       // previous all-forwarding policy on a router, a firewall reload without the guard,
       // ufw without the route rule.

@@ -77,8 +77,8 @@ export async function makeDockerHost(h: LabHost, hostNs: string, prefix: string)
 }
 
 /**
- * The Docker host becomes a plain Debian box whose firewall is ufw (default: forwarded
- * traffic dropped, incoming denied): Docker's ruleset, bridge and unit go, ufw is enabled.
+ * The Docker host becomes a plain Debian box that does not forward, whose firewall is ufw
+ * (forwarded traffic dropped, incoming denied): Docker's ruleset, bridge and unit go.
  */
 export async function makeUfwHost(h: LabHost, hostNs: string, dockerCtrNs: string): Promise<void> {
   await h.execOk(["iptables-restore"], {
@@ -88,6 +88,8 @@ export async function makeUfwHost(h: LabHost, hostNs: string, dockerCtrNs: strin
   await h.execOk(["rm", "-f", "/etc/systemd/system/docker.service"]);
   await ipIn(hostNs, ["link", "delete", DOCKER_BRIDGE.name]);
   await ipIn(dockerCtrNs, ["link", "delete", "eth0"]);
+  // Not a router: install switches forwarding on, uninstall must switch it off again.
+  await h.execOk(["sysctl", "-q", "-w", "net.ipv4.ip_forward=0"]);
   await h.execOk(["ufw", "--force", "enable"], { timeoutMs: 30_000 });
   // Its admin's own rule, as on every ufw host, and the state it has after its next boot:
   // ufw's live update of a rule leaves its IPv6 rate-limit chains emptier than a reload of
