@@ -36,8 +36,6 @@ export const FAR_END_PATHS = {
   wgQuickDropIn: `/etc/systemd/system/wg-quick@${WG_INTERFACE}.service.d/wg-s2s.conf`,
 } as const;
 
-export const GUARD_UNIT = "wg-s2s-guard.service";
-
 /** What install.sh recorded (the form, the host's settings before it); uninstall reads it back. */
 export const FAR_END_STATE_DIR = "/var/lib/wg-s2s";
 
@@ -49,8 +47,7 @@ export const EXECUTABLE_FILES: ReadonlySet<string> = new Set([
 ]);
 
 /** The forms a far end's tunnel can take; install.sh --form picks one. */
-export const FAR_END_FORMS = ["wg-quick", "networkd", "netplan"] as const;
-export type FarEndForm = (typeof FAR_END_FORMS)[number];
+export type FarEndForm = "wg-quick" | "networkd" | "netplan";
 
 /** One line of the installer's manifest: what goes where, for which form or scope, in what role. */
 export interface ManifestEntry {
