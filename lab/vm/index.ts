@@ -16,10 +16,10 @@ import * as path from "node:path";
 import { runOk } from "../proc";
 import { standInsFor } from "../standins/list";
 import type { LabNode } from "../topology";
-import { startVms, waitForCloudInit, cloudInitChecks } from "./boot";
+import { cloudInitChecks, defaultHostStart, ensureSavedStates, startVms, waitForCloudInit } from "./boot";
 import type { SshTarget } from "./guest";
-import { ensureImage, type VmImage } from "./image";
-import { createNetwork, plannedNetwork, privateAddress, vmHosts } from "./network";
+import { DEFAULT_CACHE_ROOT, ensureImage, type VmImage } from "./image";
+import { createNetwork, plannedNetwork, privateAddress, siteOf, vmHosts } from "./network";
 import { probeKvm } from "./qemu";
 import { DEFAULT_TIMEOUTS, type VmLabOptions, type VmLabResult } from "./result";
 import { cleanup, recordOwner, sweepLeftovers, vmLabPrerequisites, type RunContext } from "./runState";
@@ -54,6 +54,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     accel: "tcg",
     accelReason: "",
     image: { key: "", dir: "", built: false, buildSeconds: 0, packages: 0 },
+    savedStates: {},
     hosts: [],
     checks: [],
     measurements: {
@@ -154,19 +155,38 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       `network: namespace ${ctx.network.switchNs} (bridges, ${ctx.network.taps.length} taps), stand-ins ${[...ctx.network.vpcNs.values()].join(", ")}`,
     );
 
-    const t0 = Date.now();
-    await startVms(
-      ctx,
-      { hosts, userData, labKeys, image, accel: result.accel, switchNs: ctx.network.switchNs, repoRoot: REPO_ROOT },
-      result.hosts,
-    );
-
-    const target = (host: LabNode): SshTarget => ({
+    const sshTarget = (host: LabNode, key: string): SshTarget => ({
       netns: ctx.network!.vpcNs.get(host.site)!,
       address: privateAddress(host),
-      keyFile,
+      keyFile: key,
     });
+    const target = (host: LabNode): SshTarget => sshTarget(host, keyFile);
     const hubSite = topology.sites[0].name;
+    const hostStart = options.hostStart ?? defaultHostStart;
+    const bootSpec = {
+      hosts,
+      userData,
+      labKeys,
+      image,
+      accel: result.accel,
+      switchNs: ctx.network.switchNs,
+      repoRoot: REPO_ROOT,
+      sshTarget,
+    };
+    const savedStates = await ensureSavedStates(
+      ctx,
+      bootSpec,
+      hosts.filter((h) => hostStart(h, hubSite) === "saved-state"),
+      (h) => siteOf(topology, h),
+      options.cacheRoot ?? DEFAULT_CACHE_ROOT,
+      timeouts.cloudInitMs,
+    );
+    for (const [host, s] of savedStates)
+      result.savedStates[host] = { key: s.key, built: s.built, buildSeconds: s.buildSeconds };
+
+    const t0 = Date.now();
+    const startFailures = await startVms(ctx, { ...bootSpec, savedStates }, result.hosts);
+
     const testHosts = hosts.filter((h) => h.role === "test-host");
     const hubTest = testHosts.find((h) => h.site === hubSite);
     const hubGateway = hosts.find((h) => h.site === hubSite && h.role === "gateway");
@@ -191,7 +211,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
 
     // Boot to tunnel: polled while the VMs boot, from the first moment SSH answers.
     const tunnelWatch = watchTunnel(scenario, t0);
-    await waitForCloudInit(ctx, hosts, result.hosts, timeouts.cloudInitMs);
+    await waitForCloudInit(ctx, hosts, result.hosts, timeouts.cloudInitMs, startFailures);
     await cloudInitChecks(hosts, result.hosts, target, check);
     tunnelUpCheck(scenario, await tunnelWatch);
 
