@@ -186,6 +186,19 @@ describeVm("VM lab (npm run lab -- --vm)", () => {
     for (const f of filesUnder(result!.runDir)) {
       expect(fs.readFileSync(f, "utf8")).not.toMatch(/PrivateKey\s*=\s*[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/);
     }
+    // No process of the run is left: qemu, dnsmasq, the shared SSH connections.
+    const processes = fs
+      .readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .map((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ");
+        } catch {
+          return "";
+        }
+      })
+      .filter((cmd) => cmd.includes(result!.runDir));
+    expect(processes).toEqual([]);
     expect(result!.ok).toBe(true);
   });
 });

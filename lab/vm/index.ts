@@ -12,6 +12,7 @@
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { runOk } from "../proc";
 import { standInsFor } from "../standins/list";
@@ -36,6 +37,18 @@ export * from "./result";
 export { NETNS_PATTERN, VM_LAB_TOOLS, sweepLeftovers, vmLabPrerequisites } from "./runState";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+
+/**
+ * Where the run's SSH control sockets go: its own directory when the socket paths fit the
+ * 108 bytes a unix socket name may have (ssh adds a 17-character suffix while it sets one
+ * up), a private directory under the system's temp directory otherwise.
+ */
+function sshControlDir(runDir: string): string {
+  const inRun = path.join(runDir, "ssh");
+  const dir = inRun.length + 1 + 16 + 17 < 100 ? inRun : fs.mkdtempSync(path.join(os.tmpdir(), "wgvm-ssh-"));
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
 
 export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult> {
   const started = Date.now();
@@ -160,7 +173,8 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       address: privateAddress(host),
       keyFile: key,
     });
-    const target = (host: LabNode): SshTarget => sshTarget(host, keyFile);
+    ctx.sshControlDir = sshControlDir(runDir);
+    const target = (host: LabNode): SshTarget => ({ ...sshTarget(host, keyFile), controlDir: ctx.sshControlDir });
     const hubSite = topology.sites[0].name;
     const hostStart = options.hostStart ?? defaultHostStart;
     const bootSpec = {
