@@ -289,22 +289,39 @@ export async function cloudInitChecks(
   target: (h: LabNode) => SshTarget,
   check: CheckFn,
 ): Promise<void> {
+  // One SSH per VM, at once; the checks are recorded in host order.
+  const outputs = await Promise.all(
+    hosts.map((host, i) =>
+      hostResults[i].cloudInitDoneUptimeSeconds === undefined
+        ? Promise.resolve(undefined)
+        : inspectCloudInit(target(host)),
+    ),
+  );
   for (const [i, host] of hosts.entries()) {
     const hr = hostResults[i];
-    if (hr.cloudInitDoneUptimeSeconds === undefined) {
+    const r = outputs[i];
+    if (r === undefined) {
       check(`cloud-init on ${host.id}`, false, hr.cloudInitErrors.join("; "));
       continue;
     }
-    await inspectCloudInit(host, hr, target(host), check);
+    recordCloudInit(host, hr, r, check);
   }
 }
 
-async function inspectCloudInit(host: LabNode, hr: VmLabHostResult, t: SshTarget, check: CheckFn): Promise<void> {
-  const r = await ssh(
+function inspectCloudInit(t: SshTarget) {
+  return ssh(
     t,
     "timeout 300 cloud-init status --wait --long; echo '--8<--'; cat /run/cloud-init/result.json; echo '--8<--'; sha256sum /var/lib/cloud/instance/user-data.txt",
     360_000,
   );
+}
+
+function recordCloudInit(
+  host: LabNode,
+  hr: VmLabHostResult,
+  r: { stdout: string; stderr: string },
+  check: CheckFn,
+): void {
   const [statusText, resultJson, shaLine] = r.stdout.split("--8<--\n");
   hr.cloudInitStatus = parseCloudInitStatus(statusText ?? "");
   try {

@@ -20,8 +20,9 @@ async function firstHandshakeUptime(t: SshTarget): Promise<number | undefined> {
 
 export async function handshakeTiming(s: VmScenario): Promise<void> {
   const m = s.result.measurements;
-  for (const gw of gateways(s)) {
-    const up = await firstHandshakeUptime(s.target(gw));
+  const ups = await Promise.all(gateways(s).map((gw) => firstHandshakeUptime(s.target(gw))));
+  for (const [i, gw] of gateways(s).entries()) {
+    const up = ups[i];
     if (up !== undefined) m.firstHandshakeUptimeSeconds[gw.id] = up;
   }
   const testDone = s.result.hosts
