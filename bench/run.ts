@@ -11,8 +11,10 @@
  *   3. Lab time to all tunnels up for 1/2/4/8 remote sites.
  *   4. The VM lab (one run, Ubuntu-like image, package repository unreachable): each
  *      gateway's boot to first handshake (guest uptime, from its kernel log) divided by
- *      the test hosts' boot to cloud-init done (guest uptime, mean), boot to first
- *      cross-site ping, and after a gateway reboot, reboot to first ping.
+ *      the booted test hosts' boot to cloud-init done (guest uptime, mean), boot to first
+ *      cross-site ping, and after a gateway reboot, reboot to first ping; hosts resumed from
+ *      a saved running state (lab/vm/savedState.ts) with their qemu start to cloud-init
+ *      done, and any saved state the run had to build first; the run's wall time.
  *   Every lab run also reports its phases (setup, boot, tunnel, checks, cleanup), so where a
  *   lab run's time goes stays visible (issue 11: a cleanup figure once read as 21.6 s was
  *   the cleanup step's start time, not its duration).
@@ -116,6 +118,10 @@ export interface VmFigures {
   handshakeRatio: Record<string, number>;
   firstHandshakeUptimeS: Record<string, number>;
   testHostCloudInitDoneUptimeS: Record<string, number>;
+  /** Hosts resumed from a saved state: qemu start to cloud-init done on this run's seed (wall s). */
+  resumedToCloudInitDoneS: Record<string, number>;
+  /** Saved states this run had to build first (s), by host; empty when all were cached. */
+  savedStateBuildS: Record<string, number>;
   bootToFirstPingS: number | null;
   rebootToFirstPingS: number | null;
   vmLabWallS: number;
@@ -135,8 +141,20 @@ export function vmFigures(r: import("../lab/vm").VmLabResult): VmFigures {
     ),
     testHostCloudInitDoneUptimeS: Object.fromEntries(
       r.hosts
-        .filter((h) => h.role === "test-host" && h.cloudInitDoneUptimeSeconds !== undefined)
+        .filter(
+          (h) => h.role === "test-host" && h.start !== "saved-state" && h.cloudInitDoneUptimeSeconds !== undefined,
+        )
         .map((h) => [h.name, round(h.cloudInitDoneUptimeSeconds!)]),
+    ),
+    resumedToCloudInitDoneS: Object.fromEntries(
+      r.hosts
+        .filter((h) => h.start === "saved-state" && h.cloudInitDoneSeconds !== undefined)
+        .map((h) => [h.name, round(h.cloudInitDoneSeconds!)]),
+    ),
+    savedStateBuildS: Object.fromEntries(
+      Object.entries(r.savedStates ?? {})
+        .filter(([, st]) => st.built)
+        .map(([h, st]) => [h, round(st.buildSeconds)]),
     ),
     bootToFirstPingS: m.bootToTunnelSeconds === undefined ? null : round(m.bootToTunnelSeconds),
     rebootToFirstPingS: m.rebootToTunnelSeconds === undefined ? null : round(m.rebootToTunnelSeconds),
@@ -230,6 +248,15 @@ async function main() {
         ),
         ...Object.fromEntries(
           Object.entries(vm.testHostCloudInitDoneUptimeS).map(([h, s]) => [`${h}: boot to cloud-init done (s)`, s]),
+        ),
+        ...Object.fromEntries(
+          Object.entries(vm.resumedToCloudInitDoneS).map(([h, s]) => [
+            `${h}: resumed from its saved state, qemu start to cloud-init done on this run's seed (s)`,
+            s,
+          ]),
+        ),
+        ...Object.fromEntries(
+          Object.entries(vm.savedStateBuildS).map(([h, s]) => [`${h}: saved state built first (s, not cached)`, s]),
         ),
         "boot to first cross-site ping (s, from qemu start)": vm.bootToFirstPingS,
         "gateway reboot to first ping (s)": vm.rebootToFirstPingS,

@@ -1,7 +1,9 @@
 /** @tier vm */
 /**
  * The VM lab end to end: four real VMs on an Ubuntu-like image with no reachable package
- * repository boot the program's user-data through cloud-init; the tunnel comes up from
+ * repository run the program's user-data through cloud-init (the gateways and the hub's
+ * test host boot; the other site's test host resumes from a saved running state and runs
+ * cloud-init on this run's seed, lab/vm/savedState.ts); the tunnel comes up from
  * what the image ships, carries pings both ways, survives a DHCP renewal + netplan apply
  * on a gateway's private NIC and a gateway reboot, and everything is cleaned up. Bulk TCP
  * and the path-MTU checks are left to the namespace lab (`--throughput` runs them here).
@@ -86,6 +88,23 @@ describeVm("VM lab (npm run lab -- --vm)", () => {
     }
   });
 
+  it("boots the gateways and the hub's test host; another site's test host resumes from a saved state with this run's seed", () => {
+    if (!ran()) return;
+    const started = Object.fromEntries(result!.hosts.map((h) => [h.name, h.start]));
+    for (const h of result!.hosts.filter((x) => x.role === "gateway")) expect(started[h.name]).toBe("boot");
+    const testHosts = result!.hosts.filter((h) => h.role === "test-host");
+    expect(testHosts.filter((h) => h.start === "boot").length).toBeGreaterThanOrEqual(1);
+    const resumed = result!.hosts.filter((h) => h.start === "saved-state");
+    expect(resumed.length).toBeGreaterThanOrEqual(1);
+    for (const h of resumed) {
+      // This run's user-data (per-run keys in it), applied by cloud-init on the resumed host.
+      expect(h.guestUserDataSha256).toBe(h.userDataSha256);
+      expect(result!.savedStates[h.name]?.key).toBe(h.savedState);
+      const [stack] = checkNamed(new RegExp(`^${h.name}: Ubuntu-like network stack`));
+      expect(stack).toMatchObject({ ok: true });
+    }
+  });
+
   it("the tunnel comes up by itself and carries pings both ways over kernel WireGuard", () => {
     if (!ran()) return;
     expect(result!.measurements.bootToTunnelSeconds).toBeGreaterThan(0);
@@ -167,6 +186,19 @@ describeVm("VM lab (npm run lab -- --vm)", () => {
     for (const f of filesUnder(result!.runDir)) {
       expect(fs.readFileSync(f, "utf8")).not.toMatch(/PrivateKey\s*=\s*[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/);
     }
+    // No process of the run is left: qemu, dnsmasq, the shared SSH connections.
+    const processes = fs
+      .readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .map((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ");
+        } catch {
+          return "";
+        }
+      })
+      .filter((cmd) => cmd.includes(result!.runDir));
+    expect(processes).toEqual([]);
     expect(result!.ok).toBe(true);
   });
 });

@@ -1,21 +1,39 @@
 /**
- * Booting the VMs: one NoCloud seed and one qemu per host of the topology, then the waits
- * for cloud-init (its console line, bounded, failing at once on a kernel panic) and the
- * first checks: cloud-init status and errors, and the user-data byte for byte.
+ * Starting the VMs: one NoCloud seed and one qemu per host of the topology, each either
+ * booted from its kernel or resumed from a saved running state (lab/vm/savedState.ts) and
+ * re-seeded; then the waits for cloud-init (its console line, bounded, failing at once on a
+ * kernel panic) and the first checks: cloud-init status and errors, and the user-data byte
+ * for byte.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseCloudInitResult, parseCloudInitStatus } from "../parsers";
 import { waitFor } from "../proc";
-import type { LabNode } from "../topology";
+import type { LabNode, LabSite } from "../topology";
 import { cloudInitFinishedUptime, kernelPanic, ssh, type SshTarget } from "./guest";
 import type { VmImage } from "./image";
 import { privateAddress, tapName } from "./network";
-import { startVm, unlinkOnceOpen, type Accel, type RunningVm } from "./qemu";
+import { qemuArgs, resumeVm, startVm, unlinkOnceOpen, type Accel, type RunningVm, type VmSpec } from "./qemu";
 import type { CheckFn, VmLabHostResult } from "./result";
 import { recordOwner, type RunContext } from "./runState";
+import {
+  buildSavedState,
+  findSavedState,
+  GENERIC_USER_DATA,
+  machineArgs,
+  padSeed,
+  PREPARE_SCRIPT,
+  qemuVersion,
+  reseed,
+  restoreSpec,
+  SAVED_STATE_SEED_BYTES,
+  savedStateKey,
+  type SavedState,
+  type SavedStateRecipe,
+} from "./savedState";
 import { renderMetaData, renderNetworkConfig, writeSeedIso, type VmNic } from "./seed";
+import { renderVpcRouterDnsmasq } from "../standins/vpcRouter";
 
 export const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
@@ -35,6 +53,23 @@ export function nicsOf(host: LabNode, hostIndex: number): (VmNic & { tap: string
   return nics;
 }
 
+/** A host's NoCloud network-config: a gateway's private NIC comes up the Scaleway way (the image's udev rule), not from cloud-init. */
+export const networkConfigOf = (host: LabNode, nics: readonly VmNic[]) =>
+  renderNetworkConfig(host.publicNic ? nics.filter((n) => n.id === "public") : nics);
+
+/** How a host starts: booted from its kernel, or resumed from a saved running state. */
+export type HostStart = "boot" | "saved-state";
+
+/**
+ * Which hosts resume from a saved state: those whose own boot no check is about. The hub's
+ * test host boots (its cloud-init done is the bench's boot ratio's denominator) and so do
+ * the gateways (their boot to first handshake is what the lab measures); every other site's
+ * test host only has to be running, with this run's user-data, when the tunnel comes up.
+ */
+export function defaultHostStart(host: LabNode, hubSite: string): HostStart {
+  return host.role === "test-host" && host.site !== hubSite ? "saved-state" : "boot";
+}
+
 export interface BootSpec {
   hosts: LabNode[];
   userData: Map<string, string>;
@@ -44,15 +79,115 @@ export interface BootSpec {
   accel: Accel;
   switchNs: string;
   repoRoot: string;
+  /** Hosts that resume from a saved state (ensureSavedStates), by host id; the others boot. */
+  savedStates?: Map<string, SavedState>;
+  /** How the lab reaches a host over SSH with a given key (a restored host's re-seed uses the state's). */
+  sshTarget?: (host: LabNode, keyFile: string) => SshTarget;
+  /** Bound on a restored host's re-seed (cloud-init's stages over SSH). */
+  reseedTimeoutMs?: number;
 }
 
-/** Starts one VM per host, in order; each result row is appended to `hosts`. */
-export async function startVms(ctx: RunContext, spec: BootSpec, hostResults: VmLabHostResult[]): Promise<void> {
+/** qemu's spec of a host, without its disks: what a saved state of it must match. */
+function machineSpec(spec: BootSpec, host: LabNode, i: number, dir: string): Omit<VmSpec, "baseImage" | "seedIso"> {
+  return {
+    name: host.id,
+    netns: spec.switchNs,
+    kernel: spec.image.kernel,
+    initrd: spec.image.initrd,
+    dir,
+    nics: nicsOf(host, i),
+    accel: spec.accel,
+  };
+}
+
+/**
+ * What a saved state of `host` depends on: the image, qemu, the machine, its
+ * network-config and the DHCP stand-in it talks to, and the scripts that make it.
+ */
+export async function savedStateRecipeOf(
+  spec: BootSpec,
+  host: LabNode,
+  hostIndex: number,
+  site: LabSite,
+): Promise<SavedStateRecipe> {
+  const m = { ...machineSpec(spec, host, hostIndex, "/RUN"), baseImage: "/BASE", seedIso: "/SEED" };
+  const files = { overlay: "/RUN/overlay", serialLog: "/RUN/serial", qmpSocket: "/RUN/qmp", pidFile: "/RUN/pid" };
+  return {
+    image: spec.image.key,
+    qemu: await qemuVersion(),
+    accel: spec.accel,
+    machine: machineArgs(qemuArgs(m, files), { kernel: spec.image.kernel, initrd: spec.image.initrd }),
+    networkConfig: networkConfigOf(host, m.nics),
+    environment: renderVpcRouterDnsmasq(site, { leaseFile: "-", pidFile: "-", logFile: "-" }),
+    prepare: PREPARE_SCRIPT,
+    genericUserData: GENERIC_USER_DATA,
+    seedBytes: SAVED_STATE_SEED_BYTES,
+  };
+}
+
+/**
+ * The saved state of every host in `restored`, built (once per key, on this run's network,
+ * before the other VMs start) where the cache has none. Needs the run's network.
+ */
+export async function ensureSavedStates(
+  ctx: RunContext,
+  spec: BootSpec,
+  restored: readonly LabNode[],
+  siteOf: (host: LabNode) => LabSite,
+  cacheRoot: string,
+  timeoutMs: number,
+): Promise<Map<string, SavedState>> {
+  const states = new Map<string, SavedState>();
+  for (const host of restored) {
+    const i = spec.hosts.indexOf(host);
+    const recipe = await savedStateRecipeOf(spec, host, i, siteOf(host));
+    const key = savedStateKey(recipe);
+    let state = findSavedState(cacheRoot, key);
+    if (state) {
+      ctx.log(`${host.id}: saved state ${key} (cached)`);
+    } else {
+      state = await buildSavedState({
+        cacheRoot,
+        recipe,
+        hostname: host.id,
+        spec: machineSpec(spec, host, i, ctx.runDir),
+        baseImage: spec.image.rootfs,
+        workDir: ctx.runDir,
+        target: (keyFile) => spec.sshTarget!(host, keyFile),
+        track: (vm) => {
+          ctx.vms = ctx.vms.filter((v) => !v.name.startsWith("saved-state:"));
+          if (vm) ctx.vms.push({ ...vm, name: `saved-state:${vm.name}` });
+          recordOwner(ctx);
+        },
+        log: ctx.log,
+        timeoutMs,
+      });
+    }
+    states.set(host.id, state);
+  }
+  return states;
+}
+
+/** Per host id: why it could not be started (a restored host whose re-seed failed). */
+export type StartFailures = Map<string, string>;
+
+/**
+ * Starts one VM per host, in order; each result row is appended to `hosts`. A restored
+ * host's resume and re-seed go on in the background while the others boot; what fails
+ * there lands in the returned map, which waitForCloudInit reads.
+ */
+export async function startVms(
+  ctx: RunContext,
+  spec: BootSpec,
+  hostResults: VmLabHostResult[],
+): Promise<StartFailures> {
+  const failures: StartFailures = new Map();
   for (const [i, host] of spec.hosts.entries()) {
     const dir = path.join(ctx.runDir, host.id);
     const nics = nicsOf(host, i);
     const seedIso = path.join(dir, "seed.iso");
     const ud = spec.userData.get(host.id)!;
+    const saved = spec.savedStates?.get(host.id);
     await writeSeedIso(
       path.join(dir, "seed"),
       {
@@ -62,29 +197,24 @@ export async function startVms(ctx: RunContext, spec: BootSpec, hostResults: VmL
           hostname: host.id,
           publicKeys: spec.labKeys,
         }),
-        // A gateway's private NIC comes up the Scaleway way (the image's udev rule), not from cloud-init.
-        networkConfig: renderNetworkConfig(host.publicNic ? nics.filter((n) => n.id === "public") : nics),
+        networkConfig: networkConfigOf(host, nics),
       },
       seedIso,
     );
-    const vm = await startVm({
-      name: host.id,
-      netns: spec.switchNs,
-      kernel: spec.image.kernel,
-      initrd: spec.image.initrd,
-      baseImage: spec.image.rootfs,
-      dir,
-      seedIso,
-      nics,
-      accel: spec.accel,
-    });
+    if (saved) padSeed(seedIso);
+    const machine = { ...machineSpec(spec, host, i, dir), seedIso };
+    const vm = await startVm(saved ? restoreSpec(saved, machine) : { ...machine, baseImage: spec.image.rootfs });
     ctx.vms.push(vm);
     recordOwner(ctx);
-    // The seed's files and the overlay hold keys: keep them only as qemu's open files.
+    // The seed's files and the overlay hold keys: keep them only as qemu's open files. A
+    // resumed VM opens its disks again by name when it starts running (read-write after the
+    // incoming migration's read-only), so its names go once it runs.
     fs.rmSync(path.join(dir, "seed"), { recursive: true, force: true });
-    if (!(await unlinkOnceOpen(vm.pid, [vm.overlay, seedIso]))) {
-      throw new Error(`${host.id}: qemu did not open its disks; see ${path.join(dir, "qemu.stderr")}`);
-    }
+    const unlinkDisks = async () => {
+      if (!(await unlinkOnceOpen(vm.pid, [vm.overlay, seedIso])))
+        throw new Error(`${host.id}: qemu did not open its disks; see ${path.join(dir, "qemu.stderr")}`);
+    };
+    if (!saved) await unlinkDisks();
     hostResults.push({
       name: host.id,
       site: host.site,
@@ -93,9 +223,23 @@ export async function startVms(ctx: RunContext, spec: BootSpec, hostResults: VmL
       publicAddress: host.publicNic?.address.split("/")[0],
       cloudInitErrors: [],
       userDataSha256: sha256(ud),
+      start: saved ? "saved-state" : "boot",
+      ...(saved ? { savedState: saved.key } : {}),
     });
-    ctx.log(`started ${host.id} (qemu pid ${vm.pid}, serial ${path.relative(spec.repoRoot, vm.serialLog)})`);
+    ctx.log(
+      `${saved ? `resuming ${host.id} from saved state ${saved.key}` : `started ${host.id}`} (qemu pid ${vm.pid}, serial ${path.relative(spec.repoRoot, vm.serialLog)})`,
+    );
+    if (saved) {
+      const target = spec.sshTarget!(host, saved.sshKey);
+      void (async () => {
+        await resumeVm(vm);
+        await unlinkDisks();
+        const exit = await reseed(target, spec.reseedTimeoutMs ?? 15 * 60_000);
+        ctx.log(`${host.id}: re-seeded with this run's clock, keys and user-data (cloud-init exit ${exit})`);
+      })().catch((e: unknown) => failures.set(host.id, e instanceof Error ? e.message : String(e)));
+    }
   }
+  return failures;
 }
 
 /** Waits (bounded) for cloud-init's "finished" console line on every VM, all at once. */
@@ -104,6 +248,7 @@ export async function waitForCloudInit(
   hosts: LabNode[],
   hostResults: VmLabHostResult[],
   timeoutMs: number,
+  failures: StartFailures = new Map(),
 ): Promise<void> {
   ctx.log(`waiting for cloud-init on ${hosts.length} VMs (bound ${timeoutMs / 1000} s each)`);
   await Promise.all(
@@ -115,6 +260,8 @@ export async function waitForCloudInit(
             throw new Error(`${host.id}: qemu exited (${vm.process.exitCode}); see ${vm.serialLog}`);
           const panic = kernelPanic(vm.serialLog);
           if (panic) throw new Error(`${host.id}: ${panic}; see ${vm.serialLog}`);
+          const failed = failures.get(host.id);
+          if (failed) throw new Error(`${host.id}: ${failed}; see ${vm.serialLog}`);
           return cloudInitFinishedUptime(vm.serialLog);
         },
         timeoutMs,
@@ -142,22 +289,39 @@ export async function cloudInitChecks(
   target: (h: LabNode) => SshTarget,
   check: CheckFn,
 ): Promise<void> {
+  // One SSH per VM, at once; the checks are recorded in host order.
+  const outputs = await Promise.all(
+    hosts.map((host, i) =>
+      hostResults[i].cloudInitDoneUptimeSeconds === undefined
+        ? Promise.resolve(undefined)
+        : inspectCloudInit(target(host)),
+    ),
+  );
   for (const [i, host] of hosts.entries()) {
     const hr = hostResults[i];
-    if (hr.cloudInitDoneUptimeSeconds === undefined) {
+    const r = outputs[i];
+    if (r === undefined) {
       check(`cloud-init on ${host.id}`, false, hr.cloudInitErrors.join("; "));
       continue;
     }
-    await inspectCloudInit(host, hr, target(host), check);
+    recordCloudInit(host, hr, r, check);
   }
 }
 
-async function inspectCloudInit(host: LabNode, hr: VmLabHostResult, t: SshTarget, check: CheckFn): Promise<void> {
-  const r = await ssh(
+function inspectCloudInit(t: SshTarget) {
+  return ssh(
     t,
     "timeout 300 cloud-init status --wait --long; echo '--8<--'; cat /run/cloud-init/result.json; echo '--8<--'; sha256sum /var/lib/cloud/instance/user-data.txt",
     360_000,
   );
+}
+
+function recordCloudInit(
+  host: LabNode,
+  hr: VmLabHostResult,
+  r: { stdout: string; stderr: string },
+  check: CheckFn,
+): void {
   const [statusText, resultJson, shaLine] = r.stdout.split("--8<--\n");
   hr.cloudInitStatus = parseCloudInitStatus(statusText ?? "");
   try {
@@ -169,7 +333,7 @@ async function inspectCloudInit(host: LabNode, hr: VmLabHostResult, t: SshTarget
   check(
     `cloud-init on ${host.id}: status done, no errors`,
     hr.cloudInitStatus === "done" && hr.cloudInitErrors.length === 0,
-    `status ${hr.cloudInitStatus ?? "?"}; errors: ${hr.cloudInitErrors.length ? hr.cloudInitErrors.join(" | ") : "none"}`,
+    `status ${hr.cloudInitStatus ?? "?"}; errors: ${hr.cloudInitErrors.length ? hr.cloudInitErrors.join(" | ") : "none"}${hr.start === "saved-state" ? `; resumed from saved state ${hr.savedState}, cloud-init re-run on this run's seed` : ""}`,
   );
   check(
     `user-data on ${host.id} is the program's, byte for byte`,

@@ -3,7 +3,9 @@
  * same segment as the VM), and the serial console. What comes back is parsed by
  * lab/parsers.ts, shared with the namespace lab.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { parseCloudInitFinished, parseKernelPanic } from "../parsers";
 import { run, type RunResult } from "../proc";
 
@@ -13,9 +15,27 @@ export interface SshTarget {
   address: string;
   keyFile: string;
   user?: string;
+  /**
+   * Directory of this run's SSH control sockets: commands to the same host with the same
+   * key share one connection. Under emulation a new login costs the guest seconds of CPU
+   * (key exchange, PAM, a logind session); a command on an open connection costs a channel.
+   * Cleanup ends the shared connections (closeSshMasters). Unset: one connection per command.
+   */
+  controlDir?: string;
+}
+
+/** The control socket of a target: per namespace, address, user and key, so a key is never used for another's session. */
+export function controlPath(t: SshTarget): string | undefined {
+  if (!t.controlDir) return undefined;
+  const id = createHash("sha256")
+    .update(`${t.netns}\0${t.address}\0${t.user ?? "root"}\0${path.resolve(t.keyFile)}`)
+    .digest("hex")
+    .slice(0, 16);
+  return path.join(t.controlDir, id);
 }
 
 export function sshArgs(t: SshTarget, command: string): string[] {
+  const control = controlPath(t);
   return [
     "netns",
     "exec",
@@ -40,14 +60,32 @@ export function sshArgs(t: SshTarget, command: string): string[] {
     "ServerAliveInterval=5",
     "-o",
     "ServerAliveCountMax=3",
+    ...(control ? ["-o", "ControlMaster=auto", "-o", `ControlPath=${control}`, "-o", "ControlPersist=120"] : []),
     `${t.user ?? "root"}@${t.address}`,
     command,
   ];
 }
 
+/**
+ * Ends every shared connection under `controlDir` (each master exits on `-O exit` and
+ * removes its socket) and the directory; returns what could not be ended.
+ */
+export async function closeSshMasters(controlDir: string): Promise<string[]> {
+  if (!fs.existsSync(controlDir)) return [];
+  const problems: string[] = [];
+  for (const sock of fs.readdirSync(controlDir)) {
+    const p = path.join(controlDir, sock);
+    const r = await run(["ssh", "-o", `ControlPath=${p}`, "-O", "exit", "lab-vm"], { timeoutMs: 10_000 });
+    if (r.code !== 0 && fs.existsSync(p) && !/No such file|Connection refused/.test(r.stderr))
+      problems.push(`ssh master ${p}: ${r.stderr.trim()}`);
+  }
+  fs.rmSync(controlDir, { recursive: true, force: true });
+  return problems;
+}
+
 /** ssh's own failure (exit 255) before the command ran: worth another try on a busy host. */
 const CONNECT_FAILURE =
-  /timed out|Connection refused|banner exchange|No route to host|reset by peer|closed by remote host/i;
+  /timed out|Connection refused|banner exchange|No route to host|reset by peer|closed by remote host|master/i;
 
 /**
  * Runs a command over SSH. Under emulation on a busy machine the handshake alone can take

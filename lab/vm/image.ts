@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { pidAlive } from "../proc";
+import { releaseCacheLock, takeCacheLock } from "./cacheLock";
 import { imagePackages, packageSetProblems, UBUNTU_PACKAGE_SET } from "./ubuntuPackageSet";
 
 export const BUILD_SCRIPT = path.join(__dirname, "build-image.sh");
@@ -137,25 +137,8 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<VmImage> {
   fs.mkdirSync(cacheRoot, { recursive: true });
   const started = Date.now();
 
-  // One builder per key; a lock left by a dead process is taken over.
-  const lock = `${dir}.lock`;
-  const lockDeadline = Date.now() + (opts.timeoutMs ?? 20 * 60_000);
-  for (;;) {
-    if (isComplete(dir)) return describe(dir, key, false, 0);
-    try {
-      fs.mkdirSync(lock);
-      fs.writeFileSync(path.join(lock, "pid"), String(process.pid));
-      break;
-    } catch {
-      const holder = Number(fs.readFileSync(path.join(lock, "pid"), { encoding: "utf8", flag: "a+" }) || "0");
-      if (holder && !pidAlive(holder)) {
-        fs.rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() > lockDeadline) throw new Error(`image ${key}: another build holds ${lock} for too long`);
-      await new Promise((r) => setTimeout(r, 2000));
-    }
-  }
+  if (!(await takeCacheLock(dir, () => isComplete(dir), opts.timeoutMs ?? 20 * 60_000, `image ${key}`)))
+    return describe(dir, key, false, 0);
 
   const tmp = `${dir}.tmp-${process.pid}`;
   try {
@@ -178,7 +161,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<VmImage> {
     return describe(dir, key, true, seconds);
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
-    fs.rmSync(lock, { recursive: true, force: true });
+    releaseCacheLock(dir);
   }
 }
 

@@ -12,14 +12,15 @@
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { runOk } from "../proc";
 import { standInsFor } from "../standins/list";
 import type { LabNode } from "../topology";
-import { startVms, waitForCloudInit, cloudInitChecks } from "./boot";
+import { cloudInitChecks, defaultHostStart, ensureSavedStates, startVms, waitForCloudInit } from "./boot";
 import type { SshTarget } from "./guest";
-import { ensureImage, type VmImage } from "./image";
-import { createNetwork, plannedNetwork, privateAddress, vmHosts } from "./network";
+import { DEFAULT_CACHE_ROOT, ensureImage, type VmImage } from "./image";
+import { createNetwork, plannedNetwork, privateAddress, siteOf, vmHosts } from "./network";
 import { probeKvm } from "./qemu";
 import { DEFAULT_TIMEOUTS, type VmLabOptions, type VmLabResult } from "./result";
 import { cleanup, recordOwner, sweepLeftovers, vmLabPrerequisites, type RunContext } from "./runState";
@@ -36,6 +37,18 @@ export * from "./result";
 export { NETNS_PATTERN, VM_LAB_TOOLS, sweepLeftovers, vmLabPrerequisites } from "./runState";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+
+/**
+ * Where the run's SSH control sockets go: its own directory when the socket paths fit the
+ * 108 bytes a unix socket name may have (ssh adds a 17-character suffix while it sets one
+ * up), a private directory under the system's temp directory otherwise.
+ */
+function sshControlDir(runDir: string): string {
+  const inRun = path.join(runDir, "ssh");
+  const dir = inRun.length + 1 + 16 + 17 < 100 ? inRun : fs.mkdtempSync(path.join(os.tmpdir(), "wgvm-ssh-"));
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
 
 export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult> {
   const started = Date.now();
@@ -54,6 +67,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     accel: "tcg",
     accelReason: "",
     image: { key: "", dir: "", built: false, buildSeconds: 0, packages: 0 },
+    savedStates: {},
     hosts: [],
     checks: [],
     measurements: {
@@ -154,19 +168,39 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       `network: namespace ${ctx.network.switchNs} (bridges, ${ctx.network.taps.length} taps), stand-ins ${[...ctx.network.vpcNs.values()].join(", ")}`,
     );
 
-    const t0 = Date.now();
-    await startVms(
-      ctx,
-      { hosts, userData, labKeys, image, accel: result.accel, switchNs: ctx.network.switchNs, repoRoot: REPO_ROOT },
-      result.hosts,
-    );
-
-    const target = (host: LabNode): SshTarget => ({
+    const sshTarget = (host: LabNode, key: string): SshTarget => ({
       netns: ctx.network!.vpcNs.get(host.site)!,
       address: privateAddress(host),
-      keyFile,
+      keyFile: key,
     });
+    ctx.sshControlDir = sshControlDir(runDir);
+    const target = (host: LabNode): SshTarget => ({ ...sshTarget(host, keyFile), controlDir: ctx.sshControlDir });
     const hubSite = topology.sites[0].name;
+    const hostStart = options.hostStart ?? defaultHostStart;
+    const bootSpec = {
+      hosts,
+      userData,
+      labKeys,
+      image,
+      accel: result.accel,
+      switchNs: ctx.network.switchNs,
+      repoRoot: REPO_ROOT,
+      sshTarget,
+    };
+    const savedStates = await ensureSavedStates(
+      ctx,
+      bootSpec,
+      hosts.filter((h) => hostStart(h, hubSite) === "saved-state"),
+      (h) => siteOf(topology, h),
+      options.cacheRoot ?? DEFAULT_CACHE_ROOT,
+      timeouts.cloudInitMs,
+    );
+    for (const [host, s] of savedStates)
+      result.savedStates[host] = { key: s.key, built: s.built, buildSeconds: s.buildSeconds };
+
+    const t0 = Date.now();
+    const startFailures = await startVms(ctx, { ...bootSpec, savedStates }, result.hosts);
+
     const testHosts = hosts.filter((h) => h.role === "test-host");
     const hubTest = testHosts.find((h) => h.site === hubSite);
     const hubGateway = hosts.find((h) => h.site === hubSite && h.role === "gateway");
@@ -191,7 +225,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
 
     // Boot to tunnel: polled while the VMs boot, from the first moment SSH answers.
     const tunnelWatch = watchTunnel(scenario, t0);
-    await waitForCloudInit(ctx, hosts, result.hosts, timeouts.cloudInitMs);
+    await waitForCloudInit(ctx, hosts, result.hosts, timeouts.cloudInitMs, startFailures);
     await cloudInitChecks(hosts, result.hosts, target, check);
     tunnelUpCheck(scenario, await tunnelWatch);
 

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { shQuote } from "../../rendering/verificationScripts";
 import { run, runOk, sleep } from "../proc";
 import type { VmNic } from "./seed";
 
@@ -24,6 +25,12 @@ export interface VmSpec {
   nics: (VmNic & { tap: string })[];
   accel: Accel;
   memoryMiB?: number;
+  /**
+   * A saved running state (lab/vm/savedState.ts) to resume instead of booting: qemu loads
+   * it before the guest runs and waits paused for `resumeVm`. The rest of the spec must
+   * describe the same machine the state was saved from.
+   */
+  incomingState?: string;
 }
 
 export interface RunningVm {
@@ -36,6 +43,8 @@ export interface RunningVm {
   process: ChildProcess;
   /** Resolves with qemu's exit code. */
   exited: Promise<number | null>;
+  /** "boot": booted from its kernel; "saved-state": resumed from a saved running state. */
+  origin: "boot" | "saved-state";
 }
 
 /**
@@ -101,6 +110,8 @@ export function qemuArgs(
     "-pidfile",
     files.pidFile,
   );
+  // exec: rather than file: (qemu 7.2, Debian 12, has no file: migration URI).
+  if (spec.incomingState) args.push("-incoming", `exec:cat ${shQuote(spec.incomingState)}`);
   return args;
 }
 
@@ -133,6 +144,7 @@ export async function startVm(spec: VmSpec): Promise<RunningVm> {
     startedAt: Date.now(),
     process: child,
     exited,
+    origin: spec.incomingState ? "saved-state" : "boot",
   };
 }
 
@@ -186,7 +198,12 @@ export async function stopVm(vm: RunningVm, graceMs = 5000): Promise<void> {
 }
 
 /** Sends one QMP command (e.g. "system_reset") and returns the reply line. */
-export function qmp(socketPath: string, command: string, timeoutMs = 10_000): Promise<string> {
+export function qmp(
+  socketPath: string,
+  command: string,
+  timeoutMs = 10_000,
+  args?: Record<string, unknown>,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = net.createConnection(socketPath);
     let buffer = "";
@@ -204,7 +221,7 @@ export function qmp(socketPath: string, command: string, timeoutMs = 10_000): Pr
           sock.write(JSON.stringify({ execute: "qmp_capabilities" }) + "\n");
         } else if (line.includes('"return"') && !sent) {
           sent = true;
-          sock.write(JSON.stringify({ execute: command }) + "\n");
+          sock.write(JSON.stringify(args ? { execute: command, arguments: args } : { execute: command }) + "\n");
         } else if ((line.includes('"return"') || line.includes('"error"')) && sent) {
           clearTimeout(timer);
           sock.end();
@@ -217,6 +234,60 @@ export function qmp(socketPath: string, command: string, timeoutMs = 10_000): Pr
       reject(e);
     });
   });
+}
+
+/** The `return` of a QMP reply line, or an Error with qemu's `desc`. */
+export function qmpReturn(line: string): unknown {
+  const reply = JSON.parse(line) as { return?: unknown; error?: { desc?: string } };
+  if (reply.error) throw new Error(`QMP: ${reply.error.desc ?? line}`);
+  return reply.return;
+}
+
+async function qmpStatus(vm: RunningVm): Promise<string | undefined> {
+  try {
+    return (qmpReturn(await qmp(vm.qmpSocket, "query-status")) as { status?: string }).status;
+  } catch {
+    return undefined; // socket not there yet
+  }
+}
+
+/**
+ * Resumes a VM started with `incomingState` once qemu has loaded the state (status
+ * "paused"; "inmigrate" while loading). Bounded; throws if qemu exits or never gets there.
+ */
+export async function resumeVm(vm: RunningVm, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (vm.process.exitCode !== null) throw new Error(`${vm.name}: qemu exited while loading its saved state`);
+    const status = await qmpStatus(vm);
+    if (status === "paused") break;
+    if (status === "running") return;
+    if (Date.now() > deadline)
+      throw new Error(`${vm.name}: saved state not loaded within ${timeoutMs / 1000} s (status ${status ?? "?"})`);
+    await sleep(500);
+  }
+  qmpReturn(await qmp(vm.qmpSocket, "cont"));
+}
+
+/**
+ * Saves a VM's running state (RAM and devices) to `stateFile` and ends qemu: the guest is
+ * stopped first so the state and the disks it was writing agree (qemu flushes them when the
+ * migration completes). Bounded; throws on a failed or stalled migration.
+ */
+export async function saveVmState(vm: RunningVm, stateFile: string, timeoutMs = 300_000): Promise<void> {
+  qmpReturn(await qmp(vm.qmpSocket, "stop"));
+  qmpReturn(await qmp(vm.qmpSocket, "migrate", 10_000, { uri: `exec:cat > ${shQuote(stateFile)}` }));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = qmpReturn(await qmp(vm.qmpSocket, "query-migrate")) as { status?: string; "error-desc"?: string };
+    if (info.status === "completed") break;
+    if (info.status === "failed" || info.status === "cancelled")
+      throw new Error(`${vm.name}: saving its state ${info.status}: ${info["error-desc"] ?? "no reason given"}`);
+    if (Date.now() > deadline) throw new Error(`${vm.name}: saving its state took over ${timeoutMs / 1000} s`);
+    await sleep(500);
+  }
+  qmpReturn(await qmp(vm.qmpSocket, "quit"));
+  await Promise.race([vm.exited, sleep(30_000)]);
 }
 
 /**

@@ -51,8 +51,14 @@ export interface VmLabOptions {
    * check then compares against the replacement.
    */
   userDataFor?: (host: { site: string; role: string }, programUserData: string) => string;
-  /** Where image builds are cached (default /var/cache/scaleway-wireguard-s2s/vm). */
+  /** Where image builds and saved states are cached (default /var/cache/scaleway-wireguard-s2s/vm). */
   cacheRoot?: string;
+  /**
+   * Which hosts resume from a saved running state instead of booting (default
+   * defaultHostStart in lab/vm/boot.ts: every test host but the hub's). `() => "boot"` boots
+   * them all, as before saved states existed.
+   */
+  hostStart?: (host: { id: string; site: string; role: string }, hubSite: string) => "boot" | "saved-state";
   /** Parent of the per-run directory (default <repo>/.lab/vm). */
   runsRoot?: string;
   timeouts?: Partial<VmLabTimeouts>;
@@ -82,6 +88,14 @@ export interface VmLabHostResult {
   cloudInitDoneSeconds?: number;
   userDataSha256: string;
   guestUserDataSha256?: string;
+  /**
+   * "boot": booted from its kernel with this run's seed; "saved-state": resumed from a saved
+   * running state (lab/vm/savedState.ts), then cloud-init re-run on this run's seed. Only
+   * booted hosts' uptimes are boot figures.
+   */
+  start: "boot" | "saved-state";
+  /** Key of the saved state it resumed from. */
+  savedState?: string;
 }
 
 export interface VmLabResult {
@@ -92,6 +106,8 @@ export interface VmLabResult {
   accel: Accel;
   accelReason: string;
   image: { key: string; dir: string; built: boolean; buildSeconds: number; packages: number };
+  /** Saved states the run resumed hosts from, by host id; `built` when this run made it. */
+  savedStates: Record<string, { key: string; built: boolean; buildSeconds: number }>;
   hosts: VmLabHostResult[];
   checks: VmLabCheck[];
   measurements: {

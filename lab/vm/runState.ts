@@ -9,6 +9,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { pidAlive, run } from "../proc";
+import { closeSshMasters } from "./guest";
 import { destroyNetwork, listLabNamespaces, type LabNetwork } from "./network";
 import { stopVm, type RunningVm } from "./qemu";
 
@@ -50,6 +51,8 @@ export interface RunContext {
   log: (line: string) => void;
   vms: RunningVm[];
   network?: LabNetwork;
+  /** Control sockets of the run's shared SSH connections (SshTarget.controlDir). */
+  sshControlDir?: string;
   cleaned: boolean;
 }
 
@@ -120,8 +123,9 @@ export async function sweepLeftovers(runsRoot: string, log: (l: string) => void)
     if (!fs.existsSync(path.join(runsRoot, prefix))) continue;
     const pids = await run(["ip", "netns", "pids", netns], { timeoutMs: 5000 });
     for (const pid of pids.stdout.split(/\s+/).filter(Boolean).map(Number)) {
-      // A namespace named like ours, whose owner is gone, holds only what a lab run started there.
-      if (/qemu-system|dnsmasq/.test(cmdlineOf(pid))) process.kill(pid, "SIGKILL");
+      // A namespace named like ours, whose owner is gone, holds only what a lab run started
+      // there: VMs, stand-ins, and shared SSH connections ("ssh: <control socket> [mux]").
+      if (/qemu-system|dnsmasq|^ssh: .*\[mux\]/.test(cmdlineOf(pid))) process.kill(pid, "SIGKILL");
     }
     await run(["ip", "netns", "delete", netns], { timeoutMs: 10_000 });
     swept.push(`netns ${netns}`);
@@ -150,6 +154,8 @@ export async function cleanup(ctx: RunContext): Promise<string[]> {
   const problems: string[] = [];
   await Promise.all(ctx.vms.map((vm) => stopVm(vm)));
   for (const vm of ctx.vms) if (pidAlive(vm.pid)) problems.push(`qemu ${vm.name} (pid ${vm.pid}) still running`);
+  // Before the namespaces go: the shared connections' ssh processes live in them.
+  if (ctx.sshControlDir) problems.push(...(await closeSshMasters(ctx.sshControlDir)));
   if (ctx.network) problems.push(...(await destroyNetwork(ctx.network)));
   const left = (await listLabNamespaces(NETNS_PATTERN)).filter((n) => n.startsWith(`${ctx.prefix}-`));
   if (left.length) problems.push(`namespaces left: ${left.join(", ")}`);

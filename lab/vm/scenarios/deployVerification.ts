@@ -22,37 +22,59 @@ export async function deployVerificationChecks(
     handshakeSeconds: 240,
     pingSeconds: 120,
   };
+  // Each script runs on its own VM: the hosts work at once, and the checks are recorded in
+  // a fixed order afterwards.
   const runScript = async (name: string, host: (typeof s.hosts)[number], script: string, seconds: number) => {
     const r = await sshScript(s.target(host), script, (seconds + 60) * 1000);
     const said = (r.code === 0 ? r.stdout : r.stderr || r.stdout).trim().split("\n").pop() ?? "";
-    s.check(`deploy verification: ${name}`, r.code === 0, said || `exit ${r.code}`);
+    return { name: `deploy verification: ${name}`, ok: r.code === 0, detail: said || `exit ${r.code}` };
   };
-  for (const host of s.hosts) {
-    const label = `${host.site} ${host.role === "gateway" ? "gateway" : "test host"}`;
-    await runScript(
-      `cloud-init on ${host.id}`,
-      host,
-      scripts.waitForCloudInitScript(label, t.cloudInitSeconds),
-      t.cloudInitSeconds,
-    );
-  }
-  for (const gw of gateways(s)) {
-    await runScript(`forwarding on ${gw.id}`, gw, scripts.forwardingScript(`${gw.site} gateway`, 30), 30);
-    const site = topology.sites.find((x) => x.name === gw.site);
-    const peers = (site?.peers ?? []).map((p) => publicKeys[p.name]).filter((k): k is string => typeof k === "string");
-    await runScript(
-      `handshakes on ${gw.id}`,
-      gw,
-      scripts.handshakeScript(`${gw.site} gateway`, peers, t.handshakeSeconds),
-      t.handshakeSeconds,
-    );
-  }
+  const record = (results: { name: string; ok: boolean; detail: string }[]) => {
+    for (const c of results) s.check(c.name, c.ok, c.detail);
+  };
+  record(
+    await Promise.all(
+      s.hosts.map((host) => {
+        const label = `${host.site} ${host.role === "gateway" ? "gateway" : "test host"}`;
+        return runScript(
+          `cloud-init on ${host.id}`,
+          host,
+          scripts.waitForCloudInitScript(label, t.cloudInitSeconds),
+          t.cloudInitSeconds,
+        );
+      }),
+    ),
+  );
+  const perGateway = await Promise.all(
+    gateways(s).map(async (gw) => {
+      const forwarding = await runScript(
+        `forwarding on ${gw.id}`,
+        gw,
+        scripts.forwardingScript(`${gw.site} gateway`, 30),
+        30,
+      );
+      const site = topology.sites.find((x) => x.name === gw.site);
+      const peers = (site?.peers ?? [])
+        .map((p) => publicKeys[p.name])
+        .filter((k): k is string => typeof k === "string");
+      const handshakes = await runScript(
+        `handshakes on ${gw.id}`,
+        gw,
+        scripts.handshakeScript(`${gw.site} gateway`, peers, t.handshakeSeconds),
+        t.handshakeSeconds,
+      );
+      return [forwarding, handshakes];
+    }),
+  );
+  record(perGateway.flat());
   for (const spoke of topology.spokes.filter((x) => x.onScaleway && x.testHostAddress)) {
-    await runScript(
-      `ping ${s.hubTest.id} -> ${spoke.name} test host`,
-      s.hubTest,
-      scripts.pingScript(`${topology.hub.name} test host`, spoke.testHostAddress!, t.pingSeconds),
-      t.pingSeconds,
-    );
+    record([
+      await runScript(
+        `ping ${s.hubTest.id} -> ${spoke.name} test host`,
+        s.hubTest,
+        scripts.pingScript(`${topology.hub.name} test host`, spoke.testHostAddress!, t.pingSeconds),
+        t.pingSeconds,
+      ),
+    ]);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Boot to first handshake on every gateway (guest uptime, from the kernel log) and its
- * ratio to the test hosts' boot to cloud-init done: what `npm run bench` reports for the
- * VM lab. Measurements only, no check.
+ * ratio to the booted test hosts' boot to cloud-init done: what `npm run bench` reports
+ * for the VM lab. A host resumed from a saved state did not boot in this run, so its
+ * uptime is no boot figure. Measurements only, no check.
  */
 import type { SshTarget } from "../guest";
 import { ssh } from "../guest";
@@ -19,11 +20,14 @@ async function firstHandshakeUptime(t: SshTarget): Promise<number | undefined> {
 
 export async function handshakeTiming(s: VmScenario): Promise<void> {
   const m = s.result.measurements;
-  for (const gw of gateways(s)) {
-    const up = await firstHandshakeUptime(s.target(gw));
+  const ups = await Promise.all(gateways(s).map((gw) => firstHandshakeUptime(s.target(gw))));
+  for (const [i, gw] of gateways(s).entries()) {
+    const up = ups[i];
     if (up !== undefined) m.firstHandshakeUptimeSeconds[gw.id] = up;
   }
-  const testDone = s.result.hosts.filter((h) => h.role === "test-host").map((h) => h.cloudInitDoneUptimeSeconds);
+  const testDone = s.result.hosts
+    .filter((h) => h.role === "test-host" && h.start === "boot")
+    .map((h) => h.cloudInitDoneUptimeSeconds);
   if (testDone.every((u) => u !== undefined) && testDone.length > 0) {
     const mean = (testDone as number[]).reduce((x, y) => x + y, 0) / testDone.length;
     for (const [name, up] of Object.entries(m.firstHandshakeUptimeSeconds)) {

@@ -46,13 +46,19 @@ export function tunnelUpCheck(s: VmScenario, boot: number | undefined): void {
 
 /** Kernel module (not wireguard-go), and a recent handshake with every peer, on each gateway. */
 export async function kernelWireGuardChecks(s: VmScenario): Promise<void> {
-  for (const gw of gateways(s)) {
-    const r = await ssh(
-      s.target(gw),
-      // The image has no wireguard-tools (and no mirror to get it from): read the kernel.
-      `test -d /sys/module/wireguard && ip -d link show wg0 | grep -qw wireguard && echo KERNEL-WG; python3 -c ${shQuote(KERNEL_HANDSHAKES_PY)}`,
-      30_000,
-    );
+  // One SSH per gateway, at once (each on its own VM); checks recorded in gateway order.
+  const outputs = await Promise.all(
+    gateways(s).map((gw) =>
+      ssh(
+        s.target(gw),
+        // The image has no wireguard-tools (and no mirror to get it from): read the kernel.
+        `test -d /sys/module/wireguard && ip -d link show wg0 | grep -qw wireguard && echo KERNEL-WG; python3 -c ${shQuote(KERNEL_HANDSHAKES_PY)}`,
+        30_000,
+      ),
+    ),
+  );
+  for (const [i, gw] of gateways(s).entries()) {
+    const r = outputs[i];
     const kernel = r.stdout.includes("KERNEL-WG");
     const handshakes = Object.values(parseLatestHandshakes(r.stdout, Date.now() / 1000));
     const allShook = handshakes.length > 0 && handshakes.every((age) => age !== null);
