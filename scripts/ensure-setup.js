@@ -175,6 +175,16 @@ function ensureNodeModules(dir, env) {
   const stale =
     !fs.existsSync(marker) || fs.statSync(marker).mtimeMs < fs.statSync(lock).mtimeMs || !sameInstall(lock, marker);
   if (!stale) return;
+  // npm ci empties node_modules first: through a link (a worktree sharing another checkout's
+  // packages) it would empty the other checkout's too.
+  const modules = path.join(dir, "node_modules");
+  if (fs.existsSync(modules) && fs.lstatSync(modules).isSymbolicLink()) {
+    log(
+      `${path.relative(root, modules) || "node_modules"} is a link to ${fs.realpathSync(modules)} and needs ` +
+        "reinstalling; npm ci would empty what it points to. Give this checkout its own: rm node_modules, then run this again",
+    );
+    process.exit(2);
+  }
   log(`installing npm packages from ${path.relative(root, lock) || "package-lock.json"} (npm ci)`);
   // `npm` is a `#!/usr/bin/env node` script: with Node.js 22 first on PATH it runs under it,
   // so its engine checks see 22, not the machine's node.
