@@ -39,11 +39,14 @@ export const FAR_END_PATHS = {
 /** What install.sh recorded (the form, the host's settings before it); uninstall reads it back. */
 export const FAR_END_STATE_DIR = "/var/lib/wg-s2s";
 
+/** The LAN hosts' route script of a `static` site (operatorBundle.ts renders it). */
+export const ROUTES_SCRIPT = "routes.sh";
+
 /** Bundle files the operator runs; every other file of the bundle is data (mode 0600). */
 export const EXECUTABLE_FILES: ReadonlySet<string> = new Set([
   FAR_END_FILES.installer,
   FAR_END_FILES.guardScript,
-  "routes.sh",
+  ROUTES_SCRIPT,
 ]);
 
 /** The forms a far end's tunnel can take; install.sh --form picks one. */

@@ -11,7 +11,13 @@ import { networkCidr } from "../addressing/ipv4";
 import { addressPart, plainAddress } from "../cloud-init/guards";
 import { renderStaticRoutesScript } from "../cloud-init/staticRoutes";
 import type { GatewaySpec, StaticRoute } from "../planning/specs";
-import { hubTunnelAddress, installManifest, renderFarEndCloudConfig, renderFarEndHostFiles } from "./farEndHost";
+import {
+  hubTunnelAddress,
+  installManifest,
+  renderFarEndCloudConfig,
+  renderFarEndHostFiles,
+  ROUTES_SCRIPT,
+} from "./farEndHost";
 import { NETWORKD_FILES, NETWORKD_PATHS, renderNetworkdFiles } from "./bundleNetworkd";
 import { NETPLAN_FILES, NETPLAN_PATH, renderNetplanConfig } from "./bundleNetplan";
 
@@ -24,7 +30,7 @@ export interface OperatorBundleOptions {
 export const BUNDLE_FILES = {
   wireguard: "wg0.conf",
   dnsmasq: "dnsmasq.conf",
-  routes: "routes.sh",
+  routes: ROUTES_SCRIPT,
   cloudConfig: "cloud-config.yaml",
   readme: "README.txt",
 } as const;
