@@ -95,7 +95,10 @@ const CONNECT_FAILURE =
 export async function ssh(t: SshTarget, command: string, timeoutMs = 60_000, retries = 2): Promise<RunResult> {
   for (let attempt = 0; ; attempt++) {
     const r = await run(["ip", ...sshArgs(t, command)], { timeoutMs });
-    if (r.code !== 255 || r.stdout !== "" || !CONNECT_FAILURE.test(r.stderr) || attempt >= retries) return r;
+    // A silent 255 is ssh's ServerAlive giving up (its message is below LogLevel=ERROR): a
+    // guest that stalled, e.g. just after a resume while it catches up on its timers.
+    const connectionLost = CONNECT_FAILURE.test(r.stderr) || r.stderr.trim() === "";
+    if (r.code !== 255 || r.stdout !== "" || !connectionLost || attempt >= retries) return r;
   }
 }
 

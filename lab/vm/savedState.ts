@@ -28,7 +28,8 @@ import { CLOUD_INIT_FINISHED } from "../parsers";
 import { pidAlive, runOk, sleep } from "../proc";
 import { releaseCacheLock, takeCacheLock } from "./cacheLock";
 import type { SshTarget } from "./guest";
-import { ssh } from "./guest";
+import { ssh, sshScript } from "./guest";
+import { debInstallScript, type DebFile } from "./debs";
 import { saveVmState, startVm, stopVm, type Accel, type RunningVm, type VmSpec } from "./qemu";
 import { renderMetaData, writeSeedIso } from "./seed";
 
@@ -52,12 +53,12 @@ export const PREPARE_SCRIPT = [
 ].join("\n");
 
 /**
- * Run over SSH right after the resume, with the state's key. `epochSeconds` is the host's
- * clock: a running host keeps time (NTP), a resumed one would be as old as its state. The
- * active timers are stopped around the clock step, so daily jobs do not all fire at once
- * for days that never passed. Then this run's seed, as the guest reads it at boot.
+ * The clock step every resumed host gets first. `epochSeconds` is the host's clock: a
+ * running host keeps time (NTP), a resumed one would be as old as its state. The active
+ * timers are stopped around the step, so daily jobs do not all fire at once for days that
+ * never passed.
  */
-export function reseedScript(epochSeconds: number): string {
+export function clockStepScript(epochSeconds: number): string {
   if (!Number.isInteger(epochSeconds) || epochSeconds <= 0) throw new Error(`bad clock value ${epochSeconds}`);
   return [
     "set -u",
@@ -65,6 +66,16 @@ export function reseedScript(epochSeconds: number): string {
     "systemctl stop $timers",
     `date -s @${epochSeconds} >/dev/null`,
     "systemctl start $timers",
+  ].join("\n");
+}
+
+/**
+ * Run over SSH right after the resume, with the state's key: the clock step, then this
+ * run's seed, as the guest reads it at boot.
+ */
+export function reseedScript(epochSeconds: number): string {
+  return [
+    clockStepScript(epochSeconds),
     // The seed disk's content changed under the guest: forget every cached block of it.
     "blockdev --flushbufs /dev/vdb",
     "echo 3 > /proc/sys/vm/drop_caches",
@@ -90,7 +101,15 @@ export interface SavedStateRecipe {
   prepare: string;
   genericUserData: string;
   seedBytes: number;
+  /**
+   * A host that is more than the image (an operator's host): packages it has (Debian's
+   * files, by SHA-256) and the script that sets it up, run once after the generic boot.
+   */
+  setup?: { packages: { package: string; sha256: string }[]; script: string };
 }
+
+/** The line a setup script prints last when it succeeded. */
+export const SETUP_DONE = "saved-state-setup-done";
 
 export function savedStateKey(recipe: SavedStateRecipe): string {
   return createHash("sha256").update(JSON.stringify(recipe)).digest("hex").slice(0, 16);
@@ -167,6 +186,8 @@ export interface BuildSavedStateOptions {
   track: (vm: RunningVm | undefined) => void;
   log: (line: string) => void;
   timeoutMs: number;
+  /** The files of `recipe.setup.packages`, in that order. */
+  debs?: readonly DebFile[];
 }
 
 /**
@@ -230,6 +251,7 @@ export async function buildSavedState(o: BuildSavedStateOptions): Promise<SavedS
     }
     if (!/status=done/.test(prepared))
       throw new Error(`saved state ${key}: the generic boot did not finish cleanly (${prepared.trim() || "no SSH"})`);
+    if (o.recipe.setup) await runSetup(target, o.recipe.setup, o.debs ?? [], key);
     await saveVmState(vm, files.state);
     o.track(undefined);
     // The overlay the guest wrote is the state's disk; overlays of later runs only read it.
@@ -268,4 +290,34 @@ export async function reseed(target: SshTarget, timeoutMs: number): Promise<numb
     throw new Error(`re-seeding ${target.address}: cloud-init did not finish (exit ${exit ?? "?"}): ${tail}`);
   }
   return Number(exit);
+}
+
+/** The recipe's setup on the booted guest: its packages first, then its script. */
+async function runSetup(
+  target: SshTarget,
+  setup: NonNullable<SavedStateRecipe["setup"]>,
+  debs: readonly DebFile[],
+  key: string,
+): Promise<void> {
+  const wanted = setup.packages.map((p) => `${p.package}@${p.sha256}`).join(" ");
+  const given = debs.map((d) => `${d.package}@${d.sha256}`).join(" ");
+  if (wanted !== given) throw new Error(`saved state ${key}: setup wants ${wanted}, was given ${given}`);
+  const r = await sshScript(target, `${debInstallScript(debs)}\n${setup.script}`, 10 * 60_000);
+  if (r.code !== 0 || !r.stdout.includes(SETUP_DONE))
+    throw new Error(
+      `saved state ${key}: setup failed (exit ${r.code}): ${`${r.stdout}\n${r.stderr}`.trim().split("\n").slice(-6).join(" | ")}`,
+    );
+}
+
+/** A resumed host that runs nothing of ours (an operator's host): only its clock is brought up to date. */
+export async function resumeClock(target: SshTarget, timeoutMs: number, attempts = 4): Promise<void> {
+  let last = "";
+  for (let i = 0; i < attempts; i++) {
+    // Each attempt steps to the time it runs at: a guest that stalled just after its resume
+    // drops the first connections (ssh's ServerAlive gives up), and stepping again is harmless.
+    const r = await ssh(target, clockStepScript(Math.floor(Date.now() / 1000)), timeoutMs, 0);
+    if (r.code === 0) return;
+    last = `exit ${r.code}${r.timedOut ? " (timed out)" : ""}: ${r.stderr.trim() || "connection lost, no output"}`;
+  }
+  throw new Error(`stepping the clock of ${target.address}: ${attempts} attempts, the last ${last}`);
 }
