@@ -124,6 +124,8 @@ export interface VmFigures {
   savedStateBuildS: Record<string, number>;
   bootToFirstPingS: number | null;
   rebootToFirstPingS: number | null;
+  /** Per bundle form on the far-end VM: install began -> install.sh check passed (s); null when it failed. */
+  farEndInstallToCheckS: Record<string, number | null>;
   vmLabWallS: number;
   ok: boolean;
 }
@@ -158,6 +160,9 @@ export function vmFigures(r: import("../lab/vm").VmLabResult): VmFigures {
     ),
     bootToFirstPingS: m.bootToTunnelSeconds === undefined ? null : round(m.bootToTunnelSeconds),
     rebootToFirstPingS: m.rebootToTunnelSeconds === undefined ? null : round(m.rebootToTunnelSeconds),
+    farEndInstallToCheckS: Object.fromEntries(
+      Object.entries(m.farEndInstallToCheckSeconds ?? {}).map(([form, s]) => [form, s === undefined ? null : round(s)]),
+    ),
     vmLabWallS: round(m.totalSeconds),
     ok: r.ok,
   };
@@ -260,6 +265,12 @@ async function main() {
         ),
         "boot to first cross-site ping (s, from qemu start)": vm.bootToFirstPingS,
         "gateway reboot to first ping (s)": vm.rebootToFirstPingS,
+        ...Object.fromEntries(
+          Object.entries(vm.farEndInstallToCheckS).map(([form, s]) => [
+            `far end (office router VM), --form ${form}: install to check passed, ping across (s)`,
+            s,
+          ]),
+        ),
         "VM lab wall time (s)": vm.vmLabWallS,
         "all checks passed": vm.ok,
       });

@@ -28,6 +28,49 @@ export function defaultLabConfig(): LabStackConfig {
   };
 }
 
+/** The VM lab's external site: the operator's office router, a far-end VM (lab/vm/farEnd.ts). */
+export const VM_FAR_END_SITE = "office";
+
+/**
+ * The VM lab's stack: the default topology (its onprem site spelled out, as the program's
+ * defaults have it) plus one external site, `static`, with a fixed public IP: a far end
+ * that installs the bundle with its installer on real systemd.
+ */
+export function vmLabConfig(): LabStackConfig {
+  const publicIps = labPublicIps([HUB_NAME, "onprem", VM_FAR_END_SITE]);
+  const office = "192.168.2.0/24";
+  return {
+    config: {
+      adminCidrs: [LAB_ADMIN_CIDR],
+      remoteSites: [
+        {
+          name: "onprem",
+          kind: "simulated",
+          subnet: "192.168.1.0/24",
+          gatewayAddress: "192.168.1.2",
+          testHostAddress: "192.168.1.3",
+          tunnelAddress: "172.16.0.2",
+          routePropagation: "vpc-route",
+        },
+        {
+          name: VM_FAR_END_SITE,
+          kind: "external",
+          subnet: office,
+          gatewayAddress: hostAddress(office, 2),
+          testHostAddress: hostAddress(office, 3),
+          tunnelAddress: "172.16.0.3",
+          routePropagation: "static",
+          publicIp: publicIps[VM_FAR_END_SITE],
+        },
+      ],
+    },
+    publicIps: { [HUB_NAME]: publicIps[HUB_NAME], onprem: publicIps.onprem },
+    notes: [
+      "VM lab: the default topology plus office, external static with a fixed publicIp: an office router VM that installs the bundle",
+    ],
+  };
+}
+
 /**
  * Hub + N remote sites, with distinct subnets (192.168.i.0/24) and tunnel addresses
  * (172.16.0.(i+1)). Which site exercises what:

@@ -139,6 +139,20 @@ describeVm("VM lab (npm run lab -- --vm)", () => {
     for (const r of ratios) expect(r).toBeGreaterThan(0);
   });
 
+  it("the far end (an office router already forwarding its LAN) installs, checks, survives an nftables restart and uninstalls every form on real systemd", () => {
+    if (!ran()) return;
+    expect(result!.farEnds?.map((h) => [h.name, h.start])).toEqual([["office-gw", "saved-state"]]);
+    const checks = checkNamed(/^office-gw: /);
+    for (const c of checks) expect(c).toMatchObject({ ok: true });
+    for (const form of ["netplan", "networkd", "wg-quick"]) {
+      const mine = checks.filter((c) => c.name.startsWith(`office-gw: ${form}: `));
+      // check, LAN -> hub, LAN -> internet, nftables restart, uninstall as found, negative control
+      expect(mine).toHaveLength(6);
+      expect(mine.filter((c) => c.negativeControl)).toHaveLength(1);
+      expect(result!.measurements.farEndInstallToCheckSeconds?.[form]).toBeGreaterThan(0);
+    }
+  });
+
   it("a DHCP renewal and netplan apply on a gateway's private NIC leave tunnel and routes intact", () => {
     if (!ran()) return;
     const [renewal] = checkNamed(/^DHCP renewal \+ netplan apply/);

@@ -118,17 +118,17 @@ export interface HostFirewallState {
   leftovers: string;
 }
 
+/** Lists what of the bundle is still on a host (nothing, after uninstall), for both labs. */
+export const FAR_END_LEFTOVERS_SH =
+  "ls -d /etc/wg-s2s /var/lib/wg-s2s /usr/local/sbin/wg-s2s-fw /etc/systemd/system/wg-s2s-* " +
+  "/etc/systemd/system/*.service.d/wg-s2s.conf /etc/wireguard/wg0.conf /etc/systemd/network/90-wg-s2s.* " +
+  "/etc/netplan/60-wg-s2s.yaml /etc/dnsmasq.d/wg-s2s.conf /sys/class/net/wg0 2>/dev/null; " +
+  "sha256sum /etc/wireguard/wg0.conf 2>/dev/null; true";
+
 export async function hostFirewallState(h: LabHost): Promise<HostFirewallState> {
   const ruleset = (await h.execOk(["nft", "-s", "list", "ruleset"])).stdout;
   const ipForward = (await h.execOk(["sysctl", "-n", "net.ipv4.ip_forward"])).stdout.trim();
-  const leftovers = (
-    await h.sh(
-      "ls -d /etc/wg-s2s /var/lib/wg-s2s /usr/local/sbin/wg-s2s-fw /etc/systemd/system/wg-s2s-* " +
-        "/etc/systemd/system/*.service.d/wg-s2s.conf /etc/wireguard/wg0.conf /etc/systemd/network/90-wg-s2s.* " +
-        "/etc/netplan/60-wg-s2s.yaml /etc/dnsmasq.d/wg-s2s.conf /sys/class/net/wg0 2>/dev/null; " +
-        "sha256sum /etc/wireguard/wg0.conf 2>/dev/null; true",
-    )
-  ).stdout.trim();
+  const leftovers = (await h.sh(FAR_END_LEFTOVERS_SH)).stdout.trim();
   return { ruleset, ipForward, leftovers };
 }
 

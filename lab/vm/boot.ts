@@ -12,6 +12,8 @@ import { parseCloudInitResult, parseCloudInitStatus } from "../parsers";
 import { waitFor } from "../proc";
 import type { LabNode, LabSite } from "../topology";
 import { cloudInitFinishedUptime, kernelPanic, ssh, type SshTarget } from "./guest";
+import { fetchDebs, type DebFile } from "./debs";
+import { FAR_END_PACKAGES, isFarEnd, officeRouterRuleset, officeRouterSetupScript } from "./farEnd";
 import type { VmImage } from "./image";
 import { privateAddress, tapName } from "./network";
 import { qemuArgs, resumeVm, startVm, unlinkOnceOpen, type Accel, type RunningVm, type VmSpec } from "./qemu";
@@ -27,6 +29,7 @@ import {
   qemuVersion,
   reseed,
   restoreSpec,
+  resumeClock,
   SAVED_STATE_SEED_BYTES,
   savedStateKey,
   type SavedState,
@@ -49,13 +52,23 @@ export function nicsOf(host: LabNode, hostIndex: number): (VmNic & { tap: string
       tap: tapName(hostIndex, "public"),
     });
   }
-  nics.push({ id: "private", mac: host.privateNic.mac, pciSlot: 5, tap: tapName(hostIndex, "private") });
+  nics.push({
+    id: "private",
+    mac: host.privateNic.mac,
+    pciSlot: 5,
+    // A far end's LAN address is the operator's own setting; Scaleway's NICs get theirs by DHCP.
+    ...(isFarEnd(host) ? { staticAddress: host.privateNic.address } : {}),
+    tap: tapName(hostIndex, "private"),
+  });
   return nics;
 }
 
-/** A host's NoCloud network-config: a gateway's private NIC comes up the Scaleway way (the image's udev rule), not from cloud-init. */
+/**
+ * A host's NoCloud network-config: a Scaleway gateway's private NIC comes up the Scaleway
+ * way (the image's udev rule), not from cloud-init; a far end has both NICs static.
+ */
 export const networkConfigOf = (host: LabNode, nics: readonly VmNic[]) =>
-  renderNetworkConfig(host.publicNic ? nics.filter((n) => n.id === "public") : nics);
+  renderNetworkConfig(host.publicNic && !isFarEnd(host) ? nics.filter((n) => n.id === "public") : nics);
 
 /** How a host starts: booted from its kernel, or resumed from a saved running state. */
 export type HostStart = "boot" | "saved-state";
@@ -67,7 +80,7 @@ export type HostStart = "boot" | "saved-state";
  * test host only has to be running, with this run's user-data, when the tunnel comes up.
  */
 export function defaultHostStart(host: LabNode, hubSite: string): HostStart {
-  return host.role === "test-host" && host.site !== hubSite ? "saved-state" : "boot";
+  return (host.role === "test-host" && host.site !== hubSite) || isFarEnd(host) ? "saved-state" : "boot";
 }
 
 export interface BootSpec {
@@ -109,6 +122,7 @@ export async function savedStateRecipeOf(
   host: LabNode,
   hostIndex: number,
   site: LabSite,
+  debs: readonly DebFile[] = [],
 ): Promise<SavedStateRecipe> {
   const m = { ...machineSpec(spec, host, hostIndex, "/RUN"), baseImage: "/BASE", seedIso: "/SEED" };
   const files = { overlay: "/RUN/overlay", serialLog: "/RUN/serial", qmpSocket: "/RUN/qmp", pidFile: "/RUN/pid" };
@@ -118,10 +132,21 @@ export async function savedStateRecipeOf(
     accel: spec.accel,
     machine: machineArgs(qemuArgs(m, files), { kernel: spec.image.kernel, initrd: spec.image.initrd }),
     networkConfig: networkConfigOf(host, m.nics),
-    environment: renderVpcRouterDnsmasq(site, { leaseFile: "-", pidFile: "-", logFile: "-" }),
+    // A far end's LAN has no DHCP: its neighbours are the lab's namespaces, with fixed addresses.
+    environment: isFarEnd(host)
+      ? `far end of site ${site.name}: no DHCP, LAN ${site.subnet}`
+      : renderVpcRouterDnsmasq(site, { leaseFile: "-", pidFile: "-", logFile: "-" }),
     prepare: PREPARE_SCRIPT,
     genericUserData: GENERIC_USER_DATA,
     seedBytes: SAVED_STATE_SEED_BYTES,
+    ...(isFarEnd(host)
+      ? {
+          setup: {
+            packages: debs.map((d) => ({ package: d.package, sha256: d.sha256 })),
+            script: officeRouterSetupScript(officeRouterRuleset()),
+          },
+        }
+      : {}),
   };
 }
 
@@ -140,7 +165,8 @@ export async function ensureSavedStates(
   const states = new Map<string, SavedState>();
   for (const host of restored) {
     const i = spec.hosts.indexOf(host);
-    const recipe = await savedStateRecipeOf(spec, host, i, siteOf(host));
+    const debs = isFarEnd(host) ? await fetchDebs(cacheRoot, FAR_END_PACKAGES) : [];
+    const recipe = await savedStateRecipeOf(spec, host, i, siteOf(host), debs);
     const key = savedStateKey(recipe);
     let state = findSavedState(cacheRoot, key);
     if (state) {
@@ -161,6 +187,7 @@ export async function ensureSavedStates(
         },
         log: ctx.log,
         timeoutMs,
+        debs,
       });
     }
     states.set(host.id, state);
@@ -171,17 +198,20 @@ export async function ensureSavedStates(
 /** Per host id: why it could not be started (a restored host whose re-seed failed). */
 export type StartFailures = Map<string, string>;
 
+export interface StartedVms {
+  failures: StartFailures;
+  /** Per restored host: settles once it runs with this run's clock (and seed); its failure is in `failures`. */
+  resumed: Map<string, Promise<void>>;
+}
+
 /**
  * Starts one VM per host, in order; each result row is appended to `hosts`. A restored
  * host's resume and re-seed go on in the background while the others boot; what fails
  * there lands in the returned map, which waitForCloudInit reads.
  */
-export async function startVms(
-  ctx: RunContext,
-  spec: BootSpec,
-  hostResults: VmLabHostResult[],
-): Promise<StartFailures> {
+export async function startVms(ctx: RunContext, spec: BootSpec, hostResults: VmLabHostResult[]): Promise<StartedVms> {
   const failures: StartFailures = new Map();
+  const resumes = new Map<string, Promise<void>>();
   for (const [i, host] of spec.hosts.entries()) {
     const dir = path.join(ctx.runDir, host.id);
     const nics = nicsOf(host, i);
@@ -231,15 +261,29 @@ export async function startVms(
     );
     if (saved) {
       const target = spec.sshTarget!(host, saved.sshKey);
-      void (async () => {
+      const resumed = (async () => {
         await resumeVm(vm);
         await unlinkDisks();
+        if (isFarEnd(host)) {
+          // An operator's host runs nothing of ours: it only keeps time, as a running host does.
+          await resumeClock(target, 120_000);
+          ctx.log(`${host.id}: resumed, clock set (the operator's host: no cloud-init of ours)`);
+          return;
+        }
         const exit = await reseed(target, spec.reseedTimeoutMs ?? 15 * 60_000);
         ctx.log(`${host.id}: re-seeded with this run's clock, keys and user-data (cloud-init exit ${exit})`);
-      })().catch((e: unknown) => failures.set(host.id, e instanceof Error ? e.message : String(e)));
+      })();
+      resumes.set(
+        host.id,
+        resumed.catch((e: unknown) => {
+          const why = e instanceof Error ? e.message : String(e);
+          failures.set(host.id, why);
+          ctx.log(`${host.id}: could not be resumed: ${why}`);
+        }),
+      );
     }
   }
-  return failures;
+  return { failures, resumed: resumes };
 }
 
 /** Waits (bounded) for cloud-init's "finished" console line on every VM, all at once. */

@@ -19,9 +19,11 @@ import { standInsFor } from "../standins/list";
 import type { LabNode } from "../topology";
 import { cloudInitChecks, defaultHostStart, ensureSavedStates, startVms, waitForCloudInit } from "./boot";
 import type { SshTarget } from "./guest";
+import { isFarEnd } from "./farEnd";
 import { DEFAULT_CACHE_ROOT, ensureImage, type VmImage } from "./image";
 import { createNetwork, plannedNetwork, privateAddress, siteOf, vmHosts } from "./network";
 import { probeKvm } from "./qemu";
+import { GENERIC_USER_DATA } from "./savedState";
 import { DEFAULT_TIMEOUTS, type VmLabOptions, type VmLabResult } from "./result";
 import { cleanup, recordOwner, sweepLeftovers, vmLabPrerequisites, type RunContext } from "./runState";
 import type { VmScenario } from "./scenarios/context";
@@ -29,6 +31,7 @@ import { deployVerificationChecks } from "./scenarios/deployVerification";
 import { ubuntuLikeChecks, unreachableRepositoryCheck } from "./scenarios/image";
 import { failClosedCheck, rebootCheck, tunnelStoppedControl } from "./scenarios/reboot";
 import { renewalCheck } from "./scenarios/renewal";
+import { farEndChecks } from "./scenarios/farEnd";
 import { throughputChecks } from "./scenarios/throughput";
 import { handshakeTiming } from "./scenarios/timing";
 import { kernelWireGuardChecks, pingBothWays, tunnelUpCheck, watchTunnel } from "./scenarios/tunnel";
@@ -103,9 +106,9 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     log("running the program offline (mock runtime) for each host's user-data");
     // Loaded here so that the lab module itself stays cheap to import (tests, CLI help).
     const { runProgram } = await import("../../testkit/programRun");
-    const { defaultLabConfig } = await import("../labConfig");
+    const { vmLabConfig } = await import("../labConfig");
     const { buildTopology } = await import("../topology");
-    const fallback = defaultLabConfig();
+    const fallback = vmLabConfig();
     const program = await runProgram({
       config: options.config ?? fallback.config,
       publicIps: options.publicIps ?? (options.config ? undefined : fallback.publicIps),
@@ -113,15 +116,19 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     });
     // The namespace lab's model, from the same declared resources: one topology, two backends.
     const topology = buildTopology({ prefix, config: program.config, resources: program.resources });
-    const hosts = vmHosts(topology);
+    // Every VM; `hosts` are the Scaleway-built ones (our user-data), `farEnds` the operators' own.
+    const allVms = vmHosts(topology);
+    const hosts = allVms.filter((h) => !isFarEnd(h));
+    const farEnds = allVms.filter(isFarEnd);
     const userData = new Map(
-      hosts.map((h) => {
+      allVms.map((h) => {
+        if (isFarEnd(h)) return [h.id, GENERIC_USER_DATA];
         const ud = program.userData(h.site, h.role as "gateway" | "test-host");
         return [h.id, options.userDataFor ? options.userDataFor(h, ud) : ud];
       }),
     );
     log(
-      `topology: ${hosts.map((h) => `${h.id} ${privateAddress(h)}${h.publicNic ? ` / ${h.publicNic.address}` : ""}`).join(", ")}`,
+      `topology: ${allVms.map((h) => `${h.id} ${privateAddress(h)}${h.publicNic ? ` / ${h.publicNic.address}` : ""}${isFarEnd(h) ? " (far end)" : ""}`).join(", ")}`,
     );
 
     // SSH access: the program's deploy key when it exports one, else a lab key via meta-data.
@@ -178,7 +185,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     const hubSite = topology.sites[0].name;
     const hostStart = options.hostStart ?? defaultHostStart;
     const bootSpec = {
-      hosts,
+      hosts: allVms,
       userData,
       labKeys,
       image,
@@ -190,7 +197,8 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     const savedStates = await ensureSavedStates(
       ctx,
       bootSpec,
-      hosts.filter((h) => hostStart(h, hubSite) === "saved-state"),
+      // An operator's host runs when the bundle arrives: it always resumes.
+      allVms.filter((h) => isFarEnd(h) || hostStart(h, hubSite) === "saved-state"),
       (h) => siteOf(topology, h),
       options.cacheRoot ?? DEFAULT_CACHE_ROOT,
       timeouts.cloudInitMs,
@@ -199,7 +207,11 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       result.savedStates[host] = { key: s.key, built: s.built, buildSeconds: s.buildSeconds };
 
     const t0 = Date.now();
-    const startFailures = await startVms(ctx, { ...bootSpec, savedStates }, result.hosts);
+    const started = await startVms(ctx, { ...bootSpec, savedStates }, result.hosts);
+    // The far ends' rows apart: they run no cloud-init or user-data of ours to report on.
+    const farEndIds = new Set(farEnds.map((f) => f.id));
+    result.farEnds = result.hosts.filter((h) => farEndIds.has(h.name));
+    result.hosts = result.hosts.filter((h) => !farEndIds.has(h.name));
 
     const testHosts = hosts.filter((h) => h.role === "test-host");
     const hubTest = testHosts.find((h) => h.site === hubSite);
@@ -219,22 +231,36 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
       hubGateway,
       hubTest,
       spokeTests,
+      farEndPublicKeys: new Set(farEnds.map((f) => String(program.outputs.publicKeys?.[f.site] ?? ""))),
       log,
       stopped: () => ctx.cleaned,
     };
 
     // Boot to tunnel: polled while the VMs boot, from the first moment SSH answers.
     const tunnelWatch = watchTunnel(scenario, t0);
-    await waitForCloudInit(ctx, hosts, result.hosts, timeouts.cloudInitMs, startFailures);
+    await waitForCloudInit(ctx, hosts, result.hosts, timeouts.cloudInitMs, started.failures);
     await cloudInitChecks(hosts, result.hosts, target, check);
     tunnelUpCheck(scenario, await tunnelWatch);
 
+    // The far ends install their bundles beside the hub's own checks (they only need its
+    // tunnel up); both are done before anything below restarts the hub's network.
+    const farEndRuns = farEnds.map((far) =>
+      farEndChecks(scenario, {
+        host: far,
+        target: { ...sshTarget(far, savedStates.get(far.id)!.sshKey), controlDir: ctx.sshControlDir },
+        lanNs: ctx.network!.vpcNs.get(far.site)!,
+        bundle: program.operatorBundle(far.site),
+        resumed: started.resumed.get(far.id) ?? Promise.resolve(),
+        startFailure: () => started.failures.get(far.id),
+      }),
+    );
     await kernelWireGuardChecks(scenario);
     await deployVerificationChecks(scenario, program);
     await pingBothWays(scenario);
     await ubuntuLikeChecks(scenario);
     await unreachableRepositoryCheck(scenario);
     await handshakeTiming(scenario);
+    for (const c of (await Promise.all(farEndRuns)).flat()) check(c.name, c.ok, c.detail, c.negativeControl);
     await renewalCheck(scenario);
     if (options.throughput) await throughputChecks(scenario);
 

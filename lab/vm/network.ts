@@ -15,6 +15,7 @@
 import * as path from "node:path";
 import { addBridge, addNetns, addVethPair, attachToBridge, ipIn, listNetns, nsRunOk } from "../netns";
 import { run, type BackgroundProcess } from "../proc";
+import { addInternetHost } from "../scenarios/farEndHosts";
 import { startVpcRouter } from "../standins/vpcRouter";
 import { bare, type LabNode, type LabSite, type LabTopology } from "../topology";
 
@@ -29,8 +30,13 @@ export interface LabNetwork {
   prefix: string;
   /** Namespace holding the bridges and taps; qemu runs here. */
   switchNs: string;
-  /** Site -> namespace of its Scaleway stand-in (DHCP + VPC router); the lab SSHes from here. */
+  /**
+   * Site -> the namespace the lab SSHes from, on the site's bridge: a Scaleway-built site's
+   * stand-in for Scaleway's DHCP and VPC router, an external site's LAN workstation.
+   */
   vpcNs: Map<string, string>;
+  /** A host on the internet bridge that far ends already talk to (present when there are far ends). */
+  internetNs?: string;
   taps: Tap[];
   dnsmasq: { site: string; process: BackgroundProcess; pid: number }[];
 }
@@ -40,17 +46,23 @@ export const tapName = (hostIndex: number, nic: "public" | "private") =>
   `tap${hostIndex}${nic === "public" ? "p" : "v"}`;
 
 /**
- * The machines the VM lab boots: every gateway and test host of the topology, sites in
- * order. Only Scaleway-built sites become VMs (they are what the program declares as
- * instance.Server); an external site is the operator's own machine.
+ * The machines the VM lab runs: every gateway and test host of the Scaleway-built sites
+ * (what the program declares as instance.Server), sites in order, then each external
+ * site's gateway: the operator's own host, a far-end VM that resumes from a saved state
+ * (lab/vm/farEnd.ts). An external site's LAN hosts are namespaces, not VMs. Only `static`
+ * external sites: the VM lab has no stand-in for an operator's LAN router or DHCP.
  */
 export function vmHosts(t: LabTopology): LabNode[] {
   const external = t.sites.filter((s) => !s.vpcRouter);
-  if (external.length)
+  const unsupported = external.filter((s) => s.routePropagation !== "static");
+  if (unsupported.length)
     throw new Error(
-      `the VM lab builds Scaleway-built sites only; ${external.map((s) => s.name).join(", ")} ${external.length > 1 ? "are" : "is"} external (run the namespace lab for those)`,
+      `the VM lab's far ends are external sites with routePropagation static; ${unsupported.map((s) => `${s.name} (${s.routePropagation})`).join(", ")} ${unsupported.length > 1 ? "are" : "is"} not (run the namespace lab for those)`,
     );
-  return t.sites.flatMap((s) => [s.gateway, s.testHost]);
+  return [
+    ...t.sites.filter((s) => s.vpcRouter).flatMap((s) => [s.gateway, s.testHost]),
+    ...external.map((s) => s.gateway),
+  ];
 }
 
 /** A host's private address (no prefix length): the IPAM reservation. */
@@ -64,7 +76,8 @@ export function plannedNetwork(t: LabTopology): LabNetwork {
   return {
     prefix: t.prefix,
     switchNs: t.switchNs,
-    vpcNs: new Map(t.sites.map((s) => [s.name, s.vpcRouter?.ns ?? ""])),
+    vpcNs: new Map(t.sites.map((s) => [s.name, s.vpcRouter?.ns ?? s.testHost.ns])),
+    internetNs: t.sites.some((s) => !s.vpcRouter) ? `${t.prefix}-inet` : undefined,
     taps: [],
     dnsmasq: [],
   };
@@ -90,7 +103,10 @@ export async function createNetwork(lab: LabNetwork, t: LabTopology, runDir: str
     }
   }
 
-  for (const site of t.sites) {
+  for (const site of t.sites.filter((s) => !s.vpcRouter)) await addLanHost(site, t.switchNs);
+  if (lab.internetNs) await addInternetHost(t.prefix, t.switchNs, t.internet.bridge);
+
+  for (const site of t.sites.filter((s) => s.vpcRouter)) {
     const vr = site.vpcRouter!;
     await addNetns(vr.ns);
     await addVethPair(
@@ -105,12 +121,31 @@ export async function createNetwork(lab: LabNetwork, t: LabTopology, runDir: str
   }
 }
 
+/**
+ * An external site's LAN workstation: a namespace on the site's bridge at the test host's
+ * address, whose default route is the site's gateway (the far end is the office's router).
+ */
+async function addLanHost(site: LabSite, switchNs: string): Promise<void> {
+  const lan = site.testHost;
+  await addNetns(lan.ns);
+  await addVethPair(
+    { ns: lan.ns, name: lan.privateNic.name, mac: lan.privateNic.mac },
+    { ns: switchNs, name: lan.privateNic.switchPort },
+  );
+  await attachToBridge(switchNs, lan.privateNic.switchPort, site.bridge);
+  await ipIn(lan.ns, ["addr", "add", lan.privateNic.address!, "dev", lan.privateNic.name]);
+  await ipIn(lan.ns, ["link", "set", lan.privateNic.name, "up"]);
+  await ipIn(lan.ns, ["link", "set", "lo", "up"]);
+  await ipIn(lan.ns, ["route", "add", "default", "via", bare(site.gateway.privateNic.address!)]);
+}
+
 /** Stops the stand-ins by pid and deletes the namespaces (their links go with them). */
 export async function destroyNetwork(lab: LabNetwork): Promise<string[]> {
   const problems: string[] = [];
   await Promise.all(lab.dnsmasq.map((d) => d.process.stop()));
   const existing = new Set(await listNetns());
-  for (const netns of [...lab.vpcNs.values(), lab.switchNs].filter((n) => existing.has(n))) {
+  const all = [...lab.vpcNs.values(), ...(lab.internetNs ? [lab.internetNs] : []), lab.switchNs];
+  for (const netns of all.filter((n) => existing.has(n))) {
     const r = await run(["ip", "netns", "delete", netns], { timeoutMs: 15_000 });
     if (r.code !== 0) problems.push(`ip netns delete ${netns}: ${r.stderr.trim()}`);
   }

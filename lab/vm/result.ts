@@ -109,6 +109,8 @@ export interface VmLabResult {
   /** Saved states the run resumed hosts from, by host id; `built` when this run made it. */
   savedStates: Record<string, { key: string; built: boolean; buildSeconds: number }>;
   hosts: VmLabHostResult[];
+  /** The operators' hosts (external sites' gateways): resumed from a saved state, running nothing of ours. */
+  farEnds?: VmLabHostResult[];
   checks: VmLabCheck[];
   measurements: {
     imageSeconds: number;
@@ -121,6 +123,8 @@ export interface VmLabResult {
     firstHandshakeUptimeSeconds: Record<string, number>;
     /** Per gateway: first handshake uptime / mean test-host cloud-init-done uptime. */
     handshakeToTestHostRatio: Record<string, number>;
+    /** Per bundle form on the far-end VM: install.sh install began -> its check passed (ping across, handshake). */
+    farEndInstallToCheckSeconds?: Record<string, number | undefined>;
     totalSeconds: number;
   };
   /** What stands in for Scaleway (or differs from it), so the gap to the cloud is explicit. */

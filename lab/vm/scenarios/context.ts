@@ -24,6 +24,12 @@ export interface VmScenario {
   hubTest: LabNode;
   /** Test hosts of the other (simulated) sites; at least one. */
   spokeTests: LabNode[];
+  /**
+   * WireGuard public keys of the far ends (external sites): their operators install the
+   * bundle once the hub runs, so a gateway's handshake with them is the far-end scenario's
+   * to check, as `pulumi up` leaves them out of its own verification.
+   */
+  farEndPublicKeys: ReadonlySet<string>;
   log: (line: string) => void;
   /** True once the run is being torn down: long waits end early. */
   stopped: () => boolean;

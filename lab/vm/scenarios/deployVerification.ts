@@ -54,7 +54,10 @@ export async function deployVerificationChecks(
         30,
       );
       const site = topology.sites.find((x) => x.name === gw.site);
+      // As `pulumi up` does: peers whose operator has yet to install the bundle are left out.
+      const awaitsOperator = (name: string) => topology.sites.find((x) => x.name === name)?.awaitsOperator === true;
       const peers = (site?.peers ?? [])
+        .filter((p) => !awaitsOperator(p.name))
         .map((p) => publicKeys[p.name])
         .filter((k): k is string => typeof k === "string");
       const handshakes = await runScript(
