@@ -30,6 +30,7 @@ import {
   reseed,
   restoreSpec,
   resumeClock,
+  waitForSsh,
   SAVED_STATE_SEED_BYTES,
   savedStateKey,
   type SavedState,
@@ -264,6 +265,7 @@ export async function startVms(ctx: RunContext, spec: BootSpec, hostResults: VmL
       const resumed = (async () => {
         await resumeVm(vm);
         await unlinkDisks();
+        await waitForSsh(target, 10 * 60_000);
         if (isFarEnd(host)) {
           // An operator's host runs nothing of ours: it only keeps time, as a running host does.
           await resumeClock(target, 120_000);

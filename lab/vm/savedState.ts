@@ -309,6 +309,23 @@ async function runSetup(
     );
 }
 
+/**
+ * Waits (bounded) until a resumed guest answers over SSH. Just after its resume a guest
+ * catches up on its timers and, on a busy machine, drops or stalls the first connections;
+ * the re-seed must not run twice, so it waits for this harmless command first.
+ */
+export async function waitForSsh(target: SshTarget, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    const r = await ssh(target, "true", Math.min(60_000, Math.max(10_000, deadline - Date.now())), 0);
+    if (r.code === 0) return;
+    last = `exit ${r.code}: ${r.stderr.trim() || "connection lost, no output"}`;
+    await sleep(3000);
+  }
+  throw new Error(`${target.address} did not answer over SSH within ${timeoutMs / 1000} s after its resume (${last})`);
+}
+
 /** A resumed host that runs nothing of ours (an operator's host): only its clock is brought up to date. */
 export async function resumeClock(target: SshTarget, timeoutMs: number, attempts = 4): Promise<void> {
   let last = "";
