@@ -126,6 +126,8 @@ export interface VmFigures {
   rebootToFirstPingS: number | null;
   /** Per bundle form on the far-end VM: install began -> install.sh check passed (s); null when it failed. */
   farEndInstallToCheckS: Record<string, number | null>;
+  /** The far-end scenario's cost to the run: waited for after the hub's checks it runs beside (s). */
+  farEndWaitS: number | null;
   vmLabWallS: number;
   ok: boolean;
 }
@@ -163,6 +165,7 @@ export function vmFigures(r: import("../lab/vm").VmLabResult): VmFigures {
     farEndInstallToCheckS: Object.fromEntries(
       Object.entries(m.farEndInstallToCheckSeconds ?? {}).map(([form, s]) => [form, s === undefined ? null : round(s)]),
     ),
+    farEndWaitS: m.farEndWaitSeconds === undefined ? null : round(m.farEndWaitSeconds),
     vmLabWallS: round(m.totalSeconds),
     ok: r.ok,
   };
@@ -271,6 +274,7 @@ async function main() {
             s,
           ]),
         ),
+        "far end's cost to the run: waited for after the hub's checks (s)": vm.farEndWaitS,
         "VM lab wall time (s)": vm.vmLabWallS,
         "all checks passed": vm.ok,
       });

@@ -39,6 +39,12 @@ export interface FarEndVm {
   bundle: Record<string, string>;
   /** Settles once the VM runs with this run's clock. */
   resumed: Promise<void>;
+  /**
+   * Settles true once the hub's tunnel carries pings (false if it never does). Until then
+   * the far end does what needs no hub (the bundle's copy, its state, its LAN's own flow),
+   * while the gateways boot.
+   */
+  hubUp: Promise<boolean>;
   /** Why it could not be started, once `resumed` settled. */
   startFailure: () => string | undefined;
 }
@@ -160,6 +166,11 @@ export async function farEndChecks(s: VmScenario, far: FarEndVm): Promise<VmLabC
       `${lanInternetBefore.detail}; ip_forward ${before.ipForward}`,
     );
 
+    // Each install is timed to its passing check, so it starts once the hub runs.
+    if (!(await far.hubUp)) {
+      check("the hub's tunnel came up", false, "no ping between the test hosts: nothing to reach across");
+      return checks;
+    }
     for (const form of FAR_END_FORMS) {
       const started = Date.now();
       const install = await installSh(far.target, `install --form ${form}`);
