@@ -15,6 +15,8 @@
  *      cross-site ping, and after a gateway reboot, reboot to first ping; hosts resumed from
  *      a saved running state (lab/vm/savedState.ts) with their qemu start to cloud-init
  *      done, and any saved state the run had to build first; the run's wall time.
+ *   5. The metrics lab (lab/metricsLab.ts): tunnel cut to the tunnel-down alert delivered,
+ *      restore to its resolution delivered, bytes pushed per minute for one gateway and peer.
  *   Every lab run also reports its phases (setup, boot, tunnel, checks, cleanup), so where a
  *   lab run's time goes stays visible (issue 11: a cleanup figure once read as 21.6 s was
  *   the cleanup step's start time, not its duration).
@@ -28,6 +30,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { runProgram } from "../testkit/programRun";
 import { sitesLabConfig } from "../lab/labConfig";
+import { metricsLabUnavailable, runMetricsLab, seconds } from "../lab/metricsLab";
 
 interface ProgramScaleRow {
   remoteSites: number;
@@ -236,6 +239,24 @@ async function main() {
       });
       console.log("\nLab, time to all tunnels up by number of remote sites:");
       console.table(lab.scale);
+    }
+  }
+  if (!o.programOnly && !o.vmOnly) {
+    const why = metricsLabUnavailable();
+    const m = why ? { skipped: why } : await runMetricsLab();
+    out.metricsLab = m;
+    if ("skipped" in m) console.log(`\nMetrics lab: ${m.skipped}`);
+    else {
+      console.log(
+        "\nMetrics lab (one run; Debian's Prometheus and Alertmanager behind a stand-in for Cockpit's push path):",
+      );
+      console.table({
+        "tunnel cut to WgS2sTunnelDown delivered (s)": seconds(m.cut.fireMs),
+        "restore to its resolution delivered (s)": seconds(m.cut.resolveMs),
+        "tunnel-down alerts while healthy, through a rekey and an address change":
+          m.healthy.tunnelDownNotifications.length,
+        "bytes pushed per minute (one gateway, one peer, textfile collector only)": m.pushes.acceptedBytesPerMinute,
+      });
     }
   }
   if (o.vm && !o.programOnly && !o.labOnly) {

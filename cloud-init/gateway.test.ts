@@ -2,6 +2,7 @@
 import { renderGatewayCloudConfig, renderGatewayFiles } from "./gateway";
 import { PATHS } from "./common";
 import { ENABLE_FORWARDING, renderFirewallUnit } from "./firewall";
+import { METRICS_PATHS, collectorScript, renderCollectorUnit } from "./tunnelMetrics";
 import {
   KeyRing,
   WIREGUARD_KEY_SHAPE,
@@ -84,7 +85,12 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
     expect(doc.runcmd.some((c) => ["wg", "wg-quick", "dnsmasq"].includes(c[0]))).toBe(false);
     expect(doc.runcmd.map((c) => c.join(" ")).join("\n")).not.toMatch(/wg-quick/);
     const extras = doc.files.get(PATHS.extrasUnit)?.content ?? "";
-    const expected = ["nftables", "wireguard-tools", ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : [])];
+    const expected = [
+      "nftables",
+      "wireguard-tools",
+      "prometheus-node-exporter",
+      ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : []),
+    ];
     expect(extras).toContain(`ExecStart=${PATHS.extrasScript} ${expected.join(" ")}`);
     expect(extras).toMatch(/^Restart=on-failure$/m);
     expect(extras).toMatch(/^StartLimitIntervalSec=0$/m);
@@ -100,6 +106,7 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
       commandIndex(doc.runcmd, "enable --now wg-s2s-firewall.service"),
       commandIndex(doc.runcmd, "networkctl reload"),
       commandIndex(doc.runcmd, "start --no-block wg-s2s-extras.service"),
+      commandIndex(doc.runcmd, "enable --now --no-block wg-s2s-metrics.service"),
       commandIndex(doc.runcmd, "enable --now wg-s2s-private-nic.service"),
     ];
     expect(order.every((i) => i >= 0)).toBe(true);
@@ -141,17 +148,54 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
 
   it("writes unit files systemd-analyze accepts without a single warning", () => {
     const units = [...doc.files.values()].filter((f) => /\/systemd\/system\/[^/]+\.service$/.test(f.path));
-    expect(units.map((u) => u.path).sort()).toEqual([PATHS.extrasUnit, PATHS.firewallUnit, PATHS.privateNicUnit]);
+    expect(units.map((u) => u.path).sort()).toEqual(
+      [PATHS.extrasUnit, PATHS.firewallUnit, METRICS_PATHS.collectorUnit, PATHS.privateNicUnit].sort(),
+    );
     expect(systemdVerify(units)).toEqual({ ok: true, output: "" });
   });
 
   it("switches forwarding on nowhere but the firewall unit (fails closed), and writes dnsmasq only for dhcp", () => {
+    // The metrics collector reads ip_forward (and says so in its HELP text); it never writes it.
+    const readers: string[] = [METRICS_PATHS.collectorScript, METRICS_PATHS.collectorConfig];
     const elsewhere = [...doc.files.values()].filter(
-      (f) => f.path !== PATHS.firewallUnit && /ip_forward|\/sysctl\.d\/|IPForward/.test(`${f.path}\n${f.content}`),
+      (f) =>
+        f.path !== PATHS.firewallUnit &&
+        !readers.includes(f.path) &&
+        /ip_forward|\/sysctl\.d\/|IPForward/.test(`${f.path}\n${f.content}`),
     );
     expect(elsewhere.map((f) => f.path)).toEqual([]);
+    const script = doc.files.get(METRICS_PATHS.collectorScript)?.content ?? "";
+    expect(script.split("\n").filter((l) => /ip_forward/.test(l))).toEqual([
+      '\tread -r forwarding <"$PROC/sys/net/ipv4/ip_forward" || :',
+    ]);
+    expect(script).not.toMatch(/sysctl/);
     expect(doc.runcmd.filter((c) => c.join(" ").includes("sysctl"))).toEqual([]);
     expect(doc.files.has(PATHS.dnsmasq)).toBe(spec.routePropagation === "dhcp");
+  });
+
+  it("runs the tunnel metrics collector off the tunnel's path, pinging every peer's tunnel address", () => {
+    expect(doc.files.get(METRICS_PATHS.collectorScript)?.content).toBe(collectorScript());
+    expect(doc.files.get(METRICS_PATHS.collectorScript)?.permissions).toBe("0755");
+    expect(doc.files.get(METRICS_PATHS.collectorUnit)?.content).toBe(renderCollectorUnit());
+    const config = doc.files.get(METRICS_PATHS.collectorConfig)?.content ?? "";
+    const probes = config.split("\n").filter((l) => l.startsWith("peer "));
+    expect(probes.sort()).toEqual(
+      spec.metrics.probes.map((p) => {
+        const peer = spec.wireguard.peers.find((w) => w.name === p.peer);
+        return `peer ${p.peer} ${peer?.publicKey} ${p.address}`;
+      }),
+    );
+    // Each probe address is the peer's own tunnel /32, routed through wg0.
+    for (const p of spec.metrics.probes) {
+      expect(spec.wireguard.peers.find((w) => w.name === p.peer)?.allowedIps).toContain(`${p.address}/32`);
+    }
+    expect(config).toMatch(/^active_default 1$/m);
+    // Started without waiting, by nothing the tunnel needs.
+    const unit = renderCollectorUnit();
+    expect(unit).not.toMatch(/^(Before|RequiredBy)=/m);
+    for (const file of doc.files.values()) {
+      if (file.path !== METRICS_PATHS.collectorUnit) expect(file.content).not.toMatch(/wg-s2s-metrics\.service/);
+    }
   });
 
   it("writes exactly the shared file contents (the operator bundle's strings)", () => {
@@ -160,6 +204,7 @@ describe.each(VARIANTS)("gateway cloud-config ($name)", ({ build }) => {
     expect(doc.files.get(PATHS.wireguardNetwork)?.content).toBe(files.wireguardNetwork);
     expect(doc.files.get(PATHS.forwardPolicy)?.content).toBe(files.forwardPolicy);
     expect(doc.files.get(PATHS.dnsmasq)?.content).toBe(files.dnsmasq);
+    expect(doc.files.get(METRICS_PATHS.collectorConfig)?.content).toBe(files.metricsConfig);
   });
 
   it("embeds only shellcheck-clean shell scripts", () => {

@@ -15,6 +15,13 @@ import { addressPart, assertSiteName } from "./guards";
 import { renderOneshotUnit } from "./ini";
 import { waitPrivateNicFiles } from "./privateNic";
 import type { GatewaySpec } from "../planning/specs";
+import {
+  METRICS_PATHS,
+  METRICS_UNIT,
+  collectorScript,
+  renderCollectorUnit,
+  renderMetricsConfig,
+} from "./tunnelMetrics";
 import { renderWireGuardConfig, renderWireGuardNetdev, renderWireGuardNetwork } from "./wireguard";
 
 /** The configuration files of a gateway, exactly as written on the host. */
@@ -27,6 +34,8 @@ export interface GatewayFiles {
   forwardPolicy: string;
   /** Only for "dhcp" route propagation. */
   dnsmasq?: string;
+  /** The tunnel metrics collector's config (public keys only). */
+  metricsConfig: string;
 }
 
 function checkGatewaySpec(spec: GatewaySpec): void {
@@ -50,6 +59,11 @@ export function renderGatewayFiles(spec: GatewaySpec): GatewayFiles {
       siteName: spec.siteName,
       forwardFlows: spec.forwardFlows,
     }),
+    metricsConfig: renderMetricsConfig({
+      siteName: spec.siteName,
+      peers: spec.wireguard.peers,
+      metrics: spec.metrics,
+    }),
   };
   if (spec.dhcp) files.dnsmasq = renderDnsmasqConfig(spec.dhcp, spec.siteName);
   return files;
@@ -57,7 +71,8 @@ export function renderGatewayFiles(spec: GatewaySpec): GatewayFiles {
 
 /**
  * Packages installed by wg-s2s-extras.service once the tunnel is up: wireguard-tools
- * (`wg show` for operators) and, on "dhcp" sites, dnsmasq (route propagation to the LAN).
+ * (`wg show` for operators and the tunnel metrics), prometheus-node-exporter (serves the
+ * metrics) and, on "dhcp" sites, dnsmasq (route propagation to the LAN).
  * Nothing on the tunnel's path is downloaded: Ubuntu's cloud image ships the kernel's
  * WireGuard, systemd-networkd and nftables (lab/vm/README.md: where that list comes from).
  * nftables is listed as a safety net only: the script skips what is installed, so it
@@ -65,7 +80,12 @@ export function renderGatewayFiles(spec: GatewaySpec): GatewayFiles {
  * failed closed (no policy, no forwarding), converges once the mirror answers.
  */
 export function gatewayPackages(spec: GatewaySpec): string[] {
-  return ["nftables", "wireguard-tools", ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : [])];
+  return [
+    "nftables",
+    "wireguard-tools",
+    "prometheus-node-exporter",
+    ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : []),
+  ];
 }
 
 /**
@@ -102,7 +122,7 @@ function extrasUnit(spec: GatewaySpec): string {
   const dhcp = spec.routePropagation === "dhcp";
   return renderOneshotUnit({
     description:
-      "WireGuard s2s: packages off the tunnel's critical path (wireguard-tools, dnsmasq; nftables if missing)",
+      "WireGuard s2s: packages off the tunnel's critical path (wireguard-tools, node_exporter, dnsmasq; nftables if missing)",
     dependencies: [
       ["Wants", "network-online.target"],
       ["After", `network-online.target ${UNITS.privateNic}`],
@@ -134,7 +154,8 @@ function extrasUnit(spec: GatewaySpec): string {
  * runcmd, every step idempotent. The firewall unit loads the forward policy and only then
  * switches forwarding on (cloud-init/firewall.ts); then networkd creates wg0 from the
  * files write_files put in place. The
- * private NIC wait and the extras unit (no-block) come after: neither delays the tunnel.
+ * private NIC wait, the extras unit and the metrics collector (no-block) come after: none
+ * delays the tunnel.
  * Nothing here reads or prints key material.
  */
 export function gatewayCommands(): Command[] {
@@ -144,6 +165,7 @@ export function gatewayCommands(): Command[] {
     ["networkctl", "reload"],
     systemctl("enable", UNITS.extras),
     systemctl("start", "--no-block", UNITS.extras),
+    systemctl("enable", "--now", "--no-block", METRICS_UNIT),
     systemctl("enable", "--now", UNITS.privateNic),
   ];
 }
@@ -157,6 +179,9 @@ function gatewayWriteFiles(spec: GatewaySpec, files: GatewayFiles): WriteFileEnt
     ...waitPrivateNicFiles(spec.privateAddress, spec.privateNicTimeoutSeconds),
     fileEntry(PATHS.extrasScript, INSTALL_EXTRAS_SCRIPT, "0755"),
     fileEntry(PATHS.extrasUnit, extrasUnit(spec)),
+    fileEntry(METRICS_PATHS.collectorScript, collectorScript(), "0755"),
+    fileEntry(METRICS_PATHS.collectorConfig, files.metricsConfig),
+    fileEntry(METRICS_PATHS.collectorUnit, renderCollectorUnit()),
     // Written before dnsmasq is installed, so its first start already uses port=0.
     ...(files.dnsmasq === undefined ? [] : [fileEntry(PATHS.dnsmasq, files.dnsmasq)]),
   ];

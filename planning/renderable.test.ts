@@ -44,6 +44,11 @@ function renderAll(cfg: StackConfig): void {
   };
   for (const site of plan.sites) {
     const spec = gatewaySpecFor(site, plan, cfg, keys, access);
+    // One probe per peer, at the peer's tunnel address; every gateway carries its tunnels.
+    expect(spec.metrics).toEqual({
+      active: true,
+      probes: site.peers.map((p) => ({ peer: p.name, address: p.tunnelAddress })),
+    });
     if (site.onScaleway) {
       renderGatewayCloudConfig(spec);
       renderTestHostCloudConfig(testHostSpecFor(site, access));

@@ -57,6 +57,24 @@ export interface DhcpServerSpec {
   dnsServers?: string[];
 }
 
+/** A peer the tunnel metrics collector pings across the tunnel. */
+export interface TunnelProbeSpec {
+  /** Site name of the peer (a WireGuard peer of the same name must exist). */
+  peer: string;
+  /** The peer's tunnel address, without prefix, e.g. "172.16.0.2". */
+  address: string;
+}
+
+/** What a gateway's tunnel metrics collector reports about. */
+export interface GatewayMetricsSpec {
+  /**
+   * Whether this gateway is meant to carry its tunnels. An HA standby's tunnels are down
+   * by design: it exports 0, and the alert rules leave it out.
+   */
+  active: boolean;
+  probes: TunnelProbeSpec[];
+}
+
 export interface GatewaySpec {
   siteName: string;
   /** Gateway's private address with prefix, e.g. "192.168.0.2/24". */
@@ -64,6 +82,8 @@ export interface GatewaySpec {
   wireguard: WireGuardInterfaceSpec;
   /** Flows the forward policy allows; everything else forwarded is dropped. */
   forwardFlows: ForwardFlow[];
+  /** Tunnel metrics: one probe per WireGuard peer. */
+  metrics: GatewayMetricsSpec;
   routePropagation: RoutePropagation;
   /** Present when routePropagation is "dhcp". */
   dhcp?: DhcpServerSpec;

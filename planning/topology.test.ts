@@ -120,6 +120,21 @@ describe("planTopology (properties)", () => {
     );
   });
 
+  it("each peer's probe address for the tunnel metrics is that peer's own tunnel address, routed to it alone", () => {
+    fc.assert(
+      fc.property(validConfig, (cfg) => {
+        const plan = planTopology(cfg);
+        for (const site of plan.sites) {
+          for (const peer of site.peers) {
+            const other = plan.sites.find((s) => s.name === peer.name);
+            expect(peer.tunnelAddress).toBe(other?.tunnelAddress);
+            expect(peer.allowedIps).toContain(`${peer.tunnelAddress}/32`);
+          }
+        }
+      }),
+    );
+  });
+
   it("only spokes dial (the hub is their one peer); the hub dials nobody", () => {
     fc.assert(
       fc.property(validConfig, (cfg) => {

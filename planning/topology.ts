@@ -21,6 +21,8 @@ export type SiteKind = "scaleway" | "simulated" | "external";
 export interface PeerPlan {
   /** Site name of the peer. */
   name: string;
+  /** The peer's tunnel address (no prefix): what the tunnel metrics ping across the tunnel. */
+  tunnelAddress: string;
   allowedIps: string[];
   /** The peer is the hub: this site dials it (Endpoint + keepalive). */
   dialsHub: boolean;
@@ -120,6 +122,7 @@ export function planTopology(cfg: StackConfig): TopologyPlan {
     peers: cfg.remoteSites
       .map((s) => ({
         name: s.name,
+        tunnelAddress: s.tunnelAddress,
         allowedIps: sortCidrs([`${s.tunnelAddress}/32`, s.subnet]),
         dialsHub: false,
         hasEndpoint: s.kind === "simulated" || s.publicIp !== undefined,
@@ -150,6 +153,7 @@ export function planTopology(cfg: StackConfig): TopologyPlan {
       peers: [
         {
           name: hubCfg.name,
+          tunnelAddress: hubCfg.tunnelAddress,
           allowedIps: sortCidrs([`${hubCfg.tunnelAddress}/32`, ...remote]),
           dialsHub: true,
           hasEndpoint: true,
@@ -221,6 +225,8 @@ export function gatewaySpecFor(
       }),
     },
     forwardFlows: site.forwardFlows,
+    // No HA hub yet: every gateway carries its tunnels.
+    metrics: { active: true, probes: site.peers.map((p) => ({ peer: p.name, address: p.tunnelAddress })) },
     routePropagation: site.routePropagation,
     dhcp: site.dhcp,
     privateNicTimeoutSeconds: PRIVATE_NIC_TIMEOUT_SECONDS,

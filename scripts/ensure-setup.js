@@ -59,9 +59,20 @@ const LAB_PACKAGES = [
   "netplan.io", // `netplan generate` turns the netplan operator bundle into networkd files (lab + tests)
   "iptables", // the far-end Docker host's ruleset, as docker.io writes it (iptables-nft)
   "ufw", // the far end with ufw active (install.sh's ufw rules), inside a lab host only
+  "prometheus", // promtool: `promtool test rules` on the shipped alert rules; the metrics lab's server and agent
+  "prometheus-node-exporter", // serves the tunnel metrics in the metrics lab (textfile collector)
+  "prometheus-alertmanager", // delivers the metrics lab's alerts to its webhook
 ];
-/** ufw.service would load a firewall on this machine at boot once enabled anywhere. */
-const MASKED_UNITS = ["ufw.service"];
+/**
+ * ufw.service would load a firewall on this machine at boot once enabled anywhere; the
+ * Prometheus packages' units would serve on its network: they run in a lab's namespaces only.
+ */
+const MASKED_UNITS = [
+  "ufw.service",
+  "prometheus.service",
+  "prometheus-node-exporter.service",
+  "prometheus-alertmanager.service",
+];
 /** The VM lab's tool chain (issue 6). */
 const VM_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "dpkg-dev", "genisoimage", "e2fsprogs"];
 
