@@ -59,9 +59,10 @@ const LAB_PACKAGES = [
   "netplan.io", // `netplan generate` turns the netplan operator bundle into networkd files (lab + tests)
   "iptables", // the far-end Docker host's ruleset, as docker.io writes it (iptables-nft)
   "ufw", // the far end with ufw active (install.sh's ufw rules), inside a lab host only
+  "keepalived", // the HA hub's VRRP: `keepalived -t` on rendered configs, and the failover lab in its namespaces
 ];
 /** ufw.service would load a firewall on this machine at boot once enabled anywhere. */
-const MASKED_UNITS = ["ufw.service"];
+const MASKED_UNITS = ["ufw.service", "keepalived.service"];
 /** The VM lab's tool chain (issue 6). */
 const VM_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "dpkg-dev", "genisoimage", "e2fsprogs"];
 
