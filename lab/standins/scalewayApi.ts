@@ -29,6 +29,8 @@ export interface StandInServer {
   /** Addresses this server's metadata requests come from (the lab's stand-in for 169.254.42.42's knowledge). */
   metadataSources: string[];
   privateNics: { id: string; privateNetworkId: string; macAddress: string }[];
+  /** A metadata service lagging behind the API: lists none of the server's public IPs. */
+  metadataLagsIps?: boolean;
 }
 
 export interface StandInIp {
@@ -142,7 +144,7 @@ export function metadataFor(state: ScalewayApiState, server: StandInServer): unk
     hostname: server.name,
     zone: state.zone,
     public_ips_v4: state.ips
-      .filter((ip) => ip.serverId === server.id)
+      .filter((ip) => ip.serverId === server.id && !server.metadataLagsIps)
       .map((ip) => ({
         id: ip.id,
         address: ip.address,
@@ -366,6 +368,8 @@ export interface ScalewayApiProcessConfig {
   /** Run after a next-hop change, env ROUTE_DESTINATION, FROM_NEXTHOP, TO_NEXTHOP, TO_SERVER. */
   routeMovedCommand?: string[];
   callLog?: string;
+  /** Answer the first `count` calls of METHOD PATH with `status` (the agent's retries, in tests). */
+  failures?: { method: string; path: string; status: number; count: number }[];
 }
 
 function runHook(argv: string[], env: Record<string, string>): void {
@@ -376,7 +380,14 @@ function runHook(argv: string[], env: Record<string, string>): void {
 export function hooksFromCommands(config: ScalewayApiProcessConfig): ScalewayApiHooks {
   const serverOfNic = (nic: string | null) =>
     config.state.servers.find((s) => s.privateNics.some((n) => n.id === nic))?.id ?? "";
+  const failures = (config.failures ?? []).map((f) => ({ ...f }));
   return {
+    failNext: (method, path) => {
+      const f = failures.find((x) => x.method === method && x.path === path && x.count > 0);
+      if (!f) return undefined;
+      f.count--;
+      return f.status;
+    },
     ipMoved: config.ipMovedCommand
       ? (ip, from) =>
           runHook(config.ipMovedCommand!, {
