@@ -62,16 +62,19 @@ const LAB_PACKAGES = [
   "prometheus", // promtool: `promtool test rules` on the shipped alert rules; the metrics lab's server and agent
   "prometheus-node-exporter", // serves the tunnel metrics in the metrics lab (textfile collector)
   "prometheus-alertmanager", // delivers the metrics lab's alerts to its webhook
+  "keepalived", // the HA hub's VRRP: `keepalived -t` on rendered configs, and the failover lab in its namespaces
 ];
 /**
  * ufw.service would load a firewall on this machine at boot once enabled anywhere; the
- * Prometheus packages' units would serve on its network: they run in a lab's namespaces only.
+ * Prometheus packages' and keepalived's units would serve on its network: they run in a
+ * lab's namespaces only.
  */
 const MASKED_UNITS = [
   "ufw.service",
   "prometheus.service",
   "prometheus-node-exporter.service",
   "prometheus-alertmanager.service",
+  "keepalived.service",
 ];
 /** The VM lab's tool chain (issue 6). */
 const VM_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "dpkg-dev", "genisoimage", "e2fsprogs"];

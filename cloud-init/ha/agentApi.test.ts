@@ -1,0 +1,240 @@
+/** @tier system */
+/**
+ * The failover agent as it ships (cloud-init/ha/wg-s2s-ha), against the Scaleway API
+ * stand-in (lab/standins/scalewayApi.ts) and a real WireGuard interface (the kernel's, else
+ * wireguard-go), in a namespace with a private /run of its own. Gateway A is "this" gateway
+ * (the metadata service answers for A); gateway B exists only in the stand-in's state.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { renderHaAgentEnv } from "./agent";
+import type { ScalewayApiProcessConfig } from "../../lab/standins/scalewayApi";
+import { requireRoot, requireTool, withNetns, withScratchDir } from "../../testkit/cloudInit";
+
+const SERVER_A = "aaaaaaaa-0000-4000-8000-000000000001";
+const SERVER_B = "bbbbbbbb-0000-4000-8000-000000000002";
+const NIC_A = "aaaaaaaa-0000-4000-8000-0000000000a1";
+const NIC_B = "bbbbbbbb-0000-4000-8000-0000000000b1";
+const PN = "cccccccc-0000-4000-8000-000000000003";
+const VPC = "dddddddd-0000-4000-8000-000000000004";
+const IP_ID = "eeeeeeee-0000-4000-8000-000000000005";
+const TOKEN = "0a0a0a0a-1111-4222-8333-444444444444";
+const IP_PATH = `/instance/v1/zones/fr-par-1/ips/${IP_ID}`;
+const ROOT = join(__dirname, "..", "..");
+
+// About 5 s a scenario on a quiet machine; 30 s each when two labs share 2 cores (python3's
+// start alone then takes 2.5 s).
+jest.setTimeout(240_000);
+
+interface Scenario {
+  /** Bash run after the setup, with `agent` (runs the agent, prints rc[args]=N) and `take_ip_for_b`. */
+  steps: string;
+  failures?: ScalewayApiProcessConfig["failures"];
+  /** The key the agent presents (default: the right one). */
+  agentKey?: string;
+  /** The metadata service lags behind the API: it never lists the IP on this gateway. */
+  metadataLags?: boolean;
+}
+
+function standInConfig(dir: string, s: Scenario): ScalewayApiProcessConfig {
+  return {
+    state: {
+      zone: "fr-par-1",
+      region: "fr-par",
+      token: TOKEN,
+      servers: [
+        {
+          id: SERVER_A,
+          name: "hub-a",
+          metadataSources: ["127.0.0.1"],
+          metadataLagsIps: s.metadataLags,
+          privateNics: [{ id: NIC_A, privateNetworkId: PN, macAddress: "02:00:00:00:00:0a" }],
+        },
+        {
+          id: SERVER_B,
+          name: "hub-b",
+          metadataSources: [],
+          privateNics: [{ id: NIC_B, privateNetworkId: PN, macAddress: "02:00:00:00:00:0b" }],
+        },
+      ],
+      ips: [{ id: IP_ID, address: "203.0.113.10", serverId: SERVER_B, project: "p" }],
+      routes: [
+        ...["10.20.0.0/24", "10.30.0.0/24"].map((destination, i) => ({
+          id: `ffffffff-0000-4000-8000-00000000000${i}`,
+          vpcId: VPC,
+          destination,
+          nexthopResourceId: NIC_B,
+          nexthopPrivateNetworkId: PN,
+          tags: ["wg-s2s-ha:dev"],
+          type: "custom" as const,
+        })),
+        // Another stack's route in the same VPC: not ours to move.
+        {
+          id: "99999999-0000-4000-8000-000000000009",
+          vpcId: VPC,
+          destination: "10.99.0.0/24",
+          nexthopResourceId: NIC_B,
+          nexthopPrivateNetworkId: PN,
+          tags: ["someone-else"],
+          type: "custom",
+        },
+      ],
+    },
+    apiHost: "127.0.0.1",
+    apiPort: 18080,
+    metadataHost: "127.0.0.1",
+    metadataPort: 18081,
+    ipMovedCommand: ["sh", "-c", `echo "ip $IP_ADDRESS $FROM_SERVER->$TO_SERVER" >> ${dir}/moves.log`],
+    routeMovedCommand: ["sh", "-c", `echo "route $ROUTE_DESTINATION ->$TO_SERVER" >> ${dir}/moves.log`],
+    callLog: join(dir, "calls.log"),
+    failures: s.failures,
+  };
+}
+
+function runScenario(s: Scenario): string {
+  requireRoot("failover agent test");
+  requireTool("/usr/bin/wg", "wireguard-tools");
+  requireTool("/usr/bin/curl", "curl");
+  return withScratchDir((dir) =>
+    withNetns((ns) => {
+      chmodSync(dir, 0o755);
+      writeFileSync(join(dir, "api.json"), JSON.stringify(standInConfig(dir, s)));
+      writeFileSync(join(dir, "key"), (s.agentKey ?? TOKEN) + "\n", { mode: 0o600 });
+      writeFileSync(
+        join(dir, "ha.env"),
+        renderHaAgentEnv({
+          zone: "fr-par-1",
+          region: "fr-par",
+          serviceIpId: IP_ID,
+          privateNetworkId: PN,
+          vpcId: VPC,
+          routeTag: "wg-s2s-ha:dev",
+          tunnelForm: "plain",
+          apiUrl: "http://127.0.0.1:18080",
+          metadataUrl: "http://127.0.0.1:18081",
+          secretKeyFile: join(dir, "key"),
+          stateDir: join(dir, "state"),
+          apiAttempts: 4,
+        }) + "RETRY_FIRST_DELAY=0.2\nHOLD_WAIT_TRIES=3\n",
+      );
+      const script = `
+set -u
+umask 077
+mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 0700 /run/wireguard
+ip link set lo up
+cd ${dir}
+${process.execPath} ${ROOT}/node_modules/tsx/dist/cli.mjs ${ROOT}/lab/standins/scalewayApi.ts ${dir}/api.json >${dir}/standin.out 2>&1 &
+standin=$!
+trap 'kill $standin 2>/dev/null; wait $standin 2>/dev/null; ip link del wg0 2>/dev/null' EXIT
+i=0; until curl -s -o /dev/null http://127.0.0.1:18081/ || [ $i -ge 150 ]; do sleep 0.1; i=$((i+1)); done
+ip link add wg0 type wireguard 2>/dev/null || wireguard-go wg0 >/dev/null 2>&1
+wg genkey >${dir}/wg.key
+wg set wg0 private-key ${dir}/wg.key listen-port 51820 peer "$(wg genkey | wg pubkey)" allowed-ips 10.20.0.0/24,10.30.0.0/24 endpoint 127.0.0.1:51999 persistent-keepalive 25
+ip addr add 172.16.0.1/24 dev wg0
+export WG_S2S_HA_ENV=${dir}/ha.env
+agent() { rc=0; ${ROOT}/cloud-init/ha/wg-s2s-ha "$@" 2>>${dir}/agent.err || rc=$?; echo "rc[$*]=$rc"; }
+take_ip_for_b() { curl -s -o /dev/null -X PATCH -H 'X-Auth-Token: ${TOKEN}' -H 'Content-Type: application/json' --data '{"server":"${SERVER_B}"}' http://127.0.0.1:18080${IP_PATH}; }
+link() { if ip link show dev wg0 up | grep -q .; then echo "wg0=up"; else echo "wg0=down"; fi; }
+${s.steps}
+echo "state=$(cat ${dir}/state/state 2>/dev/null)"
+echo "--- routes"; ip -4 route show dev wg0
+echo "--- moves"; cat ${dir}/moves.log 2>/dev/null
+echo "--- calls"; cat ${dir}/calls.log 2>/dev/null | sed 's/,"at":[0-9]*//'
+echo "--- agent"; cat ${dir}/agent.err 2>/dev/null
+echo "--- endpoints"; cat ${dir}/state/endpoints 2>/dev/null
+`;
+      const r = spawnSync(
+        "ip",
+        ["netns", "exec", ns, "unshare", "-m", "--propagation", "private", "bash", "-c", script],
+        {
+          encoding: "utf8",
+          timeout: 180_000,
+        },
+      );
+      return `${r.stdout}${r.stderr}`;
+    }),
+  );
+}
+
+function section(output: string, name: string): string[] {
+  const start = output.indexOf(`--- ${name}\n`);
+  if (start < 0) return [];
+  const rest = output.slice(start + name.length + 5);
+  const end = rest.search(/^--- /m);
+  return (end < 0 ? rest : rest.slice(0, end)).split("\n").filter(Boolean);
+}
+
+test("master: the IP and this stack's routes move here, then (and only then) the tunnel comes up; backup takes it down without an API call", () => {
+  const out = runScenario({
+    steps:
+      "link; agent master; link; agent check; agent health; wc -l < calls.log > before; agent backup; link; wc -l < calls.log | cmp -s - before && echo no-new-calls",
+  });
+  expect(out).toMatch(
+    /^wg0=down\nrc\[master\]=0\nwg0=up\nrc\[check\]=0\nrc\[health\]=0\nrc\[backup\]=0\nwg0=down\nno-new-calls\nstate=standby$/m,
+  );
+  // Only this stack's routes (by tag) move; another stack's route in the same VPC stays.
+  expect(section(out, "moves")).toEqual([
+    `ip 203.0.113.10 ${SERVER_B}->${SERVER_A}`,
+    `route 10.20.0.0/24 ->${SERVER_A}`,
+    `route 10.30.0.0/24 ->${SERVER_A}`,
+  ]);
+  const calls = section(out, "calls").map((l) => JSON.parse(l) as { method: string; path: string; status: number });
+  expect(calls.filter((c) => c.method === "PATCH").map((c) => [c.path.split("/")[5], c.status])).toEqual([
+    ["ips", 200],
+    ["routes", 200],
+    ["routes", 200],
+  ]);
+  // While active, the peers' endpoints were written out for the standby.
+  expect(section(out, "endpoints")).toEqual([expect.stringMatching(/^[A-Za-z0-9+/]{43}=\t127\.0\.0\.1:51999$/)]);
+});
+
+test("split brain: the other gateway takes the IP; the next check takes this tunnel down and does not claim back", () => {
+  const out = runScenario({ steps: "agent master; link; take_ip_for_b; agent check; link; agent health; agent check" });
+  expect(out).toMatch(/^rc\[master\]=0\nwg0=up\nrc\[check\]=1\nwg0=down\nrc\[health\]=0\nrc\[check\]=1\nstate=lost$/m);
+  expect(section(out, "agent").join("\n")).toContain("no longer holds the service IP: tunnel down");
+  const ipPatches = section(out, "calls").filter((l) => l.includes('"PATCH"') && l.includes("/ips/"));
+  expect(ipPatches).toHaveLength(2); // the agent's claim and B's; no second claim from the agent
+});
+
+test("API failures: a wrong key is final (401, no retry); 503s are retried with backoff, at most 4 attempts, logged", () => {
+  const out = runScenario({
+    // 5 answers of 503: the second claim gives up after 4, the third succeeds on its 2nd attempt.
+    failures: [{ method: "PATCH", path: IP_PATH, status: 503, count: 5 }],
+    agentKey: "not-the-key",
+    steps: [
+      "agent master; link; agent health",
+      `echo ${TOKEN} > key`,
+      "agent master; link; agent health",
+      "agent master; link; agent health",
+    ].join("; "),
+  });
+  expect(out).toMatch(
+    /^rc\[master\]=1\nwg0=down\nrc\[health\]=1\nrc\[master\]=1\nwg0=down\nrc\[health\]=1\nrc\[master\]=0\nwg0=up\nrc\[health\]=0\nstate=active$/m,
+  );
+  const statuses = section(out, "calls")
+    .filter((l) => l.includes(IP_PATH))
+    .map((l) => (JSON.parse(l) as { status: number }).status);
+  expect(statuses).toEqual([401, 503, 503, 503, 503, 503, 200, 200]); // the last: the holder check's GET
+  const log = section(out, "agent").join("\n");
+  expect(log).toContain("denied_authentication");
+  expect(log).toContain(`PATCH ${IP_PATH} -> 503 (attempt 4 of 4)`);
+  expect(log).toContain("claim failed: service IP not attached; tunnel stays down");
+  expect(log).toContain(`PATCH ${IP_PATH} -> 200 (attempt 2)`);
+});
+
+test("negative control: the API moved the IP but the metadata service never lists it here: the tunnel stays down", () => {
+  const out = runScenario({ steps: "agent master; link", metadataLags: true });
+  expect(out).toMatch(/^rc\[master\]=1\nwg0=down\nstate=failed$/m);
+  expect(section(out, "moves")[0]).toBe(`ip 203.0.113.10 ${SERVER_B}->${SERVER_A}`);
+  expect(section(out, "agent").join("\n")).toContain("the IP is not seen on this server");
+});
+
+test("a backup transition during a claim stops the claim; the tunnel stays down", () => {
+  const out = runScenario({
+    steps: "agent master & claim=$!; sleep 1; agent backup; wait $claim; link; sleep 2; link",
+    failures: [{ method: "PATCH", path: IP_PATH, status: 503, count: 3 }],
+  });
+  expect(out).toMatch(/rc\[backup\]=0/);
+  expect(out).toMatch(/^wg0=down\nwg0=down\nstate=standby$/m);
+});
