@@ -1,47 +1,11 @@
 /**
  * Can the lab run here? Names exactly what is missing, so `npm run lab` can refuse with
- * a message a newcomer can act on (exit code 2), and scripts/ensure-setup.js can
- * install the Debian packages listed in LAB_DEBIAN_PACKAGES.
+ * a message a newcomer can act on (exit code 2). What it looks for, and which Debian
+ * package provides it, is in lab/debian-packages.json (scripts/ensure-setup.js installs them).
  */
 import * as fs from "fs";
 import { execFileSync } from "child_process";
-
-/** Executable -> Debian package that provides it. */
-export const LAB_TOOLS: Record<string, string> = {
-  ip: "iproute2",
-  ss: "iproute2",
-  nsenter: "util-linux",
-  unshare: "util-linux",
-  mount: "mount",
-  sysctl: "procps",
-  ping: "iputils-ping",
-  wg: "wireguard-tools",
-  "wg-quick": "wireguard-tools",
-  "wireguard-go": "wireguard-go",
-  dnsmasq: "dnsmasq",
-  "cloud-init": "cloud-init",
-  iperf3: "iperf3",
-  dhclient: "isc-dhcp-client",
-  nft: "nftables",
-  "dpkg-query": "dpkg",
-  netplan: "netplan.io",
-  // The Docker host's ruleset (iptables-nft, as Debian 12's docker.io writes it).
-  iptables: "iptables",
-  "iptables-restore": "iptables",
-  ufw: "ufw",
-};
-
-/** Files the stand-ins rely on, and the package that ships each. */
-export const LAB_FILES: Record<string, string> = {
-  "/etc/dhcp/dhclient-exit-hooks.d/rfc3442-classless-routes": "isc-dhcp-client",
-  "/sbin/dhclient-script": "isc-dhcp-client",
-  "/lib/systemd/system/wg-quick@.service": "wireguard-tools",
-  "/lib/systemd/system/dnsmasq.service": "dnsmasq",
-  "/usr/share/dnsmasq/systemd-helper": "dnsmasq",
-};
-
-/** What the lab needs; scripts/ensure-setup.js installs them (a test keeps the two lists in step) (apt-get install --no-install-recommends). */
-export const LAB_DEBIAN_PACKAGES = [...new Set([...Object.values(LAB_TOOLS), ...Object.values(LAB_FILES)])].sort();
+import { LAB_FILES, LAB_TOOLS } from "./debianPackages";
 
 export interface PreflightResult {
   ok: boolean;

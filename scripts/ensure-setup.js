@@ -39,45 +39,15 @@ const NODE_INTEGRITY =
   "sha512-3jhC+wcoWxKZxcRqF2sUSl0c9HEXFnur/nuIPx6O6CWKV0jOUWQm7Htw5SuXqqlMCEhi0cJqybFPEb5hhcBiMw==";
 const TOOLS_DIR = path.join(root, ".tools");
 
-/** What the tests and the namespace lab run: real WireGuard, DHCP, cloud-init, nftables. */
-const LAB_PACKAGES = [
-  "wireguard-tools", // wg, wg-quick
-  "wireguard-go", // userspace WireGuard where the kernel has no module
-  "dnsmasq", // the dhcp sites' DHCP server (its unit file too) and the stand-in for Scaleway's DHCP
-  "isc-dhcp-client", // dhclient with the rfc3442 option-121 hook
-  "cloud-init", // `cloud-init schema` and the modules that run the user-data
-  "nftables",
-  "iproute2",
-  "iputils-ping",
-  "iperf3",
-  "openssh-client", // ssh-keygen for the mock runtime's SSH keys
-  "shellcheck",
-  "procps",
-  "util-linux", // unshare, nsenter
-  "mount",
-  "dpkg",
-  "netplan.io", // `netplan generate` turns the netplan operator bundle into networkd files (lab + tests)
-  "iptables", // the far-end Docker host's ruleset, as docker.io writes it (iptables-nft)
-  "ufw", // the far end with ufw active (install.sh's ufw rules), inside a lab host only
-  "prometheus", // promtool: `promtool test rules` on the shipped alert rules; the metrics lab's server and agent
-  "prometheus-node-exporter", // serves the tunnel metrics in the metrics lab (textfile collector)
-  "prometheus-alertmanager", // delivers the metrics lab's alerts to its webhook
-  "keepalived", // the HA hub's VRRP: `keepalived -t` on rendered configs, and the failover lab in its namespaces
-];
 /**
- * ufw.service would load a firewall on this machine at boot once enabled anywhere; the
- * Prometheus packages' and keepalived's units would serve on its network: they run in a
- * lab's namespaces only.
+ * What the tests and both labs run for real (WireGuard, DHCP, cloud-init, nftables, qemu),
+ * and the units masked once installed: lab/debian-packages.json, the one list, which the
+ * labs' prerequisite checks read too.
  */
-const MASKED_UNITS = [
-  "ufw.service",
-  "prometheus.service",
-  "prometheus-node-exporter.service",
-  "prometheus-alertmanager.service",
-  "keepalived.service",
-];
-/** The VM lab's tool chain (issue 6). */
-const VM_PACKAGES = ["qemu-system-x86", "qemu-utils", "debootstrap", "dpkg-dev", "genisoimage", "e2fsprogs"];
+const DEBIAN_PACKAGES_FILE = path.join(root, "lab", "debian-packages.json");
+const DEBIAN_PACKAGE_LIST = JSON.parse(fs.readFileSync(DEBIAN_PACKAGES_FILE, "utf8")).packages;
+const DEBIAN_PACKAGES = DEBIAN_PACKAGE_LIST.map((p) => p.name);
+const MASKED_UNITS = DEBIAN_PACKAGE_LIST.flatMap((p) => p.maskUnits ?? []);
 
 function log(msg) {
   process.stderr.write(`[setup] ${msg}\n`);
@@ -242,11 +212,11 @@ function ensureDebianPackages(wanted) {
   }
 }
 
-/** Runs argv with env, relaying the signals a terminal or CI sends, and exits with its status. */
 /**
- * Units that would act on this machine at its next boot are masked, every run (a package
- * installed by an earlier run stays masked). dnsmasq.service is not: the lab hosts'
- * systemctl stand-in reads that unit file through their overlay /etc.
+ * Units that would act on this machine at its next boot (ufw.service would load a firewall;
+ * the Prometheus packages' and keepalived's units would serve on its network) are masked,
+ * every run (a package installed by an earlier run stays masked). dnsmasq.service is not:
+ * the lab hosts' systemctl stand-in reads that unit file through their overlay /etc.
  */
 function maskUnits() {
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return;
@@ -259,6 +229,7 @@ function maskUnits() {
   }
 }
 
+/** Runs argv with env, relaying the signals a terminal or CI sends, and exits with its status. */
 function execAndExit(argv, env) {
   const child = require("child_process").spawn(argv[0], argv.slice(1), { stdio: "inherit", env });
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
@@ -271,7 +242,7 @@ function execAndExit(argv, env) {
   child.on("exit", (code, signal) => process.exit(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)));
 }
 
-module.exports = { LAB_PACKAGES, VM_PACKAGES, NODE_MAJOR, NODE_VERSION, majorOf, nodeSupported };
+module.exports = { DEBIAN_PACKAGES, MASKED_UNITS, NODE_MAJOR, NODE_VERSION, majorOf, nodeSupported };
 
 if (require.main === module) {
   const args = process.argv.slice(2);
@@ -285,7 +256,7 @@ if (require.main === module) {
   // a deployer's workstation that may not be Debian) leaves the machine's packages alone.
   const nodeOnly = args.slice(0, execAt >= 0 ? execAt : args.length).includes("--node-only");
   if (!nodeOnly) {
-    ensureDebianPackages([...LAB_PACKAGES, ...VM_PACKAGES]);
+    ensureDebianPackages(DEBIAN_PACKAGES);
     maskUnits();
   }
   if (execAt >= 0) {

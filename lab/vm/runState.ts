@@ -8,6 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { VM_LAB_TOOLS } from "../debianPackages";
 import { pidAlive, run } from "../proc";
 import { closeSshMasters } from "./guest";
 import { destroyNetwork, listLabNamespaces, type LabNetwork } from "./network";
@@ -16,19 +17,8 @@ import { stopVm, type RunningVm } from "./qemu";
 /** Namespaces of VM-lab runs: wgvm<6 hex>-switch and wgvm<6 hex>-<site>-vr. */
 export const NETNS_PATTERN = /^wgvm[0-9a-f]{6}-[a-z0-9-]+$/;
 const prefixOfNetns = (netns: string): string => netns.slice(0, "wgvm".length + 6);
-/** Tools the VM lab runs, and the Debian package of each (scripts/ensure-setup.js installs them). */
-export const VM_LAB_TOOLS: Record<string, string> = {
-  "qemu-system-x86_64": "qemu-system-x86",
-  "qemu-img": "qemu-utils",
-  genisoimage: "genisoimage",
-  debootstrap: "debootstrap",
-  dnsmasq: "dnsmasq",
-  ssh: "openssh-client",
-  "ssh-keygen": "openssh-client",
-  "mkfs.ext4": "e2fsprogs",
-  ip: "iproute2",
-  nft: "nftables",
-};
+/** Tools the VM lab runs, and the Debian package of each: lab/debian-packages.json. */
+export { VM_LAB_TOOLS };
 
 /** What the lab checks before touching anything; empty when it can run. */
 export async function vmLabPrerequisites(): Promise<string[]> {

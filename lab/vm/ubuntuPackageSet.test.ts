@@ -62,7 +62,7 @@ describe("negative controls: a planted mistake is reported", () => {
 
   test("a listed seed package with no disposition", () => {
     expect(packageSetProblems(withLists("snapd"), image)).toEqual([
-      "snapd (planted) has no disposition: add it to DISPOSITIONS in lab/vm/ubuntuPackageSet.ts",
+      "snapd (planted) has no disposition: add it to dispositions in lab/vm/ubuntu-package-set.json",
     ]);
   });
 
