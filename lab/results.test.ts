@@ -1,6 +1,9 @@
 /** @tier unit */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import nacl from "tweetnacl";
-import { check, maskSecrets } from "./results";
+import { check, labCheck, maskSecrets, writeResultFile } from "./results";
 import { nicOrdering } from "./run";
 
 test("outcomes: negative controls that fail are 'failed as expected', and only then ok", () => {
@@ -8,6 +11,32 @@ test("outcomes: negative controls that fail are 'failed as expected', and only t
   expect(check("x", "ping", "pass", false, "")).toMatchObject({ ok: false, outcome: "failed" });
   expect(check("x", "negative-control", "fail", false, "")).toMatchObject({ ok: true, outcome: "failed as expected" });
   expect(check("x", "negative-control", "fail", true, "")).toMatchObject({ ok: false, outcome: "passed unexpectedly" });
+});
+
+test("one check type for both labs: the VM lab's (ok as expected, negative control) gives the same outcomes", () => {
+  expect(labCheck("x", true, "")).toEqual({
+    name: "x",
+    ok: true,
+    negativeControl: false,
+    outcome: "passed",
+    detail: "",
+  });
+  expect(labCheck("x", false, "").outcome).toBe("failed");
+  expect(labCheck("x", true, "", { negativeControl: true }).outcome).toBe("failed as expected");
+  expect(labCheck("x", false, "", { negativeControl: true }).outcome).toBe("passed unexpectedly");
+  expect(check("x", "negative-control", "fail", false, "d")).toEqual(
+    labCheck("x", true, "d", { negativeControl: true, group: "negative-control" }),
+  );
+});
+
+test("writeResultFile masks secrets anywhere in a result (a VM lab error, a host's log), not only check details", () => {
+  const key = Buffer.from(nacl.randomBytes(32)).toString("base64");
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "lab-result-")), "sub", "result.json");
+  writeResultFile(file, { error: `wg set wg0 private-key ${key}`, hosts: [{ errors: [`PrivateKey = ${key}`] }] });
+  const written = fs.readFileSync(file, "utf8");
+  expect(written).not.toContain(key);
+  expect(JSON.parse(written).hosts[0].errors[0]).toBe("PrivateKey = <key masked>");
+  fs.rmSync(path.dirname(path.dirname(file)), { recursive: true });
 });
 
 test("maskSecrets hides WireGuard keys (generated now) and OpenSSH private keys", () => {

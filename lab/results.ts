@@ -1,31 +1,75 @@
-/** Result types of a lab run, the stand-in list, secret masking and the final table. */
+/**
+ * What both labs (namespaces and VMs) report: the check type, the stand-in list entry,
+ * secret masking and the masked result file; and the namespace lab's result and table.
+ */
+import * as fs from "fs";
+import * as path from "path";
 
-export type Observed = "pass" | "fail";
+export type CheckOutcome = "passed" | "failed" | "failed as expected" | "passed unexpectedly";
 
-export interface CheckResult {
+/** Groups of the namespace lab's table. */
+export type CheckGroup =
+  "boot" | "ping" | "spoke-to-spoke" | "throughput" | "mtu" | "fault" | "negative-control" | "dhcp" | "two-step";
+
+/** One check of either lab. */
+export interface LabCheck {
   name: string;
-  group: "boot" | "ping" | "spoke-to-spoke" | "throughput" | "mtu" | "fault" | "negative-control" | "dhcp" | "two-step";
-  expect: Observed;
-  observed: Observed;
+  /** Came out as expected: a check passed, or what a negative control provoked failed. */
   ok: boolean;
-  outcome: "passed" | "failed" | "failed as expected" | "passed unexpectedly";
+  /** Passes when what it provokes fails. */
+  negativeControl: boolean;
+  outcome: CheckOutcome;
+  /** Secrets masked. */
   detail: string;
+  group?: CheckGroup;
   metrics?: Record<string, number | string | boolean | null>;
 }
 
+/** A check that came out as expected (`ok`) or not; a negative control's `ok` means its provoked failure happened. */
+export function labCheck(
+  name: string,
+  ok: boolean,
+  detail: string,
+  more: { negativeControl?: boolean; group?: CheckGroup; metrics?: LabCheck["metrics"] } = {},
+): LabCheck {
+  const negativeControl = more.negativeControl ?? false;
+  const outcome: CheckOutcome = negativeControl
+    ? ok
+      ? "failed as expected"
+      : "passed unexpectedly"
+    : ok
+      ? "passed"
+      : "failed";
+  return {
+    name,
+    ok,
+    negativeControl,
+    outcome,
+    detail: maskSecrets(detail),
+    ...(more.group ? { group: more.group } : {}),
+    ...(more.metrics ? { metrics: more.metrics } : {}),
+  };
+}
+
+/**
+ * The namespace lab's form: whether the thing checked `passed`, and whether it was expected
+ * to ("fail": a negative control).
+ */
 export function check(
   name: string,
-  group: CheckResult["group"],
-  expect: Observed,
+  group: CheckGroup,
+  expect: "pass" | "fail",
   passed: boolean,
   detail: string,
-  metrics?: CheckResult["metrics"],
-): CheckResult {
-  const observed: Observed = passed ? "pass" : "fail";
-  const ok = observed === expect;
-  const outcome: CheckResult["outcome"] =
-    expect === "pass" ? (passed ? "passed" : "failed") : passed ? "passed unexpectedly" : "failed as expected";
-  return { name, group, expect, observed, ok, outcome, detail: maskSecrets(detail), ...(metrics ? { metrics } : {}) };
+  metrics?: LabCheck["metrics"],
+): LabCheck {
+  return labCheck(name, passed === (expect === "pass"), detail, { negativeControl: expect === "fail", group, metrics });
+}
+
+/** Writes a lab's result as JSON with every secret masked, wherever in the result it is. */
+export function writeResultFile(file: string, result: unknown): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, maskSecrets(JSON.stringify(result, null, 2)));
 }
 
 export interface StandIn {
@@ -131,7 +175,7 @@ export interface LabResult {
   notes: string[];
   hosts: HostBootSummary[];
   standIns: StandIn[];
-  checks: CheckResult[];
+  checks: LabCheck[];
   metrics: LabMetrics;
   namespacesLeft?: string[];
   resultsFile?: string;
@@ -155,7 +199,8 @@ export function renderTable(r: LabResult): string {
   const w = Math.max(...r.checks.map((c) => c.name.length), 20) + 2;
   lines.push(`${pad("check", w)}${pad("expect", 8)}${pad("outcome", 22)}detail`);
   lines.push("-".repeat(w + 8 + 22 + 30));
-  for (const c of r.checks) lines.push(`${pad(c.name, w)}${pad(c.expect, 8)}${pad(c.outcome, 22)}${c.detail}`);
+  for (const c of r.checks)
+    lines.push(`${pad(c.name, w)}${pad(c.negativeControl ? "fail" : "pass", 8)}${pad(c.outcome, 22)}${c.detail}`);
   lines.push("");
   const m = r.metrics;
   lines.push("site            time to first ping   RTT avg");
@@ -193,7 +238,7 @@ export function renderTable(r: LabResult): string {
   const failed = r.checks.filter((c) => !c.ok);
   lines.push(
     r.ok
-      ? `LAB PASSED: ${r.checks.length} checks as expected (${r.checks.filter((c) => c.expect === "fail").length} negative controls failed as expected) in ${(r.durationMs / 1000).toFixed(1)} s`
+      ? `LAB PASSED: ${r.checks.length} checks as expected (${r.checks.filter((c) => c.negativeControl).length} negative controls failed as expected) in ${(r.durationMs / 1000).toFixed(1)} s`
       : `LAB FAILED: ${failed.length} of ${r.checks.length} checks not as expected: ${failed.map((c) => c.name).join("; ")}${r.error ? ` (error: ${r.error})` : ""}`,
   );
   return lines.join("\n");

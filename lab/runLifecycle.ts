@@ -10,7 +10,7 @@ import * as path from "path";
 import { listNetns } from "./netns";
 import type { Wiring } from "./network";
 import { RESULTS_DIR, RUNS_DIR } from "./paths";
-import { maskSecrets, renderTable, type LabResult } from "./results";
+import { renderTable, writeResultFile, type LabResult } from "./results";
 import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, removeRunState, startReaper, writeRunState } from "./state";
 
 export interface LabRun {
@@ -79,9 +79,8 @@ export function concludeLabRun(run: LabRun, result: LabResult, resultsFile?: str
     result.checks.every((x) => x.ok) &&
     (result.namespacesLeft?.length ?? 0) === 0;
   const file = resultsFile ?? path.join(RESULTS_DIR, `${run.prefix}.json`);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
   result.resultsFile = file;
-  fs.writeFileSync(file, maskSecrets(JSON.stringify(result, null, 2)));
+  writeResultFile(file, result);
   run.log("");
   run.log(renderTable(result));
   run.log(`results: ${file}`);

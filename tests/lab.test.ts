@@ -153,7 +153,7 @@ if (!pf.ok) {
         ]),
       );
       for (const n of negatives) {
-        expect(n.expect).toBe("fail");
+        expect(n.negativeControl).toBe(true);
         expect(n.outcome).toBe("failed as expected");
       }
       expect(r.metrics.faults!.wrongKeyHandshake).toBe(false);
@@ -282,7 +282,7 @@ if (!pf.ok) {
       // Negative controls: spoke-to-spoke, Docker without the DOCKER-USER accepts, the
       // previous all-forwarding policy on a router, a firewall reload without the guard,
       // ufw without the route rule.
-      expect(r.checks.filter((c) => c.expect === "fail").map((c) => c.outcome)).toEqual(
+      expect(r.checks.filter((c) => c.negativeControl).map((c) => c.outcome)).toEqual(
         Array(5).fill("failed as expected"),
       );
       for (const form of ["office networkd", "branch netplan", "branch wg-quick"])

@@ -1,13 +1,12 @@
 /**
  * What every namespace-lab scenario works with: the topology, its wiring, the check list, and
  * how to run a command in a host.
- * Moved unchanged from lab/run.ts (the orchestrator).
  */
 import * as fs from "fs";
 import { type Exec } from "../checks";
 import { type LabHost } from "../host";
 import { type Wiring } from "../network";
-import { type CheckResult } from "../results";
+import { type LabCheck } from "../results";
 import { UNITS } from "../../cloud-init/common";
 import { type LabNode, type LabTopology } from "../topology";
 
@@ -15,7 +14,7 @@ export interface Ctx {
   t: LabTopology;
   w: Wiring;
   log: (line: string) => void;
-  checks: CheckResult[];
+  checks: LabCheck[];
   /** Test host address per site (external dhcp hosts learn theirs at boot). */
   testHostAddr: Map<string, string>;
   iperfSeconds: number;

@@ -20,14 +20,14 @@ import { ipv4ToNumber } from "../../addressing/ipv4";
 import { planTopology } from "../../planning/topology";
 import type { StackConfig } from "../../config/types";
 import type { ProgramRun } from "../../testkit/programRun";
-import { check, type CheckResult } from "../results";
-import type { LabNode, LabSite, LabTopology } from "../topology";
+import { check, type LabCheck } from "../results";
+import { RESOURCE_TYPES, type LabNode, type LabSite, type LabTopology } from "../topology";
 import { UNITS, PATHS } from "../../cloud-init/common";
 
 /** What the scenarios need from the lab run. */
 export interface ScenarioCtx {
   log: (line: string) => void;
-  checks: CheckResult[];
+  checks: LabCheck[];
   exec(node: LabNode, argv: string[], opts?: RunOptions): Promise<RunResult>;
   /** Test host address per site (dhcp hosts learned theirs at boot). */
   testHostAddr: Map<string, string>;
@@ -280,7 +280,7 @@ export async function twoStepAfterInstall(
 ): Promise<void> {
   const hub = t.sites[0];
   const servers = (p: ProgramRun) =>
-    JSON.stringify(p.ofType("scaleway:instance/server:Server").map((s) => [s.name, s.inputs.userData]));
+    JSON.stringify(p.ofType(RESOURCE_TYPES.server).map((s) => [s.name, s.inputs.userData]));
   const same =
     servers(step1) === servers(step2) &&
     JSON.stringify(step1.outputs.externalSiteBundles) === JSON.stringify(step2.outputs.externalSiteBundles);

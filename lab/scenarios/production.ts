@@ -39,7 +39,7 @@ import { pollUntil, sleep } from "../proc";
 import { check, emptyBootSummary, emptyMetrics, maskSecrets, type HostBootSummary, type LabResult } from "../results";
 import { buildNetworkctlShim, buildSystemctlShim } from "../standins/build";
 import { standInsFor } from "../standins/list";
-import { PRIVATE_NIC, PUBLIC_NIC, type LabNode } from "../topology";
+import { PRIVATE_NIC, PUBLIC_NIC, RESOURCE_TYPES, type LabNode } from "../topology";
 import { BUNDLE_FILES } from "../../rendering/operatorBundle";
 import {
   addInternetHost,
@@ -64,7 +64,6 @@ import {
   PRODUCTION_NETWORK,
   productionLabConfig,
   productionTopology,
-  T,
   WORKLOAD_ADDRESS,
 } from "./productionTopology";
 
@@ -125,7 +124,9 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       },
       keySeed: opts.keySeed,
     });
-    const declaredNetworks = program.resources.filter((r) => r.type === T.vpc || r.type === T.pn).length;
+    const declaredNetworks = program.resources.filter(
+      (r) => r.type === RESOURCE_TYPES.vpc || r.type === RESOURCE_TYPES.privateNetwork,
+    ).length;
     checks.push(
       check(
         "program declares no VPC and no private network for the existing network",

@@ -15,6 +15,7 @@ import {
   type LabNode,
   type LabSite,
   type LabTopology,
+  RESOURCE_TYPES as T,
 } from "../topology";
 /** The existing network the hub joins (what the user's Scaleway project holds). */
 export const PRODUCTION_NETWORK = {
@@ -65,20 +66,12 @@ export function productionLabConfig(): Record<string, unknown> {
   };
 }
 
-export const T = {
-  vpc: "scaleway:network/vpc:Vpc",
-  pn: "scaleway:network/privateNetwork:PrivateNetwork",
-  nic: "scaleway:instance/privateNic:PrivateNic",
-  ipam: "scaleway:ipam/ip:Ip",
-  route: "scaleway:network/route:Route",
-};
-
 /** The hub gateway's NIC (MAC, IPAM address) and the routes declared into the existing VPC. */
 export function hubFromResources(resources: DeclaredResource[]) {
-  const nics = resources.filter((r) => r.type === T.nic);
+  const nics = resources.filter((r) => r.type === T.privateNic);
   if (nics.length !== 1) throw new Error(`expected one private NIC (the hub gateway's), got ${nics.length}`);
   const nic = nics[0];
-  const ip = resources.find((r) => r.type === T.ipam && r.id === nic.inputs.ipamIpIds?.[0]);
+  const ip = resources.find((r) => r.type === T.ipamIp && r.id === nic.inputs.ipamIpIds?.[0]);
   if (!ip) throw new Error("the hub gateway's NIC has no IPAM address");
   const routes = resources
     .filter((r) => r.type === T.route && r.inputs.vpcId === PRODUCTION_NETWORK.vpcId)

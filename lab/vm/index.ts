@@ -14,7 +14,9 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { REPO_ROOT } from "../paths";
 import { runOk } from "../proc";
+import { labCheck, writeResultFile } from "../results";
 import { standInsFor } from "../standins/list";
 import type { LabNode } from "../topology";
 import { cloudInitChecks, defaultHostStart, ensureSavedStates, startVms, waitForCloudInit } from "./boot";
@@ -38,8 +40,6 @@ import { kernelWireGuardChecks, pingBothWays, tunnelUpCheck, watchTunnel } from 
 
 export * from "./result";
 export { NETNS_PATTERN, VM_LAB_TOOLS, sweepLeftovers, vmLabPrerequisites } from "./runState";
-
-export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
 /**
  * Where the run's SSH control sockets go: its own directory when the socket paths fit the
@@ -84,7 +84,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     cleanupProblems: [],
   };
   const check = (name: string, ok: boolean, detail: string, negativeControl = false) => {
-    result.checks.push({ name, ok, detail, negativeControl });
+    result.checks.push(labCheck(name, ok, detail, { negativeControl }));
     log(`${ok ? "PASS" : "FAIL"} ${name}: ${detail}`);
     return ok;
   };
@@ -293,7 +293,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
     result.measurements.totalSeconds = (Date.now() - started) / 1000;
-    fs.writeFileSync(result.resultFile, JSON.stringify(result, null, 2));
+    writeResultFile(result.resultFile, result);
     log(
       `${result.ok ? "VM lab passed" : "VM lab FAILED"} in ${result.measurements.totalSeconds.toFixed(0)} s; result: ${path.relative(REPO_ROOT, result.resultFile)}`,
     );

@@ -1,5 +1,5 @@
 /** The VM lab's options, bounds and result shape (runVmLab in lab/vm/index.ts). */
-import type { StandIn } from "../results";
+import type { LabCheck, StandIn } from "../results";
 import type { Accel } from "./qemu";
 
 export interface VmLabTimeouts {
@@ -66,14 +66,6 @@ export interface VmLabOptions {
   log?: (line: string) => void;
 }
 
-export interface VmLabCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-  /** Negative controls pass when the thing they provoke fails. */
-  negativeControl?: boolean;
-}
-
 export interface VmLabHostResult {
   name: string;
   site: string;
@@ -111,7 +103,7 @@ export interface VmLabResult {
   hosts: VmLabHostResult[];
   /** The operators' hosts (external sites' gateways): resumed from a saved state, running nothing of ours. */
   farEnds?: VmLabHostResult[];
-  checks: VmLabCheck[];
+  checks: LabCheck[];
   measurements: {
     imageSeconds: number;
     bootToTunnelSeconds?: number;
@@ -135,5 +127,5 @@ export interface VmLabResult {
   error?: string;
 }
 
-/** Records one check (and logs it); returns whether it passed. Negative controls pass when what they provoke fails. */
+/** Records one check (labCheck, and logs it); returns whether it came out as expected. Negative controls pass when what they provoke fails. */
 export type CheckFn = (name: string, ok: boolean, detail: string, negativeControl?: boolean) => boolean;
