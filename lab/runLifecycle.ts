@@ -1,17 +1,17 @@
 /**
  * What every namespace-lab run does around its scenario, written once: leftovers of dead runs
- * removed, a fresh prefix and run directory, machine-wide ownership and a reaper (lab/state.ts),
+ * removed, a fresh prefix and run directory, its owner record (lab/runOwnership.ts) and a reaper (lab/state.ts),
  * cleanup on Ctrl-C/SIGTERM that a second signal cannot interrupt, numbered progress steps,
  * and at the end the verdict and the masked result file. Used by the default/--sites/--faults
  * runs (lab/run.ts) and the production scenario (lab/scenarios/production.ts).
  */
-import * as fs from "fs";
 import * as path from "path";
 import { listNetns } from "./netns";
 import type { Wiring } from "./network";
 import { RESULTS_DIR, RUNS_DIR } from "./paths";
 import { renderTable, writeResultFile, type LabResult } from "./results";
-import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, removeRunState, startReaper, writeRunState } from "./state";
+import { removeOwner, sweepSummary, writeOwner } from "./runOwnership";
+import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, startReaper } from "./state";
 
 export interface LabRun {
   log: (line: string) => void;
@@ -31,12 +31,12 @@ export async function startLabRun(opts: { log?: (line: string) => void; keep?: b
   let stepNo = 0;
   const step = (what: string) => log(`[${++stepNo}] ${what} (+${((Date.now() - started) / 1000).toFixed(1)} s)`);
 
-  for (const r of await cleanupLeftovers())
-    log(`removed leftovers of run ${r.prefix}: ${r.namespaces.length} namespaces`);
-  const prefix = newPrefix();
+  const swept = sweepSummary(await cleanupLeftovers());
+  if (swept) log(swept);
+  const prefix = await newPrefix();
   const runDir = path.join(RUNS_DIR, prefix);
-  fs.mkdirSync(runDir, { recursive: true });
-  writeRunState({ prefix, pid: process.pid, startedAt: new Date(started).toISOString(), runDir });
+  const keepDir = opts.keep ?? false;
+  writeOwner(runDir, { prefix, pid: process.pid, startedAt: new Date(started).toISOString(), keepDir });
 
   const wiring: Wiring = { hosts: new Map(), daemons: [] };
   let cleaned = false;
@@ -45,11 +45,11 @@ export async function startLabRun(opts: { log?: (line: string) => void; keep?: b
     cleaned = true;
     // All at once: each stop may wait out its grace period, and they do not depend on each other.
     await Promise.all(wiring.daemons.map((d) => d.stop(1000)));
-    await destroyRun(prefix, opts.keep ? undefined : runDir);
-    removeRunState(prefix);
+    await destroyRun(prefix, keepDir ? undefined : runDir);
+    removeOwner(runDir);
   };
   // Last line of defence when this process dies without running `cleanup` (SIGKILL).
-  startReaper(prefix, opts.keep ? undefined : runDir);
+  startReaper(prefix, runDir, keepDir);
   let signalled = false;
   const onSignal = (sig: NodeJS.Signals) => {
     // A second Ctrl-C (or tsx relaying the first one) must not interrupt the cleanup.

@@ -3,20 +3,29 @@
  * record of a run (its pid and the pids it started), cleanup, and the sweep of what a
  * killed earlier run left behind.
  *
- * Several clones of the repository may run the VM lab on one machine at once (CI runners,
- * worktrees), each with its own runs directory: the sweep only touches runs of this clone.
+ * Who owns what, and which leftovers a run sweeps, is lab/runOwnership.ts (both labs): only
+ * this clone's runs whose recorded owner is dead.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { VM_LAB_TOOLS } from "../debianPackages";
 import { pidAlive, run } from "../proc";
+import {
+  cmdlineOf,
+  removeOwner,
+  sweepLeftovers as sweepOwnedLeftovers,
+  sweepSummary,
+  writeOwner,
+  type Leftover,
+} from "../runOwnership";
 import { closeSshMasters } from "./guest";
 import { destroyNetwork, listLabNamespaces, type LabNetwork } from "./network";
 import { stopVm, type RunningVm } from "./qemu";
 
 /** Namespaces of VM-lab runs: wgvm<6 hex>-switch and wgvm<6 hex>-<site>-vr. */
 export const NETNS_PATTERN = /^wgvm[0-9a-f]{6}-[a-z0-9-]+$/;
-const prefixOfNetns = (netns: string): string => netns.slice(0, "wgvm".length + 6);
+/** A VM-lab run's prefix (index.ts makes it: wgvm and 3 random bytes). */
+const PREFIX_PATTERN = /^wgvm[0-9a-f]{6}$/;
 /** Tools the VM lab runs, and the Debian package of each: lab/debian-packages.json. */
 export { VM_LAB_TOOLS };
 
@@ -46,82 +55,47 @@ export interface RunContext {
   cleaned: boolean;
 }
 
-interface OwnerRecord {
-  pid: number;
-  prefix: string;
-  pids?: number[];
-}
-
-function cmdlineOf(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-  } catch {
-    return "";
-  }
-}
-
-function readOwner(file: string): OwnerRecord | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file, "utf8")) as OwnerRecord;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The lab process itself (node, tsx or jest), not whatever reused its pid. */
-const ownerAlive = (o: OwnerRecord | undefined): boolean =>
-  !!o && o.pid !== process.pid && pidAlive(o.pid) && /node|tsx|jest/.test(cmdlineOf(o.pid));
-
-/** Writes the run's owner record (its pid and the pids it started) into its run directory. */
+/** Writes the run's owner record (lab/runOwnership.ts): its pid and the pids it started so far. */
 export function recordOwner(ctx: RunContext): void {
   const pids = [...ctx.vms.map((v) => v.pid), ...(ctx.network?.dnsmasq.map((d) => d.pid) ?? [])];
-  const record: OwnerRecord = { pid: process.pid, prefix: ctx.prefix, pids };
-  fs.writeFileSync(path.join(ctx.runDir, "owner.json"), JSON.stringify(record));
+  writeOwner(ctx.runDir, { pid: process.pid, prefix: ctx.prefix, pids });
 }
 
 /** Removes what a killed earlier run of this clone left: its qemu/dnsmasq (by recorded pid), namespaces, secrets. */
-export async function sweepLeftovers(runsRoot: string, log: (l: string) => void): Promise<string[]> {
-  const swept: string[] = [];
-  const livePrefixes = new Set<string>();
-  if (fs.existsSync(runsRoot)) {
-    for (const entry of fs.readdirSync(runsRoot)) {
-      const dir = path.join(runsRoot, entry);
-      const ownerFile = path.join(dir, "owner.json");
-      if (!fs.existsSync(ownerFile)) continue;
-      const owner = readOwner(ownerFile);
-      if (!owner) continue;
-      if (ownerAlive(owner)) {
-        livePrefixes.add(owner.prefix);
-        continue;
-      }
-      // Only processes whose command line names this run's directory are ours to kill.
-      for (const pid of owner.pids ?? []) {
-        if (pidAlive(pid) && cmdlineOf(pid).includes(dir)) {
-          process.kill(pid, "SIGKILL");
-          swept.push(`pid ${pid}`);
-        }
-      }
-      scrubRunDir(dir);
-      fs.rmSync(ownerFile, { force: true });
+async function destroyLeftover({ dir, owner, namespaces }: Leftover): Promise<string[]> {
+  const removed: string[] = [];
+  // Only processes whose command line names this run's directory are ours to kill.
+  for (const pid of owner?.pids ?? []) {
+    if (pidAlive(pid) && cmdlineOf(pid).includes(dir)) {
+      process.kill(pid, "SIGKILL");
+      removed.push(`pid ${pid}`);
     }
   }
-  for (const netns of await listLabNamespaces(NETNS_PATTERN)) {
-    const prefix = prefixOfNetns(netns);
-    if (livePrefixes.has(prefix)) continue;
-    // Only runs of this clone (a run directory under runsRoot) are ours to sweep: another
-    // clone's run, live or dead, is that clone's business (it sweeps its own next time).
-    if (!fs.existsSync(path.join(runsRoot, prefix))) continue;
+  for (const netns of namespaces) {
     const pids = await run(["ip", "netns", "pids", netns], { timeoutMs: 5000 });
     for (const pid of pids.stdout.split(/\s+/).filter(Boolean).map(Number)) {
-      // A namespace named like ours, whose owner is gone, holds only what a lab run started
+      // A namespace of a run of ours whose owner is gone holds only what a lab run started
       // there: VMs, stand-ins, and shared SSH connections ("ssh: <control socket> [mux]").
       if (/qemu-system|dnsmasq|^ssh: .*\[mux\]/.test(cmdlineOf(pid))) process.kill(pid, "SIGKILL");
     }
     await run(["ip", "netns", "delete", netns], { timeoutMs: 10_000 });
-    swept.push(`netns ${netns}`);
+    removed.push(`netns ${netns}`);
   }
-  if (swept.length) log(`removed leftovers of an earlier run: ${swept.join(", ")}`);
-  return swept;
+  scrubRunDir(dir);
+  return removed;
+}
+
+/** Removes this clone's leftovers of VM-lab runs whose owner is dead (lab/runOwnership.ts). */
+export async function sweepLeftovers(runsRoot: string, log: (l: string) => void): Promise<string[]> {
+  const report = await sweepOwnedLeftovers({
+    runsRoot,
+    prefixPattern: PREFIX_PATTERN,
+    listNamespaces: () => listLabNamespaces(NETNS_PATTERN),
+    destroy: destroyLeftover,
+  });
+  const summary = sweepSummary(report);
+  if (summary) log(summary);
+  return report.swept.flatMap((s) => s.removed);
 }
 
 /** Deletes what must not outlive a run: disks, seeds (they hold WireGuard keys), SSH keys. */
@@ -150,6 +124,6 @@ export async function cleanup(ctx: RunContext): Promise<string[]> {
   const left = (await listLabNamespaces(NETNS_PATTERN)).filter((n) => n.startsWith(`${ctx.prefix}-`));
   if (left.length) problems.push(`namespaces left: ${left.join(", ")}`);
   scrubRunDir(ctx.runDir);
-  fs.rmSync(path.join(ctx.runDir, "owner.json"), { force: true });
+  removeOwner(ctx.runDir);
   return problems;
 }
