@@ -16,24 +16,9 @@ import { check, emptyMetrics, maskSecrets, type LabMetrics, type LabResult, type
 import { buildNetworkctlShim, buildSystemctlShim } from "./standins/build";
 import { standInsFor } from "./standins/list";
 import { allNodes, bare, buildTopology } from "./topology";
-import type { Ctx } from "./scenarios/context";
 import { bootAll } from "./scenarios/boot";
-import {
-  dhcpLeaseChecks,
-  twoStepAfterInstall,
-  twoStepBeforeInstall,
-  withBundlesInstalled,
-  type ScenarioCtx,
-} from "./scenarios/externalSites";
-import { hubPingChecks, spokeToSpokeChecks } from "./scenarios/connectivity";
-import { throughputAndMtu } from "./scenarios/throughput";
-import {
-  faultTunnelRestart,
-  faultNatRebinding,
-  faultLoss,
-  negativeWrongKey,
-  negativeMissingRoute,
-} from "./scenarios/faults";
+import { twoStepBeforeInstall, withBundlesInstalled } from "./scenarios/externalSites";
+import { NAMESPACE_LAB_SCENARIOS, runScenarios, type Need, type ScenarioRun } from "./scenarios/registry";
 
 export { TUNNEL_UP_LINE, nicOrdering } from "./scenarios/context";
 export { RESTART_TUNNEL } from "./scenarios/faults";
@@ -171,18 +156,9 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
       if (s.lanRouter) await startLanRouter(s.lanRouter);
     }
 
-    const c: Ctx = {
+    const c: ScenarioRun = {
       t,
       w: wiring,
-      log,
-      checks: result.checks,
-      testHostAddr: new Map(),
-      iperfSeconds: opts.iperfSeconds ?? 3,
-    };
-    step(
-      `boot: user-data of ${userData.size} hosts through cloud-init, private NICs hot-plugged after ${(opts.hotplugDelayMs ?? 3000) / 1000} s`,
-    );
-    const sc: ScenarioCtx = {
       log,
       checks: result.checks,
       exec: (n, argv, o) => {
@@ -190,8 +166,16 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
         if (!h) throw new Error(`no lab host for ${n.id}`);
         return h.exec(argv, o);
       },
-      testHostAddr: c.testHostAddr,
+      testHostAddr: new Map(),
+      iperfSeconds: opts.iperfSeconds ?? 3,
+      metrics: result.metrics,
+      faults: {},
+      program,
+      setLossMethod: (method) => (result.standIns = standIns(method)),
     };
+    step(
+      `boot: user-data of ${userData.size} hosts through cloud-init, private NICs hot-plugged after ${(opts.hotplugDelayMs ?? 3000) / 1000} s`,
+    );
     const externals = t.sites.filter((s) => s.kind === "external");
     const twoStep = opts.twoStep && externals.length > 0;
     // The same keys as step 1 (Pulumi keeps them in state; here the key seed stands for it).
@@ -204,7 +188,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
       ? (async () => {
           step("two-step 1: pulumi up's checks run before any operator installed a bundle");
           try {
-            await twoStepBeforeInstall(sc, t, program, step2);
+            await twoStepBeforeInstall(c, t, program, step2);
           } finally {
             log("    operators install their bundles now: external gateways boot");
             installed();
@@ -244,50 +228,16 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     for (const s of result.sites)
       if (!s.testHostAddress && c.testHostAddr.get(s.name)) s.testHostAddress = c.testHostAddr.get(s.name);
 
-    if (t.sites.some((s) => s.kind === "external" && s.routePropagation === "dhcp")) {
-      step("dhcp LANs: default route, resolv.conf and lease address after the lease (real dhclient)");
-      await dhcpLeaseChecks(sc, t, program.config);
-    }
-    if (step2) {
-      step("two-step 2: bundleInstalled=true, pulumi up's checks again");
-      await twoStepAfterInstall(sc, t, program, step2);
-    }
-
-    step("seed ping test: hub test host <-> every remote test host");
-    await hubPingChecks(c, result.metrics);
-    if (t.sites.length > 2 && !opts.tunnelsOnly) {
-      step("spoke-to-spoke through the hub");
-      await spokeToSpokeChecks(c);
-    }
-    if (!opts.tunnelsOnly) {
-      step(`throughput (iperf3, ${c.iperfSeconds} s each) and MTU check`);
-      await throughputAndMtu(c, result.metrics);
-    }
-
-    if (opts.faults) {
-      const faults: Record<string, number | string | boolean | null> = {};
-      result.metrics.faults = faults;
-      // One broken fault must not hide the others: each failure becomes a failed check.
-      const guarded = async (name: string, fn: () => Promise<void>) => {
-        step(name);
-        try {
-          await fn();
-        } catch (e) {
-          c.checks.push(check(name, "fault", "pass", false, `lab error: ${(e as Error).message}`));
-          log(`  ${name}: lab error: ${maskSecrets((e as Error).message)}`);
-        }
-      };
-      await guarded(`fault: ${t.sites[1].gateway.id} tunnel restart`, () => faultTunnelRestart(c, "remote", faults));
-      await guarded(`fault: ${t.sites[0].gateway.id} tunnel restart`, () => faultTunnelRestart(c, "hub", faults));
-      await guarded("fault: 5% underlay loss", async () => {
-        const method = await faultLoss(c, result.metrics, faults);
-        faults.lossMethod = method;
-        result.standIns = standIns(method);
-      });
-      await guarded("negative control: wrong peer public key", () => negativeWrongKey(c, faults));
-      await guarded("negative control: missing route on a test host", () => negativeMissingRoute(c));
-      await guarded("fault: NAT rebinding of the remote gateway's public address", () => faultNatRebinding(c, faults));
-    }
+    c.step2 = step2;
+    if (opts.faults) result.metrics.faults = c.faults;
+    const have = new Set<Need>([
+      ...(opts.faults ? (["faults"] as const) : []),
+      ...(opts.tunnelsOnly ? [] : (["full-checks"] as const)),
+      ...(t.sites.length > 2 ? (["spokes"] as const) : []),
+      ...(externals.some((s) => s.routePropagation === "dhcp") ? (["dhcp-lan"] as const) : []),
+      ...(step2 ? (["two-step"] as const) : []),
+    ]);
+    await runScenarios(NAMESPACE_LAB_SCENARIOS, "netns", c, have, step);
   } catch (e) {
     result.error = maskSecrets((e as Error).stack ?? String(e));
     log(`ERROR: ${result.error}`);

@@ -4,6 +4,7 @@
  */
 import * as fs from "fs";
 import { type Exec } from "../checks";
+import { type RunOptions, type RunResult } from "../proc";
 import { type LabHost } from "../host";
 import { type Wiring } from "../network";
 import { type LabCheck } from "../results";
@@ -15,10 +16,15 @@ export interface Ctx {
   w: Wiring;
   log: (line: string) => void;
   checks: LabCheck[];
+  /** Runs a command in a host. */
+  exec(node: LabNode, argv: string[], opts?: RunOptions): Promise<RunResult>;
   /** Test host address per site (external dhcp hosts learn theirs at boot). */
   testHostAddr: Map<string, string>;
   iperfSeconds: number;
 }
+
+/** The part of the context the external-site checks use (the production scenario builds only this). */
+export type ScenarioCtx = Pick<Ctx, "log" | "checks" | "exec" | "testHostAddr">;
 
 export const readText = (file: string): string => {
   try {

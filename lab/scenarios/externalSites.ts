@@ -14,25 +14,18 @@
  */
 import { readFileSync } from "fs";
 import { netnsPids } from "../netns";
-import { sleep, type RunResult, type RunOptions } from "../proc";
+import { sleep, type RunResult } from "../proc";
 import { handshakeScript } from "../../rendering/verificationScripts";
 import { ipv4ToNumber } from "../../addressing/ipv4";
 import { planTopology } from "../../planning/topology";
 import type { StackConfig } from "../../config/types";
 import type { ProgramRun } from "../../testkit/programRun";
-import { check, type LabCheck } from "../results";
+import { check } from "../results";
+import type { ScenarioCtx } from "./context";
 import { RESOURCE_TYPES, type LabNode, type LabSite, type LabTopology } from "../topology";
 import { UNITS, PATHS } from "../../cloud-init/common";
 
 /** What the scenarios need from the lab run. */
-export interface ScenarioCtx {
-  log: (line: string) => void;
-  checks: LabCheck[];
-  exec(node: LabNode, argv: string[], opts?: RunOptions): Promise<RunResult>;
-  /** Test host address per site (dhcp hosts learned theirs at boot). */
-  testHostAddr: Map<string, string>;
-}
-
 const COMMAND = "command:remote:Command";
 
 /** The raw config with every external site marked installed (step 2). */
