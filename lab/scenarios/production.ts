@@ -14,12 +14,16 @@
  *  - "branch": external, `static`, fixed publicIp, served by the bundle's netplan form
  *    (`netplan generate` inside the host, then the networkd stand-in).
  *
- * The far ends are installed by running their README's steps. Then the hub's tunnel is
- * restarted (the hub holds an endpoint for branch, none for the dynamic office).
+ * The far ends are installed by running their README's steps. After boot, the shape's
+ * scenarios (PRODUCTION_SCENARIOS, registered like the default runs' in registry.ts) run in
+ * order: the ping test, coexistence with the far ends' own jobs, the NAT address change, the
+ * hub's tunnel restart (it holds an endpoint for branch, none for the dynamic office), and
+ * uninstall with the third form.
  */
 import * as path from "path";
 import { runProgram } from "../../testkit/programRun";
 import { iperf3, waitForPing, ping, type Exec } from "../checks";
+import type { PingStats } from "../parsers";
 import { runUserData } from "../cloudinit";
 import { LabHost } from "../host";
 import { addBridge, addNetns, addVethPair, attachToBridge, ipIn, nsRun, nsRunOk } from "../netns";
@@ -36,7 +40,16 @@ import { preflight } from "../preflight";
 import { LabCannotRun } from "../run";
 import { concludeLabRun, startLabRun } from "../runLifecycle";
 import { pollUntil, sleep } from "../proc";
-import { check, emptyBootSummary, emptyMetrics, maskSecrets, type HostBootSummary, type LabResult } from "../results";
+import {
+  check,
+  emptyBootSummary,
+  emptyMetrics,
+  maskSecrets,
+  type HostBootSummary,
+  type LabCheck,
+  type LabMetrics,
+  type LabResult,
+} from "../results";
 import { buildNetworkctlShim, buildSystemctlShim } from "../standins/build";
 import { standInsFor } from "../standins/list";
 import { PRIVATE_NIC, PUBLIC_NIC, RESOURCE_TYPES, type LabNode } from "../topology";
@@ -66,6 +79,7 @@ import {
   productionTopology,
   WORKLOAD_ADDRESS,
 } from "./productionTopology";
+import { runScenarios, type Scenario } from "./registry";
 
 export { PRODUCTION_NETWORK, productionLabConfig } from "./productionTopology";
 
@@ -354,54 +368,10 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     result.metrics.timeToAllTunnelsMs =
       times.length && times.every((x) => x !== null) ? Math.max(...(times as number[])) : null;
 
-    step("ping test: the unconfigured workload <-> each office LAN host");
-    const officeTarget = (await officeAddr()) ?? "192.168.1.0";
-    const routes = (await wl(["ip", "-4", "route", "show"])).stdout;
-    const dhcpRoutes = ["192.168.1.0/24", "192.168.2.0/24"].filter((d) => routes.includes(`${d} via 192.168.0.1`));
-    checks.push(
-      check(
-        "workload host learnt the remote LANs from the network's DHCP only",
-        "ping",
-        "pass",
-        dhcpRoutes.length === 2,
-        `routes via the VPC router: ${dhcpRoutes.join(", ") || "none"}`,
-      ),
-    );
-    for (const [name, target, far] of [
-      ["office", officeTarget, officeHost],
-      ["branch", "192.168.2.3", branchHost],
-    ] as const) {
-      const there = await ping(wl, target, 5, 0.2, 2);
-      const back = await ping(execOf(wiring, far), WORKLOAD_ADDRESS, 5, 0.2, 2);
-      result.metrics.rttAvgMs[name] = there.rttAvgMs ?? null;
-      checks.push(
-        check(
-          `ping ${workload.id} <-> ${far.id} (${target})`,
-          "ping",
-          "pass",
-          there.received > 0 && back.received > 0,
-          `${there.received}/${there.transmitted} there, ${back.received}/${back.transmitted} back, rtt ${there.rttAvgMs ?? "-"} ms`,
-        ),
-      );
-    }
-    // Negative control: the two offices may not talk (allowSpokeToSpoke is off on both).
-    const across = await ping(execOf(wiring, officeHost), "192.168.2.3", 3, 0.2, 1);
-    checks.push(
-      check(
-        "negative control: office LAN -> branch LAN through the hub (spoke-to-spoke off)",
-        "negative-control",
-        "fail",
-        across.received > 0,
-        `${across.received}/${across.transmitted} replies`,
-      ),
-    );
-
-    step("coexistence: the far ends' own flows, Docker, the office firewall's restarts, install twice");
     const officeH = host(wiring, officeGw);
     const branchH = host(wiring, branchGw);
     const officeLan = execOf(wiring, officeHost);
-    // The office LAN host's internet traffic goes through the office gateway (its router).
-    await officeLan(["ip", "route", "replace", `${INTERNET_HOST.address}/32`, "via", "192.168.1.2"]);
+    const officeTarget = (await officeAddr()) ?? "192.168.1.0";
     const inetFrom = {
       office: () => ping(officeLan, INTERNET_HOST.address, 3, 0.2, 1),
       branch: () => ping((argv, o) => nsRun(container, argv, o), INTERNET_HOST.address, 3, 0.2, 1),
@@ -410,317 +380,32 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       office: () => ping(wl, officeTarget, 3, 0.2, 1),
       branch: () => ping(wl, "192.168.2.3", 3, 0.2, 1),
     };
-    const answered = (p: { received: number }) => p.received > 0;
-    for (const [site, label] of [
-      ["office", `office LAN -> internet host (masqueraded by the office router)`],
-      ["branch", `container ${DOCKER_BRIDGE.container} -> internet host (Docker's masquerade)`],
-    ] as const) {
-      const p = await inetFrom[site]();
-      checks.push(
-        check(
-          `coexistence: ${label} with the bundle installed`,
-          "fault",
-          "pass",
-          answered(p),
-          `${p.received}/${p.transmitted}`,
-        ),
-      );
-    }
-    for (const [site, h] of [
-      ["office", officeH],
-      ["branch", branchH],
-    ] as const) {
-      const rulesetBefore = (await hostFirewallState(h)).ruleset;
-      const again = await installSh(h, BUNDLE_DIR, ["install", "--form", site === "office" ? "networkd" : "netplan"]);
-      const rulesetAfter = (await hostFirewallState(h)).ruleset;
-      checks.push(
-        check(
-          `idempotent: ${site} install.sh install run twice changes nothing`,
-          "fault",
-          "pass",
-          again.code === 0 &&
-            again.stdout.includes("nothing changed") &&
-            !/^\+ /m.test(again.stdout) &&
-            rulesetBefore === rulesetAfter,
-          `exit ${again.code}; ${again.stdout.trim().split("\n").slice(-2).join(" | ")}; ruleset ${firstDifference(rulesetBefore, rulesetAfter)}`,
-        ),
-      );
-    }
-    // Docker's FORWARD chain drops by default: without the DOCKER-USER accepts, no tunnel traffic.
-    await branchH.execOk(["/usr/local/sbin/wg-s2s-fw", "docker-remove"]);
-    const withoutAccepts = await tunnelTo.branch();
-    await branchH.execOk(["/usr/local/sbin/wg-s2s-fw", "docker-accept"]);
-    const withAccepts = await tunnelTo.branch();
-    checks.push(
-      check(
-        "negative control: Docker host without the DOCKER-USER accepts -> tunnel traffic dropped by Docker's FORWARD policy",
-        "negative-control",
-        "fail",
-        answered(withoutAccepts),
-        `${withoutAccepts.received}/${withoutAccepts.transmitted} replies`,
-      ),
-      check(
-        "Docker host with the DOCKER-USER accepts -> tunnel traffic passes",
-        "fault",
-        "pass",
-        answered(withAccepts),
-        `${withAccepts.received}/${withAccepts.transmitted}`,
-      ),
-    );
-    // Today's bundle judged every forwarded packet: --dedicated is that policy.
-    const dedicated = await installSh(officeH, BUNDLE_DIR, ["install", "--form", "networkd", "--dedicated"]);
-    const inetDedicated = await inetFrom.office();
-    const tunnelDedicated = await tunnelTo.office();
-    const backToTunnelScope = await installSh(officeH, BUNDLE_DIR, ["install", "--form", "networkd"]);
-    const inetScoped = await inetFrom.office();
-    checks.push(
-      check(
-        "negative control: the previous bundle's policy (--dedicated: drop every other forwarded packet) cuts the office router's own LAN -> internet flow",
-        "negative-control",
-        "fail",
-        dedicated.code !== 0 || answered(inetDedicated),
-        `install exit ${dedicated.code}; ${inetDedicated.received}/${inetDedicated.transmitted} replies; tunnel ${tunnelDedicated.received}/${tunnelDedicated.transmitted}`,
-      ),
-      check(
-        "office router back on the tunnel-only policy: its LAN -> internet flow passes again",
-        "fault",
-        "pass",
-        backToTunnelScope.code === 0 && answered(inetScoped),
-        `install exit ${backToTunnelScope.code}; ${inetScoped.received}/${inetScoped.transmitted}`,
-      ),
-    );
-    // The office's own firewall restarts: each begins with `flush ruleset`, ours included.
-    const hasTable = async () => (await officeH.exec(["nft", "list", "table", "inet", "wg_s2s"])).code === 0;
-    const restarts: [string, string[]][] = [
-      ["systemctl restart nftables.service", ["systemctl", "restart", "nftables.service"]],
-      ["systemctl reload nftables.service", ["systemctl", "reload", "nftables.service"]],
-      ["nft -f /etc/nftables.conf", ["nft", "-f", "/etc/nftables.conf"]],
-    ];
-    for (const [label, argv] of restarts) {
-      const at = Date.now();
-      const r = await officeH.exec(argv, { timeoutMs: 20_000 });
-      const back = await pollUntil(hasTable, 5_000, 50);
-      const backMs = back === null ? null : Date.now() - at;
-      const tunnel = await tunnelTo.office();
-      const own = await inetFrom.office();
-      faults[`policyBackAfter ${label}`] = backMs;
-      checks.push(
-        check(
-          `office firewall restart (${label}) -> forward policy back, tunnel and the router's own flow work`,
-          "fault",
-          "pass",
-          r.code === 0 && backMs !== null && answered(tunnel) && answered(own),
-          `exit ${r.code}; policy ${backMs === null ? "NOT back within 5 s" : `back after ${backMs} ms`}; tunnel ${tunnel.received}/${tunnel.transmitted}, LAN -> internet ${own.received}/${own.transmitted}`,
-        ),
-      );
-    }
-    await officeH.execOk(["systemctl", "stop", "wg-s2s-guard.service"]);
-    await officeH.execOk(["nft", "-f", "/etc/nftables.conf"]);
-    await sleep(2_000);
-    const unguarded = await hasTable();
-    await officeH.execOk(["systemctl", "start", "wg-s2s-guard.service"]);
-    const reguarded = await pollUntil(hasTable, 5_000, 50);
-    checks.push(
-      check(
-        "negative control: without wg-s2s-guard a firewall reload leaves the forward policy gone",
-        "negative-control",
-        "fail",
-        unguarded,
-        `table inet wg_s2s ${unguarded ? "present" : "absent"} 2 s after nft -f; guard restarted: ${reguarded === null ? "NOT loaded" : "loaded again"}`,
-      ),
-    );
-
-    // Fail closed: a reload the guard cannot follow (its policy file unreadable) takes wg0 down.
-    await officeH.execOk(["mv", "/etc/wg-s2s/forward.nft", "/etc/wg-s2s/forward.nft.off"]);
-    await officeH.execOk(["nft", "-f", "/etc/nftables.conf"]);
-    const wg0Down = await pollUntil(
-      async () => !(await officeH.exec(["ip", "link", "show", "wg0", "up"])).stdout.includes("UP"),
-      5_000,
-      50,
-    );
-    const closedTunnel = await tunnelTo.office();
-    const closedOwn = await inetFrom.office();
-    await officeH.execOk(["mv", "/etc/wg-s2s/forward.nft.off", "/etc/wg-s2s/forward.nft"]);
-    await officeH.execOk(["systemctl", "reload", "wg-s2s-firewall.service"]);
-    const reopened = await waitForPing(wl, officeTarget, 15_000, 250);
-    checks.push(
-      check(
-        "fail closed: a firewall reload while the policy cannot load -> the guard takes wg0 down, no tunnel traffic; the router's own flow goes on",
-        "fault",
-        "pass",
-        wg0Down !== null && !answered(closedTunnel) && answered(closedOwn),
-        `wg0 ${wg0Down === null ? "still up" : "down"}; tunnel ${closedTunnel.received}/${closedTunnel.transmitted}, LAN -> internet ${closedOwn.received}/${closedOwn.transmitted}`,
-      ),
-      check(
-        "the policy loads again (systemctl reload wg-s2s-firewall) -> the guard brings wg0 back, tunnel traffic passes",
-        "fault",
-        "pass",
-        reopened !== null,
-        reopened === null ? "no ping within 15 s" : `ping after ${reopened} ms`,
-      ),
-    );
-
-    step(`fault: the office NAT's public address changes ${OFFICE_NAT_BEFORE} -> ${OFFICE_NAT_AFTER}`);
-    await changeNatAddress(nat, OFFICE_NAT_BEFORE, OFFICE_NAT_AFTER);
-    const changedAt = Date.now();
-    const boundS = keepalive + 20;
-    const back = await waitForPing(wl, officeTarget, boundS * 1000, 250);
-    const recovery = back === null ? null : Date.now() - changedAt;
-    const endpoints = (await execOf(wiring, hubGw)(["wg", "show", "wg0", "endpoints"])).stdout;
-    const roamed = endpoints.includes(`${OFFICE_NAT_AFTER}:`);
-    faults.officeAddressChangeRecoveryMs = recovery;
-    faults.officeAddressChangeAimMs = (keepalive + 5) * 1000;
-    checks.push(
-      check(
-        `fault: office public address changes behind NAT -> traffic flows again`,
-        "fault",
-        "pass",
-        recovery !== null && roamed,
-        recovery === null
-          ? `no ping within ${boundS} s`
-          : `after ${recovery} ms (aim: keepalive ${keepalive} s + 5 s = ${(keepalive + 5) * 1000} ms, ${recovery <= (keepalive + 5) * 1000 ? "met" : "MISSED"}); hub endpoint now ${roamed ? OFFICE_NAT_AFTER : "unchanged"}`,
-        { recoveryMs: recovery },
-      ),
-    );
-    log(
-      `  office address change: ${recovery === null ? "NOT recovered" : `traffic again after ${(recovery / 1000).toFixed(1)} s`}`,
-    );
-
-    step("fault: hub tunnel restart (endpoint known for branch; none for the dynamic office)");
-    const hubExec = execOf(wiring, hubGw);
-    const restarted = Date.now();
-    const rr = await hubExec(["sh", "-c", RESTART_TUNNEL_SCRIPT], { timeoutMs: 30_000 });
-    // From the moment the restart began (the restart command itself counts), per site.
-    const recovered = async (to: string) =>
-      (await waitForPing(wl, to, 60_000, 100)) === null ? null : Date.now() - restarted;
-    const [branchMs, officeBackMs] = await Promise.all([recovered("192.168.2.3"), recovered(officeTarget)]);
-    faults.hubRestartBranchRecoveryMs = branchMs;
-    faults.hubRestartOfficeRecoveryMs = officeBackMs;
-    checks.push(
-      check(
-        "fault: hub tunnel restart -> branch (hub holds its endpoint) recovers",
-        "fault",
-        "pass",
-        rr.code === 0 && branchMs !== null,
-        branchMs === null ? `no ping within 60 s (restart exit ${rr.code})` : `after ${branchMs} ms`,
-        { recoveryMs: branchMs },
-      ),
-      check(
-        "fault: hub tunnel restart -> dynamic office recovers (far end re-handshakes)",
-        "fault",
-        "pass",
-        rr.code === 0 && officeBackMs !== null,
-        officeBackMs === null ? "no ping within 60 s" : `after ${officeBackMs} ms`,
-        { recoveryMs: officeBackMs },
-      ),
-    );
-    log(
-      `  hub restart: branch back after ${branchMs ?? "-"} ms, office after ${officeBackMs ?? "-"} ms (restart exit ${rr.code})`,
-    );
-
-    step("uninstall, and the third form: each far end back to what it was");
-    const restored = async (b: HostFirewallState, h: LabHost, label: string) => {
-      const r = await installSh(h, BUNDLE_DIR, ["uninstall"]);
-      const after = await hostFirewallState(h);
-      checks.push(
-        check(
-          `uninstall ${label} -> ruleset, IPv4 forwarding and files as before the install`,
-          "fault",
-          "pass",
-          r.code === 0 &&
-            after.ruleset === b.ruleset &&
-            after.ipForward === b.ipForward &&
-            after.leftovers === b.leftovers,
-          `exit ${r.code}${r.code ? `: ${r.stderr.trim()}` : ""}; ruleset ${firstDifference(b.ruleset, after.ruleset)}; ip_forward ${b.ipForward} -> ${after.ipForward}; files ${after.leftovers === b.leftovers ? "as before" : `now: ${after.leftovers.replace(/\n/g, " ")}`}`,
-        ),
-      );
+    const pr: ProductionRun = {
+      log,
+      checks,
+      faults,
+      metrics: result.metrics,
+      wiring,
+      keepalive,
+      nat,
+      container,
+      before,
+      installMs,
+      bundleDir: BUNDLE_DIR,
+      hubGw,
+      workload,
+      officeHost,
+      branchGw,
+      branchHost,
+      officeH,
+      branchH,
+      officeLan,
+      wl,
+      officeTarget,
+      inetFrom,
+      tunnelTo,
     };
-    await restored(before.office, officeH, "office (networkd form)");
-    const ownAfter = await inetFrom.office();
-    checks.push(
-      check(
-        "office router's own flow works after uninstall",
-        "fault",
-        "pass",
-        answered(ownAfter),
-        `${ownAfter.received}/${ownAfter.transmitted}`,
-      ),
-    );
-    await restored(before.branch, branchH, "branch (netplan form)");
-    // The branch becomes a Debian box with ufw (forwarded traffic dropped by default).
-    await makeUfwHost(branchH, branchGw.ns, container);
-    // An earlier hand-made tunnel's config, not running: install keeps it aside, uninstall puts it back.
-    const handMade = "# the operator's earlier wg-quick tunnel, not running\n[Interface]\n";
-    await branchH.writeFile("/etc/wireguard/wg0.conf", handMade, "0600");
-    const beforeUfw = await hostFirewallState(branchH);
-    const wgQuickAt = Date.now();
-    const wgQuick = await installSh(branchH, BUNDLE_DIR, ["install", "--form", "wg-quick"]);
-    const wgQuickCheck = await installSh(branchH, BUNDLE_DIR, ["check", "--wait", "60"], 90_000);
-    installMs["branch wg-quick"] = wgQuickCheck.code === 0 ? Date.now() - wgQuickAt : null;
-    const wgQuickPing = await tunnelTo.branch();
-    checks.push(
-      check(
-        "branch, now a ufw host, reinstalled in the wg-quick form: check passes, the workload reaches the branch host",
-        "fault",
-        "pass",
-        wgQuick.code === 0 && wgQuickCheck.code === 0 && answered(wgQuickPing),
-        `install exit ${wgQuick.code}, check exit ${wgQuickCheck.code}; ${
-          wgQuickCheck.stdout
-            .trim()
-            .split("\n")
-            .filter((l) => l.startsWith("FAIL"))
-            .join(" | ") || "all ok"
-        }; ping ${wgQuickPing.received}/${wgQuickPing.transmitted}`,
-      ),
-    );
-    // TCP, not ping: ufw's before.rules forward ICMP echo whatever the route rules say.
-    const tcpToBranch = () =>
-      iperf3(
-        { exec: execOf(wiring, branchHost), spawn: (argv) => host(wiring, branchHost).spawn(argv) },
-        wl,
-        "192.168.2.3",
-        {
-          seconds: 1,
-          hardTimeoutMs: 15_000,
-        },
-      );
-    await branchH.execOk(["ufw", "route", "delete", "allow", "in", "on", "wg0"]);
-    const withoutUfwRule = await tcpToBranch();
-    await branchH.execOk(["ufw", "route", "allow", "in", "on", "wg0", "comment", "wg-s2s"]);
-    const withUfwRule = await tcpToBranch();
-    checks.push(
-      check(
-        "negative control: ufw host without install.sh's `ufw route allow in on wg0` -> ufw drops TCP from the hub's network",
-        "negative-control",
-        "fail",
-        withoutUfwRule.ok,
-        withoutUfwRule.ok ? "TCP connected" : (withoutUfwRule.error ?? "no connection").slice(0, 200),
-      ),
-      check(
-        "ufw host with the rule back -> TCP from the hub's network passes",
-        "fault",
-        "pass",
-        withUfwRule.ok,
-        withUfwRule.ok ? "TCP connected" : (withUfwRule.error ?? "no connection").slice(0, 200),
-      ),
-    );
-    await restored(beforeUfw, branchH, "branch with ufw (wg-quick form)");
-    const putBack = await branchH.readFile("/etc/wireguard/wg0.conf");
-    checks.push(
-      check(
-        "a file install found in its way (an earlier hand-made wg0.conf) is put back by uninstall",
-        "fault",
-        "pass",
-        putBack === handMade,
-        putBack === handMade ? "same content" : `now: ${JSON.stringify((putBack ?? "absent").slice(0, 80))}`,
-      ),
-    );
-    for (const [k, v] of Object.entries(installMs)) faults[`installToCheckedMs ${k}`] = v;
-    log(
-      `  install -> check passed: ${Object.entries(installMs)
-        .map(([k, v]) => `${k} ${v ?? "-"} ms`)
-        .join(", ")}`,
-    );
+    await runScenarios(PRODUCTION_SCENARIOS, "netns", pr, new Set(), step);
   } catch (e) {
     result.error = maskSecrets((e as Error).stack ?? String(e));
     log(`ERROR: ${result.error}`);
@@ -729,6 +414,475 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
     result.namespacesLeft = await run.finish();
   }
   return concludeLabRun(run, result, opts.resultsFile);
+}
+
+/** What the production scenarios work with: the run's hosts, the far ends' state before the bundle, probes. */
+interface ProductionRun {
+  log: (line: string) => void;
+  checks: LabCheck[];
+  faults: Record<string, number | string | boolean | null>;
+  metrics: LabMetrics;
+  wiring: Wiring;
+  keepalive: number;
+  /** The office's NAT router namespace. */
+  nat: string;
+  /** The Docker container's namespace on the branch. */
+  container: string;
+  before: Record<string, HostFirewallState>;
+  installMs: Record<string, number | null>;
+  bundleDir: string;
+  hubGw: LabNode;
+  workload: LabNode;
+  officeHost: LabNode;
+  branchGw: LabNode;
+  branchHost: LabNode;
+  officeH: LabHost;
+  branchH: LabHost;
+  officeLan: Exec;
+  wl: Exec;
+  officeTarget: string;
+  inetFrom: Record<"office" | "branch", () => Promise<PingStats>>;
+  tunnelTo: Record<"office" | "branch", () => Promise<PingStats>>;
+}
+
+const answered = (p: { received: number }) => p.received > 0;
+
+/** The production shape after boot: productionTopology plus these scenarios, in order. */
+export const PRODUCTION_SCENARIOS: readonly Scenario<ProductionRun>[] = [
+  {
+    name: "ping test: the unconfigured workload <-> each office LAN host",
+    backends: ["netns"],
+    needs: [],
+    checks: "DHCP-only routes on the workload host, ping both ways per far end, no spoke-to-spoke (negative control)",
+    run: pingTest,
+  },
+  {
+    name: "coexistence: the far ends' own flows, Docker, the office firewall's restarts, install twice",
+    backends: ["netns"],
+    needs: [],
+    checks:
+      "the far ends' own flows with the bundle, idempotent install, Docker's and ufw's policies, firewall restarts, fail closed",
+    run: coexistence,
+  },
+  {
+    name: `fault: the office NAT's public address changes ${OFFICE_NAT_BEFORE} -> ${OFFICE_NAT_AFTER}`,
+    backends: ["netns"],
+    needs: [],
+    checks: "traffic to the office flows again within keepalive + 20 s, through the new endpoint",
+    run: natAddressChange,
+  },
+  {
+    name: "fault: hub tunnel restart (endpoint known for branch; none for the dynamic office)",
+    backends: ["netns"],
+    needs: [],
+    checks: "both far ends recover after the hub's tunnel restarts",
+    run: hubRestart,
+  },
+  {
+    name: "uninstall, and the third form: each far end back to what it was",
+    backends: ["netns"],
+    needs: [],
+    checks:
+      "uninstall restores ruleset, forwarding and files; the wg-quick form on a ufw host, with ufw's rule as negative control",
+    run: uninstallAndThirdForm,
+  },
+];
+
+/** The workload host, configured only by the network's DHCP, reaches each far end's LAN host; the far ends do not reach each other. */
+async function pingTest(p: ProductionRun): Promise<void> {
+  const { checks, metrics, wiring, workload, officeHost, branchHost, wl, officeTarget } = p;
+  const routes = (await wl(["ip", "-4", "route", "show"])).stdout;
+  const dhcpRoutes = ["192.168.1.0/24", "192.168.2.0/24"].filter((d) => routes.includes(`${d} via 192.168.0.1`));
+  checks.push(
+    check(
+      "workload host learnt the remote LANs from the network's DHCP only",
+      "ping",
+      "pass",
+      dhcpRoutes.length === 2,
+      `routes via the VPC router: ${dhcpRoutes.join(", ") || "none"}`,
+    ),
+  );
+  for (const [name, target, far] of [
+    ["office", officeTarget, officeHost],
+    ["branch", "192.168.2.3", branchHost],
+  ] as const) {
+    const there = await ping(wl, target, 5, 0.2, 2);
+    const back = await ping(execOf(wiring, far), WORKLOAD_ADDRESS, 5, 0.2, 2);
+    metrics.rttAvgMs[name] = there.rttAvgMs ?? null;
+    checks.push(
+      check(
+        `ping ${workload.id} <-> ${far.id} (${target})`,
+        "ping",
+        "pass",
+        there.received > 0 && back.received > 0,
+        `${there.received}/${there.transmitted} there, ${back.received}/${back.transmitted} back, rtt ${there.rttAvgMs ?? "-"} ms`,
+      ),
+    );
+  }
+  // Negative control: the two offices may not talk (allowSpokeToSpoke is off on both).
+  const across = await ping(execOf(wiring, officeHost), "192.168.2.3", 3, 0.2, 1);
+  checks.push(
+    check(
+      "negative control: office LAN -> branch LAN through the hub (spoke-to-spoke off)",
+      "negative-control",
+      "fail",
+      across.received > 0,
+      `${across.received}/${across.transmitted} replies`,
+    ),
+  );
+}
+
+/** The far ends' own flows, Docker and the office firewall's restarts beside the bundle; install twice; fail closed. */
+async function coexistence(p: ProductionRun): Promise<void> {
+  const {
+    checks,
+    faults,
+    bundleDir: BUNDLE_DIR,
+    officeH,
+    branchH,
+    officeLan,
+    wl,
+    officeTarget,
+    inetFrom,
+    tunnelTo,
+  } = p;
+  // The office LAN host's internet traffic goes through the office gateway (its router).
+  await officeLan(["ip", "route", "replace", `${INTERNET_HOST.address}/32`, "via", "192.168.1.2"]);
+  for (const [site, label] of [
+    ["office", `office LAN -> internet host (masqueraded by the office router)`],
+    ["branch", `container ${DOCKER_BRIDGE.container} -> internet host (Docker's masquerade)`],
+  ] as const) {
+    const p = await inetFrom[site]();
+    checks.push(
+      check(
+        `coexistence: ${label} with the bundle installed`,
+        "fault",
+        "pass",
+        answered(p),
+        `${p.received}/${p.transmitted}`,
+      ),
+    );
+  }
+  for (const [site, h] of [
+    ["office", officeH],
+    ["branch", branchH],
+  ] as const) {
+    const rulesetBefore = (await hostFirewallState(h)).ruleset;
+    const again = await installSh(h, BUNDLE_DIR, ["install", "--form", site === "office" ? "networkd" : "netplan"]);
+    const rulesetAfter = (await hostFirewallState(h)).ruleset;
+    checks.push(
+      check(
+        `idempotent: ${site} install.sh install run twice changes nothing`,
+        "fault",
+        "pass",
+        again.code === 0 &&
+          again.stdout.includes("nothing changed") &&
+          !/^\+ /m.test(again.stdout) &&
+          rulesetBefore === rulesetAfter,
+        `exit ${again.code}; ${again.stdout.trim().split("\n").slice(-2).join(" | ")}; ruleset ${firstDifference(rulesetBefore, rulesetAfter)}`,
+      ),
+    );
+  }
+  // Docker's FORWARD chain drops by default: without the DOCKER-USER accepts, no tunnel traffic.
+  await branchH.execOk(["/usr/local/sbin/wg-s2s-fw", "docker-remove"]);
+  const withoutAccepts = await tunnelTo.branch();
+  await branchH.execOk(["/usr/local/sbin/wg-s2s-fw", "docker-accept"]);
+  const withAccepts = await tunnelTo.branch();
+  checks.push(
+    check(
+      "negative control: Docker host without the DOCKER-USER accepts -> tunnel traffic dropped by Docker's FORWARD policy",
+      "negative-control",
+      "fail",
+      answered(withoutAccepts),
+      `${withoutAccepts.received}/${withoutAccepts.transmitted} replies`,
+    ),
+    check(
+      "Docker host with the DOCKER-USER accepts -> tunnel traffic passes",
+      "fault",
+      "pass",
+      answered(withAccepts),
+      `${withAccepts.received}/${withAccepts.transmitted}`,
+    ),
+  );
+  // Today's bundle judged every forwarded packet: --dedicated is that policy.
+  const dedicated = await installSh(officeH, BUNDLE_DIR, ["install", "--form", "networkd", "--dedicated"]);
+  const inetDedicated = await inetFrom.office();
+  const tunnelDedicated = await tunnelTo.office();
+  const backToTunnelScope = await installSh(officeH, BUNDLE_DIR, ["install", "--form", "networkd"]);
+  const inetScoped = await inetFrom.office();
+  checks.push(
+    check(
+      "negative control: the previous bundle's policy (--dedicated: drop every other forwarded packet) cuts the office router's own LAN -> internet flow",
+      "negative-control",
+      "fail",
+      dedicated.code !== 0 || answered(inetDedicated),
+      `install exit ${dedicated.code}; ${inetDedicated.received}/${inetDedicated.transmitted} replies; tunnel ${tunnelDedicated.received}/${tunnelDedicated.transmitted}`,
+    ),
+    check(
+      "office router back on the tunnel-only policy: its LAN -> internet flow passes again",
+      "fault",
+      "pass",
+      backToTunnelScope.code === 0 && answered(inetScoped),
+      `install exit ${backToTunnelScope.code}; ${inetScoped.received}/${inetScoped.transmitted}`,
+    ),
+  );
+  // The office's own firewall restarts: each begins with `flush ruleset`, ours included.
+  const hasTable = async () => (await officeH.exec(["nft", "list", "table", "inet", "wg_s2s"])).code === 0;
+  const restarts: [string, string[]][] = [
+    ["systemctl restart nftables.service", ["systemctl", "restart", "nftables.service"]],
+    ["systemctl reload nftables.service", ["systemctl", "reload", "nftables.service"]],
+    ["nft -f /etc/nftables.conf", ["nft", "-f", "/etc/nftables.conf"]],
+  ];
+  for (const [label, argv] of restarts) {
+    const at = Date.now();
+    const r = await officeH.exec(argv, { timeoutMs: 20_000 });
+    const back = await pollUntil(hasTable, 5_000, 50);
+    const backMs = back === null ? null : Date.now() - at;
+    const tunnel = await tunnelTo.office();
+    const own = await inetFrom.office();
+    faults[`policyBackAfter ${label}`] = backMs;
+    checks.push(
+      check(
+        `office firewall restart (${label}) -> forward policy back, tunnel and the router's own flow work`,
+        "fault",
+        "pass",
+        r.code === 0 && backMs !== null && answered(tunnel) && answered(own),
+        `exit ${r.code}; policy ${backMs === null ? "NOT back within 5 s" : `back after ${backMs} ms`}; tunnel ${tunnel.received}/${tunnel.transmitted}, LAN -> internet ${own.received}/${own.transmitted}`,
+      ),
+    );
+  }
+  await officeH.execOk(["systemctl", "stop", "wg-s2s-guard.service"]);
+  await officeH.execOk(["nft", "-f", "/etc/nftables.conf"]);
+  await sleep(2_000);
+  const unguarded = await hasTable();
+  await officeH.execOk(["systemctl", "start", "wg-s2s-guard.service"]);
+  const reguarded = await pollUntil(hasTable, 5_000, 50);
+  checks.push(
+    check(
+      "negative control: without wg-s2s-guard a firewall reload leaves the forward policy gone",
+      "negative-control",
+      "fail",
+      unguarded,
+      `table inet wg_s2s ${unguarded ? "present" : "absent"} 2 s after nft -f; guard restarted: ${reguarded === null ? "NOT loaded" : "loaded again"}`,
+    ),
+  );
+
+  // Fail closed: a reload the guard cannot follow (its policy file unreadable) takes wg0 down.
+  await officeH.execOk(["mv", "/etc/wg-s2s/forward.nft", "/etc/wg-s2s/forward.nft.off"]);
+  await officeH.execOk(["nft", "-f", "/etc/nftables.conf"]);
+  const wg0Down = await pollUntil(
+    async () => !(await officeH.exec(["ip", "link", "show", "wg0", "up"])).stdout.includes("UP"),
+    5_000,
+    50,
+  );
+  const closedTunnel = await tunnelTo.office();
+  const closedOwn = await inetFrom.office();
+  await officeH.execOk(["mv", "/etc/wg-s2s/forward.nft.off", "/etc/wg-s2s/forward.nft"]);
+  await officeH.execOk(["systemctl", "reload", "wg-s2s-firewall.service"]);
+  const reopened = await waitForPing(wl, officeTarget, 15_000, 250);
+  checks.push(
+    check(
+      "fail closed: a firewall reload while the policy cannot load -> the guard takes wg0 down, no tunnel traffic; the router's own flow goes on",
+      "fault",
+      "pass",
+      wg0Down !== null && !answered(closedTunnel) && answered(closedOwn),
+      `wg0 ${wg0Down === null ? "still up" : "down"}; tunnel ${closedTunnel.received}/${closedTunnel.transmitted}, LAN -> internet ${closedOwn.received}/${closedOwn.transmitted}`,
+    ),
+    check(
+      "the policy loads again (systemctl reload wg-s2s-firewall) -> the guard brings wg0 back, tunnel traffic passes",
+      "fault",
+      "pass",
+      reopened !== null,
+      reopened === null ? "no ping within 15 s" : `ping after ${reopened} ms`,
+    ),
+  );
+}
+
+/** The office NAT's public address changes: the hub learns the new endpoint, traffic flows again. */
+async function natAddressChange(p: ProductionRun): Promise<void> {
+  const { log, checks, faults, wiring, keepalive, nat, hubGw, wl, officeTarget } = p;
+  await changeNatAddress(nat, OFFICE_NAT_BEFORE, OFFICE_NAT_AFTER);
+  const changedAt = Date.now();
+  const boundS = keepalive + 20;
+  const back = await waitForPing(wl, officeTarget, boundS * 1000, 250);
+  const recovery = back === null ? null : Date.now() - changedAt;
+  const endpoints = (await execOf(wiring, hubGw)(["wg", "show", "wg0", "endpoints"])).stdout;
+  const roamed = endpoints.includes(`${OFFICE_NAT_AFTER}:`);
+  faults.officeAddressChangeRecoveryMs = recovery;
+  faults.officeAddressChangeAimMs = (keepalive + 5) * 1000;
+  checks.push(
+    check(
+      `fault: office public address changes behind NAT -> traffic flows again`,
+      "fault",
+      "pass",
+      recovery !== null && roamed,
+      recovery === null
+        ? `no ping within ${boundS} s`
+        : `after ${recovery} ms (aim: keepalive ${keepalive} s + 5 s = ${(keepalive + 5) * 1000} ms, ${recovery <= (keepalive + 5) * 1000 ? "met" : "MISSED"}); hub endpoint now ${roamed ? OFFICE_NAT_AFTER : "unchanged"}`,
+      { recoveryMs: recovery },
+    ),
+  );
+  log(
+    `  office address change: ${recovery === null ? "NOT recovered" : `traffic again after ${(recovery / 1000).toFixed(1)} s`}`,
+  );
+}
+
+/** The hub's tunnel restarts: branch (endpoint known) and the dynamic office (none) recover. */
+async function hubRestart(p: ProductionRun): Promise<void> {
+  const { log, checks, faults, wiring, hubGw, wl, officeTarget } = p;
+  const hubExec = execOf(wiring, hubGw);
+  const restarted = Date.now();
+  const rr = await hubExec(["sh", "-c", RESTART_TUNNEL_SCRIPT], { timeoutMs: 30_000 });
+  // From the moment the restart began (the restart command itself counts), per site.
+  const recovered = async (to: string) =>
+    (await waitForPing(wl, to, 60_000, 100)) === null ? null : Date.now() - restarted;
+  const [branchMs, officeBackMs] = await Promise.all([recovered("192.168.2.3"), recovered(officeTarget)]);
+  faults.hubRestartBranchRecoveryMs = branchMs;
+  faults.hubRestartOfficeRecoveryMs = officeBackMs;
+  checks.push(
+    check(
+      "fault: hub tunnel restart -> branch (hub holds its endpoint) recovers",
+      "fault",
+      "pass",
+      rr.code === 0 && branchMs !== null,
+      branchMs === null ? `no ping within 60 s (restart exit ${rr.code})` : `after ${branchMs} ms`,
+      { recoveryMs: branchMs },
+    ),
+    check(
+      "fault: hub tunnel restart -> dynamic office recovers (far end re-handshakes)",
+      "fault",
+      "pass",
+      rr.code === 0 && officeBackMs !== null,
+      officeBackMs === null ? "no ping within 60 s" : `after ${officeBackMs} ms`,
+      { recoveryMs: officeBackMs },
+    ),
+  );
+  log(
+    `  hub restart: branch back after ${branchMs ?? "-"} ms, office after ${officeBackMs ?? "-"} ms (restart exit ${rr.code})`,
+  );
+}
+
+/** Each far end uninstalled back to what it was; the branch, made a ufw host, installed in the wg-quick form. */
+async function uninstallAndThirdForm(p: ProductionRun): Promise<void> {
+  const {
+    log,
+    checks,
+    faults,
+    wiring,
+    container,
+    before,
+    installMs,
+    bundleDir: BUNDLE_DIR,
+    branchGw,
+    branchHost,
+    officeH,
+    branchH,
+    wl,
+    inetFrom,
+    tunnelTo,
+  } = p;
+  const restored = async (b: HostFirewallState, h: LabHost, label: string) => {
+    const r = await installSh(h, BUNDLE_DIR, ["uninstall"]);
+    const after = await hostFirewallState(h);
+    checks.push(
+      check(
+        `uninstall ${label} -> ruleset, IPv4 forwarding and files as before the install`,
+        "fault",
+        "pass",
+        r.code === 0 &&
+          after.ruleset === b.ruleset &&
+          after.ipForward === b.ipForward &&
+          after.leftovers === b.leftovers,
+        `exit ${r.code}${r.code ? `: ${r.stderr.trim()}` : ""}; ruleset ${firstDifference(b.ruleset, after.ruleset)}; ip_forward ${b.ipForward} -> ${after.ipForward}; files ${after.leftovers === b.leftovers ? "as before" : `now: ${after.leftovers.replace(/\n/g, " ")}`}`,
+      ),
+    );
+  };
+  await restored(before.office, officeH, "office (networkd form)");
+  const ownAfter = await inetFrom.office();
+  checks.push(
+    check(
+      "office router's own flow works after uninstall",
+      "fault",
+      "pass",
+      answered(ownAfter),
+      `${ownAfter.received}/${ownAfter.transmitted}`,
+    ),
+  );
+  await restored(before.branch, branchH, "branch (netplan form)");
+  // The branch becomes a Debian box with ufw (forwarded traffic dropped by default).
+  await makeUfwHost(branchH, branchGw.ns, container);
+  // An earlier hand-made tunnel's config, not running: install keeps it aside, uninstall puts it back.
+  const handMade = "# the operator's earlier wg-quick tunnel, not running\n[Interface]\n";
+  await branchH.writeFile("/etc/wireguard/wg0.conf", handMade, "0600");
+  const beforeUfw = await hostFirewallState(branchH);
+  const wgQuickAt = Date.now();
+  const wgQuick = await installSh(branchH, BUNDLE_DIR, ["install", "--form", "wg-quick"]);
+  const wgQuickCheck = await installSh(branchH, BUNDLE_DIR, ["check", "--wait", "60"], 90_000);
+  installMs["branch wg-quick"] = wgQuickCheck.code === 0 ? Date.now() - wgQuickAt : null;
+  const wgQuickPing = await tunnelTo.branch();
+  checks.push(
+    check(
+      "branch, now a ufw host, reinstalled in the wg-quick form: check passes, the workload reaches the branch host",
+      "fault",
+      "pass",
+      wgQuick.code === 0 && wgQuickCheck.code === 0 && answered(wgQuickPing),
+      `install exit ${wgQuick.code}, check exit ${wgQuickCheck.code}; ${
+        wgQuickCheck.stdout
+          .trim()
+          .split("\n")
+          .filter((l) => l.startsWith("FAIL"))
+          .join(" | ") || "all ok"
+      }; ping ${wgQuickPing.received}/${wgQuickPing.transmitted}`,
+    ),
+  );
+  // TCP, not ping: ufw's before.rules forward ICMP echo whatever the route rules say.
+  const tcpToBranch = () =>
+    iperf3(
+      { exec: execOf(wiring, branchHost), spawn: (argv) => host(wiring, branchHost).spawn(argv) },
+      wl,
+      "192.168.2.3",
+      {
+        seconds: 1,
+        hardTimeoutMs: 15_000,
+      },
+    );
+  await branchH.execOk(["ufw", "route", "delete", "allow", "in", "on", "wg0"]);
+  const withoutUfwRule = await tcpToBranch();
+  await branchH.execOk(["ufw", "route", "allow", "in", "on", "wg0", "comment", "wg-s2s"]);
+  const withUfwRule = await tcpToBranch();
+  checks.push(
+    check(
+      "negative control: ufw host without install.sh's `ufw route allow in on wg0` -> ufw drops TCP from the hub's network",
+      "negative-control",
+      "fail",
+      withoutUfwRule.ok,
+      withoutUfwRule.ok ? "TCP connected" : (withoutUfwRule.error ?? "no connection").slice(0, 200),
+    ),
+    check(
+      "ufw host with the rule back -> TCP from the hub's network passes",
+      "fault",
+      "pass",
+      withUfwRule.ok,
+      withUfwRule.ok ? "TCP connected" : (withUfwRule.error ?? "no connection").slice(0, 200),
+    ),
+  );
+  await restored(beforeUfw, branchH, "branch with ufw (wg-quick form)");
+  const putBack = await branchH.readFile("/etc/wireguard/wg0.conf");
+  checks.push(
+    check(
+      "a file install found in its way (an earlier hand-made wg0.conf) is put back by uninstall",
+      "fault",
+      "pass",
+      putBack === handMade,
+      putBack === handMade ? "same content" : `now: ${JSON.stringify((putBack ?? "absent").slice(0, 80))}`,
+    ),
+  );
+  for (const [k, v] of Object.entries(installMs)) faults[`installToCheckedMs ${k}`] = v;
+  log(
+    `  install -> check passed: ${Object.entries(installMs)
+      .map(([k, v]) => `${k} ${v ?? "-"} ms`)
+      .join(", ")}`,
+  );
 }
 
 /**

@@ -2,10 +2,11 @@
  * The namespace lab's scenarios after boot, as registered entries: what each is called,
  * which lab backends run it, what it needs of the run, what it checks. lab/run.ts loops
  * over NAMESPACE_LAB_SCENARIOS in this order; a scenario whose needs the run does not meet
- * is left out. "Adding a scenario" in lab/README.md shows the steps.
+ * is left out. "Adding a scenario" in lab/README.md shows the steps. The production shape
+ * (lab/scenarios/production.ts) is its topology plus PRODUCTION_SCENARIOS, run the same way.
  */
 import type { ProgramRun } from "../../testkit/programRun";
-import { check, maskSecrets, type LabMetrics } from "../results";
+import { check, maskSecrets, type LabCheck, type LabMetrics } from "../results";
 import { hubPingChecks, spokeToSpokeChecks } from "./connectivity";
 import type { Ctx } from "./context";
 import { dhcpLeaseChecks, twoStepAfterInstall } from "./externalSites";
@@ -40,19 +41,27 @@ export interface ScenarioRun extends Ctx {
   setLossMethod(method: string): void;
 }
 
-export interface Scenario {
+/** What every scenario's context has: where its checks and log lines go. */
+export interface ScenarioBase {
+  log: (line: string) => void;
+  checks: LabCheck[];
+}
+
+/** One registered scenario; `R` is the context of the runner that loops over it (default: lab/run.ts's). */
+export interface Scenario<R extends ScenarioBase = ScenarioRun> {
   /** Progress line, and the failed check's name when an isolated scenario errs. */
-  name: string | ((r: ScenarioRun) => string);
+  name: string | ((r: R) => string);
   backends: readonly Backend[];
   needs: readonly Need[];
   /** What it checks, in a sentence. */
   checks: string;
   /** A lab error becomes this scenario's failed check and the next scenario runs (one broken fault must not hide the others). */
   isolated?: boolean;
-  run(r: ScenarioRun): Promise<void>;
+  run(r: R): Promise<void>;
 }
 
-export const scenarioName = (s: Scenario, r: ScenarioRun): string => (typeof s.name === "string" ? s.name : s.name(r));
+export const scenarioName = <R extends ScenarioBase>(s: Scenario<R>, r: R): string =>
+  typeof s.name === "string" ? s.name : s.name(r);
 
 export const NAMESPACE_LAB_SCENARIOS: readonly Scenario[] = [
   {
@@ -149,10 +158,10 @@ export const NAMESPACE_LAB_SCENARIOS: readonly Scenario[] = [
  * Runs every scenario of `backend` whose needs `have` meets, in order, announcing each with
  * `step`. An isolated scenario's error becomes its failed check; any other error ends the run.
  */
-export async function runScenarios(
-  scenarios: readonly Scenario[],
+export async function runScenarios<R extends ScenarioBase>(
+  scenarios: readonly Scenario<R>[],
   backend: Backend,
-  r: ScenarioRun,
+  r: R,
   have: ReadonlySet<Need>,
   step: (line: string) => void,
 ): Promise<void> {
