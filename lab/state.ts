@@ -50,9 +50,9 @@ export async function cleanupLeftovers(): Promise<SweepReport> {
 /**
  * A detached shell that outlives the lab process: once that PID is gone (exited, killed,
  * or a zombie), it removes whatever namespaces of the prefix are left, killing their
- * processes, its owner record and (unless kept) the run directory. It covers deaths no handler can catch (SIGKILL, or
- * tsx's wrapper SIGKILLing a busy child after relaying Ctrl-C). Bounded: gives up after
- * `maxHours`. Exits at once when the lab cleaned up itself.
+ * processes, then the run's owner record and (unless kept) its directory. It covers deaths
+ * no handler can catch (SIGKILL, or tsx's wrapper SIGKILLing a busy child after relaying
+ * Ctrl-C). Bounded: gives up after `maxHours`. Exits at once when the lab cleaned up itself.
  */
 export function startReaper(prefix: string, runDir: string, keepDir: boolean, maxHours = 3): number | undefined {
   if (!PREFIX_PATTERN.test(prefix)) throw new Error(`bad prefix ${prefix}`);
