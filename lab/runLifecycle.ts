@@ -11,7 +11,7 @@ import type { Wiring } from "./network";
 import { RESULTS_DIR, RUNS_DIR } from "./paths";
 import { renderTable, writeResultFile, type LabResult } from "./results";
 import { removeOwner, sweepSummary, writeOwner } from "./runOwnership";
-import { cleanupLeftovers, destroyRun, newPrefix, prefixOf, startReaper } from "./state";
+import { announceMachineWide, cleanupLeftovers, destroyRun, newPrefix, prefixOf, startReaper } from "./state";
 
 export interface LabRun {
   log: (line: string) => void;
@@ -37,6 +37,7 @@ export async function startLabRun(opts: { log?: (line: string) => void; keep?: b
   const runDir = path.join(RUNS_DIR, prefix);
   const keepDir = opts.keep ?? false;
   writeOwner(runDir, { prefix, pid: process.pid, startedAt: new Date(started).toISOString(), keepDir });
+  const unannounce = announceMachineWide(prefix, runDir);
 
   const wiring: Wiring = { hosts: new Map(), daemons: [] };
   let cleaned = false;
@@ -47,6 +48,7 @@ export async function startLabRun(opts: { log?: (line: string) => void; keep?: b
     await Promise.all(wiring.daemons.map((d) => d.stop(1000)));
     await destroyRun(prefix, keepDir ? undefined : runDir);
     removeOwner(runDir);
+    unannounce();
   };
   // Last line of defence when this process dies without running `cleanup` (SIGKILL).
   startReaper(prefix, runDir, keepDir);

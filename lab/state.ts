@@ -37,6 +37,20 @@ export async function destroyRun(prefix: string, runDir?: string): Promise<strin
   return names;
 }
 
+/**
+ * Clones still on the earlier, machine-wide policy delete every lab namespace whose prefix
+ * has no entry with a live pid in this directory, whichever clone it belongs to. A run
+ * writes its entry there too, so those clones leave it alone while it runs; nothing here
+ * reads the directory. Returns what removes the entry.
+ */
+const MACHINE_WIDE_DIR = process.env.LAB_STATE_DIR ?? "/run/scaleway-wireguard-s2s/lab-state";
+export function announceMachineWide(prefix: string, runDir: string): () => void {
+  const file = path.join(MACHINE_WIDE_DIR, `${prefix}.json`);
+  fs.mkdirSync(MACHINE_WIDE_DIR, { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ prefix, pid: process.pid, startedAt: new Date().toISOString(), runDir }));
+  return () => fs.rmSync(file, { force: true });
+}
+
 /** Removes this clone's leftover runs: those whose recorded owner is dead, and their namespaces. */
 export async function cleanupLeftovers(): Promise<SweepReport> {
   return sweepLeftovers({
