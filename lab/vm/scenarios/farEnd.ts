@@ -21,7 +21,7 @@ import { FAR_END_LEFTOVERS_SH, firstDifference, INTERNET_HOST } from "../../scen
 import type { LabNode } from "../../topology";
 import { ssh, sshScript, type SshTarget } from "../guest";
 import { privateAddress } from "../network";
-import type { VmLabCheck } from "../result";
+import { labCheck, type LabCheck } from "../../results";
 import type { VmScenario } from "./context";
 
 /** The forms, in the order they are installed (each uninstalled before the next). */
@@ -120,11 +120,11 @@ const tail = (text: string, lines = 4) => text.trim().split("\n").slice(-lines).
  * Installs, checks, restarts the host's firewall under, and uninstalls each form on the
  * far end. Returns its checks, to be recorded by the caller; never throws for a failed check.
  */
-export async function farEndChecks(s: VmScenario, far: FarEndVm): Promise<VmLabCheck[]> {
-  const checks: VmLabCheck[] = [];
+export async function farEndChecks(s: VmScenario, far: FarEndVm): Promise<LabCheck[]> {
+  const checks: LabCheck[] = [];
   const name = far.host.id;
   const check = (what: string, ok: boolean, detail: string, negativeControl = false) => {
-    checks.push({ name: `${name}: ${what}`, ok, detail, negativeControl });
+    checks.push(labCheck(`${name}: ${what}`, ok, detail, { negativeControl }));
     s.log(`(${name}) ${ok ? "pass" : "FAIL"} ${what}: ${detail}`);
     return ok;
   };
