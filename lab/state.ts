@@ -44,8 +44,9 @@ export async function destroyRun(prefix: string, runDir?: string): Promise<strin
  * reads the directory. Returns what removes the entry.
  */
 const MACHINE_WIDE_DIR = process.env.LAB_STATE_DIR ?? "/run/scaleway-wireguard-s2s/lab-state";
+const machineWideEntry = (prefix: string) => path.join(MACHINE_WIDE_DIR, `${prefix}.json`);
 export function announceMachineWide(prefix: string, runDir: string): () => void {
-  const file = path.join(MACHINE_WIDE_DIR, `${prefix}.json`);
+  const file = machineWideEntry(prefix);
   fs.mkdirSync(MACHINE_WIDE_DIR, { recursive: true });
   fs.writeFileSync(file, JSON.stringify({ prefix, pid: process.pid, startedAt: new Date().toISOString(), runDir }));
   return () => fs.rmSync(file, { force: true });
@@ -64,14 +65,15 @@ export async function cleanupLeftovers(): Promise<SweepReport> {
 /**
  * A detached shell that outlives the lab process: once that PID is gone (exited, killed,
  * or a zombie), it removes whatever namespaces of the prefix are left, killing their
- * processes, then the run's owner record and (unless kept) its directory. It covers deaths
- * no handler can catch (SIGKILL, or tsx's wrapper SIGKILLing a busy child after relaying
- * Ctrl-C). Bounded: gives up after `maxHours`. Exits at once when the lab cleaned up itself.
+ * processes, then the run's owner record, its machine-wide entry and (unless kept) its
+ * directory. It covers deaths no handler can catch (SIGKILL, or tsx's wrapper SIGKILLing a
+ * busy child after relaying Ctrl-C). Bounded: gives up after `maxHours`. Exits at once when
+ * the lab cleaned up itself.
  */
 export function startReaper(prefix: string, runDir: string, keepDir: boolean, maxHours = 3): number | undefined {
   if (!PREFIX_PATTERN.test(prefix)) throw new Error(`bad prefix ${prefix}`);
   const script = `
-pid=$1; prefix=$2; dir=$3; owner=$4; rounds=$(( $5 * 3600 ))
+pid=$1; prefix=$2; dir=$3; owner=$4; rounds=$(( $5 * 3600 )); entry=$6
 alive() { [ -r /proc/$pid/stat ] && ! grep -q ') Z ' /proc/$pid/stat; }
 i=0
 while alive && [ $i -lt $rounds ]; do sleep 1; i=$((i+1)); done
@@ -81,7 +83,7 @@ for ns in $(ip netns list | awk '{print $1}' | grep "^$prefix-"); do
 done
 for ns in $(ip netns list | awk '{print $1}' | grep "^$prefix-"); do ip netns del "$ns" 2>/dev/null; done
 [ -n "$dir" ] && rm -rf "$dir"
-rm -f "$owner"
+rm -f "$owner" "$entry"
 `;
   const child = spawn(
     "sh",
@@ -94,6 +96,7 @@ rm -f "$owner"
       keepDir ? "" : runDir,
       path.join(runDir, OWNER_FILE),
       String(maxHours),
+      machineWideEntry(prefix),
     ],
     {
       detached: true,
