@@ -268,7 +268,7 @@ describe("parseStackConfig site objects", () => {
   });
 
   it("repeats a typed key as typed, even one holding the characters fixes are templated with", () => {
-    const odd = "colour\uE000run\uE001[\"x\",1]\uE002\uE003";
+    const odd = 'colour\uE000run\uE001["x",1]\uE002\uE003';
     const [issue] = parseIssues({ ...ADMIN, scalewaySite: { [odd]: "blue" } });
     expect(issue.key).toBe(`scalewaySite.${odd}`);
     expect(issue.fix).toContain(`pulumi config rm --path 'scalewaySite.${odd}'`);
