@@ -78,9 +78,18 @@ export function raise(ctx: z.core.$RefinementCtx, found: FieldProblem, path: str
 
 /** A string, held to the one-line rule. */
 export function text() {
-  return z.string().superRefine((value, ctx) => {
-    const found = textIssue(value);
-    if (found) raise(ctx, found);
+  return z.string().superRefine(textCheck);
+}
+
+function textCheck(value: string, ctx: z.core.$RefinementCtx): void {
+  const found = textIssue(value);
+  if (found) raise(ctx, found);
+}
+
+/** One of a set of strings (a const object, the enum shape Pulumi's schema inference accepts), held to the one-line rule too. */
+export function choice<const T extends Readonly<Record<string, string>>>(values: T) {
+  return z.enum(values).superRefine((value, ctx) => textCheck(value, ctx), {
+    when: (payload) => typeof payload.value === "string",
   });
 }
 
@@ -152,7 +161,10 @@ export function list<T extends z.ZodType>(
   }),
 ) {
   return z.preprocess(
-    fromJsonText,
+    (value: unknown) => {
+      const given = fromJsonText(value);
+      return Array.isArray(given) ? given : value;
+    },
     z.array(item).superRefine(
       (items, ctx) => {
         if (items.length > MAX_LIST_LENGTH) raise(ctx, tooLong(items.length));
@@ -163,20 +175,29 @@ export function list<T extends z.ZodType>(
 }
 
 /**
- * An object with exactly these fields, given as an object or as its JSON text; a field set
- * to null counts as absent. `before` sees the fields as given, before defaults fill them.
+ * An object with exactly these fields, given as an object or as its JSON text; a known field
+ * set to null counts as absent (an unknown one is named, whatever its value). `across` checks
+ * fields against each other; it sees them read but before defaults, and runs even when some
+ * failed (a failed field holds the value as given), so its issues come with theirs.
  */
 export function record<S extends z.ZodRawShape>(
   shape: S,
-  before?: (given: Record<string, unknown>) => (FieldProblem & { field: string })[],
+  across?: (fields: Record<string, unknown>) => (FieldProblem & { field: string })[],
 ) {
-  return z.preprocess((value: unknown, ctx) => {
+  const object = z.preprocess((value: unknown) => {
     const given = fromJsonText(value);
     if (typeof given !== "object" || given === null || Array.isArray(given)) return value;
-    const fields = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== null && v !== undefined));
-    for (const found of before?.(fields) ?? []) raise(ctx, found, [found.field]);
-    return fields;
+    return Object.fromEntries(
+      Object.entries(given).filter(([k, v]) => !(k in shape) || (v !== null && v !== undefined)),
+    );
   }, z.strictObject(shape));
+  if (!across) return object;
+  return object.superRefine(
+    (fields, ctx) => {
+      for (const found of across(fields)) raise(ctx, found, [found.field]);
+    },
+    { when: (payload) => typeof payload.value === "object" && payload.value !== null && !Array.isArray(payload.value) },
+  );
 }
 
 /** `T` with every field that may be undefined made optional instead. */

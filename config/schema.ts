@@ -12,6 +12,7 @@ import { z } from "zod";
 import { addressCount, hostAddress, parseCidr } from "../addressing/ipv4";
 import { TEMPLATE as p, THIS_KEY } from "./errors";
 import {
+  choice,
   compact,
   flag,
   list,
@@ -194,7 +195,9 @@ const keyGeneration = (description: string) => key(number().default(0), { descri
 
 const HUB_FIELDS = {
   name: key(text().default("scaleway"), { description: "site name (DNS label)" }),
-  subnet: key(text().default(HUB_SUBNET), {
+  subnet: key(text().optional(), {
+    // Defaulted in hubSite's transform, so that a joined network's missing subnet is named.
+    defaultText: `\`${HUB_SUBNET}\``,
     docType: "CIDR",
     description:
       "the private network's subnet; with `privateNetworkId`, required: the existing network's subnet (checked against it at deploy time)",
@@ -217,17 +220,19 @@ const HUB_FIELDS = {
     description: "test host's fixed private address; without `testHost`, an existing host to ping (optional)",
   }),
   tunnelAddress: key(text().default("172.16.0.1"), { description: "hub's address in `tunnelCidr`" }),
-  routePropagation: key(z.enum(RoutePropagation).default("vpc-route"), { description: "`vpc-route` or `static`" }),
+  routePropagation: key(choice(RoutePropagation).default("vpc-route"), { description: "`vpc-route` or `static`" }),
   keyGeneration: keyGeneration("bump to rotate the gateway key"),
 };
 
 const hubSite = record(HUB_FIELDS, hubJoining).transform((site) => {
   // A moved subnet moves the default addresses with it (.2 and .3), so changing only the
   // subnet gives a valid site instead of two "outside the subnet" errors.
-  const hosts = defaultHostsOf(site.subnet) ?? defaultHostsOf(HUB_SUBNET)!;
+  const subnet = site.subnet ?? HUB_SUBNET;
+  const hosts = defaultHostsOf(subnet) ?? defaultHostsOf(HUB_SUBNET)!;
   const testHost = site.testHost ?? site.privateNetworkId === undefined;
   return compact({
     ...site,
+    subnet,
     gatewayAddress: site.gatewayAddress ?? hosts.gateway,
     testHost,
     testHostAddress: site.testHostAddress ?? (testHost ? hosts.testHost : undefined),
@@ -252,7 +257,7 @@ const REMOTE_FIELDS = {
     description: "site name (DNS label)",
     example: ({ index }) => (index === 0 ? "onprem" : `site${index + 1}`),
   }),
-  kind: key(z.enum(RemoteSiteKind).default("simulated"), { description: "`simulated` or `external`" }),
+  kind: key(choice(RemoteSiteKind).default("simulated"), { description: "`simulated` or `external`" }),
   subnet: key(requiredText(), {
     docType: "CIDR",
     description: "the site's LAN",
@@ -277,7 +282,7 @@ const REMOTE_FIELDS = {
     description: "the site's address in `tunnelCidr`",
     example: exampleTunnelAddress,
   }),
-  routePropagation: key(z.enum(RoutePropagation).optional(), {
+  routePropagation: key(choice(RoutePropagation).optional(), {
     defaultText: "`vpc-route` (simulated), `static` (external)",
     description: "`vpc-route`, `static`, or `dhcp` (external LANs whose DHCP the gateway owns)",
   }),
@@ -411,7 +416,9 @@ export const STACK_CONFIG = z
       typeof raw === "object" && raw !== null && !Array.isArray(raw)
         ? Object.fromEntries(
             // Namespaced keys ("scaleway:zone") belong to providers, not to this program.
-            Object.entries(raw).filter(([k, v]) => !k.includes(":") && v !== undefined && v !== null),
+            Object.entries(raw).filter(
+              ([k, v]) => !k.includes(":") && v !== undefined && (v !== null || !(k in STACK_FIELDS)),
+            ),
           )
         : raw,
     z.strictObject(STACK_FIELDS),
