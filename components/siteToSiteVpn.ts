@@ -261,7 +261,7 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
           instanceType,
           image,
           adminCidrs: cfg.adminCidrs,
-          listenPort: cfg.tunnel.listenPort,
+          listenPort: cfg.listenPort,
           testHostPublicIp: cfg.testHostPublicIp,
           publicIp: publicIpResources[site.name],
           wireguardSources,

@@ -2,7 +2,8 @@
  * The arguments of `SiteToSiteVpn`: the stack's configuration keys as typed arguments, same
  * names, same nesting (`remoteSites[0].subnet` is both a config path and an argument path),
  * so one set of rules (config/validation.ts) checks both and a field added to the config
- * model is one more line here. Defaults are the stack's (config/schema.ts).
+ * model is one more line here (`tsc` fails until it is, see ArgumentsAreTheConfigKeys).
+ * Defaults are the stack's (config/schema.ts).
  *
  * Types are chosen for Pulumi's schema inference, which turns them into the package schema
  * other languages' SDKs are generated from (@pulumi/pulumi provider/experimental/analyzer):
@@ -14,7 +15,8 @@
  *   inference rejects them (components/package.test.ts, "planted mistakes", plants one and watches it fail).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { RemoteSiteKind, RoutePropagation } from "../config/types";
+import type { KeyMismatch, NoMismatch } from "../config/schema";
+import { RemoteSiteKind, RoutePropagation, type StackConfig } from "../config/types";
 
 /** The Scaleway site every remote site connects to (the hub). Every field is optional. */
 export interface HubSite {
@@ -133,3 +135,10 @@ export function argsForValidation(args: SiteToSiteVpnArgs): Record<string, unkno
 function isKnown(value: unknown): boolean {
   return !pulumi.Output.isInstance(value) && !(value instanceof Promise);
 }
+
+/**
+ * The arguments are the config's keys, at every depth: `tsc` fails here, naming the key,
+ * when one is added to the schema (config/schema.ts) and not to these interfaces, or the
+ * other way round.
+ */
+export type ArgumentsAreTheConfigKeys = NoMismatch<KeyMismatch<SiteToSiteVpnArgs, StackConfig>>;

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import nacl from "tweetnacl";
-import { argumentPhrasing, ConfigError } from "../config/errors";
+import { argumentPhrasing, ConfigError, TEMPLATE } from "../config/errors";
 import { keyGenerationIssues } from "../config/validation";
 
 const KEY_BYTES = 32;
@@ -74,8 +74,6 @@ export class WireGuardPresharedKey extends pulumi.ComponentResource {
 
 /** The sites' keyGeneration rule, phrased for a caller; before super(), so nothing is declared. */
 function checkGeneration(component: string, args: WireGuardKeyPairArgs): void {
-  const phrasing = argumentPhrasing(component);
-  const recheck = (p: typeof phrasing) => keyGenerationIssues("generation", args?.generation, p);
-  const issues = recheck(phrasing);
-  if (issues.length > 0) throw new ConfigError(issues, phrasing, recheck);
+  const issues = keyGenerationIssues("generation", args?.generation, TEMPLATE);
+  if (issues.length > 0) throw new ConfigError(issues, argumentPhrasing(component));
 }

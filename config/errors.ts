@@ -68,8 +68,52 @@ export function argumentPhrasing(component: string): Phrasing {
   });
 }
 
+/**
+ * Fixes written for no audience yet: each action on a key is kept as a marker (verb and
+ * arguments) that `phrase` turns into either audience's words. The rules and the parser
+ * write their fixes this way once; a ConfigError can then be shown to the stack or to a
+ * component's caller without finding its problems again.
+ */
+const OPEN = "\uE000";
+const SEP = "\uE001";
+const CLOSE = "\uE002";
+/** Stands for the issue's own key, in a fix written before the key's full path is known (a field's own checks). */
+export const THIS_KEY = "\uE003";
+const MARKER = /\uE000(\w+)\uE001([^\uE002]*)\uE002/g;
+
+type Action = "run" | "set" | "remove" | "removeIt" | "runRemove" | "setZone";
+
+function marker(action: Action, ...args: (string | number | boolean)[]): string {
+  // A value that holds a marker character (user input can) is escaped, so it reads back as itself.
+  const json = JSON.stringify(args).replace(/[\uE000-\uE003]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return `${OPEN}${action}${SEP}${json}${CLOSE}`;
+}
+
+export const TEMPLATE: Phrasing = Object.freeze({
+  subject: "Configuration has",
+  consequence: "nothing was declared",
+  run: (key: string, value: string | number | boolean) => marker("run", key, value),
+  set: (key: string, value: string | number | boolean) => marker("set", key, value),
+  remove: (key: string) => marker("remove", key),
+  removeIt: (key: string) => marker("removeIt", key),
+  runRemove: (key: string) => marker("runRemove", key),
+  setZone: (zone: string) => marker("setZone", zone),
+});
+
+/** The issue with its fix in `p`'s words (an issue written in words already is returned as is). */
+export function phrase(issue: ConfigIssue, p: Phrasing): ConfigIssue {
+  const fix = issue.fix.replace(MARKER, (_, action: Action, json: string) => {
+    const args = (JSON.parse(json) as (string | number | boolean)[]).map((arg) =>
+      typeof arg === "string" && arg.startsWith(THIS_KEY) ? issue.key + arg.slice(THIS_KEY.length) : arg,
+    );
+    return (p[action] as (...a: (string | number | boolean)[]) => string)(...args);
+  });
+  return fix === issue.fix ? issue : { ...issue, fix };
+}
+
 /** Thrown with every problem found, so one `pulumi up` shows them all. */
 export class ConfigError extends Error {
+  /** The issues, fixes in `phrasing`'s words. */
   readonly issues: ConfigIssue[];
   readonly phrasing: Phrasing;
   /**
@@ -77,28 +121,23 @@ export class ConfigError extends Error {
    * prints just the issue list, without a stack trace, and this file needs no Pulumi import.
    */
   readonly __pulumiRunError = true;
-  private readonly recheck?: (phrasing: Phrasing) => ConfigIssue[];
+  /** The issues as written, fixes as TEMPLATE markers where they were written that way. */
+  private readonly written: ConfigIssue[];
 
-  /**
-   * `recheck` finds the same issues again in another phrasing; with it, `rephrased` can turn
-   * a component's argument errors back into the stack's `pulumi config` hints.
-   */
-  constructor(
-    issues: ConfigIssue[],
-    phrasing: Phrasing = CONFIG_PHRASING,
-    recheck?: (phrasing: Phrasing) => ConfigIssue[],
-  ) {
-    super(formatIssues(issues, phrasing));
+  constructor(issues: ConfigIssue[], phrasing: Phrasing = CONFIG_PHRASING) {
+    const phrased = issues.map((issue) => phrase(issue, phrasing));
+    super(formatIssues(phrased, phrasing));
     this.name = "ConfigError";
-    this.issues = issues;
+    this.issues = phrased;
     this.phrasing = phrasing;
-    this.recheck = recheck;
+    this.written = issues;
   }
 
-  /** The same problems, phrased for another audience (itself when it cannot be rechecked). */
+  /** The same problems, phrased for another audience (itself when its fixes were written in words already). */
   rephrased(phrasing: Phrasing): ConfigError {
-    if (phrasing === this.phrasing || !this.recheck) return this;
-    return new ConfigError(this.recheck(phrasing), phrasing, this.recheck);
+    const templated = this.written.some((issue, i) => issue !== this.issues[i]);
+    if (phrasing === this.phrasing || !templated) return this;
+    return new ConfigError(this.written, phrasing);
   }
 }
 

@@ -11,8 +11,8 @@ import {
   SCALEWAY_SITE_KEYS,
   STACK_CONFIG_DEFAULTS,
   STACK_CONFIG_KEYS,
-  STACK_CONFIG_SCHEMA,
 } from "./schema";
+import { keySpecs } from "./schemaDocs";
 import { loadStackConfig } from "./validation";
 import type { StackConfig } from "./types";
 
@@ -41,7 +41,10 @@ describe("parseStackConfig defaults", () => {
       testHostPublicIp: false,
       verify: true,
       dynamicPeerCidrs: ["0.0.0.0/0"],
-      tunnel: { listenPort: 52435, keepaliveSeconds: 25, mtu: 1420, cidr: "172.16.0.0/24" },
+      listenPort: 52435,
+      keepalive: 25,
+      mtu: 1420,
+      tunnelCidr: "172.16.0.0/24",
       scalewaySite: {
         name: "scaleway",
         subnet: "192.168.0.0/24",
@@ -103,7 +106,7 @@ describe("parseStackConfig coercion (Pulumi passes config as strings)", () => {
       verify: "false",
       testHostPublicIp: "true",
     });
-    expect(cfg.tunnel).toMatchObject({ listenPort: 51820, keepaliveSeconds: 0, mtu: 1380 });
+    expect(cfg).toMatchObject({ listenPort: 51820, keepalive: 0, mtu: 1380 });
     expect(cfg.verify).toBe(false);
     expect(cfg.testHostPublicIp).toBe(true);
   });
@@ -144,7 +147,7 @@ describe("parseStackConfig coercion (Pulumi passes config as strings)", () => {
   });
 
   it("keeps non-integers for validation to judge rather than rounding them silently", () => {
-    expect(parseStackConfig({ ...ADMIN, listenPort: "52435.5" }).tunnel.listenPort).toBe(52435.5);
+    expect(parseStackConfig({ ...ADMIN, listenPort: "52435.5" }).listenPort).toBe(52435.5);
   });
 
   it("rejects numbers and booleans it cannot read, naming the key and showing the set command", () => {
@@ -224,9 +227,10 @@ describe("parseStackConfig site objects", () => {
       ...ADMIN,
       remoteSites: [{ kind: "simulated" }, { name: "x", subnet: "192.168.5.0/24" }],
     });
+    // In the schema's order of the fields.
     expect(issues.map((i) => i.key)).toEqual([
-      "remoteSites[0].subnet",
       "remoteSites[0].name",
+      "remoteSites[0].subnet",
       "remoteSites[0].gatewayAddress",
       "remoteSites[0].tunnelAddress",
       "remoteSites[1].gatewayAddress",
@@ -261,6 +265,13 @@ describe("parseStackConfig site objects", () => {
         fix: expect.stringContaining("pulumi config rm"),
       },
     ]);
+  });
+
+  it("repeats a typed key as typed, even one holding the characters fixes are templated with", () => {
+    const odd = 'colour\uE000run\uE001["x",1]\uE002\uE003';
+    const [issue] = parseIssues({ ...ADMIN, scalewaySite: { [odd]: "blue" } });
+    expect(issue.key).toBe(`scalewaySite.${odd}`);
+    expect(issue.fix).toContain(`pulumi config rm --path 'scalewaySite.${odd}'`);
   });
 
   it("rejects unknown top-level keys but ignores other namespaces (scaleway:zone)", () => {
@@ -337,7 +348,7 @@ describe("the example stack", () => {
 describe("exported key lists", () => {
   it("STACK_CONFIG_KEYS lists every top-level key once, and the reference documents each", () => {
     expect(new Set(STACK_CONFIG_KEYS).size).toBe(STACK_CONFIG_KEYS.length);
-    expect(STACK_CONFIG_SCHEMA.find((r) => r.key === "adminCidrs")).not.toHaveProperty("default");
+    expect(keySpecs().find((r) => r.key === "adminCidrs")).not.toHaveProperty("default");
   });
 
   it("every top-level key changes the parsed config (no key is accepted and ignored)", () => {

@@ -8,22 +8,16 @@ import { join } from "path";
 import { spawnSync } from "child_process";
 import { parse as parseYaml } from "yaml";
 import { parseStackConfig } from "./parse";
-import {
-  PROVIDER_DEFAULT_ZONE,
-  REMOTE_SITE_FIELDS,
-  SCALEWAY_SITE_FIELDS,
-  STACK_CONFIG_DEFAULTS,
-  STACK_CONFIG_SCHEMA,
-  renderConfigReference,
-} from "./schema";
+import { PROVIDER_DEFAULT_ZONE, STACK_CONFIG_DEFAULTS } from "./schema";
 import {
   REFERENCE_DOC,
   REFERENCE_MARKERS,
+  keySpecs,
   pulumiYamlEntry,
+  renderConfigReference,
   withConfigReference,
   withSchemaConfigBlock,
 } from "./schemaDocs";
-import type { RemoteSiteConfig, ScalewaySiteConfig } from "./types";
 
 const root = join(__dirname, "..");
 const read = (file: string) => readFileSync(join(root, file), "utf8");
@@ -40,7 +34,7 @@ describe("Pulumi.yaml against the schema", () => {
 
   it("declares every scalar key with the schema's type, default and description, and nothing else", () => {
     const expected = Object.fromEntries(
-      STACK_CONFIG_SCHEMA.flatMap((spec) => {
+      keySpecs().flatMap((spec) => {
         const entry = pulumiYamlEntry(spec);
         return entry ? [[spec.key, entry]] : [];
       }),
@@ -68,9 +62,12 @@ describe("the configuration reference (docs/configuration.md) against the schema
 
   it("names every key and field of the schema", () => {
     const reference = renderConfigReference();
-    for (const spec of STACK_CONFIG_SCHEMA) expect(reference).toContain(`\`${spec.key}\``);
-    for (const spec of SCALEWAY_SITE_FIELDS) expect(reference).toContain(`\`scalewaySite.${spec.key}\``);
-    for (const spec of REMOTE_SITE_FIELDS) expect(reference).toContain(`\`remoteSites[i].${spec.key}\``);
+    const [hub, remote] = ["scalewaySite", "remoteSites"].map(
+      (k) => keySpecs().find((spec) => spec.key === k)!.fields!,
+    );
+    for (const spec of keySpecs()) expect(reference).toContain(`\`${spec.key}\``);
+    for (const spec of hub) expect(reference).toContain(`\`scalewaySite.${spec.key}\``);
+    for (const spec of remote) expect(reference).toContain(`\`remoteSites[i].${spec.key}\``);
   });
 });
 
@@ -79,31 +76,26 @@ describe("parsing takes its defaults from the schema", () => {
 
   it("every top-level default is what the parser applies", () => {
     expect(parsed.zone).toBe(PROVIDER_DEFAULT_ZONE);
-    const applied: Record<string, unknown> = {
-      sshPublicKeys: parsed.sshPublicKeys,
-      instanceType: parsed.instanceType,
-      image: parsed.image,
-      testHostPublicIp: parsed.testHostPublicIp,
-      verify: parsed.verify,
-      listenPort: parsed.tunnel.listenPort,
-      keepalive: parsed.tunnel.keepaliveSeconds,
-      mtu: parsed.tunnel.mtu,
-      tunnelCidr: parsed.tunnel.cidr,
-      dynamicPeerCidrs: parsed.dynamicPeerCidrs,
-    };
-    expect(applied).toEqual({ ...STACK_CONFIG_DEFAULTS });
+    const documented = Object.fromEntries(
+      keySpecs().flatMap((spec) => ("default" in spec ? [[spec.key, spec.default]] : [])),
+    );
+    const applied = Object.fromEntries(Object.keys(documented).map((key) => [key, parsed[key as keyof typeof parsed]]));
+    expect(applied).toEqual(documented);
+    expect(documented).toEqual({ ...STACK_CONFIG_DEFAULTS });
   });
 
   it("every site field default with a plain value is what the parser applies", () => {
-    const hub = parsed.scalewaySite as unknown as Record<keyof ScalewaySiteConfig, unknown>;
-    for (const spec of SCALEWAY_SITE_FIELDS)
-      if (spec.default !== undefined) expect(hub[spec.key]).toEqual(spec.default);
+    const [hubFields, remoteFields] = ["scalewaySite", "remoteSites"].map(
+      (k) => keySpecs().find((spec) => spec.key === k)!.fields!,
+    );
+    const hub = parsed.scalewaySite as Record<string, unknown>;
+    for (const spec of hubFields) if (spec.default !== undefined) expect(hub[spec.key]).toEqual(spec.default);
     const bare = parseStackConfig({
       adminCidrs: ["203.0.113.7/32"],
       remoteSites: [
         { name: "x", subnet: "192.168.5.0/24", gatewayAddress: "192.168.5.2", tunnelAddress: "172.16.0.5" },
       ],
-    }).remoteSites[0] as unknown as Record<keyof RemoteSiteConfig, unknown>;
-    for (const spec of REMOTE_SITE_FIELDS) if (spec.default !== undefined) expect(bare[spec.key]).toEqual(spec.default);
+    }).remoteSites[0] as Record<string, unknown>;
+    for (const spec of remoteFields) if (spec.default !== undefined) expect(bare[spec.key]).toEqual(spec.default);
   });
 });

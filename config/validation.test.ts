@@ -108,18 +108,18 @@ describe("validateStackConfig on good configs", () => {
 
   it("accepts the edges of every numeric range", () => {
     for (const tunnel of [
-      { listenPort: 1, keepaliveSeconds: 0, mtu: 1280 },
-      { listenPort: 65535, keepaliveSeconds: 65535, mtu: 1440 },
+      { listenPort: 1, keepalive: 0, mtu: 1280 },
+      { listenPort: 65535, keepalive: 65535, mtu: 1440 },
     ]) {
       const cfg = base();
-      Object.assign(cfg.tunnel, tunnel);
+      Object.assign(cfg, tunnel);
       expect(validateStackConfig(cfg)).toEqual([]);
     }
   });
 
   it("accepts Scaleway-built sites in 172.16/12 and larger prefixes, and .253 as the last usable address", () => {
     const cfg = base();
-    cfg.tunnel.cidr = "192.168.255.0/24";
+    cfg.tunnelCidr = "192.168.255.0/24";
     cfg.scalewaySite = {
       ...cfg.scalewaySite,
       subnet: "172.20.0.0/20",
@@ -188,22 +188,22 @@ const BAD_INPUTS: [string, Mutation, string, string][] = [
   ],
   ["empty instance type", (c) => void (c.instanceType = ""), "instanceType", "pulumi config set instanceType DEV1-S"],
   ["blank image", (c) => void (c.image = "  "), "image", "pulumi config rm image"],
-  ["listen port 0", (c) => void (c.tunnel.listenPort = 0), "listenPort", "pulumi config set listenPort 52435"],
-  ["listen port above 65535", (c) => void (c.tunnel.listenPort = 70000), "listenPort", "52435"],
-  ["listen port not whole", (c) => void (c.tunnel.listenPort = 52435.5), "listenPort", "52435"],
-  ["negative keepalive", (c) => void (c.tunnel.keepaliveSeconds = -1), "keepalive", "pulumi config set keepalive 25"],
-  ["keepalive above 65535", (c) => void (c.tunnel.keepaliveSeconds = 65536), "keepalive", "25"],
-  ["MTU of the underlay itself", (c) => void (c.tunnel.mtu = 1500), "mtu", "pulumi config set mtu 1420"],
-  ["MTU below IPv6's minimum", (c) => void (c.tunnel.mtu = 1200), "mtu", "1420"],
+  ["listen port 0", (c) => void (c.listenPort = 0), "listenPort", "pulumi config set listenPort 52435"],
+  ["listen port above 65535", (c) => void (c.listenPort = 70000), "listenPort", "52435"],
+  ["listen port not whole", (c) => void (c.listenPort = 52435.5), "listenPort", "52435"],
+  ["negative keepalive", (c) => void (c.keepalive = -1), "keepalive", "pulumi config set keepalive 25"],
+  ["keepalive above 65535", (c) => void (c.keepalive = 65536), "keepalive", "25"],
+  ["MTU of the underlay itself", (c) => void (c.mtu = 1500), "mtu", "pulumi config set mtu 1420"],
+  ["MTU below IPv6's minimum", (c) => void (c.mtu = 1200), "mtu", "1420"],
   [
     "tunnel range without prefix",
-    (c) => void (c.tunnel.cidr = "172.16.0.0"),
+    (c) => void (c.tunnelCidr = "172.16.0.0"),
     "tunnelCidr",
     "pulumi config set tunnelCidr 172.16.0.0/24",
   ],
-  ["tunnel range with host bits", (c) => void (c.tunnel.cidr = "172.16.0.1/24"), "tunnelCidr", "172.16.0.0/24"],
-  ["tunnel range of public addresses", (c) => void (c.tunnel.cidr = "8.8.8.0/24"), "tunnelCidr", "172.16.0.0/24"],
-  ["tunnel range too small for the sites", (c) => void (c.tunnel.cidr = "172.16.0.1/32"), "tunnelCidr", "larger range"],
+  ["tunnel range with host bits", (c) => void (c.tunnelCidr = "172.16.0.1/24"), "tunnelCidr", "172.16.0.0/24"],
+  ["tunnel range of public addresses", (c) => void (c.tunnelCidr = "8.8.8.0/24"), "tunnelCidr", "172.16.0.0/24"],
+  ["tunnel range too small for the sites", (c) => void (c.tunnelCidr = "172.16.0.1/32"), "tunnelCidr", "larger range"],
   [
     "malformed hub subnet",
     (c) => void (c.scalewaySite.subnet = "192.168.0.0/33"),
@@ -399,7 +399,7 @@ const BAD_INPUTS: [string, Mutation, string, string][] = [
     "external site without public IP (dynamic far end) while keepalive is 0",
     (c: StackConfig) => {
       withExternal({ publicIp: undefined })(c);
-      c.tunnel.keepaliveSeconds = 0;
+      c.keepalive = 0;
     },
     "keepalive",
     "pulumi config set keepalive 25",
@@ -549,7 +549,7 @@ describe("validateStackConfig on bad inputs", () => {
 
   it("explains the MTU bound instead of just stating it", () => {
     const cfg = base();
-    cfg.tunnel.mtu = 1441;
+    cfg.mtu = 1441;
     const [mtu] = validateStackConfig(cfg);
     expect(mtu.problem).toContain("1440 = a 1500-byte underlay minus 60 bytes");
     expect(mtu.problem).toContain("IPv6 underlay");
@@ -587,8 +587,8 @@ describe("validateStackConfig on bad inputs", () => {
     const cfg = base();
     cfg.zone = "paris";
     cfg.adminCidrs = [];
-    cfg.tunnel.listenPort = 0;
-    cfg.tunnel.mtu = 9000;
+    cfg.listenPort = 0;
+    cfg.mtu = 9000;
     cfg.scalewaySite.gatewayAddress = "192.168.0.255";
     cfg.remoteSites[0].name = "Bad Name";
     cfg.remoteSites[0].subnet = "192.168.0.0/24";
@@ -652,7 +652,7 @@ describe("ConfigError and loadStackConfig", () => {
   it("lists every issue as one `<key>: <problem> Fix: <fix>` line under a header", () => {
     const cfg = base();
     cfg.zone = "x";
-    cfg.tunnel.keepaliveSeconds = -5;
+    cfg.keepalive = -5;
     const issues = validateStackConfig(cfg);
     const error = new ConfigError(issues);
     const [header, ...lines] = error.message.split("\n");
@@ -852,7 +852,10 @@ describe("robustness", () => {
     image: fc.string(),
     testHostPublicIp: fc.boolean(),
     verify: fc.boolean(),
-    tunnel: fc.record({ listenPort: numberLike, keepaliveSeconds: numberLike, mtu: numberLike, cidr: cidrLike }),
+    listenPort: numberLike,
+    keepalive: numberLike,
+    mtu: numberLike,
+    tunnelCidr: cidrLike,
     dynamicPeerCidrs: fc.array(cidrLike, { maxLength: 2 }),
     scalewaySite: fc.record({
       name: fc.string({ maxLength: 35 }),

@@ -7,8 +7,8 @@
  * (config/errors.ts `Phrasing`). `loadStackConfig` = parse + validate; it throws one
  * ConfigError holding every issue (parse problems included), before any resource is declared.
  */
-import { CONFIG_PHRASING, ConfigError, type ConfigIssue, type Phrasing } from "./errors";
-import { parseStackConfig } from "./parse";
+import { CONFIG_PHRASING, ConfigError, phrase, TEMPLATE, type ConfigIssue, type Phrasing } from "./errors";
+import { readStackConfig } from "./parse";
 import {
   checkAdminCidrs,
   checkAdminCidrsTogether,
@@ -30,6 +30,7 @@ import {
   checkPublicIpsDistinct,
   checkTunnelSettings,
 } from "./rules/tunnel";
+import { DEFAULT_REMOTE_SITES, STACK_CONFIG_DEFAULTS } from "./schema";
 import { type StackConfig } from "./types";
 export { keyGenerationIssues } from "./rules/site";
 
@@ -40,39 +41,32 @@ export function loadStackConfig(raw: Record<string, unknown>): StackConfig {
 
 /**
  * Parse, then validate, with fixes phrased for `p`: the stack's keys and a component's
- * arguments share these rules. Throws one ConfigError (parse problems first, as they make
+ * arguments share these rules. Throws one ConfigError (parse problems alone, as they make
  * the rest moot), which can be rephrased for the other audience.
  */
 export function resolveStackConfig(raw: Record<string, unknown>, p: Phrasing): StackConfig {
-  const recheck = (q: Phrasing): ConfigIssue[] => {
-    try {
-      return validateStackConfig(parseStackConfig(raw, q), q);
-    } catch (err) {
-      if (err instanceof ConfigError) return err.issues;
-      throw err;
-    }
-  };
-  let config: StackConfig;
-  try {
-    config = parseStackConfig(raw, p);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new ConfigError(err.issues, p, recheck);
-    throw err;
-  }
-  const issues = validateStackConfig(config, p);
-  if (issues.length > 0) throw new ConfigError(issues, p, recheck);
-  return config;
+  const parsed = readStackConfig(raw);
+  if ("issues" in parsed) throw new ConfigError(parsed.issues, p);
+  const issues = stackConfigIssues(parsed.config);
+  if (issues.length > 0) throw new ConfigError(issues, p);
+  return parsed.config;
 }
 
+/** Every rule's issues for a parsed config, fixes phrased for `p`. */
 export function validateStackConfig(cfg: StackConfig, p: Phrasing = CONFIG_PHRASING): ConfigIssue[] {
+  return stackConfigIssues(cfg).map((found) => phrase(found, p));
+}
+
+/** Every rule's issues, fixes as TEMPLATE markers. */
+function stackConfigIssues(cfg: StackConfig, p: Phrasing = TEMPLATE): ConfigIssue[] {
   const sites = siteViews(cfg);
   return [
     ...checkZone(cfg.zone, p),
     ...checkAdminCidrs(cfg.adminCidrs, p),
     ...checkAdminCidrsTogether(cfg.adminCidrs, p),
     ...checkSshPublicKeys(cfg.sshPublicKeys, p),
-    ...checkNonEmpty("instanceType", cfg.instanceType, "DEV1-S", p, INSTANCE_TYPE),
-    ...checkNonEmpty("image", cfg.image, "ubuntu_noble", p, IMAGE),
+    ...checkNonEmpty("instanceType", cfg.instanceType, STACK_CONFIG_DEFAULTS.instanceType, p, INSTANCE_TYPE),
+    ...checkNonEmpty("image", cfg.image, STACK_CONFIG_DEFAULTS.image, p, IMAGE),
     ...checkTunnelSettings(cfg, p),
     ...checkListenPortServices(cfg, p),
     ...checkDynamicPeers(cfg, p),
@@ -82,7 +76,7 @@ export function validateStackConfig(cfg: StackConfig, p: Phrasing = CONFIG_PHRAS
           issue(
             "remoteSites",
             "lists no remote site, so there is nothing to connect the Scaleway site to.",
-            `add one, e.g. ${p.set("remoteSites[0].name", "onprem")}, then its subnet, gatewayAddress and tunnelAddress`,
+            `add one, e.g. ${p.set("remoteSites[0].name", DEFAULT_REMOTE_SITES[0].name)}, then its subnet, gatewayAddress and tunnelAddress`,
           ),
         ]
       : []),
@@ -90,11 +84,9 @@ export function validateStackConfig(cfg: StackConfig, p: Phrasing = CONFIG_PHRAS
     ...sites.flatMap((site) => checkExternalSite(site, cfg, p)),
     ...sites.flatMap((site) => checkDhcpLan(site, p)),
     ...checkSiteNamesUnique(sites, p),
-    ...checkSubnetOverlaps(sites, cfg.tunnel.cidr, p),
-    ...checkTunnelAddresses(sites, cfg.tunnel.cidr, p),
+    ...checkSubnetOverlaps(sites, cfg.tunnelCidr, p),
+    ...checkTunnelAddresses(sites, cfg.tunnelCidr, p),
     ...sites.flatMap((site) => checkExistingNetwork(site, cfg.zone, p)),
     ...checkExistingNetworksDistinct(sites, p),
   ];
 }
-
-// Sites, hub and spokes, seen the same way.

@@ -5,7 +5,7 @@
  * Pure: index.ts reads the provider's settings and hands them over as `ProviderSettings`.
  */
 import { CONFIG_PHRASING, ConfigError, type ConfigIssue } from "./errors";
-import { regionOfZone, ZONE } from "./rules/access";
+import { regionOfZone, ZONE, ZONES_OFFERING_DEFAULT_TYPE } from "./rules/access";
 import { issue, show } from "./rules/issues";
 import { PROVIDER_DEFAULT_ZONE } from "./schema";
 
@@ -45,7 +45,7 @@ export function stackZone(projectZone: unknown, provider: ProviderSettings): unk
       issue(
         provider.zone.source,
         `${show(provider.zone.value)} is not a Scaleway zone; zones look like fr-par-1 (region fr-par, zone 1).`,
-        `${changeSetting(provider.zone, "fr-par-1")} (DEV1-S is offered in fr-par-1/2, nl-ams-1/2, pl-waw-1/2)`,
+        `${changeSetting(provider.zone, PROVIDER_DEFAULT_ZONE)} (${ZONES_OFFERING_DEFAULT_TYPE})`,
       ),
     );
   }

@@ -388,9 +388,9 @@ export function buildTopology(input: TopologyInput): LabTopology {
     prefix,
     switchNs: `${prefix}-switch`,
     internet: { subnet: INTERNET_SUBNET, bridge: "br-inet" },
-    listenPort: config.tunnel.listenPort,
-    tunnelMtu: config.tunnel.mtu,
-    keepaliveSeconds: config.tunnel.keepaliveSeconds,
+    listenPort: config.listenPort,
+    tunnelMtu: config.mtu,
+    keepaliveSeconds: config.keepalive,
     sites,
   };
 }

@@ -209,8 +209,8 @@ export function gatewaySpecFor(
     wireguard: {
       privateKey: own.privateKey,
       address: `${site.tunnelAddress}/32`,
-      listenPort: cfg.tunnel.listenPort,
-      mtu: cfg.tunnel.mtu,
+      listenPort: cfg.listenPort,
+      mtu: cfg.mtu,
       peers: site.peers.map((p) => {
         // One preshared key per tunnel: the spoke's, seen from either end.
         const tunnelSpoke = site.role === "hub" ? p.name : site.name;
@@ -218,9 +218,9 @@ export function gatewaySpecFor(
           name: p.name,
           publicKey: keys.gateways[p.name].publicKey,
           presharedKey: keys.presharedKeys[tunnelSpoke],
-          endpoint: p.hasEndpoint ? endpointOf(p.name, keys.publicIps, cfg.tunnel.listenPort) : undefined,
+          endpoint: p.hasEndpoint ? endpointOf(p.name, keys.publicIps, cfg.listenPort) : undefined,
           allowedIps: p.allowedIps,
-          persistentKeepalive: p.dialsHub && cfg.tunnel.keepaliveSeconds > 0 ? cfg.tunnel.keepaliveSeconds : undefined,
+          persistentKeepalive: p.dialsHub && cfg.keepalive > 0 ? cfg.keepalive : undefined,
         };
       }),
     },

@@ -2,7 +2,8 @@
 import { Address6 } from "ip-address";
 import { addressCount, overlaps, parseCidr, parseIpv4, unionSize } from "../../addressing/ipv4";
 import { type ConfigIssue, type Phrasing } from "../errors";
-import { textProblem } from "../parse";
+import { textProblem } from "../fields";
+import { PROVIDER_DEFAULT_ZONE, STACK_CONFIG_DEFAULTS } from "../schema";
 import { issue, show } from "./issues";
 
 export const ZONE = /^[a-z]{2}-[a-z]{3}-[1-9]$/;
@@ -12,13 +13,16 @@ export function regionOfZone(zone: string): string {
   return zone.replace(/-[0-9]+$/, "");
 }
 
+/** Where the default instance type can be had (Scaleway's availability; revisit with the default), for a fix that moves the stack. */
+export const ZONES_OFFERING_DEFAULT_TYPE = `${STACK_CONFIG_DEFAULTS.instanceType} is offered in fr-par-1/2, nl-ams-1/2, pl-waw-1/2`;
+
 export function checkZone(zone: string, p: Phrasing): ConfigIssue[] {
   if (ZONE.test(zone)) return [];
   return [
     issue(
       "zone",
       `${show(zone)} is not a Scaleway zone; zones look like fr-par-1 (region fr-par, zone 1).`,
-      `${p.run("zone", "fr-par-1")} (DEV1-S is offered in fr-par-1/2, nl-ams-1/2, pl-waw-1/2)`,
+      `${p.run("zone", PROVIDER_DEFAULT_ZONE)} (${ZONES_OFFERING_DEFAULT_TYPE})`,
     ),
   ];
 }
@@ -251,7 +255,7 @@ export function checkNonEmpty(key: string, value: string, example: string, p: Ph
   return [
     issue(
       key,
-      `${show(value)} is not a Scaleway ${key === "image" ? "image label or UUID (e.g. ubuntu_noble)" : "instance type (e.g. DEV1-S)"}; it names a resource input, so only letters, digits and - _ . / are accepted.`,
+      `${show(value)} is not a Scaleway ${key === "image" ? `image label or UUID (e.g. ${STACK_CONFIG_DEFAULTS.image})` : `instance type (e.g. ${STACK_CONFIG_DEFAULTS.instanceType})`}; it names a resource input, so only letters, digits and - _ . / are accepted.`,
       `${p.run(key, example)}, or ${p.remove(key)} for the default`,
     ),
   ];

@@ -13,6 +13,7 @@ import {
   prefixLength,
 } from "../../addressing/ipv4";
 import { type ConfigIssue, type Phrasing } from "../errors";
+import { STACK_CONFIG_DEFAULTS } from "../schema";
 import { issue, show } from "./issues";
 import { suggestName } from "./site";
 import { SiteView, validSubnet } from "./siteView";
@@ -117,7 +118,7 @@ export function checkTunnelAddresses(sites: SiteView[], tunnelCidr: string, p: P
       const free = firstFree();
       return free
         ? `use a free address from ${range}, e.g. ${p.set(key, free)}`
-        : `${range} has no free address left: widen the range, e.g. ${p.set("tunnelCidr", "172.16.0.0/24")}, then ${p.set(key, "<free address>")}`;
+        : `${range} has no free address left: widen the range, e.g. ${p.set("tunnelCidr", STACK_CONFIG_DEFAULTS.tunnelCidr)}, then ${p.set(key, "<free address>")}`;
     };
     const address = parseIpv4(site.tunnelAddress);
     if (!address.ok) {
@@ -144,7 +145,7 @@ export function checkTunnelAddresses(sites: SiteView[], tunnelCidr: string, p: P
       issue(
         "tunnelCidr",
         `${tunnelCidr} has ${usable} usable addresses, but ${sites.length} sites each need one.`,
-        `use a larger range, e.g. ${p.set("tunnelCidr", "172.16.0.0/24")} if it is free`,
+        `use a larger range, e.g. ${p.set("tunnelCidr", STACK_CONFIG_DEFAULTS.tunnelCidr)} if it is free`,
       ),
     );
   }

@@ -1,7 +1,7 @@
 /** Rules about the tunnel settings and the gateway services its port must not collide with, and who may reach it. */
 import { isPrivateCidr, isSubnetOf, parseCidr, parseIpv4 } from "../../addressing/ipv4";
 import { type ConfigIssue, type Phrasing } from "../errors";
-import { STACK_CONFIG_DEFAULTS } from "../schema";
+import { STACK_CONFIG_DEFAULTS as DEFAULTS } from "../schema";
 import { type StackConfig } from "../types";
 import { NOT_INTERNET } from "./access";
 import { cidrIssue, isIntegerIn, issue } from "./issues";
@@ -14,7 +14,7 @@ import { siteViews, validSubnet } from "./siteView";
  * start, or swallow DHCP replies.
  */
 export function checkListenPortServices(cfg: StackConfig, p: Phrasing): ConfigIssue[] {
-  const port = cfg.tunnel.listenPort;
+  const port = cfg.listenPort;
   const dnsmasq = cfg.remoteSites.some((s) => s.routePropagation === "dhcp");
   const taken = new Map<number, string>([
     [53, "DNS (systemd-resolved's stub listener)"],
@@ -27,7 +27,7 @@ export function checkListenPortServices(cfg: StackConfig, p: Phrasing): ConfigIs
     issue(
       "listenPort",
       `is ${port}, the UDP port of ${service}; WireGuard listens on every address of the gateway, so the two would collide.`,
-      `${p.run("listenPort", 52435)}`,
+      `${p.run("listenPort", DEFAULTS.listenPort)}`,
     ),
   ];
 }
@@ -41,12 +41,12 @@ export function checkDynamicPeers(cfg: StackConfig, p: Phrasing): ConfigIssue[] 
   const dynamic = cfg.remoteSites
     .map((site, i) => ({ site, path: `remoteSites[${i}]` }))
     .filter(({ site }) => site.kind === "external" && site.publicIp === undefined);
-  if (dynamic.length > 0 && cfg.tunnel.keepaliveSeconds === 0) {
+  if (dynamic.length > 0 && cfg.keepalive === 0) {
     issues.push(
       issue(
         "keepalive",
         `is 0, but ${dynamic.map((d) => d.path).join(", ")} has no publicIp: the hub cannot dial a dynamic or NATed far end, so only the far end's keepalives keep its tunnel (and its NAT mapping) up.`,
-        `${p.run("keepalive", 25)}, or give the site its fixed address with ${p.set(`${dynamic[0].path}.publicIp`, "<public IPv4>")}`,
+        `${p.run("keepalive", DEFAULTS.keepalive)}, or give the site its fixed address with ${p.set(`${dynamic[0].path}.publicIp`, "<public IPv4>")}`,
       ),
     );
   }
@@ -55,11 +55,11 @@ export function checkDynamicPeers(cfg: StackConfig, p: Phrasing): ConfigIssue[] 
       issue(
         "dynamicPeerCidrs",
         `is empty, but ${dynamic.map((d) => d.path).join(", ")} has no publicIp: the hub's security group would admit WireGuard from nowhere for it.`,
-        `${p.run("dynamicPeerCidrs[0]", "0.0.0.0/0")} (WireGuard answers nothing unauthenticated), or your ISP's range`,
+        `${p.run("dynamicPeerCidrs[0]", DEFAULTS.dynamicPeerCidrs[0])} (WireGuard answers nothing unauthenticated), or your ISP's range`,
       ),
     );
   }
-  const isDefault = JSON.stringify(cfg.dynamicPeerCidrs) === JSON.stringify(STACK_CONFIG_DEFAULTS.dynamicPeerCidrs);
+  const isDefault = JSON.stringify(cfg.dynamicPeerCidrs) === JSON.stringify(DEFAULTS.dynamicPeerCidrs);
   if (dynamic.length === 0 && !isDefault) {
     issues.push(
       issue(
@@ -73,9 +73,9 @@ export function checkDynamicPeers(cfg: StackConfig, p: Phrasing): ConfigIssue[] 
   cfg.dynamicPeerCidrs.forEach((cidr, i) => {
     const key = `dynamicPeerCidrs[${i}]`;
     const parsed = parseCidr(cidr);
-    if (!parsed.ok) return void issues.push(cidrIssue(key, cidr, parsed, "0.0.0.0/0", p));
+    if (!parsed.ok) return void issues.push(cidrIssue(key, cidr, parsed, DEFAULTS.dynamicPeerCidrs[0], p));
     // A far end's packets reach the hub's public address from the internet, never from these.
-    const fix = `use the range your far ends' ISP gives them, as seen on the internet, or ${p.set(key, "0.0.0.0/0")} (WireGuard answers nothing unauthenticated)`;
+    const fix = `use the range your far ends' ISP gives them, as seen on the internet, or ${p.set(key, DEFAULTS.dynamicPeerCidrs[0])} (WireGuard answers nothing unauthenticated)`;
     const special = NOT_INTERNET.find((block) => isSubnetOf(cidr, block.cidr));
     const lan = lans.find((site) => isSubnetOf(cidr, site.subnet));
     if (special) {
@@ -124,23 +124,23 @@ export function checkPublicIpsDistinct(cfg: StackConfig, p: Phrasing): ConfigIss
 }
 
 export function checkTunnelSettings(cfg: StackConfig, p: Phrasing): ConfigIssue[] {
-  const { listenPort, keepaliveSeconds, mtu, cidr } = cfg.tunnel;
+  const { listenPort, keepalive, mtu, tunnelCidr: cidr } = cfg;
   const issues: ConfigIssue[] = [];
   if (!isIntegerIn(listenPort, 1, 65535)) {
     issues.push(
       issue(
         "listenPort",
         `is ${listenPort}; a UDP port is a whole number from 1 to 65535.`,
-        `${p.run("listenPort", 52435)}`,
+        `${p.run("listenPort", DEFAULTS.listenPort)}`,
       ),
     );
   }
-  if (!isIntegerIn(keepaliveSeconds, 0, 65535)) {
+  if (!isIntegerIn(keepalive, 0, 65535)) {
     issues.push(
       issue(
         "keepalive",
-        `is ${keepaliveSeconds}; PersistentKeepalive is a whole number of seconds from 0 (off) to 65535.`,
-        `${p.run("keepalive", 25)} (25 s keeps NAT mappings alive)`,
+        `is ${keepalive}; PersistentKeepalive is a whole number of seconds from 0 (off) to 65535.`,
+        `${p.run("keepalive", DEFAULTS.keepalive)} (${DEFAULTS.keepalive} s keeps NAT mappings alive)`,
       ),
     );
   }
@@ -148,20 +148,20 @@ export function checkTunnelSettings(cfg: StackConfig, p: Phrasing): ConfigIssue[
     issues.push(
       issue(
         "mtu",
-        `is ${mtu}; wg0's MTU must be 1280-1440: 1440 = a 1500-byte underlay minus 60 bytes of IPv4 (20) + UDP (8) + WireGuard (32) headers, and 1280 is IPv6's minimum. The default 1420 also leaves room for an IPv6 underlay (80 bytes of overhead).`,
-        `${p.run("mtu", 1420)}`,
+        `is ${mtu}; wg0's MTU must be 1280-1440: 1440 = a 1500-byte underlay minus 60 bytes of IPv4 (20) + UDP (8) + WireGuard (32) headers, and 1280 is IPv6's minimum. The default ${DEFAULTS.mtu} also leaves room for an IPv6 underlay (80 bytes of overhead).`,
+        `${p.run("mtu", DEFAULTS.mtu)}`,
       ),
     );
   }
   const parsed = parseCidr(cidr);
   if (!parsed.ok) {
-    issues.push(cidrIssue("tunnelCidr", cidr, parsed, "172.16.0.0/24", p));
+    issues.push(cidrIssue("tunnelCidr", cidr, parsed, DEFAULTS.tunnelCidr, p));
   } else if (!isPrivateCidr(cidr) && !isSubnetOf(cidr, "100.64.0.0/10")) {
     issues.push(
       issue(
         "tunnelCidr",
         `${cidr} is not a private range (RFC 1918 or 100.64.0.0/10); gateways would route real internet addresses into the tunnel.`,
-        `${p.run("tunnelCidr", "172.16.0.0/24")}`,
+        `${p.run("tunnelCidr", DEFAULTS.tunnelCidr)}`,
       ),
     );
   }

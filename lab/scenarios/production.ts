@@ -157,8 +157,8 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       branch: program.operatorBundle("branch"),
     };
     const cfg = program.config;
-    const keepalive = cfg.tunnel.keepaliveSeconds;
-    result.metrics.mtu.tunnelMtu = cfg.tunnel.mtu;
+    const keepalive = cfg.keepalive;
+    result.metrics.mtu.tunnelMtu = cfg.mtu;
 
     const {
       t,

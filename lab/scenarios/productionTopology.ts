@@ -113,7 +113,7 @@ const node = (
 
 /** The scenario's machines and sites (namespace names carry the run prefix). */
 export function productionTopology(prefix: string, hubNic: ReturnType<typeof hubFromResources>, cfg: StackConfig) {
-  const keepalive = cfg.tunnel.keepaliveSeconds;
+  const keepalive = cfg.keepalive;
   // ---- topology (built by hand: the hub has no test host and office sits behind NAT)
   const hubGw = node(
     prefix,
@@ -214,8 +214,8 @@ export function productionTopology(prefix: string, hubNic: ReturnType<typeof hub
     prefix,
     switchNs: `${prefix}-switch`,
     internet: { subnet: INTERNET_SUBNET, bridge: "br-inet" },
-    listenPort: cfg.tunnel.listenPort,
-    tunnelMtu: cfg.tunnel.mtu,
+    listenPort: cfg.listenPort,
+    tunnelMtu: cfg.mtu,
     keepaliveSeconds: keepalive,
     sites: [hubSite, office, branch],
   };
