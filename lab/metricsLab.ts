@@ -19,7 +19,7 @@
  * (restore) until the resolution is delivered. Every wait is bounded; every process is
  * started here, tracked by PID, and killed with the namespaces at the end.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
 import { renderForwardPolicy } from "../cloud-init/firewall";
@@ -141,6 +141,8 @@ function textfileLabel(text: string, name: string, label: string): string | unde
   return line ? new RegExp(`${label}="([^"]*)"`).exec(line)?.[1] : undefined;
 }
 
+const WIREGUARD_RUN_DIR = "/var/run/wireguard";
+
 export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<MetricsLabResult> {
   const log = opts.log ?? (() => undefined);
   const healthySeconds = opts.healthySeconds ?? 150;
@@ -148,6 +150,8 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
   const ns = { gw: `${tag}-gw`, far: `${tag}-far`, mon: `${tag}-mon` };
   // Interface names are global to wireguard-go's control sockets (/var/run/wireguard): unique.
   const wg = { gw: `${tag}g`, far: `${tag}f` };
+  // wireguard-go creates that directory on the machine when it is missing: leave it as found.
+  const hadWireGuardRunDir = existsSync(WIREGUARD_RUN_DIR);
   const dir = mkdtempSync(path.join(tmpdir(), "wg-s2s-metrics-lab-"));
   const procs: BackgroundProcess[] = [];
   const phasesMs: Record<string, number> = {};
@@ -526,7 +530,14 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
   } finally {
     for (const p of [...procs].reverse()) await p.stop(3000);
     await destroyNetnsAll(Object.values(ns));
-    for (const name of Object.values(wg)) rmSync(`/var/run/wireguard/${name}.sock`, { force: true });
+    for (const name of Object.values(wg)) rmSync(`${WIREGUARD_RUN_DIR}/${name}.sock`, { force: true });
+    if (!hadWireGuardRunDir) {
+      try {
+        rmdirSync(WIREGUARD_RUN_DIR);
+      } catch {
+        /* absent, or another run's sockets are in it: theirs to remove */
+      }
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
