@@ -36,10 +36,13 @@ export async function addInternetHost(prefix: string, switchNs: string, bridge: 
   return ns;
 }
 
+/** An office router's /etc/nftables.conf (begins with `flush ruleset`), masquerading out of `uplink`. */
+export const officeRouterRuleset = (uplink: string): string =>
+  readFileSync(path.join(RULESETS, "office-router.nft"), "utf8").replace('"UPLINK"', `"${uplink}"`);
+
 /** The office router's own firewall and forwarding, in place before the bundle arrives. */
 export async function makeOfficeRouter(h: LabHost, uplink: string): Promise<void> {
-  const conf = readFileSync(path.join(RULESETS, "office-router.nft"), "utf8").replace('"UPLINK"', `"${uplink}"`);
-  await h.writeFile("/etc/nftables.conf", conf, "0755");
+  await h.writeFile("/etc/nftables.conf", officeRouterRuleset(uplink), "0755");
   await h.execOk(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
   await h.execOk(["systemctl", "enable", "--now", "nftables.service"], { timeoutMs: 20_000 });
 }

@@ -13,7 +13,8 @@ import { waitFor } from "../proc";
 import type { LabNode, LabSite } from "../topology";
 import { cloudInitFinishedUptime, kernelPanic, ssh, type SshTarget } from "./guest";
 import { fetchDebs, type DebFile } from "./debs";
-import { FAR_END_PACKAGES, isFarEnd, officeRouterRuleset, officeRouterSetupScript } from "./farEnd";
+import { officeRouterRuleset } from "../scenarios/farEndHosts";
+import { FAR_END_PACKAGES, FAR_END_UPLINK, isFarEnd, officeRouterSetupScript } from "./farEnd";
 import type { VmImage } from "./image";
 import { privateAddress, tapName } from "./network";
 import { qemuArgs, resumeVm, startVm, unlinkOnceOpen, type Accel, type RunningVm, type VmSpec } from "./qemu";
@@ -144,7 +145,7 @@ export async function savedStateRecipeOf(
       ? {
           setup: {
             packages: debs.map((d) => ({ package: d.package, sha256: d.sha256 })),
-            script: officeRouterSetupScript(officeRouterRuleset()),
+            script: officeRouterSetupScript(officeRouterRuleset(FAR_END_UPLINK)),
           },
         }
       : {}),

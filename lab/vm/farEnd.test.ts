@@ -6,14 +6,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { EXECUTABLE_FILES, FAR_END_FILES } from "../../rendering/farEndHost";
 import { debInstallScript } from "./debs";
-import { FAR_END_UPLINK, officeRouterRuleset, officeRouterSetupScript } from "./farEnd";
+import { officeRouterRuleset } from "../scenarios/farEndHosts";
+import { FAR_END_UPLINK, officeRouterSetupScript } from "./farEnd";
 import { SETUP_DONE } from "./savedState";
 import { bundleCopyScript } from "./scenarios/farEnd";
 
 const sh = (script: string) => execFileSync("sh", ["-n"], { input: script });
 
 test("the office router masquerades its LAN out of its uplink, from an nftables.conf that flushes the ruleset", () => {
-  const ruleset = officeRouterRuleset();
+  const ruleset = officeRouterRuleset(FAR_END_UPLINK);
   expect(ruleset).toMatch(/^flush ruleset$/m);
   expect(ruleset).toContain(`oifname "${FAR_END_UPLINK}" masquerade`);
   expect(ruleset).not.toContain('"UPLINK"');

@@ -13,9 +13,7 @@
  * (a workstation: the operator SSHes from it, and its pings cross the router), and one
  * more namespace on the internet bridge is a host the office already talks to.
  */
-import { readFileSync } from "node:fs";
-import * as path from "node:path";
-import type { LabNode, LabSite } from "../topology";
+import type { LabNode } from "../topology";
 import { SETUP_DONE } from "./savedState";
 
 /** Debian packages the office router has and the image lacks (fetched on this machine). */
@@ -23,13 +21,6 @@ export const FAR_END_PACKAGES = ["wireguard-tools"] as const;
 
 /** The uplink's name in the VM: the NIC in Scaleway's public slot (see seed.ts). */
 export const FAR_END_UPLINK = "ens2";
-
-const OFFICE_ROUTER_RULESET = path.join(__dirname, "..", "scenarios", "hostRulesets", "office-router.nft");
-
-/** The office router's /etc/nftables.conf, with its uplink named. */
-export function officeRouterRuleset(): string {
-  return readFileSync(OFFICE_ROUTER_RULESET, "utf8").replace('"UPLINK"', `"${FAR_END_UPLINK}"`);
-}
 
 /** True for the hosts that are an operator's machine (an external site's gateway). */
 export const isFarEnd = (h: LabNode): boolean => h.provisioning === "operator-bundle";
@@ -52,5 +43,3 @@ export function officeRouterSetupScript(ruleset: string): string {
   ].join("\n");
 }
 
-/** What the far end's LAN workstation is: the site's test host, a namespace on the site's bridge. */
-export const lanHostOf = (site: LabSite): LabNode => site.testHost;
