@@ -42,4 +42,3 @@ export function officeRouterSetupScript(ruleset: string): string {
     `echo ${SETUP_DONE}`,
   ].join("\n");
 }
-
