@@ -13,11 +13,16 @@
  *        Prometheus server receiving the writes and evaluating observability/alerts.yml
  *        every 15 s, Debian's Alertmanager delivering to a webhook the lab reads.
  *
- * It waits for the tunnel's metrics to arrive, keeps the tunnel up through a rekey and a
- * change of the far end's address (negative control: no tunnel-down alert), then drops the
- * far end's WireGuard UDP (cut) until the alert is delivered, and lets it through again
- * (restore) until the resolution is delivered. Every wait is bounded; every process is
- * started here, tracked by PID, and killed with the namespaces at the end.
+ *   off  a second far end ("office"), the one that gets cut.
+ *
+ * It waits for both tunnels' metrics to arrive. Then, at the same time: it keeps the
+ * onprem tunnel up through a rekey and a change of that far end's address (negative
+ * control: no tunnel-down alert for it), and drops the office's WireGuard UDP (cut) until
+ * the office's alert is delivered, then lets it through again (restore) until the
+ * resolution is delivered. Two peers of one gateway, one cut and one healthy, also show
+ * that the alert names the peer that is down and no other; and the cut no longer waits
+ * for the rekey's 150 s. Every wait is bounded; every process is started here, tracked by
+ * PID, and killed with the namespaces at the end.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
@@ -55,7 +60,7 @@ export function metricsLabUnavailable(): string | undefined {
 }
 
 export interface MetricsLabOptions {
-  /** How long the tunnel stays up before the cut (negative control); 150 s spans a rekey. */
+  /** How long the onprem tunnel is watched while up (negative control); 150 s spans a rekey. */
   healthySeconds?: number;
   log?: (line: string) => void;
 }
@@ -89,6 +94,7 @@ export interface MetricsLabResult {
     tunnelDownPendingSeen: number;
     endpointChangedNotified: boolean;
   };
+  /** The office's tunnel, cut and restored while the onprem one is watched. */
   cut: {
     /** Cut to the firing notification at the webhook; null if none within the bound. */
     fireMs: number | null;
@@ -108,6 +114,9 @@ const ADDR = {
   monMgmt: "10.202.0.2",
   gwTunnel: "172.16.0.1",
   farTunnel: "172.16.0.2",
+  gwWanOffice: "10.203.0.1",
+  officeWan: "10.203.0.2",
+  officeTunnel: "172.16.0.3",
 };
 const WG_PORT = 51820;
 const PUSH_PORT = 8080;
@@ -136,8 +145,10 @@ function textfileValue(text: string, name: string, label?: [string, string]): nu
   return undefined;
 }
 
-function textfileLabel(text: string, name: string, label: string): string | undefined {
-  const line = text.split("\n").find((l) => l.startsWith(`${name}{`));
+function textfileLabel(text: string, name: string, label: string, only?: [string, string]): string | undefined {
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith(`${name}{`) && (!only || l.includes(`${only[0]}="${only[1]}"`)));
   return line ? new RegExp(`${label}="([^"]*)"`).exec(line)?.[1] : undefined;
 }
 
@@ -147,9 +158,9 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
   const log = opts.log ?? (() => undefined);
   const healthySeconds = opts.healthySeconds ?? 150;
   const tag = `wgm${process.pid % 100000}`;
-  const ns = { gw: `${tag}-gw`, far: `${tag}-far`, mon: `${tag}-mon` };
+  const ns = { gw: `${tag}-gw`, far: `${tag}-far`, office: `${tag}-off`, mon: `${tag}-mon` };
   // Interface names are global to wireguard-go's control sockets (/var/run/wireguard): unique.
-  const wg = { gw: `${tag}g`, far: `${tag}f` };
+  const wg = { gw: `${tag}g`, far: `${tag}f`, office: `${tag}o` };
   // wireguard-go creates that directory on the machine when it is missing: leave it as found.
   const hadWireGuardRunDir = existsSync(WIREGUARD_RUN_DIR);
   const dir = mkdtempSync(path.join(tmpdir(), "wg-s2s-metrics-lab-"));
@@ -186,12 +197,15 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
     // --- namespaces and links (never linked to the machine's own namespace)
     for (const name of Object.values(ns)) await addNetns(name);
     await addVethPair({ ns: ns.gw, name: "wan" }, { ns: ns.far, name: "wan" });
+    await addVethPair({ ns: ns.gw, name: "wanoff" }, { ns: ns.office, name: "wan" });
     await addVethPair({ ns: ns.gw, name: "mgmt" }, { ns: ns.mon, name: "mgmt" });
     await nsRunOk(ns.far, ["sysctl", "-q", "-w", "net.ipv4.conf.all.promote_secondaries=1"]);
     await nsRunOk(ns.far, ["sysctl", "-q", "-w", "net.ipv4.conf.wan.promote_secondaries=1"]);
     for (const [n, dev, addr] of [
       [ns.gw, "wan", ADDR.gwWan],
       [ns.far, "wan", ADDR.farWan],
+      [ns.gw, "wanoff", ADDR.gwWanOffice],
+      [ns.office, "wan", ADDR.officeWan],
       [ns.gw, "mgmt", ADDR.gwMgmt],
       [ns.mon, "mgmt", ADDR.monMgmt],
     ]) {
@@ -201,7 +215,7 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
 
     // --- WireGuard on both ends
     const keys: Record<string, { priv: string; pub: string }> = {};
-    for (const side of ["gw", "far"] as const) {
+    for (const side of ["gw", "far", "office"] as const) {
       const priv = (await runOk(["wg", "genkey"])).stdout.trim();
       const pub = (await runOk(["wg", "pubkey"], { input: `${priv}\n` })).stdout.trim();
       keys[side] = { priv: file(`${side}.key`, `${priv}\n`), pub };
@@ -228,29 +242,39 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
       keys.far.pub,
       "allowed-ips",
       `${ADDR.farTunnel}/32`,
-    ]);
-    await nsRunOk(ns.far, [
-      "wg",
-      "set",
-      wg.far,
-      "private-key",
-      keys.far.priv,
       "peer",
-      keys.gw.pub,
+      keys.office.pub,
       "allowed-ips",
-      `${ADDR.gwTunnel}/32`,
-      "endpoint",
-      `${ADDR.gwWan}:${WG_PORT}`,
-      "persistent-keepalive",
-      "25",
+      `${ADDR.officeTunnel}/32`,
     ]);
-    for (const [side, own, other] of [
-      ["gw", ADDR.gwTunnel, ADDR.farTunnel],
-      ["far", ADDR.farTunnel, ADDR.gwTunnel],
+    for (const [side, hubWan] of [
+      ["far", ADDR.gwWan],
+      ["office", ADDR.gwWanOffice],
+    ] as const) {
+      await nsRunOk(ns[side], [
+        "wg",
+        "set",
+        wg[side],
+        "private-key",
+        keys[side].priv,
+        "peer",
+        keys.gw.pub,
+        "allowed-ips",
+        `${ADDR.gwTunnel}/32`,
+        "endpoint",
+        `${hubWan}:${WG_PORT}`,
+        "persistent-keepalive",
+        "25",
+      ]);
+    }
+    for (const [side, own, others] of [
+      ["gw", ADDR.gwTunnel, [ADDR.farTunnel, ADDR.officeTunnel]],
+      ["far", ADDR.farTunnel, [ADDR.gwTunnel]],
+      ["office", ADDR.officeTunnel, [ADDR.gwTunnel]],
     ] as const) {
       await ipIn(ns[side], ["addr", "add", `${own}/32`, "dev", wg[side]]);
       await ipIn(ns[side], ["link", "set", wg[side], "up"]);
-      await ipIn(ns[side], ["route", "add", `${other}/32`, "dev", wg[side]]);
+      for (const other of others) await ipIn(ns[side], ["route", "add", `${other}/32`, "dev", wg[side]]);
     }
     // The hub's forward policy and forwarding, as on a gateway we build.
     const policy = file(
@@ -269,13 +293,14 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
 
     // --- collectors (the shipped script and config; interface, output and HA file moved here)
     const script = file("wg-s2s-metrics", collectorScript(), 0o755);
-    const collector = (side: "gw" | "far", site: string, peer: string, peerKey: string, address: string) => {
+    type Probe = { name: string; publicKey: string; address: string };
+    const collector = (side: "gw" | "far", site: string, peers: Probe[]) => {
       const textfileDir = path.join(dir, `${side}-textfile`);
       mkdirSync(textfileDir);
       const config = renderMetricsConfig({
         siteName: site,
-        peers: [{ name: peer, publicKey: peerKey }],
-        metrics: { active: true, probes: [{ peer, address }] },
+        peers: peers.map(({ name, publicKey }) => ({ name, publicKey })),
+        metrics: { active: true, probes: peers.map(({ name, address }) => ({ peer: name, address })) },
       })
         .replace(/^interface .*$/m, `interface ${wg[side]}`)
         .replace(/^output .*$/m, `output ${path.join(textfileDir, "wg_s2s.prom")}`)
@@ -283,8 +308,11 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
       start(`collector (${site})`, ns[side], ["sh", script, "--loop", "10", file(`${side}-metrics.conf`, config)]);
       return textfileDir;
     };
-    const gwTextfiles = collector("gw", "par", "onprem", keys.far.pub, ADDR.farTunnel);
-    collector("far", "onprem", "par", keys.gw.pub, ADDR.gwTunnel);
+    const gwTextfiles = collector("gw", "par", [
+      { name: "onprem", publicKey: keys.far.pub, address: ADDR.farTunnel },
+      { name: "office", publicKey: keys.office.pub, address: ADDR.officeTunnel },
+    ]);
+    collector("far", "onprem", [{ name: "par", publicKey: keys.gw.pub, address: ADDR.gwTunnel }]);
     const gwTextfile = path.join(gwTextfiles, "wg_s2s.prom");
 
     // --- node_exporter and the Prometheus agent on the gateway
@@ -391,8 +419,8 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
     const arrived = await pollUntil(
       async () => {
         try {
-          const r = await query('wg_s2s_peer_ping_up{instance="par-gw",peer="onprem"} == 1');
-          return r.length === 1;
+          const r = await query('wg_s2s_peer_ping_up{instance="par-gw"} == 1');
+          return r.length === 2;
         } catch {
           return false;
         }
@@ -426,67 +454,93 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
     const rightXTokenStatus = await statusOf(["-H", `X-Token: ${token}`]);
     phase("metrics arrive");
 
-    // --- healthy tunnel through a rekey and a change of the far end's address
     const textfile = () => (existsSync(gwTextfile) ? readFileSync(gwTextfile, "utf8") : "");
-    const handshakeBefore = textfileValue(textfile(), "wg_s2s_peer_latest_handshake_timestamp_seconds") ?? 0;
-    const endpointBefore = textfileLabel(textfile(), "wg_s2s_peer_endpoint_info", "endpoint") ?? "";
-    const healthyStart = Date.now();
-    let moved = false;
-    let pendingSeen = 0;
-    for (let round = 0; round < healthySeconds / 5 + 1 && Date.now() - healthyStart < healthySeconds * 1000; round++) {
-      if (!moved && Date.now() - healthyStart > (healthySeconds * 1000) / 3) {
-        // The far end's address changes, as behind a NAT that rebinds: WireGuard roams.
-        await ipIn(ns.far, ["addr", "add", `${ADDR.farWanMoved}/24`, "dev", "wan"]);
-        await ipIn(ns.far, ["addr", "del", `${ADDR.farWan}/24`, "dev", "wan"]);
-        moved = true;
-        log("far end's address moved");
-      }
-      const pending = await query('ALERTS{alertname="WgS2sTunnelDown"}').catch(() => []);
-      pendingSeen += pending.length;
-      await sleep(5000);
-    }
-    const endpointAfter = textfileLabel(textfile(), "wg_s2s_peer_endpoint_info", "endpoint") ?? "";
-    const handshakeAfter = textfileValue(textfile(), "wg_s2s_peer_latest_handshake_timestamp_seconds") ?? 0;
-    // The endpoint-changed information is evaluated without delay; give its delivery 60 s.
-    await pollUntil(
-      async () => readNotifications(webhookLog).some((n) => n.alertname === "WgS2sPeerEndpointChanged"),
-      60_000,
-      2000,
-    );
-    const healthyNotifications = readNotifications(webhookLog);
-    phase("healthy tunnel");
+    const onprem: [string, string] = ["peer", "onprem"];
+    const tunnelDown = (n: Notification, peer: string, status: string, after: number) =>
+      n.alertname === "WgS2sTunnelDown" && n.labels.peer === peer && n.status === status && n.at >= after;
 
-    // --- cut: the far end's WireGuard UDP dropped both ways
-    const cutTable = file(
-      "cut.nft",
-      [
-        "table inet wgm_cut {",
-        `\tchain in { type filter hook input priority 0; udp sport ${WG_PORT} drop; }`,
-        `\tchain out { type filter hook output priority 0; udp dport ${WG_PORT} drop; }`,
-        "}",
-        "",
-      ].join("\n"),
-    );
-    const cutAt = Date.now();
-    await nsRunOk(ns.far, ["nft", "-f", cutTable]);
-    const firing = (status: string, after: number) => () =>
-      Promise.resolve(
-        readNotifications(webhookLog).find(
-          (n) => n.alertname === "WgS2sTunnelDown" && n.status === status && n.at >= after,
-        ) !== undefined,
+    // --- onprem: a healthy tunnel through a rekey and a change of the far end's address
+    const healthyTunnel = async () => {
+      const handshakeBefore = textfileValue(textfile(), "wg_s2s_peer_latest_handshake_timestamp_seconds", onprem) ?? 0;
+      const endpointBefore = textfileLabel(textfile(), "wg_s2s_peer_endpoint_info", "endpoint", onprem) ?? "";
+      const healthyStart = Date.now();
+      let moved = false;
+      let pendingSeen = 0;
+      for (
+        let round = 0;
+        round < healthySeconds / 5 + 1 && Date.now() - healthyStart < healthySeconds * 1000;
+        round++
+      ) {
+        if (!moved && Date.now() - healthyStart > (healthySeconds * 1000) / 3) {
+          // The far end's address changes, as behind a NAT that rebinds: WireGuard roams.
+          await ipIn(ns.far, ["addr", "add", `${ADDR.farWanMoved}/24`, "dev", "wan"]);
+          await ipIn(ns.far, ["addr", "del", `${ADDR.farWan}/24`, "dev", "wan"]);
+          moved = true;
+          log("far end's address moved");
+        }
+        const pending = await query('ALERTS{alertname="WgS2sTunnelDown",peer="onprem"}').catch(() => []);
+        pendingSeen += pending.length;
+        await sleep(5000);
+      }
+      const endpointAfter = textfileLabel(textfile(), "wg_s2s_peer_endpoint_info", "endpoint", onprem) ?? "";
+      const handshakeAfter = textfileValue(textfile(), "wg_s2s_peer_latest_handshake_timestamp_seconds", onprem) ?? 0;
+      // The endpoint-changed information is evaluated without delay; give its delivery 60 s.
+      await pollUntil(
+        async () =>
+          readNotifications(webhookLog).some(
+            (n) => n.alertname === "WgS2sPeerEndpointChanged" && n.labels.peer === "onprem",
+          ),
+        60_000,
+        2000,
       );
-    await pollUntil(firing("firing", cutAt), 180_000, 1000);
-    const fired = readNotifications(webhookLog).find(
-      (n) => n.alertname === "WgS2sTunnelDown" && n.status === "firing" && n.at >= cutAt,
-    );
-    phase("cut to alert");
-    const restoreAt = Date.now();
-    await nsRunOk(ns.far, ["nft", "delete", "table", "inet", "wgm_cut"]);
-    await pollUntil(firing("resolved", restoreAt), 180_000, 1000);
-    const resolved = readNotifications(webhookLog).find(
-      (n) => n.alertname === "WgS2sTunnelDown" && n.status === "resolved" && n.at >= restoreAt,
-    );
-    phase("restore to resolution");
+      const notifications = readNotifications(webhookLog);
+      phasesMs["healthy tunnel (onprem)"] = Date.now() - healthyStart;
+      return {
+        seconds: healthySeconds,
+        handshakeBefore,
+        handshakeAfter,
+        endpointBefore,
+        endpointAfter,
+        tunnelDownNotifications: notifications.filter(
+          (n) => n.alertname === "WgS2sTunnelDown" && n.labels.peer === "onprem",
+        ),
+        tunnelDownPendingSeen: pendingSeen,
+        endpointChangedNotified: notifications.some(
+          (n) => n.alertname === "WgS2sPeerEndpointChanged" && n.labels.peer === "onprem" && n.status === "firing",
+        ),
+      };
+    };
+
+    // --- office: its WireGuard UDP dropped both ways (cut), then let through (restore)
+    const cutAndRestore = async () => {
+      const cutTable = file(
+        "cut.nft",
+        [
+          "table inet wgm_cut {",
+          `\tchain in { type filter hook input priority 0; udp sport ${WG_PORT} drop; }`,
+          `\tchain out { type filter hook output priority 0; udp dport ${WG_PORT} drop; }`,
+          "}",
+          "",
+        ].join("\n"),
+      );
+      const cutAt = Date.now();
+      await nsRunOk(ns.office, ["nft", "-f", cutTable]);
+      const delivered = (status: string, after: number) =>
+        readNotifications(webhookLog).find((n) => tunnelDown(n, "office", status, after));
+      await pollUntil(() => Promise.resolve(delivered("firing", cutAt) !== undefined), 180_000, 1000);
+      const fired = delivered("firing", cutAt);
+      phasesMs["cut to alert (office)"] = Date.now() - cutAt;
+      log(`cut to alert (office): ${(phasesMs["cut to alert (office)"] / 1000).toFixed(1)} s`);
+      const restoreAt = Date.now();
+      await nsRunOk(ns.office, ["nft", "delete", "table", "inet", "wgm_cut"]);
+      await pollUntil(() => Promise.resolve(delivered("resolved", restoreAt) !== undefined), 180_000, 1000);
+      const resolved = delivered("resolved", restoreAt);
+      phasesMs["restore to resolution (office)"] = Date.now() - restoreAt;
+      log(`restore to resolution (office): ${(phasesMs["restore to resolution (office)"] / 1000).toFixed(1)} s`);
+      return { fireMs: fired ? fired.at - cutAt : null, resolveMs: resolved ? resolved.at - restoreAt : null };
+    };
+    const [healthy, cut] = await Promise.all([healthyTunnel(), cutAndRestore()]);
+    phase("healthy onprem beside the office's cut and restore");
 
     const stats = existsSync(pushStats)
       ? readFileSync(pushStats, "utf8")
@@ -508,22 +562,8 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
       wrongBearerStatus,
       noTokenStatus,
       rightXTokenStatus,
-      healthy: {
-        seconds: healthySeconds,
-        handshakeBefore,
-        handshakeAfter,
-        endpointBefore,
-        endpointAfter,
-        tunnelDownNotifications: healthyNotifications.filter((n) => n.alertname === "WgS2sTunnelDown"),
-        tunnelDownPendingSeen: pendingSeen,
-        endpointChangedNotified: healthyNotifications.some(
-          (n) => n.alertname === "WgS2sPeerEndpointChanged" && n.status === "firing",
-        ),
-      },
-      cut: {
-        fireMs: fired ? fired.at - cutAt : null,
-        resolveMs: resolved ? resolved.at - restoreAt : null,
-      },
+      healthy,
+      cut,
       notifications: readNotifications(webhookLog),
       phasesMs,
     };
