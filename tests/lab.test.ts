@@ -20,19 +20,48 @@ const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 const pf = preflight();
 const describeLab = describeUnless(pf.ok ? undefined : `the namespace lab cannot run here: ${pf.problems.join("; ")}`);
 
-function runCli(
-  args: string[],
-  timeoutMs: number,
-): { code: number | null; stdout: string; stderr: string; result?: LabResult } {
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  result?: LabResult;
+}
+
+/** `npm run lab -- ARGS --json FILE` as a child process, killed (SIGTERM) after timeoutMs. */
+function runCli(args: string[], timeoutMs: number): Promise<CliRun> {
   const json = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "lab-test-")), "result.json");
-  const r = spawnSync(process.execPath, [TSX, path.join(ROOT, "lab", "cli.ts"), ...args, "--json", json], {
+  const child = spawn(process.execPath, [TSX, path.join(ROOT, "lab", "cli.ts"), ...args, "--json", json], {
     cwd: ROOT,
-    encoding: "utf8",
-    timeout: timeoutMs,
-    killSignal: "SIGTERM",
+    stdio: ["ignore", "pipe", "pipe"],
   });
-  const result = fs.existsSync(json) ? (JSON.parse(fs.readFileSync(json, "utf8")) as LabResult) : undefined;
-  return { code: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "", result };
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
+  return new Promise((resolve) => {
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const result = fs.existsSync(json) ? (JSON.parse(fs.readFileSync(json, "utf8")) as LabResult) : undefined;
+      resolve({ code, stdout, stderr, result });
+    });
+  });
+}
+
+/**
+ * The three runs below start together, at the first suite's beforeAll: each spends most of
+ * its time waiting (handshakes, fault timers, the watchers' intervals), so together they
+ * take little longer than the longest alone. Their namespaces carry their own prefixes.
+ */
+const RUN_TIMEOUT_MS = 360_000;
+let runs: Record<"faults" | "sites" | "production", Promise<CliRun>> | undefined;
+function startRuns() {
+  runs ??= {
+    faults: runCli(["--faults"], RUN_TIMEOUT_MS),
+    sites: runCli(["--sites", "3"], RUN_TIMEOUT_MS),
+    production: runCli(["--production"], RUN_TIMEOUT_MS),
+  };
+  return runs;
 }
 
 /** Namespaces of a run prefix still present on the machine. */
@@ -54,14 +83,14 @@ if (!pf.ok) {
 }
 {
   describeLab("namespace lab, default topology with faults (npm run lab -- --faults)", () => {
-    let run: ReturnType<typeof runCli>;
+    let run: CliRun;
     let r: LabResult;
-    beforeAll(() => {
-      run = runCli(["--faults"], 240_000);
+    beforeAll(async () => {
+      run = await startRuns().faults;
       if (!run.result)
         throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
       r = run.result;
-    }, 250_000);
+    }, RUN_TIMEOUT_MS + 10_000);
 
     test("exits 0 and every check came out as expected", () => {
       expect(failedChecks(r)).toEqual([]);
@@ -172,14 +201,14 @@ if (!pf.ok) {
   });
 
   describeLab("namespace lab, hub and three remote sites (npm run lab -- --sites 3)", () => {
-    let run: ReturnType<typeof runCli>;
+    let run: CliRun;
     let r: LabResult;
-    beforeAll(() => {
-      run = runCli(["--sites", "3"], 240_000);
+    beforeAll(async () => {
+      run = await startRuns().sites;
       if (!run.result)
         throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
       r = run.result;
-    }, 250_000);
+    }, RUN_TIMEOUT_MS + 10_000);
 
     test("exits 0 with every check as expected", () => {
       expect(failedChecks(r)).toEqual([]);
@@ -232,14 +261,14 @@ if (!pf.ok) {
   });
 
   describeLab("namespace lab, production scenario (npm run lab -- --production)", () => {
-    let run: ReturnType<typeof runCli>;
+    let run: CliRun;
     let r: LabResult;
-    beforeAll(() => {
-      run = runCli(["--production"], 240_000);
+    beforeAll(async () => {
+      run = await startRuns().production;
       if (!run.result)
         throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
       r = run.result;
-    }, 250_000);
+    }, RUN_TIMEOUT_MS + 10_000);
 
     test("exits 0 with every check as expected, and prints its times", () => {
       expect(failedChecks(r)).toEqual([]);
