@@ -295,7 +295,7 @@ async function main() {
             s,
           ]),
         ),
-        "far end's cost to the run: waited for after the hub's checks (s)": vm.farEndWaitS,
+        "far end's cost to the run: waited for after the spoke gateway's checks it runs beside (s)": vm.farEndWaitS,
         "VM lab wall time (s)": vm.vmLabWallS,
         "all checks passed": vm.ok,
       });

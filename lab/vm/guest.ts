@@ -22,6 +22,8 @@ export interface SshTarget {
    * Cleanup ends the shared connections (closeSshMasters). Unset: one connection per command.
    */
   controlDir?: string;
+  /** ssh's ConnectTimeout (default 20 s); short while polling a host that is rebooting. */
+  connectTimeoutSeconds?: number;
 }
 
 /** The control socket of a target: per namespace, address, user and key, so a key is never used for another's session. */
@@ -55,7 +57,7 @@ export function sshArgs(t: SshTarget, command: string): string[] {
     "-o",
     "LogLevel=ERROR",
     "-o",
-    "ConnectTimeout=20",
+    `ConnectTimeout=${t.connectTimeoutSeconds ?? 20}`,
     "-o",
     "ServerAliveInterval=5",
     "-o",
@@ -81,6 +83,16 @@ export async function closeSshMasters(controlDir: string): Promise<string[]> {
   }
   fs.rmSync(controlDir, { recursive: true, force: true });
   return problems;
+}
+
+/**
+ * Ends the shared connection to one host, e.g. once it was told to reboot: a new command
+ * would otherwise wait on the dead connection until ServerAlive gives up (15 s).
+ */
+export async function closeSshMaster(t: SshTarget): Promise<void> {
+  const control = controlPath(t);
+  if (control && fs.existsSync(control))
+    await run(["ssh", "-o", `ControlPath=${control}`, "-O", "exit", "lab-vm"], { timeoutMs: 10_000 });
 }
 
 /** ssh's own failure (exit 255) before the command ran: worth another try on a busy host. */

@@ -117,7 +117,7 @@ export interface VmLabResult {
     handshakeToTestHostRatio: Record<string, number>;
     /** Per bundle form on the far-end VM: install.sh install began -> its check passed (ping across, handshake). */
     farEndInstallToCheckSeconds?: Record<string, number | undefined>;
-    /** Seconds the run waited for the far-end scenario after the hub's checks beside it were done: its cost to the run. */
+    /** Seconds the run waited for the far-end scenario after the spoke gateway's checks beside it were done: its cost to the run. */
     farEndWaitSeconds?: number;
     totalSeconds: number;
   };

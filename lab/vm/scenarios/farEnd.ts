@@ -10,8 +10,9 @@
  *   ruleset, forwarding and units as found, nothing of ours left -> negative control: the
  *   LAN no longer reaches the hub (only the tunnel carried it).
  *
- * Runs beside the hub's other checks once the tunnel is up; its checks are kept and
- * recorded together when it ends, so the run's list stays in one order.
+ * Runs once the hub's own checks are done, beside the checks that cut the simulated
+ * site's tunnel (which the far end does not cross); its checks are kept and recorded
+ * together when it ends, so the run's list stays in one order.
  */
 import { EXECUTABLE_FILES, FAR_END_FILES } from "../../../rendering/farEndHost";
 import { shQuote } from "../../../rendering/verificationScripts";
@@ -40,9 +41,9 @@ export interface FarEndVm {
   /** Settles once the VM runs with this run's clock. */
   resumed: Promise<void>;
   /**
-   * Settles true once the hub's tunnel carries pings (false if it never does). Until then
-   * the far end does what needs no hub (the bundle's copy, its state, its LAN's own flow),
-   * while the gateways boot.
+   * Settles true once the hub's tunnel carries pings and the hub's own checks are done
+   * (false if it never does). Until then the far end does what needs no hub (the bundle's
+   * copy, its state, its LAN's own flow), while the gateways boot.
    */
   hubUp: Promise<boolean>;
   /** Why it could not be started, once `resumed` settled. */

@@ -1,28 +1,28 @@
 /**
- * The hub gateway without its tunnel, then rebooted: first the negative control (with
- * wg0 down, the ping must fail, or nothing above measured the tunnel), then a reboot with
- * no `nft` (the gateway must fail closed), then a plain reboot from inside (or a hard QMP
- * reset) after which the tunnel must come back with nothing done by hand and cloud-init
- * must still report no error.
+ * A gateway without its tunnel, then rebooted: first the negative control (with wg0 down,
+ * the ping must fail, or nothing above measured the tunnel), then a reboot with no `nft`
+ * (the gateway must fail closed), both on the gateway the caller names; then a plain
+ * reboot of the hub gateway from inside (or a hard QMP reset) after which the tunnel must
+ * come back with nothing done by hand and cloud-init must still report no error.
  */
 import { parseCloudInitResult, parseCloudInitStatus } from "../../parsers";
 import { waitFor } from "../../proc";
-import { ssh } from "../guest";
+import { closeSshMaster, ssh } from "../guest";
 import { qmp } from "../qemu";
 import type { LabNode } from "../../topology";
 import { pingOnce, vmOf, type VmScenario } from "./context";
 
-export async function tunnelStoppedControl(s: VmScenario): Promise<void> {
+export async function tunnelStoppedControl(s: VmScenario, gw: LabNode): Promise<void> {
   const spoke = s.spokeTests[0];
   const stopped = await ssh(
-    s.target(s.hubGateway),
+    s.target(gw),
     // networkd leaves a link an operator downed alone; the reboot below brings it back.
     "ip link set wg0 down && ip link show wg0 | grep -q 'state DOWN' && echo wg0-down",
     60_000,
   );
   const without = await pingOnce(s, s.hubTest, spoke);
   s.check(
-    "negative control: no ping with the hub gateway's tunnel stopped",
+    `negative control: no ping with ${gw.id}'s tunnel stopped`,
     stopped.stdout.includes("wg0-down") && without === "no answer",
     without === "answered"
       ? "ping answered without the tunnel: traffic bypasses it"
@@ -45,9 +45,13 @@ async function rebootAndWait(
 ): Promise<number | undefined> {
   const vm = vmOf(s, gw);
   const timeoutMs = s.timeouts.rebootMs;
-  const bootId = async () =>
-    (await ssh(s.target(gw), "cat /proc/sys/kernel/random/boot_id", 45_000)).stdout.trim() || undefined;
-  const before = await bootId();
+  const bootIdCommand = "cat /proc/sys/kernel/random/boot_id";
+  const before = (await ssh(s.target(gw), bootIdCommand, 45_000)).stdout.trim() || undefined;
+  // While it reboots: one short try every 2 s, each on a connection of its own (a shared
+  // one could be the dead one from before the reboot), without ssh()'s retries (a try made
+  // while the guest is down waits out its connect timeout: retried, that made a minute).
+  const probe = { ...s.target(gw), controlDir: undefined, connectTimeoutSeconds: 5 };
+  const bootId = async () => (await ssh(probe, bootIdCommand, 30_000, 0)).stdout.trim() || undefined;
   const orderedAt = Date.now();
   if (method === "reset") {
     // A hard reset: no orderly shutdown, as after a host crash.
@@ -56,6 +60,7 @@ async function rebootAndWait(
     // In-guest reboot, as an operator (or an unattended upgrade) would do it.
     await ssh(s.target(gw), "systemctl reboot", 45_000, 0);
   }
+  await closeSshMaster(s.target(gw));
   const rebooted = await waitFor(
     async () => {
       if (vm.process.exitCode !== null) throw new Error(`${gw.id}: qemu exited during the reboot`);
@@ -63,7 +68,7 @@ async function rebootAndWait(
       return now && before && now !== before ? now : undefined;
     },
     timeoutMs,
-    5000,
+    2000,
   );
   const ok = s.check(
     `${gw.id} rebooted${label}`,
@@ -80,7 +85,7 @@ const NFT = "/usr/sbin/nft";
 const NFT_HIDDEN = "/usr/sbin/nft.wg-s2s-lab-hidden";
 
 /**
- * Fails closed: the hub gateway boots with no `nft` (an image without nftables, or a
+ * Fails closed: the gateway boots with no `nft` (an image without nftables, or a
  * policy the kernel refuses). wg-s2s-firewall.service must fail, so its ExecStartPost
  * never switches forwarding on: ip_forward stays 0 and nothing crosses, although wg0 is
  * up. The previous user-data (forwarding from /etc/sysctl.d, applied at every boot
@@ -89,11 +94,10 @@ const NFT_HIDDEN = "/usr/sbin/nft.wg-s2s-lab-hidden";
  * `systemctl start` of the failed unit restores the tunnel: what wg-s2s-extras.service
  * does once it has installed nftables (the safety net), or an operator by hand.
  */
-export async function failClosedCheck(s: VmScenario): Promise<void> {
-  const gw = s.hubGateway;
+export async function failClosedCheck(s: VmScenario, gw: LabNode): Promise<void> {
   const spoke = s.spokeTests[0];
   const hid = await ssh(s.target(gw), `mv ${NFT} ${NFT_HIDDEN} && sync && echo hidden`, 45_000);
-  if (!s.check("fail-closed: nft hidden on the hub gateway", hid.stdout.includes("hidden"), hid.stderr.trim())) return;
+  if (!s.check(`fail-closed: nft hidden on ${gw.id}`, hid.stdout.includes("hidden"), hid.stderr.trim())) return;
   try {
     if ((await rebootAndWait(s, gw, "guest", " without nft")) === undefined) return;
     const state = await ssh(

@@ -4,6 +4,7 @@
  */
 import { waitFor } from "../../proc";
 import { ssh } from "../guest";
+import type { LabNode } from "../../topology";
 import { pingOnce, type VmScenario } from "./context";
 
 /**
@@ -11,8 +12,7 @@ import { pingOnce, type VmScenario } from "./context";
  * every private NIC hot-plug (`netplan apply`, which restarts networkd here): wg0's
  * routes must be the same afterwards and the tunnel must still carry pings.
  */
-export async function renewalCheck(s: VmScenario): Promise<void> {
-  const gw = s.hubGateway;
+export async function renewalCheck(s: VmScenario, gw: LabNode): Promise<void> {
   const pings = async () => (await pingOnce(s, s.hubTest, s.spokeTests[0])) === "answered";
   const routes = "ip -4 route show dev wg0 | sort | tr '\\n' ';'";
   const before = (await ssh(s.target(gw), routes, 30_000)).stdout.trim();
