@@ -161,6 +161,11 @@ export async function rebootCheck(s: VmScenario, method: "guest" | "reset"): Pro
       ? `${back.toFixed(0)} s from the reboot command to the first ping`
       : `no ping within ${timeoutMs / 1000} s`,
   );
+}
+
+/** After rebootCheck: cloud-init on the rebooted hub gateway still reports no error. */
+export async function cloudInitAfterRebootCheck(s: VmScenario): Promise<void> {
+  const gw = s.hubGateway;
   const r = await ssh(
     s.target(gw),
     "timeout 300 cloud-init status --wait --long; echo '--8<--'; cat /run/cloud-init/result.json",
