@@ -38,12 +38,7 @@ describe("tiers", () => {
   test("every test file in the repository has its tier, and the labs are in theirs", () => {
     const byTier = tiers.filesByTier(ROOT);
     expect(Object.keys(byTier)).toEqual(["unit", "program", "system", "lab", "vm"]);
-    expect(byTier.lab).toEqual([
-      "tests/ha-failover.test.ts",
-      "tests/lab-external.test.ts",
-      "tests/lab.test.ts",
-      "tests/metrics-lab.test.ts",
-    ]);
+    expect(byTier.lab).toEqual(["tests/ha-failover.test.ts", "tests/lab.test.ts", "tests/metrics-lab.test.ts"]);
     expect(byTier.vm).toEqual(["tests/vm-lab.test.ts"]);
     expect(byTier.system).toEqual(expect.arrayContaining(["rendering/verificationScripts.test.ts"]));
     expect(byTier.unit).toContain("scripts/test-tiers.test.ts");

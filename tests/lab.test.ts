@@ -1,8 +1,12 @@
 /** @tier lab */
 /**
  * The namespace lab, end to end, as `npm run lab` runs it (child process, exit code and
- * JSON results): the default topology with every fault and negative control, then a hub
- * with three remote sites. Needs root, /dev/net/tun and the lab's Debian packages. Where
+ * JSON results): the default topology with every fault and negative control, a hub with
+ * three remote sites, the production scenario, and the external-site scenarios
+ * (lab/scenarios/externalSites.ts, `--sites 4 --two-step --tunnels-only`: the two-step
+ * deploy in the order a user runs it, step-1 checks before the external gateways exist,
+ * then step 2 with bundleInstalled, and the dhcp LAN after a real dhclient lease, each
+ * with its negative control). Needs root, /dev/net/tun and the lab's Debian packages. Where
  * it cannot run it says so loudly and every test is reported SKIPPED with the reason,
  * never passed; under CI that fails the run unless TEST_SKIP_OK=lab (or LAB_SKIP_OK=1)
  * accepts it (scripts/tier-reporter.js).
@@ -49,17 +53,18 @@ function runCli(args: string[], timeoutMs: number): Promise<CliRun> {
 }
 
 /**
- * The three runs below start together, at the first suite's beforeAll: each spends most of
+ * The four runs below start together, at the first suite's beforeAll: each spends most of
  * its time waiting (handshakes, fault timers, the watchers' intervals), so together they
  * take little longer than the longest alone. Their namespaces carry their own prefixes.
  */
 const RUN_TIMEOUT_MS = 360_000;
-let runs: Record<"faults" | "sites" | "production", Promise<CliRun>> | undefined;
+let runs: Record<"faults" | "sites" | "production" | "external", Promise<CliRun>> | undefined;
 function startRuns() {
   runs ??= {
     faults: runCli(["--faults"], RUN_TIMEOUT_MS),
     sites: runCli(["--sites", "3"], RUN_TIMEOUT_MS),
     production: runCli(["--production"], RUN_TIMEOUT_MS),
+    external: runCli(["--sites", "4", "--two-step", "--tunnels-only"], RUN_TIMEOUT_MS),
   };
   return runs;
 }
@@ -333,6 +338,48 @@ if (!pf.ok) {
       expect(r.namespacesLeft).toEqual([]);
       expect(namespacesOf(r.prefix)).toEqual([]);
       expect(JSON.stringify(r) + run.stdout).not.toMatch(/[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/);
+    });
+  });
+
+  describeLab("namespace lab, external sites in two steps (npm run lab -- --sites 4 --two-step)", () => {
+    let r: LabResult;
+    let code: number | null;
+    beforeAll(async () => {
+      const run = await startRuns().external;
+      code = run.code;
+      if (!run.result) throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}`);
+      r = run.result;
+    }, RUN_TIMEOUT_MS + 10_000);
+
+    const named = (prefix: string) => r.checks.filter((c) => c.name.startsWith(prefix));
+
+    test("every check came out as expected, and nothing was left behind", () => {
+      expect(r.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.outcome} (${c.detail})`)).toEqual([]);
+      expect(r.namespacesLeft).toEqual([]);
+      expect(code).toBe(0);
+    });
+
+    test("step 1 passed with the external gateways not yet installed; step 2 before the install failed", () => {
+      expect(named("two-step 1: ").map((c) => c.outcome)).toEqual(["passed", "passed"]);
+      expect(named("two-step 1: the external peers have never shaken hands")[0].detail).toMatch(/\t0/);
+      expect(named("two-step negative control: ")[0].outcome).toBe("failed as expected");
+    });
+
+    test("step 2 replaced nothing and its handshake and ping checks passed", () => {
+      const step2 = named("two-step 2: ");
+      expect(step2.map((c) => c.outcome)).toEqual(["passed", "passed", "passed"]);
+      expect(step2[0].name).toContain("changes no user-data and no bundle");
+      expect(step2[2].name).toContain("ping check to site3");
+      expect(named("two-step 2: pulumi up's hub handshake")[0].detail).toContain("recent handshake with 4 peer(s)");
+    });
+
+    test("the dhcp LAN host kept its default route, got DNS servers and a lease from the pool", () => {
+      const dhcp = named("dhcp site4: ");
+      expect(dhcp.find((c) => c.name.includes("default route via lanRouter 192.168.4.1"))?.outcome).toBe("passed");
+      expect(dhcp.find((c) => c.name.includes("resolv.conf"))?.detail).toBe("nameservers: 9.9.9.9, 1.1.1.1");
+      expect(dhcp.find((c) => c.name.includes("lease address in the pool"))?.outcome).toBe("passed");
+      expect(dhcp.find((c) => c.name.includes("negative control set-up"))?.outcome).toBe("passed");
+      expect(dhcp.find((c) => c.name.includes("negative control:"))?.outcome).toBe("failed as expected");
     });
   });
 
