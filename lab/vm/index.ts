@@ -55,7 +55,9 @@ function sshControlDir(runDir: string): string {
 
 export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult> {
   const started = Date.now();
-  const log = options.log ?? ((line: string) => process.stderr.write(`[vm-lab] ${line}\n`));
+  // Seconds since the run began on every line: where a slow run spent its time, from its log alone.
+  const sink = options.log ?? ((line: string) => process.stderr.write(`[vm-lab] ${line}\n`));
+  const log = (line: string) => sink(`+${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s ${line}`);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const runsRoot = options.runsRoot ?? path.join(REPO_ROOT, ".lab", "vm");
   const prefix = `wgvm${randomBytes(3).toString("hex")}`;
