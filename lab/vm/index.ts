@@ -259,7 +259,7 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
         bundle: program.operatorBundle(far.site),
         resumed: started.resumed.get(far.id) ?? Promise.resolve(),
         startFailure: () => started.failures.get(far.id),
-        hubUp: hubReady,
+        hubReady,
       }),
     );
     try {

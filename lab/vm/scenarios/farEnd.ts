@@ -45,7 +45,7 @@ export interface FarEndVm {
    * (false if it never does). Until then the far end does what needs no hub (the bundle's
    * copy, its state, its LAN's own flow), while the gateways boot.
    */
-  hubUp: Promise<boolean>;
+  hubReady: Promise<boolean>;
   /** Why it could not be started, once `resumed` settled. */
   startFailure: () => string | undefined;
 }
@@ -168,7 +168,7 @@ export async function farEndChecks(s: VmScenario, far: FarEndVm): Promise<LabChe
     );
 
     // Each install is timed to its passing check, so it starts once the hub runs.
-    if (!(await far.hubUp)) {
+    if (!(await far.hubReady)) {
       check("the hub's tunnel came up", false, "no ping between the test hosts: nothing to reach across");
       return checks;
     }
