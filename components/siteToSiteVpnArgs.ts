@@ -38,6 +38,10 @@ export interface HubSite {
   routePropagation?: RoutePropagation;
   /** Bump to rotate the hub gateway's WireGuard key. Default 0. */
   keyGeneration?: number;
+  /** 1, or 2 for an HA hub (two gateways, keepalived failover; needs `vpc-route`). Default 1. */
+  gateways?: number;
+  /** The HA hub's second gateway's fixed private address, reserved in IPAM. Default: `.4` of the subnet when `gateways` is 2. */
+  secondGatewayAddress?: string;
 }
 
 /** One remote site (a spoke). */

@@ -54,6 +54,7 @@ describe("parseStackConfig defaults", () => {
         tunnelAddress: "172.16.0.1",
         routePropagation: "vpc-route",
         keyGeneration: 0,
+        gateways: 1,
       },
       remoteSites: [
         {

@@ -112,11 +112,19 @@ export const SITE_NAME_PATTERN = /^[a-z](?:[a-z0-9-]{0,28}[a-z0-9])?$/;
  */
 export const PROVIDER_DEFAULT_ZONE = "fr-par-1";
 
-/** .2 and .3 of a subnet (the gateway's and the test host's defaults), when it parses and is big enough. */
-export function defaultHostsOf(subnet: unknown): { gateway: string; testHost: string } | undefined {
+/**
+ * .2, .3 and .4 of a subnet (the gateway's, the test host's and an HA hub's second gateway's
+ * defaults), when it parses and is big enough.
+ */
+export function defaultHostsOf(
+  subnet: unknown,
+): { gateway: string; testHost: string; secondGateway: string } | undefined {
   if (typeof subnet !== "string" || !parseCidr(subnet).ok || addressCount(subnet) < 8) return undefined;
-  return { gateway: hostAddress(subnet, 2), testHost: hostAddress(subnet, 3) };
+  return { gateway: hostAddress(subnet, 2), testHost: hostAddress(subnet, 3), secondGateway: hostAddress(subnet, 4) };
 }
+
+/** How many gateways the hub may have: one, or two for an HA hub (docs/ha.md). */
+export const HUB_GATEWAY_COUNTS: readonly number[] = Object.freeze([1, 2]);
 
 // ---------------------------------------------------------------------------------------
 // Joining an existing private network. Its addresses must be stated: the defaults (.2, .3)
@@ -174,6 +182,7 @@ function hubJoining(given: Record<string, unknown>): (FieldProblem & { field: st
     ...subnet,
     ...stated("gatewayAddress", given, 10, "the gateway"),
     ...(testHost ? stated("testHostAddress", given, 11, "the test host") : []),
+    ...(given.gateways === 2 ? stated("secondGatewayAddress", given, 12, "the second gateway") : []),
   ];
 }
 
@@ -222,7 +231,21 @@ const HUB_FIELDS = {
   tunnelAddress: key(text().default("172.16.0.1"), { description: "hub's address in `tunnelCidr`" }),
   routePropagation: key(choice(RoutePropagation).default("vpc-route"), { description: "`vpc-route` or `static`" }),
   keyGeneration: keyGeneration("bump to rotate the gateway key"),
+  gateways: key(number().default(1), {
+    description:
+      "`1`, or `2` for an HA hub: two gateways with one WireGuard identity, keepalived failover, the service IP and the VPC routes moved to the active one (docs/ha.md); needs `vpc-route`",
+    example: 2,
+  }),
+  secondGatewayAddress: key(optionalText(), {
+    defaultText: "`.4` of the subnet when `gateways` is 2",
+    description:
+      "the HA hub's second gateway's fixed private address (reserved in IPAM; must be free on an existing network)",
+  }),
 };
+
+/** Keys only the hub has: remote sites have one gateway each. */
+export const HUB_ONLY_KEYS = ["gateways", "secondGatewayAddress"] as const;
+export type HubOnlyKey = (typeof HUB_ONLY_KEYS)[number];
 
 const hubSite = record(HUB_FIELDS, hubJoining).transform((site) => {
   // A moved subnet moves the default addresses with it (.2 and .3), so changing only the
@@ -236,6 +259,7 @@ const hubSite = record(HUB_FIELDS, hubJoining).transform((site) => {
     gatewayAddress: site.gatewayAddress ?? hosts.gateway,
     testHost,
     testHostAddress: site.testHostAddress ?? (testHost ? hosts.testHost : undefined),
+    secondGatewayAddress: site.secondGatewayAddress ?? (site.gateways === 2 ? hosts.secondGateway : undefined),
   });
 });
 

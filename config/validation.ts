@@ -21,6 +21,7 @@ import {
 import { checkSiteNamesUnique, checkSubnetOverlaps, checkTunnelAddresses } from "./rules/betweenSites";
 import { checkExistingNetwork, checkExistingNetworksDistinct } from "./rules/existingNetwork";
 import { checkDhcpLan, checkExternalSite } from "./rules/externalSite";
+import { checkHaHub } from "./rules/haHub";
 import { issue } from "./rules/issues";
 import { checkSite } from "./rules/site";
 import { siteViews } from "./rules/siteView";
@@ -81,6 +82,7 @@ function stackConfigIssues(cfg: StackConfig, p: Phrasing = TEMPLATE): ConfigIssu
         ]
       : []),
     ...sites.flatMap((site) => checkSite(site, p)),
+    ...sites.flatMap((site) => checkHaHub(site, p)),
     ...sites.flatMap((site) => checkExternalSite(site, cfg, p)),
     ...sites.flatMap((site) => checkDhcpLan(site, p)),
     ...checkSiteNamesUnique(sites, p),
