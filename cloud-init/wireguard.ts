@@ -150,12 +150,26 @@ export function renderWireGuardNetdev(spec: WireGuardInterfaceSpec): string {
  * the same subnet on the private NIC has DHCP's metric (1024) and loses to metric 0 here.
  * wg0 is not required for "online": the boot never waits for the peer.
  */
-export function renderWireGuardNetwork(spec: WireGuardInterfaceSpec): string {
+/**
+ * `manualActivation`: networkd creates and configures wg0 but never sets it up or down
+ * (systemd.network(5), `ActivationPolicy=manual`, systemd 248+): an HA hub's agent does,
+ * on the gateway that holds the service IP only.
+ */
+export function renderWireGuardNetwork(
+  spec: WireGuardInterfaceSpec,
+  opts: { manualActivation?: boolean } = {},
+): string {
   const routes = checkInterface(spec);
   return renderIni(
     [
       { name: "Match", entries: [["Name", WG_INTERFACE]] },
-      { name: "Link", entries: [["RequiredForOnline", "no"]] },
+      {
+        name: "Link",
+        entries: [
+          ["RequiredForOnline", "no"],
+          ...(opts.manualActivation ? ([["ActivationPolicy", "manual"]] as const) : []),
+        ],
+      },
       { name: "Network", entries: [["Address", spec.address]] },
       ...routes.map((cidr): IniSection => ({ name: "Route", entries: [["Destination", cidr]] })),
     ],

@@ -3,7 +3,10 @@ import * as scaleway from "@pulumiverse/scaleway";
 import { declarePrivateInstance, SiteHostArgs } from "./privateInstance";
 
 export interface GatewayInstanceArgs extends SiteHostArgs {
-  /** The site's flexible IP; a separate resource so the address survives server replacement. */
+  /**
+   * The site's flexible IP; a separate resource so the address survives server replacement.
+   * On an HA hub, this gateway's own management IP (the service IP is attached by the agent).
+   */
   publicIp: scaleway.instance.Ip;
   listenPort: number;
   /**
@@ -12,6 +15,8 @@ export interface GatewayInstanceArgs extends SiteHostArgs {
    */
   wireguardSources: pulumi.Input<string>[];
   adminCidrs: string[];
+  /** One of an HA hub's two gateways: placed apart, its public IPs left to the failover. */
+  haPlacementGroupId?: pulumi.Input<string>;
 }
 
 /** A site's WireGuard gateway: public IP, fixed private IP, and a drop-by-default security group. */
@@ -34,7 +39,17 @@ export class GatewayInstance extends pulumi.ComponentResource {
       // Path-MTU discovery and the ping test need ICMP; it carries no tunnel secrets.
       { action: "accept", protocol: "ICMP", ipRange: "0.0.0.0/0" },
     ];
-    const host = declarePrivateInstance(name, { ...args, role: "gateway", inboundRules }, this);
+    const host = declarePrivateInstance(
+      name,
+      {
+        ...args,
+        role: "gateway",
+        inboundRules,
+        placementGroupId: args.haPlacementGroupId,
+        leavesPublicIpsToFailover: args.haPlacementGroupId !== undefined,
+      },
+      this,
+    );
     this.server = host.server;
     this.privateNic = host.privateNic;
     this.securityGroup = host.securityGroup;

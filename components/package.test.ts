@@ -16,7 +16,7 @@ import { OFFICE_EXTERNAL_SITE } from "../testkit/fixtures";
 import { REMOTE_SITE_KEYS, SCALEWAY_SITE_KEYS, STACK_CONFIG_KEYS } from "../config/schema";
 import { REMOTE_SITE_KINDS, ROUTE_PROPAGATIONS } from "../config/types";
 import { loadStackConfig } from "../config/validation";
-import { runProgram, startMockRun } from "../testkit/programRun";
+import { mockResourceId, runProgram, startMockRun } from "../testkit/programRun";
 import {
   constructThroughProvider,
   packageSchema,
@@ -325,8 +325,8 @@ describe("constructing through the provider", () => {
       expect(viaProvider.outputs.publicKeys).toEqual(program.outputs.publicKeys);
       expect(viaProvider.outputs.externalSiteBundles).toEqual(program.outputs.externalSiteBundles);
       expect(viaProvider.outputs.privateNetworkIds).toEqual({
-        scaleway: "wg-s2s-scaleway-pn-id",
-        onprem: "wg-s2s-onprem-pn-id",
+        scaleway: mockResourceId("scaleway:network/privateNetwork:PrivateNetwork", "wg-s2s-scaleway-pn"),
+        onprem: mockResourceId("scaleway:network/privateNetwork:PrivateNetwork", "wg-s2s-onprem-pn"),
       });
       // Every stack output is a component output, so a program in any language has it too.
       expect(stackOnlyOutputs(program.outputs, viaProvider.outputs)).toEqual([]);

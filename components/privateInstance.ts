@@ -33,6 +33,16 @@ export interface PrivateInstanceArgs extends SiteHostArgs {
   /** Public IPv4 to attach, or none (the host is then reached through the gateway). */
   publicIp?: scaleway.instance.Ip;
   inboundRules: pulumi.Input<scaleway.types.input.instance.SecurityGroupInboundRule>[];
+  /** An HA hub's gateways: spread over different hypervisors. */
+  placementGroupId?: pulumi.Input<string>;
+  /**
+   * An HA hub's gateways: the failover agent attaches the service IP to whichever is active.
+   * The provider reads every attached IP back into `ipIds` (and `ipId`) and its update
+   * detaches IPs not listed (terraform-provider-scaleway instance/server.go,
+   * ResourceInstanceServerUpdateIPs), so the stack must not manage them after creation, or a
+   * `pulumi up` after a failover would take the service IP off the active gateway.
+   */
+  leavesPublicIpsToFailover?: boolean;
 }
 
 export interface PrivateInstance {
@@ -66,6 +76,9 @@ export const SERVER_OPTIONS = {
   deleteBeforeReplace: true,
   additionalSecretOutputs: ["userData"],
 } as const;
+
+/** What an HA gateway's server leaves to the failover agent (see `leavesPublicIpsToFailover`). */
+export const FAILOVER_IGNORES = ["ipId", "ipIds"] as const;
 
 export function hostTags(siteName: string, role: HostRole): string[] {
   return ["wg-s2s", `wg-s2s-site:${siteName}`, `wg-s2s-role:${role}`];
@@ -105,6 +118,7 @@ export function declarePrivateInstance(
       image: args.image,
       securityGroupId: securityGroup.id,
       ipId: args.publicIp?.id,
+      placementGroupId: args.placementGroupId,
       userData: { "cloud-init": args.userData },
       rootVolume: { ...ROOT_VOLUME },
       tags,
@@ -112,7 +126,7 @@ export function declarePrivateInstance(
     {
       parent,
       replaceOnChanges: [...SERVER_OPTIONS.replaceOnChanges],
-      ignoreChanges: [...SERVER_OPTIONS.ignoreChanges],
+      ignoreChanges: [...SERVER_OPTIONS.ignoreChanges, ...(args.leavesPublicIpsToFailover ? FAILOVER_IGNORES : [])],
       deleteBeforeReplace: SERVER_OPTIONS.deleteBeforeReplace,
       additionalSecretOutputs: [...SERVER_OPTIONS.additionalSecretOutputs],
     },

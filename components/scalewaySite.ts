@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as scaleway from "@pulumiverse/scaleway";
 import { GatewayInstance } from "./gatewayInstance";
+import { declareHaHub, type HaHub } from "./haHub";
 import { TestHost } from "./testHost";
 import { existingNetworkProblem, existingVpcProblem } from "../config/existingNetwork";
 import type { SitePlan } from "../planning/topology";
@@ -20,7 +21,8 @@ export interface ScalewaySiteArgs {
   publicIp: scaleway.instance.Ip;
   /** CIDRs the gateway admits WireGuard from (peers' /32s, dynamic peers' ranges). */
   wireguardSources: pulumi.Input<string>[];
-  gatewayUserData: pulumi.Input<string>;
+  /** One gateway's user-data; on an HA hub, for each gateway from what only this site declares. */
+  gatewayUserData: pulumi.Input<string> | ((gateway: HaGatewayContext) => pulumi.Input<string>);
   /** Present when the site builds a test host. */
   testHostUserData?: pulumi.Input<string>;
   /**
@@ -29,6 +31,17 @@ export interface ScalewaySiteArgs {
    * graph: no Vpc/PrivateNetwork), and this value is the one read and attached to.
    */
   existingPrivateNetworkId?: pulumi.Input<string>;
+}
+
+/** What an HA hub gateway's user-data needs from the site (docs/ha.md). */
+export interface HaGatewayContext {
+  /** 0 or 1: which of `plan.ha`'s gateways. */
+  index: 0 | 1;
+  privateNetworkId: pulumi.Output<string>;
+  vpcId: pulumi.Output<string>;
+  /** Secret. */
+  apiSecretKey: pulumi.Output<string>;
+  routeTag: pulumi.Output<string>;
 }
 
 /**
@@ -43,13 +56,21 @@ export interface ScalewaySiteArgs {
  * network is read with the provider's data source, and the gateway's IPAM reservation and
  * the routes (into the network's own VPC) wait for the check that it has the stated subnet.
  */
+/** What an HA hub's VPC routes leave to the failover agent after creation. */
+export const ROUTE_FAILOVER_IGNORES = ["nexthopResourceId", "nexthopPrivateNetworkId"] as const;
+
 export class ScalewaySite extends pulumi.ComponentResource {
   /** Absent when the site joins an existing network. */
   public readonly vpc?: scaleway.network.Vpc;
   public readonly privateNetwork?: scaleway.network.PrivateNetwork;
   public readonly privateNetworkId: pulumi.Output<string>;
   public readonly vpcId: pulumi.Output<string>;
+  /** The gateway; on an HA hub, the first of `gateways`. */
   public readonly gateway: GatewayInstance;
+  /** Every gateway of the site: one, or an HA hub's two. */
+  public readonly gateways: GatewayInstance[];
+  /** An HA hub's placement group, management IPs and failover credentials. */
+  public readonly ha?: HaHub;
   public readonly testHost?: TestHost;
   public readonly routes: scaleway.network.Route[];
 
@@ -118,18 +139,48 @@ export class ScalewaySite extends pulumi.ComponentResource {
       privateNetworkId: this.privateNetworkId,
       adminCidrs: args.adminCidrs,
     };
-    this.gateway = new GatewayInstance(
-      `${name}-gateway`,
-      {
-        ...host,
-        privateAddress: plan.gatewayAddress,
-        publicIp: args.publicIp,
-        userData: args.gatewayUserData,
-        listenPort: args.listenPort,
-        wireguardSources: args.wireguardSources,
-      },
-      child,
-    );
+    const gatewayArgs = {
+      ...host,
+      listenPort: args.listenPort,
+      wireguardSources: args.wireguardSources,
+    };
+    const userData = args.gatewayUserData;
+    if (plan.ha) {
+      if (typeof userData !== "function") throw new Error(`site ${plan.name}: an HA hub renders user-data per gateway`);
+      const ha = declareHaHub(name, { siteName: plan.name, zone: args.zone, serviceIp: args.publicIp, tags }, this);
+      this.ha = ha;
+      this.gateways = ([0, 1] as const).map(
+        (index) =>
+          new GatewayInstance(
+            // The first keeps the single gateway's name: a hub made HA replaces it in place.
+            index === 0 ? `${name}-gateway` : `${name}-gateway-b`,
+            {
+              ...gatewayArgs,
+              privateAddress: plan.ha!.gatewayAddresses[index],
+              publicIp: ha.managementIps[index],
+              haPlacementGroupId: ha.placementGroup.id,
+              userData: userData({
+                index,
+                privateNetworkId: this.privateNetworkId,
+                vpcId: this.vpcId,
+                apiSecretKey: ha.apiSecretKey,
+                routeTag: ha.routeTag,
+              }),
+            },
+            child,
+          ),
+      );
+    } else {
+      if (typeof userData === "function") throw new Error(`site ${plan.name}: one gateway, one user-data`);
+      this.gateways = [
+        new GatewayInstance(
+          `${name}-gateway`,
+          { ...gatewayArgs, privateAddress: plan.gatewayAddress, publicIp: args.publicIp, userData },
+          child,
+        ),
+      ];
+    }
+    this.gateway = this.gateways[0];
     this.routes =
       plan.routePropagation === "vpc-route"
         ? plan.remoteSubnets.map(
@@ -143,9 +194,11 @@ export class ScalewaySite extends pulumi.ComponentResource {
                   destination,
                   nexthopResourceId: this.gateway.privateNic.id,
                   nexthopPrivateNetworkId: this.privateNetworkId,
-                  tags,
+                  tags: this.ha ? pulumi.all([this.ha.routeTag]).apply(([tag]) => [...tags, tag]) : tags,
                 },
-                child,
+                // On an HA hub the next hop is the active gateway's, moved by the agent: the stack
+                // sets it at creation and never moves it back (docs/ha.md).
+                this.ha ? { ...child, ignoreChanges: [...ROUTE_FAILOVER_IGNORES] } : child,
               ),
           )
         : [];
@@ -166,6 +219,6 @@ export class ScalewaySite extends pulumi.ComponentResource {
         child,
       );
     }
-    this.registerOutputs({ gatewayPublicIp: this.gateway.publicIp });
+    this.registerOutputs({ gatewayPublicIp: args.publicIp.address });
   }
 }

@@ -5,7 +5,9 @@ import { renderGatewayCloudConfig } from "../cloud-init/gateway";
 import { renderTestHostCloudConfig } from "../cloud-init/testHost";
 import { renderOperatorBundle } from "../rendering/operatorBundle";
 import type { HostRole } from "./privateInstance";
-import { ScalewaySite } from "./scalewaySite";
+import { ScalewaySite, type HaGatewayContext } from "./scalewaySite";
+import { bareId } from "./haHub";
+import type { GatewayHaSpec } from "../planning/specs";
 import {
   gatewaySpecFor,
   planTopology,
@@ -218,17 +220,49 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
         });
         continue;
       }
+      // One host key per site: an HA hub's two gateways answer on the same service IP.
       const gwHostKey = hostKey(site, "gateway");
-      const gatewayUserData = pulumi
-        .all([gatewayInputs(site), gwHostKey.privateKeyOpenssh, gwHostKey.publicKeyOpenssh])
-        .apply(([r, priv, pub]) =>
-          renderGatewayCloudConfig(
-            gatewaySpecFor(site, plan, cfg, resolvedKeys(site, r), {
-              sshAuthorizedKeys: r.authorizedKeys,
-              sshHostKey: { privateKeyOpenssh: priv, publicKeyOpenssh: pub },
-            }),
-          ),
-        );
+      const renderGateway = (ha?: pulumi.Input<GatewayHaSpec>) =>
+        pulumi
+          .all([gatewayInputs(site), gwHostKey.privateKeyOpenssh, gwHostKey.publicKeyOpenssh, ha])
+          .apply(([r, priv, pub, haSpec]) =>
+            renderGatewayCloudConfig(
+              gatewaySpecFor(
+                site,
+                plan,
+                cfg,
+                resolvedKeys(site, r),
+                { sshAuthorizedKeys: r.authorizedKeys, sshHostKey: { privateKeyOpenssh: priv, publicKeyOpenssh: pub } },
+                haSpec,
+              ),
+            ),
+          );
+      const serviceIp = publicIpResources[site.name];
+      const haPlan = site.ha;
+      // User-data holds private keys (and an HA hub's API key): secret end to end, also in the state file.
+      const gatewayUserData = haPlan
+        ? (gw: HaGatewayContext) =>
+            pulumi.secret(
+              renderGateway(
+                pulumi
+                  .all([serviceIp.id, serviceIp.address, gw.privateNetworkId, gw.vpcId, gw.routeTag, gw.apiSecretKey])
+                  .apply(([ipId, ipAddress, privateNetworkId, vpcId, routeTag, apiSecretKey]): GatewayHaSpec => ({
+                    name: haPlan.gatewayNames[gw.index],
+                    ownAddress: haPlan.gatewayAddresses[gw.index],
+                    peerAddress: haPlan.gatewayAddresses[1 - gw.index],
+                    virtualRouterId: haPlan.virtualRouterId,
+                    zone: cfg.zone,
+                    region,
+                    serviceIpId: bareId(ipId),
+                    serviceIpAddress: ipAddress,
+                    privateNetworkId: bareId(privateNetworkId),
+                    vpcId: bareId(vpcId),
+                    routeTag,
+                    apiSecretKey,
+                  })),
+              ),
+            )
+        : pulumi.secret(renderGateway());
       let testHostUserData: pulumi.Output<string> | undefined;
       if (site.buildsTestHost) {
         const thHostKey = hostKey(site, "test-host");
@@ -265,8 +299,7 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
           testHostPublicIp: cfg.testHostPublicIp,
           publicIp: publicIpResources[site.name],
           wireguardSources,
-          // User-data holds private keys: secret end to end, also in the state file.
-          gatewayUserData: pulumi.secret(gatewayUserData),
+          gatewayUserData,
           testHostUserData: testHostUserData && pulumi.secret(testHostUserData),
         },
         child,

@@ -78,8 +78,8 @@ export class TunnelVerification extends pulumi.ComponentResource {
           `${site.name}-gateway-cloud-init`,
           gatewayConnection(site.name),
           waitForCloudInitScript(`${site.name} gateway`, t.cloudInitSeconds),
-          [s.gateway.server.id],
-          [s.gateway.privateNic],
+          s.gateways.map((g) => g.server.id),
+          s.gateways.map((g) => g.privateNic),
         ),
       ];
       if (s.testHost) {
@@ -89,7 +89,7 @@ export class TunnelVerification extends pulumi.ComponentResource {
             testHostConnection(site.name),
             waitForCloudInitScript(`${site.name} test host`, t.cloudInitSeconds),
             [s.testHost.server.id],
-            [s.testHost.privateNic, s.gateway.privateNic],
+            [s.testHost.privateNic, ...s.gateways.map((g) => g.privateNic)],
           ),
         );
       }
@@ -102,7 +102,7 @@ export class TunnelVerification extends pulumi.ComponentResource {
         `${site.name}-forwarding`,
         gatewayConnection(site.name),
         forwardingScript(`${site.name} gateway`, t.forwardingSeconds),
-        [args.sites[site.name].gateway.server.id],
+        args.sites[site.name].gateways.map((g) => g.server.id),
         cloudInitDone[site.name].slice(0, 1),
       ),
     );
@@ -125,7 +125,7 @@ export class TunnelVerification extends pulumi.ComponentResource {
           `${site.name}-handshake`,
           gatewayConnection(site.name),
           script,
-          [args.sites[site.name].gateway.server.id],
+          args.sites[site.name].gateways.map((g) => g.server.id),
           after,
         ),
       );

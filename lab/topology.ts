@@ -23,6 +23,8 @@ import type { RoutePropagation, StackConfig } from "../config/types";
 export interface ResourceView {
   type: string;
   name: string;
+  /** The id the provider (or the mocks) gave it; views without one fall back to `<name>-id`. */
+  id?: string;
   inputs: Record<string, any>;
   state: Record<string, any>;
 }
@@ -124,7 +126,7 @@ export function labPublicIps(siteNames: string[]): Record<string, string> {
 
 /** Mock and real ids may be zoned ("fr-par-1/<uuid>"); the provider trims the zone. */
 const bareId = (id: unknown): string => String(id ?? "").replace(/^.*\//, "");
-const idOf = (r: ResourceView): string => bareId(r.state.id ?? r.inputs.id ?? `${r.name}-id`);
+const idOf = (r: ResourceView): string => bareId(r.id ?? r.state.id ?? r.inputs.id ?? `${r.name}-id`);
 
 function tagged(resources: ResourceView[], type: string, site: string, role?: string): ResourceView[] {
   return resources.filter(

@@ -75,6 +75,30 @@ export interface GatewayMetricsSpec {
   probes: TunnelProbeSpec[];
 }
 
+/**
+ * One gateway of an HA hub (docs/ha.md): who it is, who the other one is, and where the
+ * service IP and the VPC routes its agent moves are. Resolved cloud ids, bare UUIDs.
+ */
+export interface GatewayHaSpec {
+  /** This gateway's name within the site, e.g. "gateway-a" (keepalived's router_id). */
+  name: string;
+  /** This gateway's and the other gateway's private addresses (bare). */
+  ownAddress: string;
+  peerAddress: string;
+  virtualRouterId: number;
+  zone: string;
+  region: string;
+  /** The service IP: the flexible IP the far ends dial, attached to the active gateway. */
+  serviceIpId: string;
+  serviceIpAddress: string;
+  privateNetworkId: string;
+  vpcId: string;
+  /** The tag on every VPC route of this stack's hub; the agent moves those routes only. */
+  routeTag: string;
+  /** The failover's IAM API key's secret key: a secret, like the WireGuard keys. */
+  apiSecretKey: string;
+}
+
 export interface GatewaySpec {
   siteName: string;
   /** Gateway's private address with prefix, e.g. "192.168.0.2/24". */
@@ -84,6 +108,8 @@ export interface GatewaySpec {
   forwardFlows: ForwardFlow[];
   /** Tunnel metrics: one probe per WireGuard peer. */
   metrics: GatewayMetricsSpec;
+  /** An HA hub's gateway: keepalived and the failover agent bring its tunnel up, not the boot. */
+  ha?: GatewayHaSpec;
   routePropagation: RoutePropagation;
   /** Present when routePropagation is "dhcp". */
   dhcp?: DhcpServerSpec;

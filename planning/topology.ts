@@ -11,7 +11,7 @@
  *   every spoke's subnet in its own AllowedIPs).
  */
 import { Address4 } from "ip-address";
-import type { DhcpServerSpec, ForwardFlow, GatewaySpec, StaticRoute, TestHostSpec } from "./specs";
+import type { DhcpServerSpec, ForwardFlow, GatewayHaSpec, GatewaySpec, StaticRoute, TestHostSpec } from "./specs";
 import { dhcpPool, sortCidrs } from "../addressing/ipv4";
 import { DEFAULT_DNS_SERVERS } from "../config/schema";
 import type { RemoteSiteConfig, RoutePropagation, StackConfig } from "../config/types";
@@ -35,6 +35,22 @@ export interface PeerPlan {
    */
   hasEndpoint: boolean;
 }
+
+/**
+ * An HA hub (`scalewaySite.gateways: 2`, docs/ha.md): two gateways with one WireGuard
+ * identity; keepalived elects the active one, which holds the service IP and the VPC routes.
+ */
+export interface HaPlan {
+  /** The gateways' names within the site (keepalived's router_id, the second server's resource name). */
+  gatewayNames: readonly [string, string];
+  /** Their private addresses; the first is the site's `gatewayAddress`. */
+  gatewayAddresses: readonly [string, string];
+  /** VRRP's virtual router id, the same on both; unicast, so only these two see it. */
+  virtualRouterId: number;
+}
+
+/** VRRP's virtual router id of an HA hub: any 1-255 works, since the adverts are unicast between the pair. */
+export const HA_VIRTUAL_ROUTER_ID = 52;
 
 export interface SitePlan {
   name: string;
@@ -68,6 +84,8 @@ export interface SitePlan {
    * there yet, so `pulumi up` checks nothing that needs it (the two-step external deploy).
    */
   awaitsOperator: boolean;
+  /** Hub only, with `gateways: 2`. */
+  ha?: HaPlan;
 }
 
 export interface TopologyPlan {
@@ -131,6 +149,15 @@ export function planTopology(cfg: StackConfig): TopologyPlan {
     forwardFlows: hubFlows,
     hostRoutes: routesVia(hubRemote, hubCfg.gatewayAddress),
     awaitsOperator: false,
+    ...(hubCfg.gateways === 2 && hubCfg.secondGatewayAddress !== undefined
+      ? {
+          ha: {
+            gatewayNames: ["gateway-a", "gateway-b"],
+            gatewayAddresses: [hubCfg.gatewayAddress, hubCfg.secondGatewayAddress],
+            virtualRouterId: HA_VIRTUAL_ROUTER_ID,
+          },
+        }
+      : {}),
   };
 
   const spokes = cfg.remoteSites.map((s): SitePlan => {
@@ -194,18 +221,25 @@ export interface HostAccess {
   sshHostKey?: { privateKeyOpenssh: string; publicKeyOpenssh: string };
 }
 
-/** The renderer input for a site's gateway, from the plan plus resolved keys and addresses. */
+/**
+ * The renderer input for a site's gateway, from the plan plus resolved keys and addresses;
+ * for one gateway of an HA hub, `ha` says which one (both share the site's WireGuard identity).
+ */
 export function gatewaySpecFor(
   site: SitePlan,
   plan: TopologyPlan,
   cfg: StackConfig,
   keys: ResolvedKeys,
   access: HostAccess,
+  ha?: GatewayHaSpec,
 ): GatewaySpec {
   const own = keys.gateways[site.name];
+  if ((ha !== undefined) !== (site.ha !== undefined)) {
+    throw new Error(`site ${site.name}: ${site.ha ? "an HA hub's gateway needs its HA spec" : "not an HA hub"}`);
+  }
   return {
     siteName: site.name,
-    privateAddress: `${site.gatewayAddress}/${site.prefixLength}`,
+    privateAddress: `${ha?.ownAddress ?? site.gatewayAddress}/${site.prefixLength}`,
     wireguard: {
       privateKey: own.privateKey,
       address: `${site.tunnelAddress}/32`,
@@ -225,8 +259,9 @@ export function gatewaySpecFor(
       }),
     },
     forwardFlows: site.forwardFlows,
-    // No HA hub yet: every gateway carries its tunnels.
-    metrics: { active: true, probes: site.peers.map((p) => ({ peer: p.name, address: p.tunnelAddress })) },
+    // An HA gateway starts as standby; the agent reports it active once it holds the service IP.
+    metrics: { active: !ha, probes: site.peers.map((p) => ({ peer: p.name, address: p.tunnelAddress })) },
+    ...(ha ? { ha } : {}),
     routePropagation: site.routePropagation,
     dhcp: site.dhcp,
     privateNicTimeoutSeconds: PRIVATE_NIC_TIMEOUT_SECONDS,

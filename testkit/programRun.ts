@@ -112,6 +112,28 @@ function unwrapSecrets(value: any, at: string, secretPaths: string[]): any {
   return value;
 }
 
+/** A UUID derived from a name: stable across runs, like a resource's id in state. */
+export function mockUuid(name: string): string {
+  const h = crypto.createHash("sha256").update(name).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/**
+ * The id the mocks give a resource. Scaleway's are UUIDs with their locality, as the provider
+ * writes them ("fr-par-1/<uuid>" zonal, "fr-par/<uuid>" regional) for the resources whose ids
+ * reach a gateway (the HA agent refuses anything else); other resources get "<name>-id".
+ */
+export function mockResourceId(type: string, name: string): string {
+  const zonal = ["scaleway:instance/ip:Ip"];
+  const regional = ["scaleway:network/privateNetwork:PrivateNetwork", "scaleway:network/vpc:Vpc"];
+  if (zonal.includes(type)) return `fr-par-1/${mockUuid(name)}`;
+  if (regional.includes(type)) return `fr-par/${mockUuid(name)}`;
+  return `${name}-id`;
+}
+
+/** The mock project every resource lands in, as the provider's default project would. */
+export const MOCK_PROJECT_ID = mockUuid("project");
+
 function siteOf(resourceName: string, suffix: string): string | undefined {
   const m = resourceName.match(new RegExp(`^wg-s2s-(.+)-${suffix}$`));
   return m?.[1];
@@ -135,7 +157,7 @@ function makeMocks(opts: ProgramRunOptions, resources: DeclaredResource[]) {
       const secretInputs: string[] = [];
       const inputs = unwrapSecrets(args.inputs, "", secretInputs);
       let state: Record<string, any> = { ...inputs };
-      const id = `${args.name}-id`;
+      const id = mockResourceId(args.type, args.name);
       switch (args.type) {
         case "random:index/randomBytes:RandomBytes": {
           const b = bytesFor(args.name, inputs.keepers, inputs.length);
@@ -152,9 +174,13 @@ function makeMocks(opts: ProgramRunOptions, resources: DeclaredResource[]) {
           const address =
             (gwSite && opts.publicIps?.[gwSite]) ??
             (gwSite ? `198.51.100.${nextPublic++}` : `198.51.100.${nextTestHostPublic++}`);
-          state = { ...inputs, address, prefix: `${address}/32` };
+          state = { ...inputs, address, prefix: `${address}/32`, projectId: MOCK_PROJECT_ID };
           break;
         }
+        case "scaleway:iam/apiKey:ApiKey":
+          // The provider returns the secret key once, at creation; a UUID.
+          state = { ...inputs, accessKey: "SCWMOCKACCESSKEY000", secretKey: mockUuid(`${args.name}-secret`) };
+          break;
         case "command:remote:Command":
           // Nothing runs under mocks; the lab runs the same scripts against real hosts.
           state = { ...inputs, stdout: "not run (mock runtime)", stderr: "" };

@@ -9,7 +9,10 @@ import { parse } from "yaml";
 import { PATHS } from "../cloud-init/common";
 import { DEFAULT_REMOTE_SITES } from "../config/schema";
 import { ADMIN_CIDRS as ADMIN, OFFICE_EXTERNAL_SITE as external } from "../testkit/fixtures";
-import { DeclaredResource, ProgramRun, runProgram } from "../testkit/programRun";
+import { DeclaredResource, mockResourceId, ProgramRun, runProgram } from "../testkit/programRun";
+
+const PN = "scaleway:network/privateNetwork:PrivateNetwork";
+const VPC = "scaleway:network/vpc:Vpc";
 const T = {
   server: "scaleway:instance/server:Server",
   sg: "scaleway:instance/securityGroup:SecurityGroup",
@@ -77,21 +80,21 @@ describe("the seed topology (hub + one simulated site)", () => {
     expect(hubRoute.inputs).toMatchObject({
       destination: "192.168.1.0/24",
       nexthopResourceId: "wg-s2s-scaleway-gateway-nic-id",
-      nexthopPrivateNetworkId: "wg-s2s-scaleway-pn-id",
-      vpcId: "wg-s2s-scaleway-vpc-id",
+      nexthopPrivateNetworkId: mockResourceId(PN, "wg-s2s-scaleway-pn"),
+      vpcId: mockResourceId(VPC, "wg-s2s-scaleway-vpc"),
     });
     const back = byName(run, "wg-s2s-onprem-route-192-168-0-0-24");
     expect(back.inputs).toMatchObject({
       destination: "192.168.0.0/24",
       nexthopResourceId: "wg-s2s-onprem-gateway-nic-id",
-      vpcId: "wg-s2s-onprem-vpc-id",
+      vpcId: mockResourceId(VPC, "wg-s2s-onprem-vpc"),
     });
   });
 
   test("gateways get fixed private addresses reserved in IPAM, attached through the private NIC", () => {
     expect(byName(run, "wg-s2s-scaleway-gateway-private-ip").inputs).toMatchObject({
       address: "192.168.0.2",
-      sources: [{ privateNetworkId: "wg-s2s-scaleway-pn-id" }],
+      sources: [{ privateNetworkId: mockResourceId(PN, "wg-s2s-scaleway-pn") }],
     });
     expect(byName(run, "wg-s2s-scaleway-gateway-nic").inputs).toMatchObject({
       serverId: "wg-s2s-scaleway-gateway-id",
