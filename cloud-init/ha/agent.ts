@@ -15,6 +15,16 @@ export const HA_PATHS = {
   stateDir: "/run/wg-s2s-ha",
 } as const;
 
+/**
+ * The TCP port on which each gateway serves its share directory (`wg-s2s-ha serve`, the
+ * peers' endpoints for the other gateway), on its private address only. Below Linux's
+ * ephemeral range (32768-60999, net.ipv4.ip_local_port_range), so no outgoing connection
+ * of the gateway holds it when the service starts; not in Debian's /etc/services; not
+ * WireGuard's 51820 (nor 51821 and up, a second interface's), node_exporter's 9100
+ * (cloud-init/tunnelMetrics.ts) or the metadata service's 80.
+ */
+export const HA_SHARE_PORT = 31820;
+
 /** How the tunnel's routes come back after a link up: networkd's own, or one per allowed IP. */
 export type TunnelForm = "networkd" | "plain";
 
@@ -27,13 +37,25 @@ export interface HaAgentSpec {
   /** The tag every route of this stack carries; the agent moves those routes only. */
   routeTag: string;
   tunnelForm: TunnelForm;
+  /** This gateway's and the other gateway's private addresses (bare IPv4, different). */
+  ownPrivateAddress: string;
+  peerPrivateAddress: string;
+  /** The service IP's address (bare IPv4): WireGuard's packets leave from it on the active gateway. */
+  serviceIpAddress: string;
+  /** WireGuard's UDP listen port (1-65535): the packets whose source becomes the service IP. */
+  listenPort: number;
+  /** Where `wg-s2s-ha serve` listens on the private address (default HA_SHARE_PORT). */
+  sharePort?: number;
   /** Defaults: Scaleway's API and the metadata service; the lab points them at its stand-in. */
   apiUrl?: string;
   metadataUrl?: string;
   wgInterface?: string;
   secretKeyFile?: string;
   stateDir?: string;
-  /** Peers' endpoints last seen by the active gateway, applied before the tunnel comes up. */
+  /**
+   * The other gateway's copy of the peers' endpoints, pulled by `check` while it is active and
+   * applied when this one takes over (default `<stateDir>/peer-endpoints`).
+   */
   endpointsFile?: string;
   apiAttempts?: number;
 }
@@ -45,6 +67,7 @@ const REGION = /^[a-z]{2}-[a-z]{3}$/;
 const TAG = /^[A-Za-z0-9][A-Za-z0-9:_.-]{0,127}$/;
 const URL_RE = /^https?:\/\/[A-Za-z0-9.:[\]-]+$/;
 const FILE = /^\/[A-Za-z0-9._/-]+$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 function check(value: string, re: RegExp, key: string, fix: string): string {
   if (!re.test(value)) throw new Error(`ha agent: ${key} ${JSON.stringify(value)} is not valid: ${fix}`);
@@ -68,7 +91,22 @@ export function renderHaAgentEnv(spec: HaAgentSpec): string {
   if (spec.tunnelForm !== "networkd" && spec.tunnelForm !== "plain") {
     throw new Error(`ha agent: tunnelForm must be "networkd" or "plain"`);
   }
+  const ipv4 = (v: string, key: string) => check(v, IPV4, key, "expected a bare IPv4 address such as 192.168.0.2");
+  const own = ipv4(spec.ownPrivateAddress, "ownPrivateAddress");
+  const peer = ipv4(spec.peerPrivateAddress, "peerPrivateAddress");
+  if (own === peer) {
+    throw new Error(
+      `ha agent: ownPrivateAddress and peerPrivateAddress are both ${own}: give each gateway its own (the standby pulls the endpoints from the other)`,
+    );
+  }
+  const port = (v: number | undefined, key: string) => {
+    if (!Number.isInteger(v) || v! < 1 || v! > 65535) {
+      throw new Error(`ha agent: ${key} ${String(v)} must be an integer port from 1 to 65535`);
+    }
+    return String(v);
+  };
   const file = (v: string, key: string) => check(v, FILE, key, "expected an absolute path of plain characters");
+  const stateDir = file(spec.stateDir ?? HA_PATHS.stateDir, "stateDir");
   const url = (v: string, key: string) => check(v, URL_RE, key, "expected http(s)://host[:port] with no path");
   const lines: [string, string][] = [
     ["SCW_API_URL", url(spec.apiUrl ?? "https://api.scaleway.com", "apiUrl")],
@@ -85,8 +123,13 @@ export function renderHaAgentEnv(spec: HaAgentSpec): string {
     ],
     ["TUNNEL_FORM", spec.tunnelForm],
     ["SECRET_KEY_FILE", file(spec.secretKeyFile ?? HA_PATHS.secretKey, "secretKeyFile")],
-    ["STATE_DIR", file(spec.stateDir ?? HA_PATHS.stateDir, "stateDir")],
-    ["ENDPOINTS_FILE", spec.endpointsFile === undefined ? "" : file(spec.endpointsFile, "endpointsFile")],
+    ["STATE_DIR", stateDir],
+    ["ENDPOINTS_FILE", file(spec.endpointsFile ?? `${stateDir}/peer-endpoints`, "endpointsFile")],
+    ["OWN_PRIVATE_ADDRESS", own],
+    ["PEER_PRIVATE_ADDRESS", peer],
+    ["SERVICE_IP_ADDRESS", ipv4(spec.serviceIpAddress, "serviceIpAddress")],
+    ["LISTEN_PORT", port(spec.listenPort, "listenPort")],
+    ["SHARE_PORT", port(spec.sharePort ?? HA_SHARE_PORT, "sharePort")],
     ["API_ATTEMPTS", String(attempts)],
   ];
   return [

@@ -35,6 +35,8 @@ interface Scenario {
   agentKey?: string;
   /** The metadata service lags behind the API: it never lists the IP on this gateway. */
   metadataLags?: boolean;
+  /** The peer's configured persistent keepalive (default 25; the hub's peers have none). */
+  peerKeepalive?: number;
 }
 
 function standInConfig(dir: string, s: Scenario): ScalewayApiProcessConfig {
@@ -111,6 +113,11 @@ function runScenario(s: Scenario): string {
           vpcId: VPC,
           routeTag: "wg-s2s-ha:dev",
           tunnelForm: "plain",
+          ownPrivateAddress: "127.0.0.1",
+          peerPrivateAddress: "127.0.0.2",
+          serviceIpAddress: "203.0.113.10",
+          listenPort: 51820,
+          sharePort: 18082,
           apiUrl: "http://127.0.0.1:18080",
           metadataUrl: "http://127.0.0.1:18081",
           secretKeyFile: join(dir, "key"),
@@ -130,19 +137,20 @@ trap 'kill $standin 2>/dev/null; wait $standin 2>/dev/null; ip link del wg0 2>/d
 i=0; until curl -s -o /dev/null http://127.0.0.1:18081/ || [ $i -ge 150 ]; do sleep 0.1; i=$((i+1)); done
 ip link add wg0 type wireguard 2>/dev/null || wireguard-go wg0 >/dev/null 2>&1
 wg genkey >${dir}/wg.key
-wg set wg0 private-key ${dir}/wg.key listen-port 51820 peer "$(wg genkey | wg pubkey)" allowed-ips 10.20.0.0/24,10.30.0.0/24 endpoint 127.0.0.1:51999 persistent-keepalive 25
+wg set wg0 private-key ${dir}/wg.key listen-port 51820 peer "$(wg genkey | wg pubkey)" allowed-ips 10.20.0.0/24,10.30.0.0/24 endpoint 127.0.0.1:51999 persistent-keepalive ${s.peerKeepalive ?? 25}
 ip addr add 172.16.0.1/24 dev wg0
 export WG_S2S_HA_ENV=${dir}/ha.env
 agent() { rc=0; ${ROOT}/cloud-init/ha/wg-s2s-ha "$@" 2>>${dir}/agent.err || rc=$?; echo "rc[$*]=$rc"; }
 take_ip_for_b() { curl -s -o /dev/null -X PATCH -H 'X-Auth-Token: ${TOKEN}' -H 'Content-Type: application/json' --data '{"server":"${SERVER_B}"}' http://127.0.0.1:18080${IP_PATH}; }
 link() { if ip link show dev wg0 up | grep -q .; then echo "wg0=up"; else echo "wg0=down"; fi; }
+snat() { if nft list table ip wg_s2s_ha >/dev/null 2>&1; then echo "snat=on"; else echo "snat=off"; fi; }
 ${s.steps}
 echo "state=$(cat ${dir}/state/state 2>/dev/null)"
 echo "--- routes"; ip -4 route show dev wg0
 echo "--- moves"; cat ${dir}/moves.log 2>/dev/null
 echo "--- calls"; cat ${dir}/calls.log 2>/dev/null | sed 's/,"at":[0-9]*//'
 echo "--- agent"; cat ${dir}/agent.err 2>/dev/null
-echo "--- endpoints"; cat ${dir}/state/endpoints 2>/dev/null
+echo "--- endpoints"; cat ${dir}/state/share/endpoints 2>/dev/null
 `;
       const r = spawnSync(
         "ip",
@@ -168,10 +176,10 @@ function section(output: string, name: string): string[] {
 test("master: the IP and this stack's routes move here, then (and only then) the tunnel comes up; backup takes it down without an API call", () => {
   const out = runScenario({
     steps:
-      "link; agent master; link; agent check; agent health; wc -l < calls.log > before; agent backup; link; wc -l < calls.log | cmp -s - before && echo no-new-calls",
+      "link; snat; agent master; link; snat; agent check; agent health; cp state/share/endpoints shared; wc -l < calls.log > before; agent backup; link; snat; wc -l < calls.log | cmp -s - before && echo no-new-calls; cat shared > state/share/endpoints",
   });
   expect(out).toMatch(
-    /^wg0=down\nrc\[master\]=0\nwg0=up\nrc\[check\]=0\nrc\[health\]=0\nrc\[backup\]=0\nwg0=down\nno-new-calls\nstate=standby$/m,
+    /^wg0=down\nsnat=off\nrc\[master\]=0\nwg0=up\nsnat=on\nrc\[check\]=0\nrc\[health\]=0\nrc\[backup\]=0\nwg0=down\nsnat=off\nno-new-calls\nstate=standby$/m,
   );
   // Only this stack's routes (by tag) move; another stack's route in the same VPC stays.
   expect(section(out, "moves")).toEqual([
@@ -187,6 +195,36 @@ test("master: the IP and this stack's routes move here, then (and only then) the
   ]);
   // While active, the peers' endpoints were written out for the standby.
   expect(section(out, "endpoints")).toEqual([expect.stringMatching(/^[A-Za-z0-9+/]{43}=\t127\.0\.0\.1:51999$/)]);
+});
+
+test("hand-over: the standby pulls the active's endpoints, and on its claim sets them, leaves from the service IP and dials the peer at once", () => {
+  // The "other gateway" is `wg-s2s-ha serve` on 127.0.0.2 sharing an endpoints file that
+  // moves the peer to 127.0.0.1:51998, where a UDP listener reports the first datagram.
+  const out = runScenario({
+    peerKeepalive: 0,
+    steps: [
+      "ip addr add 127.0.0.2/8 dev lo 2>/dev/null || true",
+      `sed 's/^OWN_PRIVATE_ADDRESS=.*/OWN_PRIVATE_ADDRESS=127.0.0.2/; s#^STATE_DIR=.*#STATE_DIR=${"$"}PWD/other#' ha.env > other.env`,
+      "mkdir -p other/share",
+      `printf '%s\\t127.0.0.1:51998\\n' "$(wg show wg0 peers)" > other/share/endpoints`,
+      `WG_S2S_HA_ENV=${"$"}PWD/other.env ${ROOT}/cloud-init/ha/wg-s2s-ha serve >serve.log 2>&1 & serve=$!`,
+      "i=0; until curl -s -o /dev/null http://127.0.0.2:18082/endpoints || [ $i -ge 100 ]; do sleep 0.1; i=$((i+1)); done",
+      "agent check; cmp -s other/share/endpoints state/peer-endpoints && echo pulled",
+      // The active dies: the last good copy stays.
+      "kill $serve; wait $serve 2>/dev/null; agent check; cmp -s other/share/endpoints state/peer-endpoints && echo kept",
+      `python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 51998)); s.settimeout(20); d, a = s.recvfrom(2048); print("first datagram: type", d[0], "from", a[0])' > listener.out 2>&1 & listener=$!`,
+      "sleep 0.5; agent master; wait $listener; cat listener.out",
+      `echo "endpoint=$(wg show wg0 endpoints | cut -f2) keepalive=$(wg show wg0 persistent-keepalive | cut -f2)"`,
+    ].join("\n"),
+  });
+  expect(out).toMatch(/^rc\[check\]=1\npulled\nrc\[check\]=1\nkept\nrc\[master\]=0\n/m);
+  // A handshake initiation (message type 1), sent at once, from the service IP.
+  expect(out).toContain("first datagram: type 1 from 203.0.113.10");
+  // The handed-over endpoint is set; the peer's configured keepalive (none) is back.
+  expect(out).toContain("endpoint=127.0.0.1:51998 keepalive=off");
+  expect(section(out, "agent").join("\n")).toMatch(
+    /handed-over endpoints applied: 1[\s\S]*handshake initiated with 1 peers/,
+  );
 });
 
 test("split brain: the other gateway takes the IP; the next check takes this tunnel down and does not claim back", () => {
