@@ -17,6 +17,8 @@ export interface GatewayInstanceArgs extends SiteHostArgs {
   adminCidrs: string[];
   /** One of an HA hub's two gateways: placed apart, its public IPs left to the failover. */
   haPlacementGroupId?: pulumi.Input<string>;
+  /** An HA hub's second gateway: replaced only once the first is back (components/haHub.ts). */
+  serverDependsOn?: pulumi.Resource[];
 }
 
 /** A site's WireGuard gateway: public IP, fixed private IP, and a drop-by-default security group. */

@@ -4,8 +4,10 @@
  * application, policy and API key. The service IP (the flexible IP the far ends dial) is the
  * site's public IP, declared by SiteToSiteVpn and attached by the agent, never by the stack.
  */
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as scaleway from "@pulumiverse/scaleway";
+import { HA_PATHS } from "../cloud-init/ha/agent";
 
 /**
  * The narrowest permission sets for the agent's calls (docs/ha.md, "Permission sets and
@@ -103,4 +105,55 @@ export function declareHaHub(name: string, args: HaHubArgs, parent: pulumi.Resou
     apiSecretKey: pulumi.secret(apiKey.secretKey),
     routeTag: args.serviceIp.id.apply((id) => `wg-s2s-ha:${bareId(id)}`),
   };
+}
+
+/**
+ * Updates without an outage (docs/ha.md, "Replacing the gateways"): a change that replaces
+ * both gateways (image, type, user-data) replaces them one at a time, in a fixed order, the
+ * first gateway then the second, each handing over first:
+ *  - `ready` (create): waits until the gateway's keepalived runs and the agent is active or
+ *    standby, so the second gateway is not touched before the first is back as a member;
+ *  - `drain` (delete, which the engine runs before deleting the server it depends on): stops
+ *    keepalived there (the agent takes the tunnel down), so the other gateway takes over,
+ *    and waits, bounded, until it holds the service IP.
+ * The second server depends on the first's `ready`. The order is fixed, not looked up at
+ * program time: a lookup made at preview can be stale by the time the engine acts (a
+ * failover in between), while a drain works from whatever state the pair is in. The cost:
+ * when the first gateway is the active one, a rolling replacement makes two failovers
+ * (to the second, then back to the new first), one when it is the standby.
+ */
+export const HA_READY_SECONDS = 900;
+export const HA_DRAIN_SECONDS = 90;
+export const HA_READY_COMMAND = `${HA_PATHS.agent} ready ${HA_READY_SECONDS}`;
+export const HA_DRAIN_COMMAND = `${HA_PATHS.agent} drain ${HA_DRAIN_SECONDS}`;
+
+export interface HandOverArgs {
+  server: scaleway.instance.Server;
+  /** The gateway's management IP: the hand-over does not depend on who holds the service IP. */
+  host: pulumi.Input<string>;
+  deployPrivateKey: pulumi.Input<string>;
+  hostPublicKey: pulumi.Input<string>;
+}
+
+export function declareHandOver(name: string, args: HandOverArgs, parent: pulumi.Resource): command.remote.Command {
+  return new command.remote.Command(
+    name,
+    {
+      connection: {
+        host: args.host,
+        user: "root",
+        privateKey: args.deployPrivateKey,
+        hostKey: args.hostPublicKey,
+        // Bounded: ~60 dials of up to 15 s while the instance boots (as the deploy checks).
+        dialErrorLimit: 60,
+        perDialTimeout: 15,
+      },
+      create: HA_READY_COMMAND,
+      delete: HA_DRAIN_COMMAND,
+      // A replaced server replaces this command: its delete drains the old server first.
+      triggers: [args.server.id],
+      logging: "stdoutAndStderr",
+    },
+    { parent, dependsOn: [args.server] },
+  );
 }

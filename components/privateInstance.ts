@@ -43,6 +43,8 @@ export interface PrivateInstanceArgs extends SiteHostArgs {
    * `pulumi up` after a failover would take the service IP off the active gateway.
    */
   leavesPublicIpsToFailover?: boolean;
+  /** Resources the server waits for (an HA hub's second gateway: the first's hand-over). */
+  serverDependsOn?: pulumi.Resource[];
 }
 
 export interface PrivateInstance {
@@ -129,6 +131,7 @@ export function declarePrivateInstance(
       ignoreChanges: [...SERVER_OPTIONS.ignoreChanges, ...(args.leavesPublicIpsToFailover ? FAILOVER_IGNORES : [])],
       deleteBeforeReplace: SERVER_OPTIONS.deleteBeforeReplace,
       additionalSecretOutputs: [...SERVER_OPTIONS.additionalSecretOutputs],
+      dependsOn: args.serverDependsOn ?? [],
     },
   );
   // Scaleway starts the server before this NIC exists; user-data waits for the address.

@@ -1,7 +1,8 @@
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as scaleway from "@pulumiverse/scaleway";
 import { GatewayInstance } from "./gatewayInstance";
-import { declareHaHub, type HaHub } from "./haHub";
+import { declareHandOver, declareHaHub, type HaHub } from "./haHub";
 import { TestHost } from "./testHost";
 import { existingNetworkProblem, existingVpcProblem } from "../config/existingNetwork";
 import type { SitePlan } from "../planning/topology";
@@ -31,6 +32,8 @@ export interface ScalewaySiteArgs {
    * graph: no Vpc/PrivateNetwork), and this value is the one read and attached to.
    */
   existingPrivateNetworkId?: pulumi.Input<string>;
+  /** An HA hub: how the stack logs in to each gateway to hand over before replacing it. */
+  haAccess?: { deployPrivateKey: pulumi.Input<string>; hostPublicKey: pulumi.Input<string> };
 }
 
 /** What an HA hub gateway's user-data needs from the site (docs/ha.md). */
@@ -71,6 +74,8 @@ export class ScalewaySite extends pulumi.ComponentResource {
   public readonly gateways: GatewayInstance[];
   /** An HA hub's placement group, management IPs and failover credentials. */
   public readonly ha?: HaHub;
+  /** An HA hub: per gateway, the command that waits for it to join and drains it before it goes. */
+  public readonly handOvers: command.remote.Command[] = [];
   public readonly testHost?: TestHost;
   public readonly routes: scaleway.network.Route[];
 
@@ -149,27 +154,46 @@ export class ScalewaySite extends pulumi.ComponentResource {
       if (typeof userData !== "function") throw new Error(`site ${plan.name}: an HA hub renders user-data per gateway`);
       const ha = declareHaHub(name, { siteName: plan.name, zone: args.zone, serviceIp: args.publicIp, tags }, this);
       this.ha = ha;
-      this.gateways = ([0, 1] as const).map(
-        (index) =>
-          new GatewayInstance(
-            // The first keeps the single gateway's name: a hub made HA replaces it in place.
-            index === 0 ? `${name}-gateway` : `${name}-gateway-b`,
+      if (!args.haAccess) throw new Error(`site ${plan.name}: an HA hub needs the deploy key to hand over`);
+      const access = args.haAccess;
+      const gateways: GatewayInstance[] = [];
+      for (const index of [0, 1] as const) {
+        const suffix = index === 0 ? "a" : "b";
+        const gateway = new GatewayInstance(
+          // The first keeps the single gateway's name: a hub made HA replaces it in place.
+          index === 0 ? `${name}-gateway` : `${name}-gateway-b`,
+          {
+            ...gatewayArgs,
+            privateAddress: plan.ha.gatewayAddresses[index],
+            publicIp: ha.managementIps[index],
+            haPlacementGroupId: ha.placementGroup.id,
+            // One at a time: the second gateway waits until the first is back (see declareHandOver).
+            serverDependsOn: this.handOvers.slice(),
+            userData: userData({
+              index,
+              privateNetworkId: this.privateNetworkId,
+              vpcId: this.vpcId,
+              apiSecretKey: ha.apiSecretKey,
+              routeTag: ha.routeTag,
+            }),
+          },
+          child,
+        );
+        gateways.push(gateway);
+        this.handOvers.push(
+          declareHandOver(
+            `${name}-gateway-${suffix}-hand-over`,
             {
-              ...gatewayArgs,
-              privateAddress: plan.ha!.gatewayAddresses[index],
-              publicIp: ha.managementIps[index],
-              haPlacementGroupId: ha.placementGroup.id,
-              userData: userData({
-                index,
-                privateNetworkId: this.privateNetworkId,
-                vpcId: this.vpcId,
-                apiSecretKey: ha.apiSecretKey,
-                routeTag: ha.routeTag,
-              }),
+              server: gateway.server,
+              host: ha.managementIps[index].address,
+              deployPrivateKey: access.deployPrivateKey,
+              hostPublicKey: access.hostPublicKey,
             },
-            child,
+            this,
           ),
-      );
+        );
+      }
+      this.gateways = gateways;
     } else {
       if (typeof userData === "function") throw new Error(`site ${plan.name}: one gateway, one user-data`);
       this.gateways = [

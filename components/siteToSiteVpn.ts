@@ -300,6 +300,9 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
           publicIp: publicIpResources[site.name],
           wireguardSources,
           gatewayUserData,
+          ...(haPlan
+            ? { haAccess: { deployPrivateKey: this.deployPrivateKey, hostPublicKey: gwHostKey.publicKeyOpenssh } }
+            : {}),
           testHostUserData: testHostUserData && pulumi.secret(testHostUserData),
         },
         child,

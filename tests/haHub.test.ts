@@ -212,6 +212,35 @@ describe("HA hub (scalewaySite.gateways: 2)", () => {
     });
   });
 
+  describe("replacing the gateways one at a time", () => {
+    const handOver = (suffix: string) =>
+      run.ofType("command:remote:Command").find((c) => c.name === `wg-s2s-scaleway-gateway-${suffix}-hand-over`)!;
+
+    test("each gateway has a hand-over: waits for it to join on create, drains it on delete, over its management IP", () => {
+      for (const [suffix, server] of [
+        ["a", gwA()],
+        ["b", gwB()],
+      ] as const) {
+        const c = handOver(suffix);
+        expect(c.inputs.create).toBe("/usr/local/sbin/wg-s2s-ha ready 900");
+        expect(c.inputs.delete).toBe("/usr/local/sbin/wg-s2s-ha drain 90");
+        expect(c.inputs.connection.host).toBe(byName(run, `wg-s2s-scaleway-gateway-${suffix}-ip`).state.address);
+        expect(c.inputs.connection.hostKey).toBe(run.outputs.sshHostKeys["scaleway/gateway"]);
+        expect(c.inputs.triggers).toEqual([server.id]);
+        expect(c.options.dependsOn).toContain(server.name);
+        // The deploy key travels as a secret.
+        expect(c.secretInputs.some((p) => p.startsWith("connection"))).toBe(true);
+      }
+    });
+
+    test("the second server waits for the first's hand-over; the first waits for none", () => {
+      expect(gwB().options.dependsOn).toContain(handOver("a").name);
+      expect(gwA().options.dependsOn.filter((d) => d.includes("hand-over"))).toEqual([]);
+      // Negative control: the single hub has no hand-over at all.
+      expect(single.ofType("command:remote:Command").filter((c) => c.name.includes("hand-over"))).toEqual([]);
+    });
+  });
+
   test("one gateway (the default) declares no placement group, no IAM and no ignored IPs", () => {
     for (const type of [T.placement, T.application, T.policy, T.apiKey]) expect(single.ofType(type)).toEqual([]);
     const gateway = single.ofType(T.server).find((s) => s.name === "wg-s2s-scaleway-gateway")!;
