@@ -10,12 +10,28 @@ import * as path from "path";
 import { shellcheck, withScratchDir } from "../../testkit/cloudInit";
 import { HA_FILES, HA_KEEPALIVED_CONF_SCRIPT, PRIVATE_INTERFACE_PLACEHOLDER, haGatewayParts } from "./hubGateway";
 import { renderKeepalivedConf } from "./keepalived";
+import type { GatewayHaSpec } from "../../planning/specs";
 
 const IP_OUTPUT = `1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
 2: ens2    inet 51.15.0.7/32 scope global ens2\\       valid_lft forever preferred_lft forever
 3: ens5    inet 192.168.0.4/24 metric 100 brd 192.168.0.255 scope global dynamic ens5\\       valid_lft 3000sec preferred_lft 3000sec
 4: ens6    inet 192.168.0.44/24 scope global ens6\\       valid_lft forever preferred_lft forever
 `;
+
+const SPEC: GatewayHaSpec = {
+  name: "gateway-a",
+  ownAddress: "192.168.0.2",
+  peerAddress: "192.168.0.4",
+  virtualRouterId: 52,
+  zone: "fr-par-1",
+  region: "fr-par",
+  serviceIpId: "11111111-1111-4111-8111-111111111111",
+  serviceIpAddress: "51.15.0.9",
+  privateNetworkId: "22222222-2222-4222-8222-222222222222",
+  vpcId: "33333333-3333-4333-8333-333333333333",
+  routeTag: "wg-s2s-ha:11111111-1111-4111-8111-111111111111",
+  apiSecretKey: "44444444-4444-4444-8444-444444444444",
+};
 
 /** Runs the script with its two paths moved into `dir` and `ip` answering IP_OUTPUT. */
 function runScript(dir: string, address: string): { status: number | null; conf?: string; stderr: string } {
@@ -68,23 +84,7 @@ describe("keepalived's configuration on an HA gateway", () => {
     }));
 
   test("keepalived waits for that script, which waits for the private NIC", () => {
-    const parts = haGatewayParts(
-      {
-        name: "gateway-a",
-        ownAddress: "192.168.0.2",
-        peerAddress: "192.168.0.4",
-        virtualRouterId: 52,
-        zone: "fr-par-1",
-        region: "fr-par",
-        serviceIpId: "11111111-1111-4111-8111-111111111111",
-        serviceIpAddress: "51.15.0.9",
-        privateNetworkId: "22222222-2222-4222-8222-222222222222",
-        vpcId: "33333333-3333-4333-8333-333333333333",
-        routeTag: "wg-s2s-ha:11111111-1111-4111-8111-111111111111",
-        apiSecretKey: "44444444-4444-4444-8444-444444444444",
-      },
-      52435,
-    );
+    const parts = haGatewayParts(SPEC, 52435);
     const file = (p: string) => parts.files.find((f) => f.path === p)!.content;
     expect(file(HA_FILES.keepalivedDropIn)).toMatch(
       /^Requires=wg-s2s-ha-config\.service\nAfter=wg-s2s-ha-config\.service$/m,
@@ -97,24 +97,8 @@ describe("keepalived's configuration on an HA gateway", () => {
   });
 
   test("refuses an API key that is not one, without echoing it", () => {
-    expect(() =>
-      haGatewayParts(
-        {
-          name: "gateway-a",
-          ownAddress: "192.168.0.2",
-          peerAddress: "192.168.0.4",
-          virtualRouterId: 52,
-          zone: "fr-par-1",
-          region: "fr-par",
-          serviceIpId: "11111111-1111-4111-8111-111111111111",
-          serviceIpAddress: "51.15.0.9",
-          privateNetworkId: "22222222-2222-4222-8222-222222222222",
-          vpcId: "33333333-3333-4333-8333-333333333333",
-          routeTag: "wg-s2s-ha:x",
-          apiSecretKey: "pasted\nsomething-secret",
-        },
-        52435,
-      ),
-    ).toThrow(/^ha gateway: apiSecretKey is not an IAM secret key \(a UUID\)$/);
+    expect(() => haGatewayParts({ ...SPEC, apiSecretKey: "pasted\nsomething-secret" }, 52435)).toThrow(
+      /^ha gateway: apiSecretKey is not an IAM secret key \(a UUID\)$/,
+    );
   });
 });
