@@ -110,6 +110,10 @@ export interface SiteToSiteVpnArgs {
   tunnelCidr?: string;
   /** Sources the hub admits WireGuard from for external sites without `publicIp`. Default ["0.0.0.0/0"]. */
   dynamicPeerCidrs?: string[];
+  /** Push every Scaleway-built gateway's tunnel metrics to Scaleway Cockpit (a data source and a write-only token). Default false. */
+  cockpit?: boolean;
+  /** With `cockpit`: e-mail addresses Cockpit's alert manager notifies. Default none. */
+  alertEmails?: string[];
   /** The hub. Default: name `scaleway`, 192.168.0.0/24, gateway .2, test host .3, tunnel 172.16.0.1. */
   scalewaySite?: HubSite;
   /** The spokes. Default: one simulated site `onprem`, 192.168.1.0/24, tunnel 172.16.0.2. */

@@ -45,6 +45,8 @@ describe("parseStackConfig defaults", () => {
       keepalive: 25,
       mtu: 1420,
       tunnelCidr: "172.16.0.0/24",
+      cockpit: false,
+      alertEmails: [],
       scalewaySite: {
         name: "scaleway",
         subnet: "192.168.0.0/24",

@@ -408,6 +408,15 @@ const STACK_FIELDS = {
     docType: "CIDR",
     description: "Range the tunnel addresses come from; must not overlap any site subnet.",
   }),
+  cockpit: key(flag().default(false), {
+    description:
+      "Push every Scaleway-built gateway's tunnel metrics to Scaleway Cockpit: the stack creates a metrics data source and a write-only token, and each gateway runs Prometheus in agent mode (docs/metrics.md). Off: the metrics stay on each gateway's port 9100 for your own Prometheus.",
+  }),
+  alertEmails: key(list(text()).default([]), {
+    description:
+      "With `cockpit`: e-mail addresses Cockpit's alert manager notifies. Load the alert rules into Cockpit as docs/metrics.md says.",
+    example: "netops@example.com",
+  }),
   scalewaySite: key(hubSite.prefault({}), {
     defaultText: hubDefaultText,
     description: "The hub. Every field is optional (see its fields below).",

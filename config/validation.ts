@@ -21,6 +21,7 @@ import {
 import { checkSiteNamesUnique, checkSubnetOverlaps, checkTunnelAddresses } from "./rules/betweenSites";
 import { checkExistingNetwork, checkExistingNetworksDistinct } from "./rules/existingNetwork";
 import { checkDhcpLan, checkExternalSite } from "./rules/externalSite";
+import { checkCockpit } from "./rules/cockpit";
 import { checkHaHub } from "./rules/haHub";
 import { issue } from "./rules/issues";
 import { checkSite } from "./rules/site";
@@ -66,6 +67,7 @@ function stackConfigIssues(cfg: StackConfig, p: Phrasing = TEMPLATE): ConfigIssu
     ...checkAdminCidrs(cfg.adminCidrs, p),
     ...checkAdminCidrsTogether(cfg.adminCidrs, p),
     ...checkSshPublicKeys(cfg.sshPublicKeys, p),
+    ...checkCockpit(cfg.cockpit, cfg.alertEmails, p),
     ...checkNonEmpty("instanceType", cfg.instanceType, STACK_CONFIG_DEFAULTS.instanceType, p, INSTANCE_TYPE),
     ...checkNonEmpty("image", cfg.image, STACK_CONFIG_DEFAULTS.image, p, IMAGE),
     ...checkTunnelSettings(cfg, p),
