@@ -24,6 +24,13 @@ import {
 } from "./tunnelMetrics";
 import { renderWireGuardConfig, renderWireGuardNetdev, renderWireGuardNetwork } from "./wireguard";
 import { HA_PACKAGES, haGatewayParts, type HaGatewayParts } from "./ha/hubGateway";
+import {
+  PUSH_AFTER_INSTALL,
+  PUSH_PATHS,
+  remoteWriteUrl,
+  renderPushAgentConfig,
+  renderPushAgentUnit,
+} from "./metricsPush";
 
 /** The configuration files of a gateway, exactly as written on the host. */
 export interface GatewayFiles {
@@ -87,6 +94,8 @@ export function gatewayPackages(spec: GatewaySpec): string[] {
     "prometheus-node-exporter",
     ...(spec.routePropagation === "dhcp" ? ["dnsmasq"] : []),
     ...(spec.ha ? HA_PACKAGES : []),
+    // Prometheus in agent mode, pushing to Cockpit (cloud-init/metricsPush.ts).
+    ...(spec.metrics.push ? ["prometheus"] : []),
   ];
 }
 
@@ -143,7 +152,9 @@ function extrasUnit(spec: GatewaySpec, ha: HaGatewayParts | undefined): string {
             ["ExecStartPost", `/usr/bin/systemctl restart ${UNITS.dnsmasq}`],
           ] as const)
         : []),
-      ...(ha?.afterInstall ?? []).map((command) => ["ExecStartPost", command] as const),
+      ...[...(ha?.afterInstall ?? []), ...(spec.metrics.push ? PUSH_AFTER_INSTALL : [])].map(
+        (command) => ["ExecStartPost", command] as const,
+      ),
       ["Restart", "on-failure"],
       ["RestartSec", "2min"],
       // apt on a slow mirror; the script's own lock wait is 5 minutes.
@@ -189,6 +200,22 @@ function gatewayWriteFiles(spec: GatewaySpec, files: GatewayFiles, ha: HaGateway
     // Written before dnsmasq is installed, so its first start already uses port=0.
     ...(files.dnsmasq === undefined ? [] : [fileEntry(PATHS.dnsmasq, files.dnsmasq)]),
     ...(ha?.files ?? []),
+    ...metricsPushFiles(spec),
+  ];
+}
+
+/** The Cockpit push agent's files: its config, its token (root only, handed over as a credential), its unit. */
+function metricsPushFiles(spec: GatewaySpec): WriteFileEntry[] {
+  const push = spec.metrics.push;
+  if (!push) return [];
+  // Never echo the value: it is a credential.
+  if (!/^[\x21-\x7e]{8,512}$/.test(push.token))
+    throw new Error(`gateway "${spec.siteName}": the Cockpit token is not one`);
+  const instance = `${spec.siteName}-${spec.ha?.name ?? "gateway"}`;
+  return [
+    fileEntry(PUSH_PATHS.config, renderPushAgentConfig({ url: remoteWriteUrl(push.pushUrl), instance })),
+    fileEntry(PUSH_PATHS.token, `${push.token}\n`, "0600"),
+    fileEntry(PUSH_PATHS.unit, renderPushAgentUnit()),
   ];
 }
 

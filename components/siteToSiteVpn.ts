@@ -7,7 +7,8 @@ import { renderOperatorBundle } from "../rendering/operatorBundle";
 import type { HostRole } from "./privateInstance";
 import { ScalewaySite, type HaGatewayContext } from "./scalewaySite";
 import { bareId } from "./haHub";
-import type { GatewayHaSpec } from "../planning/specs";
+import type { GatewayHaSpec, GatewayMetricsPushSpec } from "../planning/specs";
+import { declareCockpit } from "./cockpit";
 import {
   gatewaySpecFor,
   planTopology,
@@ -205,6 +206,11 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
       publicIps: r.peerPublicIps,
     });
 
+    // Cockpit (config `cockpit`): one data source and one write-only token for every gateway we build.
+    const cockpit = cfg.cockpit ? declareCockpit(name, { region, alertEmails: cfg.alertEmails }, this) : undefined;
+    const metricsPush: pulumi.Output<GatewayMetricsPushSpec> | undefined =
+      cockpit && pulumi.all([cockpit.pushUrl, cockpit.pushToken]).apply(([pushUrl, token]) => ({ pushUrl, token }));
+
     const bundles: Record<string, pulumi.Output<Record<string, string>>> = {};
     for (const site of plan.sites) {
       if (!site.onScaleway) {
@@ -224,8 +230,8 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
       const gwHostKey = hostKey(site, "gateway");
       const renderGateway = (ha?: pulumi.Input<GatewayHaSpec>) =>
         pulumi
-          .all([gatewayInputs(site), gwHostKey.privateKeyOpenssh, gwHostKey.publicKeyOpenssh, ha])
-          .apply(([r, priv, pub, haSpec]) =>
+          .all([gatewayInputs(site), gwHostKey.privateKeyOpenssh, gwHostKey.publicKeyOpenssh, ha, metricsPush])
+          .apply(([r, priv, pub, haSpec, push]) =>
             renderGatewayCloudConfig(
               gatewaySpecFor(
                 site,
@@ -233,7 +239,7 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
                 cfg,
                 resolvedKeys(site, r),
                 { sshAuthorizedKeys: r.authorizedKeys, sshHostKey: { privateKeyOpenssh: priv, publicKeyOpenssh: pub } },
-                haSpec,
+                { ha: haSpec, metricsPush: push },
               ),
             ),
           );

@@ -29,6 +29,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { renderForwardPolicy } from "../cloud-init/firewall";
 import { collectorScript, renderMetricsConfig } from "../cloud-init/tunnelMetrics";
+import { remoteWriteUrl, renderPushAgentConfig } from "../cloud-init/metricsPush";
 import { addNetns, addVethPair, destroyNetnsAll, ipIn, nsRun, nsRunOk } from "./netns";
 import { pollUntil, runOk, sleep, spawnBackground, type BackgroundProcess } from "./proc";
 
@@ -325,27 +326,14 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
     ]);
     const token = (await runOk(["sh", "-c", "head -c 24 /dev/urandom | base64"])).stdout.trim();
     const tokenFile = file("push-token", `${token}\n`);
+    // The agent's configuration as a gateway gets it with `cockpit: true` (cloud-init/metricsPush.ts),
+    // pointed at the stand-in's push path and at this run's token file.
     const agentConfig = file(
       "agent.yml",
-      [
-        "global:",
-        "  scrape_interval: 15s",
-        "scrape_configs:",
-        "  - job_name: wg-s2s",
-        "    static_configs:",
-        '      - targets: ["127.0.0.1:9100"]',
-        "    relabel_configs:",
-        "      - target_label: instance",
-        "        replacement: par-gw",
-        "remote_write:",
-        `  - url: http://${ADDR.monMgmt}:${PUSH_PORT}/api/v1/push`,
-        // Cockpit documents X-Token; Debian's Prometheus 2.42 drops remote_write `headers`,
-        // so the token goes as a bearer token (see testkit/cockpitStandIn.ts).
-        "    authorization:",
-        "      type: Bearer",
-        `      credentials_file: ${tokenFile}`,
-        "",
-      ].join("\n"),
+      renderPushAgentConfig(
+        { url: remoteWriteUrl(`http://${ADDR.monMgmt}:${PUSH_PORT}`), instance: "par-gw" },
+        tokenFile,
+      ),
     );
     start("prometheus agent", ns.gw, [
       "prometheus",

@@ -73,6 +73,16 @@ export interface GatewayMetricsSpec {
    */
   active: boolean;
   probes: TunnelProbeSpec[];
+  /** Config `cockpit: true`: where this gateway pushes its metrics. */
+  push?: GatewayMetricsPushSpec;
+}
+
+/** A Cockpit metrics data source this gateway pushes to (resolved by the component). */
+export interface GatewayMetricsPushSpec {
+  /** The data source's push URL, e.g. "https://<id>.metrics.cockpit.fr-par.scw.cloud". */
+  pushUrl: string;
+  /** A Cockpit token that can write metrics and nothing else: a secret. */
+  token: string;
 }
 
 /**

@@ -11,7 +11,15 @@
  *   every spoke's subnet in its own AllowedIPs).
  */
 import { Address4 } from "ip-address";
-import type { DhcpServerSpec, ForwardFlow, GatewayHaSpec, GatewaySpec, StaticRoute, TestHostSpec } from "./specs";
+import type {
+  DhcpServerSpec,
+  ForwardFlow,
+  GatewayHaSpec,
+  GatewayMetricsPushSpec,
+  GatewaySpec,
+  StaticRoute,
+  TestHostSpec,
+} from "./specs";
 import { dhcpPool, sortCidrs } from "../addressing/ipv4";
 import { DEFAULT_DNS_SERVERS } from "../config/schema";
 import type { RemoteSiteConfig, RoutePropagation, StackConfig } from "../config/types";
@@ -221,17 +229,22 @@ export interface HostAccess {
   sshHostKey?: { privateKeyOpenssh: string; publicKeyOpenssh: string };
 }
 
-/**
- * The renderer input for a site's gateway, from the plan plus resolved keys and addresses;
- * for one gateway of an HA hub, `ha` says which one (both share the site's WireGuard identity).
- */
+/** Resolved values only some gateways have. */
+export interface GatewayExtras {
+  /** One gateway of an HA hub: which one (both share the site's WireGuard identity). */
+  ha?: GatewayHaSpec;
+  /** Config `cockpit: true`: the data source and token the gateway pushes its metrics with. */
+  metricsPush?: GatewayMetricsPushSpec;
+}
+
+/** The renderer input for a site's gateway, from the plan plus resolved keys and addresses. */
 export function gatewaySpecFor(
   site: SitePlan,
   plan: TopologyPlan,
   cfg: StackConfig,
   keys: ResolvedKeys,
   access: HostAccess,
-  ha?: GatewayHaSpec,
+  { ha, metricsPush }: GatewayExtras = {},
 ): GatewaySpec {
   const own = keys.gateways[site.name];
   if ((ha !== undefined) !== (site.ha !== undefined)) {
@@ -260,7 +273,11 @@ export function gatewaySpecFor(
     },
     forwardFlows: site.forwardFlows,
     // An HA gateway starts as standby; the agent reports it active once it holds the service IP.
-    metrics: { active: !ha, probes: site.peers.map((p) => ({ peer: p.name, address: p.tunnelAddress })) },
+    metrics: {
+      active: !ha,
+      probes: site.peers.map((p) => ({ peer: p.name, address: p.tunnelAddress })),
+      ...(metricsPush ? { push: metricsPush } : {}),
+    },
     ...(ha ? { ha } : {}),
     routePropagation: site.routePropagation,
     dhcp: site.dhcp,

@@ -177,6 +177,13 @@ function makeMocks(opts: ProgramRunOptions, resources: DeclaredResource[]) {
           state = { ...inputs, address, prefix: `${address}/32`, projectId: MOCK_PROJECT_ID };
           break;
         }
+        case "scaleway:observability/source:Source":
+          state = { ...inputs, pushUrl: `https://${mockUuid(args.name)}.metrics.cockpit.fr-par.scw.cloud` };
+          break;
+        case "scaleway:observability/token:Token":
+          // Cockpit returns the token's secret key once, at creation.
+          state = { ...inputs, secretKey: `mock-cockpit-token-${mockUuid(`${args.name}-secret`)}` };
+          break;
         case "scaleway:iam/apiKey:ApiKey":
           // The provider returns the secret key once, at creation; a UUID.
           state = { ...inputs, accessKey: "SCWMOCKACCESSKEY000", secretKey: mockUuid(`${args.name}-secret`) };

@@ -1,0 +1,74 @@
+/**
+ * Scaleway Cockpit as the home of the tunnel metrics (config `cockpit: true`, docs/metrics.md):
+ * a metrics data source, a token that can write metrics and nothing else (every scope set
+ * explicitly: the provider's default also writes logs), and, with `alertEmails`, the alert
+ * manager with those contact points. The rules themselves are loaded as docs/metrics.md says:
+ * provider 1.54 has no resource for custom rules.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as scaleway from "@pulumiverse/scaleway";
+
+/** Days Cockpit keeps the tunnel metrics (the data source's retention, within Cockpit's 1 to 365). */
+export const METRICS_RETENTION_DAYS = 31;
+
+/** Write metrics, nothing else. */
+export const PUSH_TOKEN_SCOPES = {
+  writeMetrics: true,
+  writeLogs: false,
+  writeTraces: false,
+  queryMetrics: false,
+  queryLogs: false,
+  queryTraces: false,
+  setupAlerts: false,
+  setupLogsRules: false,
+  setupMetricsRules: false,
+} as const;
+
+export interface CockpitArgs {
+  region: string;
+  alertEmails: string[];
+}
+
+export interface Cockpit {
+  source: scaleway.observability.Source;
+  token: scaleway.observability.Token;
+  alertManager?: scaleway.observability.AlertManager;
+  /** Where gateways push: the data source's push URL. */
+  pushUrl: pulumi.Output<string>;
+  /** Secret: the token's secret key. */
+  pushToken: pulumi.Output<string>;
+}
+
+export function declareCockpit(name: string, args: CockpitArgs, parent: pulumi.Resource): Cockpit {
+  const opts = { parent };
+  const source = new scaleway.observability.Source(
+    `${name}-tunnel-metrics`,
+    { region: args.region, type: "metrics", name: `${name}-tunnel-metrics`, retentionDays: METRICS_RETENTION_DAYS },
+    opts,
+  );
+  const token = new scaleway.observability.Token(
+    `${name}-metrics-push`,
+    { region: args.region, name: `${name}-metrics-push`, scopes: { ...PUSH_TOKEN_SCOPES } },
+    { parent, additionalSecretOutputs: ["secretKey"] },
+  );
+  const alertManager =
+    args.alertEmails.length > 0
+      ? new scaleway.observability.AlertManager(
+          `${name}-alerts`,
+          {
+            region: args.region,
+            // Scaleway's own preconfigured alerts are not what this stack is about; the user can turn them on.
+            enableManagedAlerts: false,
+            contactPoints: args.alertEmails.map((email) => ({ email })),
+          },
+          opts,
+        )
+      : undefined;
+  return {
+    source,
+    token,
+    alertManager,
+    pushUrl: source.pushUrl,
+    pushToken: pulumi.secret(token.secretKey),
+  };
+}

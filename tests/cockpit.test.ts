@@ -1,0 +1,108 @@
+/** @tier program */
+/**
+ * Cockpit as the metrics' home (config `cockpit: true`, docs/metrics.md), as the program
+ * declares it under the mock runtime: the data source, a token that can write metrics and
+ * nothing else, the alert manager with the configured addresses, and on every gateway the
+ * stack builds (an HA hub's two included) the push agent with the token as a 0600 file that
+ * is only ever a secret. Off (the default): none of it.
+ */
+import { ADMIN_CIDRS } from "../testkit/fixtures";
+import { parseCloudConfig } from "../testkit/cloudInit";
+import { mockUuid, runProgram, type ProgramRun } from "../testkit/programRun";
+
+const T = {
+  server: "scaleway:instance/server:Server",
+  source: "scaleway:observability/source:Source",
+  token: "scaleway:observability/token:Token",
+  alertManager: "scaleway:observability/alertManager:AlertManager",
+};
+const TOKEN = `mock-cockpit-token-${mockUuid("wg-s2s-metrics-push-secret")}`;
+
+describe("cockpit: true", () => {
+  let run: ProgramRun;
+  let off: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram({
+      config: {
+        adminCidrs: ADMIN_CIDRS,
+        cockpit: true,
+        alertEmails: ["netops@example.com"],
+        scalewaySite: { gateways: 2 },
+      },
+      keySeed: "cockpit",
+    });
+    off = await runProgram({ config: { adminCidrs: ADMIN_CIDRS }, keySeed: "cockpit" });
+  });
+  const gateways = (r: ProgramRun) => r.ofType(T.server).filter((s) => s.inputs.tags.includes("wg-s2s-role:gateway"));
+
+  test("one metrics data source, one token that writes metrics and nothing else, the alert manager mailing the address", () => {
+    const [source] = run.ofType(T.source);
+    expect(source.inputs).toMatchObject({ type: "metrics", retentionDays: 31, region: "fr-par" });
+    const [token] = run.ofType(T.token);
+    expect(token.inputs.scopes).toEqual({
+      writeMetrics: true,
+      writeLogs: false,
+      writeTraces: false,
+      queryMetrics: false,
+      queryLogs: false,
+      queryTraces: false,
+      setupAlerts: false,
+      setupLogsRules: false,
+      setupMetricsRules: false,
+    });
+    const [alerts] = run.ofType(T.alertManager);
+    expect(alerts.inputs).toMatchObject({
+      contactPoints: [{ email: "netops@example.com" }],
+      enableManagedAlerts: false,
+    });
+  });
+
+  test("every gateway we build pushes there: agent config, token file 0600, unit, package, the package's server off", () => {
+    const [source] = run.ofType(T.source);
+    const built = gateways(run);
+    expect(built.map((g) => g.name).sort()).toEqual([
+      "wg-s2s-onprem-gateway",
+      "wg-s2s-scaleway-gateway",
+      "wg-s2s-scaleway-gateway-b",
+    ]);
+    const instances = built.map((gw) => {
+      const c = parseCloudConfig(gw.inputs.userData["cloud-init"]);
+      const config = c.files.get("/etc/wg-s2s/metrics-push.yml")!.content;
+      expect(config).toContain(`  - url: ${source.state.pushUrl}/api/v1/push\n`);
+      expect(c.files.get("/etc/wg-s2s/cockpit-push-token")).toMatchObject({
+        permissions: "0600",
+        content: `${TOKEN}\n`,
+      });
+      expect(c.files.has("/etc/systemd/system/wg-s2s-metrics-push.service")).toBe(true);
+      const extras = c.files.get("/etc/systemd/system/wg-s2s-extras.service")!.content;
+      expect(extras).toMatch(/^ExecStart=\S+ .*\bprometheus\b/m);
+      expect(extras).toMatch(/^ExecStartPost=\/usr\/bin\/systemctl disable --now prometheus\.service$/m);
+      expect(extras).toMatch(/^ExecStartPost=\/usr\/bin\/systemctl enable --now wg-s2s-metrics-push\.service$/m);
+      return config.match(/replacement: (\S+)/)![1];
+    });
+    // Each gateway's series are its own.
+    expect(instances.sort()).toEqual(["onprem-gateway", "scaleway-gateway-a", "scaleway-gateway-b"]);
+  });
+
+  test("the token is only ever a secret", () => {
+    for (const r of run.resources) {
+      const plain = JSON.stringify(r.inputs, (k, v) =>
+        r.secretInputs.includes(k) || (k === "userData" && r.secretInputs.includes("userData")) ? undefined : v,
+      );
+      expect([r.name, plain.includes(TOKEN)]).toEqual([r.name, false]);
+    }
+    for (const [name, value] of Object.entries(run.outputs)) {
+      if (run.secretOutputs.includes(name)) continue;
+      expect([name, JSON.stringify(value).includes(TOKEN)]).toEqual([name, false]);
+    }
+  });
+
+  test("off (the default): no data source, no token, no agent on any gateway", () => {
+    for (const type of [T.source, T.token, T.alertManager]) expect(off.ofType(type)).toEqual([]);
+    for (const gw of gateways(off)) {
+      const c = parseCloudConfig(gw.inputs.userData["cloud-init"]);
+      expect(c.files.has("/etc/wg-s2s/metrics-push.yml")).toBe(false);
+      expect(c.files.get("/etc/systemd/system/wg-s2s-extras.service")!.content).not.toMatch(/\bprometheus\b(?!-node)/);
+    }
+  });
+});
