@@ -9,7 +9,16 @@ export type CheckOutcome = "passed" | "failed" | "failed as expected" | "passed 
 
 /** Groups of the namespace lab's table. */
 export type CheckGroup =
-  "boot" | "ping" | "spoke-to-spoke" | "throughput" | "mtu" | "fault" | "negative-control" | "dhcp" | "two-step";
+  | "boot"
+  | "ping"
+  | "spoke-to-spoke"
+  | "throughput"
+  | "mtu"
+  | "fault"
+  | "negative-control"
+  | "dhcp"
+  | "two-step"
+  | "metrics";
 
 /** One check of either lab. */
 export interface LabCheck {
@@ -114,6 +123,18 @@ export function emptyBootSummary(n: { id: string; site: string; role: string; pr
   };
 }
 
+/** One tunnel as its gateway's metrics collector reported it (lab/scenarios/tunnelMetrics.ts). */
+export interface TunnelMetricsRow {
+  gateway: string;
+  peer: string;
+  pingUp: boolean;
+  rttMs: number | null;
+  handshakeAgeSeconds: number | null;
+  receiveBytes: number | null;
+  transmitBytes: number | null;
+  endpoint: string | null;
+}
+
 export interface LabMetrics {
   /** Per remote site: ms from the start of every host's user-data to the first hub<->site ping. */
   timeToFirstPingMs: Record<string, number | null>;
@@ -141,6 +162,8 @@ export interface LabMetrics {
    * checks (pings, throughput, faults), cleanup. null for a phase the run never reached.
    */
   phasesMs?: { setup: number | null; boot: number | null; checks: number | null; cleanup: number | null };
+  /** What the gateways' metrics collectors reported at the end of the run. */
+  tunnels?: TunnelMetricsRow[];
 }
 
 /** The metrics of a run that has measured nothing yet: every scenario runner starts here. */
@@ -228,6 +251,20 @@ export function renderTable(r: LabResult): string {
       `bulk TCP with MSS clamp ${fmt(m.mtu.clampedTransferMbps, " Mbit/s")}` +
       (m.mtu.unclampedTransferMbps !== undefined ? `, without ${fmt(m.mtu.unclampedTransferMbps, " Mbit/s")}` : ""),
   );
+  if (m.tunnels?.length) {
+    lines.push("tunnel metrics (each gateway's wg_s2s.prom, as node_exporter serves it):");
+    lines.push(
+      `${pad("gateway", 14)}${pad("peer", 14)}${pad("ping", 6)}${pad("RTT", 11)}${pad("handshake", 11)}${pad("rx / tx bytes", 22)}endpoint`,
+    );
+    for (const t of m.tunnels) {
+      lines.push(
+        `${pad(t.gateway, 14)}${pad(t.peer, 14)}${pad(t.pingUp ? "up" : "DOWN", 6)}${pad(fmt(t.rttMs, " ms"), 11)}${pad(
+          t.handshakeAgeSeconds === null ? "never" : `${t.handshakeAgeSeconds} s ago`,
+          11,
+        )}${pad(`${t.receiveBytes ?? "-"} / ${t.transmitBytes ?? "-"}`, 22)}${t.endpoint ?? "-"}`,
+      );
+    }
+  }
   if (m.faults)
     lines.push(
       `faults: ${Object.entries(m.faults)

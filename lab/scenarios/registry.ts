@@ -12,6 +12,7 @@ import type { Ctx } from "./context";
 import { dhcpLeaseChecks, twoStepAfterInstall } from "./externalSites";
 import { faultLoss, faultNatRebinding, faultTunnelRestart, negativeMissingRoute, negativeWrongKey } from "./faults";
 import { throughputAndMtu } from "./throughput";
+import { tunnelMetricsReport } from "./tunnelMetrics";
 
 /** The lab that runs a scenario: network namespaces (lab/run.ts) or VMs (lab/vm/). */
 export type Backend = "netns" | "vm";
@@ -99,6 +100,14 @@ export const NAMESPACE_LAB_SCENARIOS: readonly Scenario[] = [
     needs: ["full-checks"],
     checks: "bulk TCP host to host and gateway to gateway, the MTU check with the MSS clamp",
     run: (r) => throughputAndMtu(r, r.metrics),
+  },
+  {
+    name: "tunnel metrics: what each gateway's collector reports",
+    backends: ["netns"],
+    needs: ["full-checks"],
+    checks:
+      "every tunnel the ping test proved answers the collector's probe too, in a fresh wg_s2s.prom; the rows are printed",
+    run: (r) => tunnelMetricsReport(r, r.metrics),
   },
   {
     name: (r) => `fault: ${r.t.sites[1].gateway.id} tunnel restart`,
