@@ -235,6 +235,22 @@ test("split brain: the other gateway takes the IP; the next check takes this tun
   expect(ipPatches).toHaveLength(2); // the agent's claim and B's; no second claim from the agent
 });
 
+test("a check that began before a claim finished does not take the new tunnel down: it asks again under the lock", () => {
+  // The claim holds the lock; a check that read "not the holder" waits for it; meanwhile
+  // the IP comes (back) here. Without asking again, the check would drop the fresh tunnel.
+  const out = runScenario({
+    steps: [
+      "agent master; take_ip_for_b",
+      "flock state/lock sleep 2 & holder=$!; sleep 0.3",
+      "agent check & check=$!",
+      `sleep 1; curl -s -o /dev/null -X PATCH -H 'X-Auth-Token: ${TOKEN}' -H 'Content-Type: application/json' --data '{"server":"${SERVER_A}"}' http://127.0.0.1:18080${IP_PATH}`,
+      "wait $holder; wait $check; link",
+    ].join("\n"),
+  });
+  expect(out).toMatch(/^rc\[master\]=0\nrc\[check\]=0\nwg0=up\nstate=active$/m);
+  expect(section(out, "agent").join("\n")).not.toContain("no longer holds the service IP");
+});
+
 test("API failures: a wrong key is final (401, no retry); 503s are retried with backoff, at most 4 attempts, logged", () => {
   const out = runScenario({
     // 5 answers of 503: the second claim gives up after 4, the third succeeds on its 2nd attempt.
