@@ -17,11 +17,15 @@
  *      done, and any saved state the run had to build first; the run's wall time.
  *   5. The metrics lab (lab/metricsLab.ts): tunnel cut to the tunnel-down alert delivered,
  *      restore to its resolution delivered, bytes pushed per minute for one gateway and peer.
+ *   6. The HA failover lab (lab/haLab.ts, one run; Scaleway API stand-in): active gateway
+ *      killed to the standby's tunnel up and to the first ping through it from a fixed-IP
+ *      and from a NATed far end, the same with the endpoint hand-over withheld, and a
+ *      partition of the private network to one gateway holding everything.
  *   Every lab run also reports its phases (setup, boot, tunnel, checks, cleanup), so where a
  *   lab run's time goes stays visible (issue 11: a cleanup figure once read as 21.6 s was
  *   the cleanup step's start time, not its duration).
  *
- * Flags: --program-only, --lab-only, --vm-only, --no-vm, --vm-result FILE (figures from
+ * Flags: --program-only, --lab-only, --vm-only, --ha-only, --no-vm, --vm-result FILE (figures from
  * an earlier VM lab result.json instead of a new run), --repeat N (default 3), --json FILE.
  * Results also go to bench/results/<timestamp>.json (gitignored).
  */
@@ -31,6 +35,7 @@ import * as path from "path";
 import { runProgram } from "../testkit/programRun";
 import { sitesLabConfig } from "../lab/labConfig";
 import { metricsLabUnavailable, runMetricsLab, seconds } from "../lab/metricsLab";
+import { haLabUnavailable, runHaLab, HANDOVER_WINDOW_S } from "../lab/haLab";
 
 interface ProgramScaleRow {
   remoteSites: number;
@@ -187,6 +192,7 @@ async function main() {
     .option("--program-only", "only the mock-runtime scale figures")
     .option("--lab-only", "only the namespace lab figures")
     .option("--vm-only", "only the VM lab figures")
+    .option("--ha-only", "only the HA failover lab figures")
     .option("--no-vm", "skip the VM lab (several minutes under software emulation)")
     .option("--vm-result <file>", "VM figures from an earlier VM lab result.json instead of a new run")
     .option("--repeat <n>", "timed runs per size", "3")
@@ -196,6 +202,7 @@ async function main() {
     programOnly?: boolean;
     labOnly?: boolean;
     vmOnly?: boolean;
+    haOnly?: boolean;
     vm: boolean;
     vmResult?: string;
     repeat: string;
@@ -203,13 +210,19 @@ async function main() {
   }>();
   const out: Record<string, unknown> = { at: new Date().toISOString() };
 
-  if (!o.labOnly && !o.vmOnly) {
+  if (o.haOnly) {
+    o.programOnly = false;
+    o.labOnly = false;
+    o.vmOnly = false;
+  }
+  const notHaOnly = !o.haOnly;
+  if (!o.labOnly && !o.vmOnly && notHaOnly) {
     const rows = await programScale([1, 4, 16, 64], Number(o.repeat));
     out.programScale = rows;
     console.log("\nProgram under the mock runtime (verify on; median of %s runs after a warm-up):", o.repeat);
     console.table(rows);
   }
-  if (!o.programOnly && !o.vmOnly) {
+  if (!o.programOnly && !o.vmOnly && notHaOnly) {
     const lab = await labFigures([1, 2, 4, 8]);
     out.lab = lab;
     if ("skipped" in lab) {
@@ -241,7 +254,7 @@ async function main() {
       console.table(lab.scale);
     }
   }
-  if (!o.programOnly && !o.vmOnly) {
+  if (!o.programOnly && !o.vmOnly && notHaOnly) {
     const why = metricsLabUnavailable();
     const m = why ? { skipped: why } : await runMetricsLab();
     out.metricsLab = m;
@@ -257,9 +270,48 @@ async function main() {
           m.healthy.tunnelDownNotifications.length,
         "bytes pushed per minute (one gateway, one peer, textfile collector only)": m.pushes.acceptedBytesPerMinute,
       });
+      console.log("Metrics cost on the gateway (this machine; CPU seconds per minute of wall time, resident memory):");
+      console.table({
+        "Prometheus agent": { "CPU s/min": m.cost.agentCpuSecondsPerMinute, "RSS MiB": m.cost.agentRssMiB },
+        "node_exporter (textfile only)": {
+          "CPU s/min": m.cost.nodeExporterCpuSecondsPerMinute,
+          "RSS MiB": m.cost.nodeExporterRssMiB,
+        },
+        "collector (wg-s2s-metrics, every 10 s, its commands included)": {
+          "CPU s/min": m.cost.collectorCpuSecondsPerMinute,
+          "RSS MiB": "-",
+        },
+      });
     }
   }
-  if (o.vm && !o.programOnly && !o.labOnly) {
+  if (!o.programOnly && !o.vmOnly) {
+    const why = haLabUnavailable();
+    const h = why ? { skipped: why } : await runHaLab();
+    out.haFailover = h;
+    if ("skipped" in h) console.log(`\nHA failover: ${h.skipped}`);
+    else {
+      console.log(
+        `\nHA failover (namespace lab, Scaleway API stand-in; one run, load ${h.load.before} -> ${h.load.after}${h.error ? `; stopped: ${h.error}` : ""}):`,
+      );
+      const none = (x: number | undefined, what = "none") => x ?? what;
+      console.table({
+        "kill -> standby's tunnel up (s)": none(h.kill.tunnelUpS),
+        "kill -> first ping through the standby, fixed-IP far end (s)": none(h.kill.firstPingFixedS),
+        "kill -> first ping through the standby, NATed far end (s)": none(h.kill.firstPingNatedS),
+        "hand-over withheld: fixed-IP far end (s)": none(h.withoutHandover.firstPingFixedS),
+        [`hand-over withheld: NATed far end (s; none = not within ${HANDOVER_WINDOW_S})`]: none(
+          h.withoutHandover.firstPingNatedS,
+        ),
+        "hand-over withheld: NATed far end back on its own rekey (s)": none(h.withoutHandover.natedEventuallyS),
+        "partition -> one gateway holds IP, routes and the only tunnel, both far ends answer (s)": none(
+          h.partition.settledS,
+        ),
+        "far ends see the hub at": `${h.kill.hubSeenByFixed}, ${h.kill.hubSeenByNated}`,
+        "HA lab wall time (s)": h.wallS,
+      });
+    }
+  }
+  if (o.vm && !o.programOnly && !o.labOnly && notHaOnly) {
     const vm = await vmLabFigures(o.vmResult);
     out.vmLab = vm;
     if ("skipped" in vm) console.log(`\nVM lab: ${vm.skipped}`);
