@@ -73,7 +73,35 @@ export interface Notification {
   labels: Record<string, string>;
 }
 
+/** CPU and memory of the gateway's metrics processes over the run (from /proc, this machine's clock ticks). */
+export interface MetricsCost {
+  /** Prometheus in agent mode: CPU seconds per minute of its life, resident memory at the end. */
+  agentCpuSecondsPerMinute: number;
+  agentRssMiB: number;
+  /** The collector's loop and every command it ran (waited-for children included). */
+  collectorCpuSecondsPerMinute: number;
+  /** node_exporter (textfile collector only). */
+  nodeExporterCpuSecondsPerMinute: number;
+  nodeExporterRssMiB: number;
+}
+
+/** utime+stime (+ cutime+cstime with `children`) in seconds, and VmRSS in MiB, of a live process. */
+export function processCost(pid: number, children = false): { cpuSeconds: number; rssMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces): state is the first.
+  const f = stat
+    .slice(stat.lastIndexOf(")") + 2)
+    .split(" ")
+    .map(Number);
+  const ticks = f[11] + f[12] + (children ? f[13] + f[14] : 0);
+  const rss = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  // CLK_TCK is 100 on Linux for every architecture this runs on (sysconf(_SC_CLK_TCK)).
+  return { cpuSeconds: ticks / 100, rssMiB: rss ? Math.round(Number(rss[1]) / 102.4) / 10 : 0 };
+}
+
 export interface MetricsLabResult {
+  /** The metrics' cost on the gateway. */
+  cost: MetricsCost;
   /** Pushes the Cockpit stand-in passed on (2xx from the Prometheus server) and refused (401). */
   pushes: { accepted: number; refused: number; acceptedBytesPerMinute: number; forms: string[] };
   /** Status the stand-in answered to a push with a wrong X-Token, a wrong bearer token, none. */
@@ -173,6 +201,8 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
     phaseStart = Date.now();
     log(`${name}: ${(phasesMs[name] / 1000).toFixed(1)} s`);
   };
+  /** The gateway's metrics processes whose cost the result reports. */
+  const costed: Partial<Record<"agent" | "collector" | "nodeExporter", { pid: number; since: number }>> = {};
   const start = (name: string, nsName: string, argv: string[], env?: NodeJS.ProcessEnv) => {
     const p = spawnBackground(["ip", "netns", "exec", nsName, ...argv], env);
     procs.push(p);
@@ -306,7 +336,14 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
         .replace(/^interface .*$/m, `interface ${wg[side]}`)
         .replace(/^output .*$/m, `output ${path.join(textfileDir, "wg_s2s.prom")}`)
         .replace(/^active_file .*$/m, `active_file ${path.join(dir, `${side}-active`)}`);
-      start(`collector (${site})`, ns[side], ["sh", script, "--loop", "10", file(`${side}-metrics.conf`, config)]);
+      const p = start(`collector (${site})`, ns[side], [
+        "sh",
+        script,
+        "--loop",
+        "10",
+        file(`${side}-metrics.conf`, config),
+      ]);
+      if (side === "gw") costed.collector = { pid: p.pid, since: Date.now() };
       return textfileDir;
     };
     const gwTextfiles = collector("gw", "par", [
@@ -317,13 +354,14 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
     const gwTextfile = path.join(gwTextfiles, "wg_s2s.prom");
 
     // --- node_exporter and the Prometheus agent on the gateway
-    start("node_exporter", ns.gw, [
+    costed.nodeExporter = { pid: 0, since: Date.now() };
+    costed.nodeExporter.pid = start("node_exporter", ns.gw, [
       "prometheus-node-exporter",
       "--web.listen-address=127.0.0.1:9100",
       `--collector.textfile.directory=${gwTextfiles}`,
       "--collector.disable-defaults",
       "--collector.textfile",
-    ]);
+    ]).pid;
     const token = (await runOk(["sh", "-c", "head -c 24 /dev/urandom | base64"])).stdout.trim();
     const tokenFile = file("push-token", `${token}\n`);
     // The agent's configuration as a gateway gets it with `cockpit: true` (cloud-init/metricsPush.ts),
@@ -335,13 +373,14 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
         tokenFile,
       ),
     );
-    start("prometheus agent", ns.gw, [
+    costed.agent = { pid: 0, since: Date.now() };
+    costed.agent.pid = start("prometheus agent", ns.gw, [
       "prometheus",
       "--enable-feature=agent",
       `--config.file=${agentConfig}`,
       `--storage.agent.path=${path.join(dir, "agent")}`,
       "--web.listen-address=127.0.0.1:9091",
-    ]);
+    ]).pid;
 
     // --- the Cockpit stand-in: push proxy, Prometheus server with the shipped rules, Alertmanager, webhook
     const serverConfig = file(
@@ -537,8 +576,22 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
           .map((l) => JSON.parse(l) as { at: number; status: number; bytes: number; form: string })
       : [];
     const accepted = stats.filter((s) => s.status >= 200 && s.status < 300);
+    const perMinute = (which: keyof typeof costed, children = false) => {
+      const c = costed[which]!;
+      const { cpuSeconds, rssMiB } = processCost(c.pid, children);
+      return { cpuPerMinute: Math.round((cpuSeconds / ((Date.now() - c.since) / 60_000)) * 1000) / 1000, rssMiB };
+    };
+    const agentCost = perMinute("agent");
+    const nodeExporterCost = perMinute("nodeExporter");
     const spanMinutes = accepted.length > 1 ? (accepted[accepted.length - 1].at - accepted[0].at) / 60_000 : 0;
     return {
+      cost: {
+        agentCpuSecondsPerMinute: agentCost.cpuPerMinute,
+        agentRssMiB: agentCost.rssMiB,
+        collectorCpuSecondsPerMinute: perMinute("collector", true).cpuPerMinute,
+        nodeExporterCpuSecondsPerMinute: nodeExporterCost.cpuPerMinute,
+        nodeExporterRssMiB: nodeExporterCost.rssMiB,
+      },
       pushes: {
         accepted: accepted.length,
         refused: stats.filter((s) => s.status === 401).length,

@@ -31,7 +31,7 @@ describe("install.sh refuses hurried input before any change", () => {
   it("no command: usage, exit 2", () => {
     const r = installSh();
     expect(r.status).toBe(2);
-    expect(r.stdout).toMatch(/install --form wg-quick\|networkd\|netplan \[--dedicated\] \[--dry-run\]/);
+    expect(r.stdout).toMatch(/install --form wg-quick\|networkd\|netplan \[--dedicated\] \[--metrics\] \[--dry-run\]/);
   });
 
   it("install without a form names the three and where to read which fits", () => {
@@ -68,14 +68,14 @@ describe("install.sh refuses hurried input before any change", () => {
 });
 
 describe("the installer's manifest", () => {
-  it("puts the policy before the units, the units before the tunnel, DHCP last; one policy file per scope", () => {
+  it("puts the policy before the units, the units before the tunnel, then DHCP, the opt-in metrics last; one policy file per scope", () => {
     const m = installManifest({
       wgQuick: { file: "a", installedAs: "/a" },
       networkd: { netdev: { file: "b", installedAs: "/b" }, network: { file: "c", installedAs: "/c" } },
       netplan: { file: "d", installedAs: "/d" },
       dnsmasq: { file: "e", installedAs: "/e" },
     });
-    const order = ["policy", "guard", "unit", "tunnel", "dhcp"];
+    const order = ["policy", "guard", "unit", "tunnel", "dhcp", "metrics"];
     const roles = m.map((e) => e.role);
     expect([...roles].sort((x, y) => order.indexOf(x) - order.indexOf(y))).toEqual(roles);
     expect(m.filter((e) => e.role === "policy").map((e) => e.when)).toEqual(["tunnel", "dedicated"]);
@@ -85,6 +85,12 @@ describe("the installer's manifest", () => {
       "networkd",
       "networkd",
       "netplan",
+    ]);
+    // The collector is installed only on request.
+    expect(m.filter((e) => e.role === "metrics").map((e) => [e.when, e.installedAs])).toEqual([
+      ["metrics", "/usr/local/sbin/wg-s2s-metrics"],
+      ["metrics", "/etc/wg-s2s/metrics.conf"],
+      ["metrics", "/etc/systemd/system/wg-s2s-metrics.service"],
     ]);
   });
 });

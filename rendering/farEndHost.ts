@@ -15,6 +15,14 @@ import { NFT_TABLE, renderFirewallUnit, renderForwardPolicy } from "../cloud-ini
 import { addressPart, assertIntegerInRange, assertSiteName } from "../cloud-init/guards";
 import { renderSystemdUnit } from "../cloud-init/ini";
 import type { GatewaySpec } from "../planning/specs";
+import {
+  METRICS_PATHS,
+  METRICS_UNIT,
+  TEXTFILE_DIRECTORY,
+  collectorScript,
+  renderCollectorUnit,
+  renderMetricsConfig,
+} from "../cloud-init/tunnelMetrics";
 
 /** Bundle file names of the far-end host's own pieces (the tunnel's are in operatorBundle.ts). */
 export const FAR_END_FILES = {
@@ -27,6 +35,9 @@ export const FAR_END_FILES = {
   guardUnit: "wg-s2s-guard.service",
   dockerDropIn: "docker-wg-s2s.conf",
   wgQuickDropIn: "wg-quick-wg-s2s.conf",
+  metricsScript: "wg-s2s-metrics",
+  metricsConfig: "metrics.conf",
+  metricsUnit: "wg-s2s-metrics.service",
 } as const;
 
 export const FAR_END_PATHS = {
@@ -46,6 +57,7 @@ export const ROUTES_SCRIPT = "routes.sh";
 export const EXECUTABLE_FILES: ReadonlySet<string> = new Set([
   FAR_END_FILES.installer,
   FAR_END_FILES.guardScript,
+  FAR_END_FILES.metricsScript,
   ROUTES_SCRIPT,
 ]);
 
@@ -60,10 +72,13 @@ export interface ManifestEntry {
   installedAs: string;
   mode: "0600" | "0640" | "0644" | "0755";
   group: "root" | "systemd-network";
-  /** "all", a form, a policy scope ("tunnel" | "dedicated"), or "docker" (where Docker is installed). */
-  when: "all" | FarEndForm | "tunnel" | "dedicated" | "docker";
+  /**
+   * "all", a form, a policy scope ("tunnel" | "dedicated"), "docker" (where Docker is
+   * installed), or "metrics" (`install.sh install --metrics`).
+   */
+  when: "all" | FarEndForm | "tunnel" | "dedicated" | "docker" | "metrics";
   /** What install.sh restarts or reloads when the file changed. */
-  role: "policy" | "unit" | "guard" | "tunnel" | "dhcp";
+  role: "policy" | "unit" | "guard" | "tunnel" | "dhcp" | "metrics";
 }
 
 /** Where each form's tunnel files come from and go; filled in by operatorBundle.ts. */
@@ -74,7 +89,10 @@ export interface TunnelFiles {
   dnsmasq?: { file: string; installedAs: string };
 }
 
-/** In install order: the policy and what loads and guards it, then the tunnel, then the LAN's DHCP. */
+/**
+ * In install order: the policy and what loads and guards it, then the tunnel, then the LAN's
+ * DHCP, then the tunnel metrics (installed only with --metrics).
+ */
 export function installManifest(tunnel: TunnelFiles): ManifestEntry[] {
   const entries: ManifestEntry[] = [
     {
@@ -141,6 +159,23 @@ export function installManifest(tunnel: TunnelFiles): ManifestEntry[] {
     { ...tunnel.netplan, mode: "0600", group: "root", when: "netplan", role: "tunnel" },
   ];
   if (tunnel.dnsmasq) entries.push({ ...tunnel.dnsmasq, mode: "0644", group: "root", when: "all", role: "dhcp" });
+  // The tunnel metrics collector, opt-in (--metrics), last: the same script, config and unit as our gateways'.
+  entries.push(
+    ...(
+      [
+        [FAR_END_FILES.metricsScript, METRICS_PATHS.collectorScript, "0755"],
+        [FAR_END_FILES.metricsConfig, METRICS_PATHS.collectorConfig, "0644"],
+        [FAR_END_FILES.metricsUnit, METRICS_PATHS.collectorUnit, "0644"],
+      ] as const
+    ).map(([file, installedAs, mode]): ManifestEntry => ({
+      file,
+      installedAs,
+      mode,
+      group: "root",
+      when: "metrics",
+      role: "metrics",
+    })),
+  );
   return entries;
 }
 
@@ -193,6 +228,9 @@ export function renderSiteFacts(spec: GatewaySpec, manifest: readonly ManifestEn
     ["LAN_DHCP", spec.routePropagation === "dhcp" ? "yes" : "no"],
     ["FW_SCRIPT", FAR_END_PATHS.guardScript],
     ["STATE", FAR_END_STATE_DIR],
+    ["METRICS_UNIT", METRICS_UNIT],
+    ["METRICS_DIR", TEXTFILE_DIRECTORY],
+    ["METRICS_TEXTFILE", METRICS_PATHS.textfile],
   ];
   const lines = manifest.map((e) =>
     [e.file, e.installedAs, e.mode, e.group, e.when, e.role].map(manifestWord).join(" "),
@@ -283,6 +321,14 @@ export function renderFarEndHostFiles(
     [FAR_END_FILES.guardUnit]: renderGuardUnit(),
     [FAR_END_FILES.dockerDropIn]: renderDockerDropIn(),
     [FAR_END_FILES.wgQuickDropIn]: renderWgQuickDropIn(),
+    // Installed only with --metrics.
+    [FAR_END_FILES.metricsScript]: collectorScript(),
+    [FAR_END_FILES.metricsConfig]: renderMetricsConfig({
+      siteName: spec.siteName,
+      peers: spec.wireguard.peers,
+      metrics: spec.metrics,
+    }),
+    [FAR_END_FILES.metricsUnit]: renderCollectorUnit(),
   };
 }
 

@@ -4,6 +4,7 @@
  * policy and what keeps it in place, the LAN's routes, and install.sh, which installs one
  * form, checks it and removes it again (farEndHost.ts). README.txt says it in that order.
  */
+import { METRICS_PATHS } from "../cloud-init/tunnelMetrics";
 import { renderGatewayFiles } from "../cloud-init/gateway";
 import { PATHS, WG_INTERFACE } from "../cloud-init/common";
 import { NFT_TABLE } from "../cloud-init/firewall";
@@ -115,6 +116,10 @@ function readme(spec: GatewaySpec, opts: OperatorBundleOptions): string {
         : "."),
     "- Docker (if installed): two ACCEPT rules for wg0 in DOCKER-USER, the chain Docker leaves to",
     "  its users, re-added by a docker.service drop-in when Docker restarts.",
+    "- With --metrics (opt-in): the tunnel metrics collector (wg-s2s-metrics.service), writing",
+    `  every 10 s to ${METRICS_PATHS.textfile}, which Debian's and Ubuntu's`,
+    "  prometheus-node-exporter serve on port 9100 (install it first). Local only: nothing is sent",
+    "  anywhere; point your own Prometheus at it (docs/metrics.md of the stack lists the metrics).",
     "- firewalld (not handled by install.sh): put wg0 in a zone that may forward to your LAN,",
     "  for example: firewall-cmd --permanent --zone=trusted --add-interface=wg0; firewall-cmd --reload",
     "",

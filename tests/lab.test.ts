@@ -301,6 +301,8 @@ if (!pf.ok) {
     test("far ends with a job: each installs with install.sh, keeps its own flows, survives its firewall's reloads, uninstalls to what it was", () => {
       const outcome = (prefix: string) => r.checks.filter((c) => c.name.startsWith(prefix)).map((c) => c.outcome);
       expect(outcome("coexistence:")).toEqual(["passed", "passed"]);
+      // The office took the opt-in tunnel metrics: its collector runs, and uninstall removes it.
+      expect(outcome("office: install.sh install --metrics")).toEqual(["passed"]);
       expect(outcome("idempotent:")).toEqual(["passed", "passed"]);
       expect(outcome("office firewall restart")).toEqual(["passed", "passed", "passed"]);
       expect(outcome("fail closed:")).toEqual(["passed"]);

@@ -29,6 +29,14 @@ describeUnless(metricsLabUnavailable())("metrics lab: tunnel metrics to alerts o
     expect(r.pushes.forms).toEqual(["bearer"]);
   });
 
+  it("measures what the metrics cost the gateway (npm run bench prints it)", () => {
+    // Live processes were read: a Prometheus agent holds tens of MiB, and everything ran.
+    expect(r.cost.agentRssMiB).toBeGreaterThan(5);
+    expect(r.cost.nodeExporterRssMiB).toBeGreaterThan(1);
+    expect(r.cost.agentCpuSecondsPerMinute).toBeGreaterThan(0);
+    expect(r.cost.collectorCpuSecondsPerMinute).toBeGreaterThan(0);
+  });
+
   it("negative control: no tunnel-down alert for the healthy peer through a rekey and a change of its address", () => {
     expect(r.healthy.handshakeAfter).toBeGreaterThan(r.healthy.handshakeBefore);
     expect(r.healthy.endpointBefore).toMatch(/^10\.201\.0\.2:\d+$/);

@@ -123,7 +123,8 @@ export interface HostFirewallState {
 
 /** Lists what of the bundle is still on a host (nothing, after uninstall), for both labs. */
 export const FAR_END_LEFTOVERS_SH =
-  "ls -d /etc/wg-s2s /var/lib/wg-s2s /usr/local/sbin/wg-s2s-fw /etc/systemd/system/wg-s2s-* " +
+  "ls -d /etc/wg-s2s /var/lib/wg-s2s /usr/local/sbin/wg-s2s-fw /usr/local/sbin/wg-s2s-metrics /etc/systemd/system/wg-s2s-* " +
+  "/var/lib/prometheus/node-exporter/wg_s2s.prom " +
   "/etc/systemd/system/*.service.d/wg-s2s.conf /etc/wireguard/wg0.conf /etc/systemd/network/90-wg-s2s.* " +
   "/etc/netplan/60-wg-s2s.yaml /etc/dnsmasq.d/wg-s2s.conf /sys/class/net/wg0 2>/dev/null; " +
   "sha256sum /etc/wireguard/wg0.conf 2>/dev/null; true";

@@ -54,6 +54,13 @@ import { buildNetworkctlShim, buildSystemctlShim } from "../standins/build";
 import { standInsFor } from "../standins/list";
 import { PRIVATE_NIC, PUBLIC_NIC, RESOURCE_TYPES, type LabNode } from "../topology";
 import { BUNDLE_FILES } from "../../rendering/operatorBundle";
+import { METRICS_PATHS, METRICS_UNIT } from "../../cloud-init/tunnelMetrics";
+import { DEFAULT_SCALEWAY_SITE } from "../../config/schema";
+
+/** The office installs the bundle with the tunnel metrics (the branch without: both paths run). */
+const OFFICE_INSTALL_EXTRA = ["--metrics"];
+/** The hub's site name, the office's one peer (the production config leaves it at its default). */
+const HUB_SITE = DEFAULT_SCALEWAY_SITE.name;
 import {
   addInternetHost,
   copyBundle,
@@ -275,12 +282,12 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       }
     })();
     // The far ends: each operator copies the bundle and runs its installer (README.txt).
-    const farEndInstall = async (far: LabNode, files: Record<string, string>, form: string) => {
+    const farEndInstall = async (far: LabNode, files: Record<string, string>, form: string, extra: string[] = []) => {
       const s = summary(far);
       const h = host(wiring, far);
       try {
         await copyBundle(h, files, BUNDLE_DIR);
-        const dry = await installSh(h, BUNDLE_DIR, ["install", "--form", form, "--dry-run"]);
+        const dry = await installSh(h, BUNDLE_DIR, ["install", "--form", form, ...extra, "--dry-run"]);
         const afterDry = await hostFirewallState(h);
         if (
           dry.code !== 0 ||
@@ -291,7 +298,7 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
             `install --dry-run changed the host or failed (exit ${dry.code}): ${dry.stderr.trim()} ${afterDry.leftovers}`,
           );
         const at = Date.now();
-        const r = await installSh(h, BUNDLE_DIR, ["install", "--form", form]);
+        const r = await installSh(h, BUNDLE_DIR, ["install", "--form", form, ...extra]);
         if (r.code !== 0) throw new Error(`install.sh install --form ${form}: exit ${r.code}: ${r.stderr.trim()}`);
         const checked = await installSh(h, BUNDLE_DIR, ["check", "--wait", "60"], 90_000);
         installMs[`${far.site} ${form}`] = checked.code === 0 ? Date.now() - at : null;
@@ -303,7 +310,8 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       return s;
     };
     const officeBoot = (async () => {
-      await farEndInstall(officeGw, bundles.office, "networkd");
+      // The office's operator also takes the tunnel metrics (opt-in, local only).
+      await farEndInstall(officeGw, bundles.office, "networkd", OFFICE_INSTALL_EXTRA);
       const hs = summary(officeHost);
       const d = await runDhcpClient(host(wiring, officeHost), PRIVATE_NIC);
       hs.dhcp = { ok: d.ok, address: d.address, ms: d.ms };
@@ -563,12 +571,45 @@ async function coexistence(p: ProductionRun): Promise<void> {
       ),
     );
   }
+  // install --metrics: the office's collector reports its tunnel to the hub in node_exporter's file.
+  const hubPingUp = new RegExp(`^wg_s2s_peer_ping_up\\{[^}]*peer="${HUB_SITE}"[^}]*\\} 1$`, "m");
+  let prom = "";
+  const promMs = await pollUntil(
+    async () => {
+      const r = await officeH.exec(["cat", METRICS_PATHS.textfile]);
+      prom = r.stdout;
+      return r.code === 0 && hubPingUp.test(prom);
+    },
+    30_000,
+    1000,
+  );
+  checks.push(
+    check(
+      `office: install.sh install --metrics -> ${METRICS_UNIT} writes ${METRICS_PATHS.textfile}, the tunnel to the hub up`,
+      "fault",
+      "pass",
+      promMs !== null,
+      promMs !== null
+        ? `wg_s2s_peer_ping_up 1 for ${HUB_SITE}`
+        : `no such line within 30 s: ${
+            prom
+              .split("\n")
+              .filter((l) => l.startsWith("wg_s2s_peer_ping_up"))
+              .join(" | ") || "no file"
+          }`,
+    ),
+  );
   for (const [site, h] of [
     ["office", officeH],
     ["branch", branchH],
   ] as const) {
     const rulesetBefore = (await hostFirewallState(h)).ruleset;
-    const again = await installSh(h, BUNDLE_DIR, ["install", "--form", site === "office" ? "networkd" : "netplan"]);
+    const again = await installSh(h, BUNDLE_DIR, [
+      "install",
+      "--form",
+      site === "office" ? "networkd" : "netplan",
+      ...(site === "office" ? OFFICE_INSTALL_EXTRA : []),
+    ]);
     const rulesetAfter = (await hostFirewallState(h)).ruleset;
     checks.push(
       check(
@@ -605,10 +646,21 @@ async function coexistence(p: ProductionRun): Promise<void> {
     ),
   );
   // Today's bundle judged every forwarded packet: --dedicated is that policy.
-  const dedicated = await installSh(officeH, BUNDLE_DIR, ["install", "--form", "networkd", "--dedicated"]);
+  const dedicated = await installSh(officeH, BUNDLE_DIR, [
+    "install",
+    "--form",
+    "networkd",
+    "--dedicated",
+    ...OFFICE_INSTALL_EXTRA,
+  ]);
   const inetDedicated = await inetFrom.office();
   const tunnelDedicated = await tunnelTo.office();
-  const backToTunnelScope = await installSh(officeH, BUNDLE_DIR, ["install", "--form", "networkd"]);
+  const backToTunnelScope = await installSh(officeH, BUNDLE_DIR, [
+    "install",
+    "--form",
+    "networkd",
+    ...OFFICE_INSTALL_EXTRA,
+  ]);
   const inetScoped = await inetFrom.office();
   checks.push(
     check(

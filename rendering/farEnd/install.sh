@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs, checks and removes this site's WireGuard gateway (a scaleway-wireguard-s2s far end).
 #
-#   ./install.sh install --form wg-quick|networkd|netplan [--dedicated] [--dry-run]
+#   ./install.sh install --form wg-quick|networkd|netplan [--dedicated] [--metrics] [--dry-run]
 #   ./install.sh check [--wait SECONDS]
 #   ./install.sh uninstall [--dry-run]
 #
@@ -15,7 +15,7 @@
 set -eu
 
 BUNDLE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=/dev/null # generated beside this script: SITE, WG_IF, TABLE, HUB_TUNNEL_ADDRESS, HUB_ADDRESS, LISTEN_PORT, PEERS_DIAL_IN, LAN_DHCP, FW_SCRIPT, STATE, MANIFEST
+# shellcheck source=/dev/null # generated beside this script: SITE, WG_IF, TABLE, HUB_TUNNEL_ADDRESS, HUB_ADDRESS, LISTEN_PORT, PEERS_DIAL_IN, LAN_DHCP, FW_SCRIPT, STATE, METRICS_UNIT, METRICS_DIR, METRICS_TEXTFILE, MANIFEST
 . "$BUNDLE/site.conf"
 
 DRY_RUN=no
@@ -59,13 +59,14 @@ has_docker() { unit_exists docker.service; }
 ufw_active() { have ufw && ufw status 2>/dev/null | grep -q '^Status: active'; }
 
 # The manifest's lines that apply here: every "all" line, the chosen form and policy scope,
-# and the Docker drop-in where Docker is installed.
-manifest_for() { # FORM SCOPE
+# the Docker drop-in where Docker is installed, the tunnel metrics with --metrics.
+manifest_for() { # FORM SCOPE METRICS
 	printf '%s\n' "$MANIFEST" | while read -r src dest mode group when role; do
 		[ -n "$src" ] || continue
 		case "$when" in
 		all | "$1" | "$2") say "$src $dest $mode $group $role" ;;
 		docker) if has_docker; then say "$src $dest $mode $group $role"; fi ;;
+		metrics) if [ "$3" = yes ]; then say "$src $dest $mode $group $role"; fi ;;
 		esac
 	done
 }
@@ -73,8 +74,8 @@ manifest_for() { # FORM SCOPE
 recorded() { [ -f "$STATE/files" ] && awk -v p="$1" '$1 == p { found = 1 } END { exit !found }' "$STATE/files"; }
 
 # Every file the chosen form needs is in the bundle, before anything changes.
-complete_bundle() { # FORM SCOPE
-	manifest_for "$1" "$2" | while read -r src _; do
+complete_bundle() { # FORM SCOPE METRICS
+	manifest_for "$1" "$2" "$3" | while read -r src _; do
 		[ -f "$BUNDLE/$src" ] || die "the bundle has no $src: write it again (npm run bundle) and copy the whole directory"
 	done
 }
@@ -191,6 +192,23 @@ start_tunnel() { # FORM
 	esac
 }
 
+# The tunnel metrics collector (--metrics): node_exporter serves what it writes.
+start_metrics() { # METRICS
+	[ "$1" = yes ] || return 0
+	if changed metrics; then run systemctl daemon-reload; fi
+	is_enabled "$METRICS_UNIT" || run systemctl enable "$METRICS_UNIT"
+	if ! is_active "$METRICS_UNIT"; then
+		run systemctl start "$METRICS_UNIT"
+	elif changed metrics; then
+		run systemctl restart "$METRICS_UNIT"
+	fi
+}
+
+stop_metrics() {
+	if is_enabled "$METRICS_UNIT" || is_active "$METRICS_UNIT"; then run systemctl disable --now "$METRICS_UNIT"; fi
+	if [ -e "$METRICS_TEXTFILE" ]; then run rm -f "$METRICS_TEXTFILE"; fi
+}
+
 start_dhcp() {
 	[ "$LAN_DHCP" = yes ] || return 0
 	if changed dhcp || ! is_active dnsmasq.service; then
@@ -223,7 +241,7 @@ open_host_firewalls() {
 }
 
 cmd_install() {
-	form="" scope=tunnel
+	form="" scope=tunnel metrics=no
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--form)
@@ -233,26 +251,37 @@ cmd_install() {
 			;;
 		--form=*) form=${1#--form=} ;;
 		--dedicated) scope=dedicated ;;
+		--metrics) metrics=yes ;;
 		--dry-run) DRY_RUN=yes ;;
-		*) die "install: unknown option '$1'; usage: $0 install --form wg-quick|networkd|netplan [--dedicated] [--dry-run]" ;;
+		*) die "install: unknown option '$1'; usage: $0 install --form wg-quick|networkd|netplan [--dedicated] [--metrics] [--dry-run]" ;;
 		esac
 		shift
 	done
 	[ -n "$form" ] || die "install: say which form: --form wg-quick (wireguard-tools), --form networkd (systemd-networkd) or --form netplan (Ubuntu); README.txt says which fits"
 	case "$form" in wg-quick | networkd | netplan) ;; *) die "--form must be wg-quick, networkd or netplan (got '$form'); see README.txt" ;; esac
-	complete_bundle "$form" "$scope"
+	complete_bundle "$form" "$scope" "$metrics"
 	preflight "$form"
+	if [ "$metrics" = yes ] && [ ! -d "$METRICS_DIR" ]; then
+		die "--metrics writes node_exporter's textfile directory $METRICS_DIR, which is missing: apt-get install prometheus-node-exporter first (or install without --metrics)"
+	fi
 	judged="tunnel traffic only"
 	[ "$scope" = tunnel ] || judged="every forwarded packet (dedicated host)"
 	say "site $SITE: installing --form $form; the forward policy judges $judged"
 	record_host "$form" "$scope"
+	# Installed with --metrics before, without now: the collector goes.
+	if [ "$(recall metrics)" = yes ] && [ "$metrics" = no ]; then
+		stop_metrics
+		remove_files metrics
+	fi
+	remember metrics "$metrics"
 	list=$(mktemp)
-	manifest_for "$form" "$scope" >"$list"
+	manifest_for "$form" "$scope" "$metrics" >"$list"
 	while read -r src dest mode group role; do put "$src" "$dest" "$mode" "$group" "$role"; done <"$list"
 	rm -f "$list"
 	start_firewall
 	start_tunnel "$form"
 	start_dhcp
+	start_metrics "$metrics"
 	open_host_firewalls
 	if [ "$CHANGES" = 0 ]; then
 		say "already installed: nothing changed"
@@ -334,7 +363,7 @@ remove_files() { # [ROLE...]
 		if [ -e "$STATE/backup$path" ]; then run cp -p "$STATE/backup$path" "$path"; fi
 		dir=$(dirname "$path")
 		case "$role" in
-		policy | unit) case "$dir" in */wg-s2s | *.service.d) if [ -d "$dir" ] && [ -z "$(ls -A "$dir")" ]; then run rmdir "$dir"; fi ;; esac ;;
+		policy | unit | metrics) case "$dir" in */wg-s2s | *.service.d) if [ -d "$dir" ] && [ -z "$(ls -A "$dir")" ]; then run rmdir "$dir"; fi ;; esac ;;
 		esac
 	done <"$STATE/files"
 }
@@ -386,6 +415,7 @@ cmd_uninstall() {
 	say "site $SITE: removing --form $form"
 	# The tunnel goes first and the forward policy last, so no tunnel packet is ever unfiltered.
 	stop_tunnel "$form"
+	stop_metrics
 	close_host_firewalls
 	for unit in wg-s2s-guard.service wg-s2s-firewall.service; do
 		if is_enabled "$unit" || is_active "$unit"; then run systemctl disable --now "$unit"; fi
@@ -418,7 +448,7 @@ install | check | uninstall)
 	"cmd_$cmd" "$@"
 	;;
 *)
-	say "usage: $0 install --form wg-quick|networkd|netplan [--dedicated] [--dry-run]"
+	say "usage: $0 install --form wg-quick|networkd|netplan [--dedicated] [--metrics] [--dry-run]"
 	say "       $0 check [--wait SECONDS]"
 	say "       $0 uninstall [--dry-run]"
 	exit 2
