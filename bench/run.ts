@@ -303,6 +303,7 @@ async function main() {
           h.withoutHandover.firstPingNatedS,
         ),
         "hand-over withheld: NATed far end back on its own rekey (s)": none(h.withoutHandover.natedEventuallyS),
+        "partition -> the standby becomes MASTER and claims (s)": none(h.partition.challengerMasterS),
         "partition -> one gateway holds IP, routes and the only tunnel, both far ends answer (s)": none(
           h.partition.settledS,
         ),

@@ -96,6 +96,8 @@ export interface HaLabResult {
   /** Kill B with the hand-over withheld (its `serve` stopped, A's copy removed first). */
   withoutHandover: FailoverFigures & { natedWithinWindow: boolean; natedEventuallyS?: number; hubSeenByFixed: string };
   partition: {
+    /** The standby's agent left `standby` (keepalived made it MASTER: its claim began). */
+    challengerMasterS?: number;
     settledS?: number;
     winner: string;
     ipMovesDuring: number;
@@ -696,6 +698,7 @@ esac
     // ---- partition of the private network between the gateways, then healed
     log("partition");
     patches = ipPatches();
+    const challenger = other(holderGw());
     t = Date.now();
     for (const gw of [GW.a, GW.b]) {
       sh(
@@ -703,8 +706,12 @@ esac
         "nft add table inet part && nft 'add chain inet part in { type filter hook input priority 0; }' && nft add rule inet part in ip protocol vrrp drop",
       );
     }
-    await sleep(10_000);
-    result.partition.settledS = round(await within(60, () => settledOn(GW.a) || settledOn(GW.b), t));
+    // Settled: the standby, no longer hearing the active, became MASTER and its claim ended
+    // (won or lost), and one gateway holds the IP, the routes and the only tunnel up.
+    result.partition.challengerMasterS = round(await within(30, () => agentState(challenger) !== "standby", t));
+    result.partition.settledS = round(
+      await within(60, () => agentState(challenger) !== "claiming" && (settledOn(GW.a) || settledOn(GW.b)), t),
+    );
     result.partition.winner = holderGw().label;
     result.partition.ipMovesDuring = ipPatches() - patches;
     const during = ipPatches();
