@@ -137,6 +137,8 @@ describe("the schema the package publishes", () => {
         mtu: "number",
         tunnelCidr: "string",
         dynamicPeerCidrs: "string[]",
+        cockpit: "boolean",
+        alertEmails: "string[]",
         scalewaySite: "#HubSite",
         remoteSites: "#RemoteSite[]",
       },

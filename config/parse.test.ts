@@ -368,6 +368,8 @@ describe("exported key lists", () => {
       mtu: 1380,
       tunnelCidr: "172.16.9.0/24",
       dynamicPeerCidrs: ["198.51.100.0/24"],
+      cockpit: true,
+      alertEmails: ["netops@example.com"],
       scalewaySite: { name: "hub" },
       remoteSites: [],
     };

@@ -857,6 +857,8 @@ describe("robustness", () => {
     mtu: numberLike,
     tunnelCidr: cidrLike,
     dynamicPeerCidrs: fc.array(cidrLike, { maxLength: 2 }),
+    cockpit: fc.boolean(),
+    alertEmails: fc.array(fc.oneof(fc.string(), fc.emailAddress()), { maxLength: 3 }),
     scalewaySite: fc.record({
       name: fc.string({ maxLength: 35 }),
       subnet: cidrLike,
@@ -867,6 +869,8 @@ describe("robustness", () => {
       tunnelAddress: addressLike,
       routePropagation: fc.constantFrom("vpc-route" as const, "dhcp" as const, "static" as const),
       keyGeneration: numberLike,
+      gateways: numberLike,
+      secondGatewayAddress: fc.option(addressLike, { nil: undefined }),
     }),
     remoteSites: fc.array(remoteSite, { maxLength: 4 }),
   });
