@@ -6,6 +6,7 @@
 import { readFileSync } from "fs";
 import * as path from "path";
 import { WG_INTERFACE } from "../common";
+import { ACTIVE_FILE } from "../tunnelMetrics";
 
 export const HA_PATHS = {
   agent: "/usr/local/sbin/wg-s2s-ha",
@@ -131,6 +132,8 @@ export function renderHaAgentEnv(spec: HaAgentSpec): string {
     ["LISTEN_PORT", port(spec.listenPort, "listenPort")],
     ["SHARE_PORT", port(spec.sharePort ?? HA_SHARE_PORT, "sharePort")],
     ["API_ATTEMPTS", String(attempts)],
+    // Read by the tunnel metrics collector: 1 while this gateway carries the tunnels.
+    ["ACTIVE_FILE", ACTIVE_FILE],
   ];
   return [
     "# The HA hub's failover agent (wg-s2s-ha): where the API, the metadata and this stack's resources are.",

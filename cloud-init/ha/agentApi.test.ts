@@ -292,3 +292,25 @@ test("a backup transition during a claim stops the claim; the tunnel stays down"
   expect(out).toMatch(/rc\[backup\]=0/);
   expect(out).toMatch(/^wg0=down\nwg0=down\nstate=standby$/m);
 });
+
+test("ready waits until this gateway is active or standby; drain leaves the pair and waits for the IP to go, never failing; the metrics' active file follows", () => {
+  const out = runScenario({
+    steps: [
+      // KEEPALIVED_UNIT: a unit that exists nowhere, so drain can never stop a keepalived of this machine.
+      "echo KEEPALIVED_UNIT=wg-s2s-test-absent.service >> ha.env",
+      "agent ready 1; agent ready x; agent master; echo active=$(cat /run/wg-s2s/active); agent ready 5",
+      // The other gateway claims a second after drain stopped this one.
+      "(sleep 1; take_ip_for_b) & agent drain 10; link; snat; echo active=$(cat /run/wg-s2s/active)",
+      // Nobody takes over: drain still ends, bounded, and says so.
+      `curl -s -o /dev/null -X PATCH -H 'X-Auth-Token: ${TOKEN}' -H 'Content-Type: application/json' --data '{"server":"${SERVER_A}"}' http://127.0.0.1:18080${IP_PATH}`,
+      "agent drain 1",
+    ].join("\n"),
+  });
+  expect(out).toMatch(
+    /^rc\[ready 1\]=1\nrc\[ready x\]=2\nrc\[master\]=0\nactive=1\n.*is active\nrc\[ready 5\]=0\n.*drained; the other gateway holds the service IP\nrc\[drain 10\]=0\nwg0=down\nsnat=off\nactive=0\nrc\[drain 1\]=0\nstate=standby$/m,
+  );
+  const log = section(out, "agent").join("\n");
+  expect(log).toMatch(/is not a member of the pair after 1 s \(state: none\)/);
+  expect(log).toContain("usage: wg-s2s-ha ready SECONDS (1-3600)");
+  expect(log).toContain("the other gateway did not take over within 1 s; replacing this one anyway");
+});
