@@ -141,7 +141,9 @@ wg set wg0 private-key ${dir}/wg.key listen-port 51820 peer "$(wg genkey | wg pu
 ip addr add 172.16.0.1/24 dev wg0
 export WG_S2S_HA_ENV=${dir}/ha.env
 agent() { rc=0; ${ROOT}/cloud-init/ha/wg-s2s-ha "$@" 2>>${dir}/agent.err || rc=$?; echo "rc[$*]=$rc"; }
-take_ip_for_b() { curl -s -o /dev/null -X PATCH -H 'X-Auth-Token: ${TOKEN}' -H 'Content-Type: application/json' --data '{"server":"${SERVER_B}"}' http://127.0.0.1:18080${IP_PATH}; }
+# What another caller of the API does: attach the service IP to server a or b.
+give_ip_to() { case $1 in a) server=${SERVER_A} ;; b) server=${SERVER_B} ;; esac; curl -s -o /dev/null -X PATCH -H 'X-Auth-Token: ${TOKEN}' -H 'Content-Type: application/json' --data "{\\"server\\":\\"$server\\"}" http://127.0.0.1:18080${IP_PATH}; }
+take_ip_for_b() { give_ip_to b; }
 link() { if ip link show dev wg0 up | grep -q .; then echo "wg0=up"; else echo "wg0=down"; fi; }
 snat() { if nft list table ip wg_s2s_ha >/dev/null 2>&1; then echo "snat=on"; else echo "snat=off"; fi; }
 ${s.steps}
@@ -243,7 +245,7 @@ test("a check that began before a claim finished does not take the new tunnel do
       "agent master; take_ip_for_b",
       "flock state/lock sleep 2 & holder=$!; sleep 0.3",
       "agent check & check=$!",
-      `sleep 1; curl -s -o /dev/null -X PATCH -H 'X-Auth-Token: ${TOKEN}' -H 'Content-Type: application/json' --data '{"server":"${SERVER_A}"}' http://127.0.0.1:18080${IP_PATH}`,
+      "sleep 1; give_ip_to a",
       "wait $holder; wait $check; link",
     ].join("\n"),
   });
@@ -302,7 +304,7 @@ test("ready waits until this gateway is active or standby; drain leaves the pair
       // The other gateway claims a second after drain stopped this one.
       "(sleep 1; take_ip_for_b) & agent drain 10; link; snat; echo active=$(cat /run/wg-s2s/active)",
       // Nobody takes over: drain still ends, bounded, and says so.
-      `curl -s -o /dev/null -X PATCH -H 'X-Auth-Token: ${TOKEN}' -H 'Content-Type: application/json' --data '{"server":"${SERVER_A}"}' http://127.0.0.1:18080${IP_PATH}`,
+      "give_ip_to a",
       "agent drain 1",
     ].join("\n"),
   });

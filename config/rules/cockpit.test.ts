@@ -1,19 +1,9 @@
 /** @tier unit */
 /** The Cockpit keys: off by default; alert addresses only with Cockpit on, one real address each, no repeats. */
-import { ConfigError } from "../errors";
 import { loadStackConfig } from "../validation";
+import { refusalLines } from "../../testkit/configRefusal";
 
 const ADMIN = { adminCidrs: ["203.0.113.7/32"] };
-
-function refusal(config: Record<string, unknown>): string[] {
-  try {
-    loadStackConfig({ ...ADMIN, ...config });
-    return [];
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    return e.message.split("\n").filter((l) => /^\S+: /.test(l));
-  }
-}
 
 describe("cockpit and alertEmails", () => {
   it("are off and empty by default, and take what Pulumi passes (strings, JSON lists)", () => {
@@ -24,14 +14,14 @@ describe("cockpit and alertEmails", () => {
   });
 
   it("refuses addresses with Cockpit off: nothing else would mail them", () => {
-    expect(refusal({ alertEmails: ["netops@example.com"] })).toEqual([
+    expect(refusalLines({ alertEmails: ["netops@example.com"] })).toEqual([
       expect.stringMatching(/^alertEmails: is set, but cockpit is false.*pulumi config set cockpit true/),
     ]);
-    expect(refusal({ cockpit: true, alertEmails: ["netops@example.com"] })).toEqual([]);
+    expect(refusalLines({ cockpit: true, alertEmails: ["netops@example.com"] })).toEqual([]);
   });
 
   it("refuses what is not an address, and an address given twice", () => {
-    const lines = refusal({ cockpit: true, alertEmails: ["netops", "a@example.com", "A@example.com", " "] });
+    const lines = refusalLines({ cockpit: true, alertEmails: ["netops", "a@example.com", "A@example.com", " "] });
     expect(lines).toEqual([
       expect.stringMatching(/^alertEmails\[0\]: "netops" is not an e-mail address/),
       expect.stringMatching(/^alertEmails\[3\]: " " is not an e-mail address/),

@@ -3,21 +3,12 @@
  * The HA hub's keys (`scalewaySite.gateways`, `secondGatewayAddress`): the defaults, and each
  * refusal naming the key with a fix that fits, before any resource is declared.
  */
-import { ConfigError } from "../errors";
 import { loadStackConfig } from "../validation";
+import { refusalLines } from "../../testkit/configRefusal";
 
 const ADMIN = { adminCidrs: ["203.0.113.7/32"] };
 
 /** Every "key: problem" line of the refusal, or [] when the config loads. */
-function refusal(scalewaySite: Record<string, unknown>): string[] {
-  try {
-    loadStackConfig({ ...ADMIN, scalewaySite });
-    return [];
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    return e.message.split("\n").filter((l) => /^\S+: /.test(l));
-  }
-}
 
 describe("scalewaySite.gateways", () => {
   it("defaults to one gateway, with no second address", () => {
@@ -36,44 +27,46 @@ describe("scalewaySite.gateways", () => {
   });
 
   it("refuses any other count, with the two that work", () => {
-    const [line, ...rest] = refusal({ gateways: 3 });
+    const [line, ...rest] = refusalLines({ scalewaySite: { gateways: 3 } });
     expect(rest).toEqual([]);
     expect(line).toMatch(/^scalewaySite\.gateways: is 3; the hub has one gateway, or two for an HA hub/);
     expect(line).toMatch(/pulumi config set --path 'scalewaySite\.gateways' 2/);
-    expect(refusal({ gateways: 0 })[0]).toMatch(/^scalewaySite\.gateways: is 0/);
+    expect(refusalLines({ scalewaySite: { gateways: 0 } })[0]).toMatch(/^scalewaySite\.gateways: is 0/);
   });
 
   it("refuses static route propagation with two gateways: a host's route names one of them", () => {
-    const [line, ...rest] = refusal({ gateways: 2, routePropagation: "static" });
+    const [line, ...rest] = refusalLines({ scalewaySite: { gateways: 2, routePropagation: "static" } });
     expect(rest).toEqual([]);
     expect(line).toMatch(/^scalewaySite\.routePropagation: is static, but an HA hub moves its routes/);
     expect(line).toMatch(/pulumi config set --path 'scalewaySite\.routePropagation' vpc-route/);
     // Negative control: static with one gateway is fine.
-    expect(refusal({ routePropagation: "static" })).toEqual([]);
+    expect(refusalLines({ scalewaySite: { routePropagation: "static" } })).toEqual([]);
   });
 
   it("refuses a second address without a second gateway", () => {
-    const [line] = refusal({ secondGatewayAddress: "192.168.0.4" });
+    const [line] = refusalLines({ scalewaySite: { secondGatewayAddress: "192.168.0.4" } });
     expect(line).toMatch(/^scalewaySite\.secondGatewayAddress: is set, but the hub has one gateway/);
     expect(line).toMatch(/pulumi config rm --path 'scalewaySite\.secondGatewayAddress'/);
   });
 
   it("refuses a second address the gateway or the test host holds, or one outside the subnet, suggesting a free one", () => {
-    expect(refusal({ gateways: 2, secondGatewayAddress: "192.168.0.2" })).toEqual([
+    expect(refusalLines({ scalewaySite: { gateways: 2, secondGatewayAddress: "192.168.0.2" } })).toEqual([
       expect.stringMatching(
         /^scalewaySite\.secondGatewayAddress: is 192\.168\.0\.2, the same address as scalewaySite\.gatewayAddress.*'scalewaySite\.secondGatewayAddress' 192\.168\.0\.4`/,
       ),
     ]);
-    expect(refusal({ gateways: 2, secondGatewayAddress: "192.168.0.3" })[0]).toMatch(
+    expect(refusalLines({ scalewaySite: { gateways: 2, secondGatewayAddress: "192.168.0.3" } })[0]).toMatch(
       /same address as scalewaySite\.testHostAddress/,
     );
-    expect(refusal({ gateways: 2, gatewayAddress: "192.168.0.4" })[0]).toMatch(
+    expect(refusalLines({ scalewaySite: { gateways: 2, gatewayAddress: "192.168.0.4" } })[0]).toMatch(
       /^scalewaySite\.secondGatewayAddress: is 192\.168\.0\.4, the same address as scalewaySite\.gatewayAddress.*192\.168\.0\.5`/,
     );
-    expect(refusal({ gateways: 2, secondGatewayAddress: "10.0.0.4" })[0]).toMatch(
+    expect(refusalLines({ scalewaySite: { gateways: 2, secondGatewayAddress: "10.0.0.4" } })[0]).toMatch(
       /^scalewaySite\.secondGatewayAddress: 10\.0\.0\.4 is outside scalewaySite\.subnet/,
     );
-    expect(refusal({ gateways: 2, secondGatewayAddress: "192.168.0.1" })[0]).toMatch(/is reserved by Scaleway/);
+    expect(refusalLines({ scalewaySite: { gateways: 2, secondGatewayAddress: "192.168.0.1" } })[0]).toMatch(
+      /is reserved by Scaleway/,
+    );
   });
 
   it("joining an existing network: the second address must be stated too", () => {
@@ -83,11 +76,11 @@ describe("scalewaySite.gateways", () => {
       gatewayAddress: "172.20.16.10",
       gateways: 2,
     };
-    expect(refusal(joined)).toEqual([
+    expect(refusalLines({ scalewaySite: joined })).toEqual([
       expect.stringMatching(
         /^scalewaySite\.secondGatewayAddress: is required when joining an existing private network/,
       ),
     ]);
-    expect(refusal({ ...joined, secondGatewayAddress: "172.20.16.11" })).toEqual([]);
+    expect(refusalLines({ scalewaySite: { ...joined, secondGatewayAddress: "172.20.16.11" } })).toEqual([]);
   });
 });
