@@ -46,11 +46,7 @@ export function declareCockpit(name: string, args: CockpitArgs, parent: pulumi.R
     { region: args.region, type: "metrics", name: `${name}-tunnel-metrics`, retentionDays: METRICS_RETENTION_DAYS },
     opts,
   );
-  const token = new scaleway.observability.Token(
-    `${name}-metrics-push`,
-    { region: args.region, name: `${name}-metrics-push`, scopes: { ...PUSH_TOKEN_SCOPES } },
-    { parent, additionalSecretOutputs: ["secretKey"] },
-  );
+  const token = declarePushToken(`${name}-metrics-push`, args.region, parent);
   const alertManager =
     args.alertEmails.length > 0
       ? new scaleway.observability.AlertManager(
@@ -71,4 +67,16 @@ export function declareCockpit(name: string, args: CockpitArgs, parent: pulumi.R
     pushUrl: source.pushUrl,
     pushToken: pulumi.secret(token.secretKey),
   };
+}
+
+/**
+ * A token that writes metrics and nothing else: the gateways' one, and one per far end whose
+ * bundle pushes (`bundleCockpit`), so each can be revoked on its own.
+ */
+export function declarePushToken(name: string, region: string, parent: pulumi.Resource): scaleway.observability.Token {
+  return new scaleway.observability.Token(
+    name,
+    { region, name, scopes: { ...PUSH_TOKEN_SCOPES } },
+    { parent, additionalSecretOutputs: ["secretKey"] },
+  );
 }

@@ -8,7 +8,7 @@ import type { HostRole } from "./privateInstance";
 import { ScalewaySite, type HaGatewayContext } from "./scalewaySite";
 import { bareId } from "./haHub";
 import type { GatewayHaSpec, GatewayMetricsPushSpec } from "../planning/specs";
-import { declareCockpit } from "./cockpit";
+import { declareCockpit, declarePushToken } from "./cockpit";
 import {
   gatewaySpecFor,
   planTopology,
@@ -220,8 +220,22 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
         const remote = cfg.remoteSites.find((s) => s.name === site.name)!;
         const operatorKeys = remote.bundleSshKeys ? cfg.sshPublicKeys.map((k) => k.trim()) : [];
         // The tunnel in three forms (wg-quick, networkd/, netplan/); install.sh installs one.
-        bundles[site.name] = gatewayInputs(site).apply((r) => {
-          const spec = gatewaySpecFor(site, plan, cfg, resolvedKeys(site, r), { sshAuthorizedKeys: operatorKeys });
+        // Metrics to the deployer's Cockpit only on request (bundleCockpit), with a token of this site's own.
+        const farEndPush =
+          cockpit && remote.bundleCockpit
+            ? pulumi
+                .all([cockpit.pushUrl, declarePushToken(`${name}-${site.name}-metrics-push`, region, this).secretKey])
+                .apply(([pushUrl, token]): GatewayMetricsPushSpec => ({ pushUrl, token }))
+            : undefined;
+        bundles[site.name] = pulumi.all([gatewayInputs(site), farEndPush]).apply(([r, push]) => {
+          const spec = gatewaySpecFor(
+            site,
+            plan,
+            cfg,
+            resolvedKeys(site, r),
+            { sshAuthorizedKeys: operatorKeys },
+            { metricsPush: push },
+          );
           return renderOperatorBundle(spec, { publicIp: site.publicIp });
         });
         continue;

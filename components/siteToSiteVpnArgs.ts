@@ -82,6 +82,8 @@ export interface RemoteSite {
   bundleInstalled?: boolean;
   /** `external` only: the bundle's cloud-config adds `sshPublicKeys` (never the deploy key) for root on the operator's gateway. Default false. */
   bundleSshKeys?: boolean;
+  /** `external` only, with `cockpit`: the bundle also pushes this far end's tunnel metrics to Cockpit (a write-only token of its own). Default false. */
+  bundleCockpit?: boolean;
 }
 
 /** Arguments of SiteToSiteVpn; the stack's configuration keys, as typed arguments. */

@@ -343,6 +343,11 @@ const REMOTE_FIELDS = {
     description:
       "`external` only: let the bundle's cloud-config.yaml add `sshPublicKeys` (never the deploy key) to root on the operator's gateway",
   }),
+  bundleCockpit: key(flag().optional(), {
+    defaultText: "`false`",
+    description:
+      "`external` only, with `cockpit`: the bundle also pushes this far end's tunnel metrics to your Cockpit, with a write-only token of its own (turning it off deletes the token); without it the far end's metrics stay local",
+  }),
   allowSpokeToSpoke: key(flag().default(false), { description: "allow traffic with other spokes that allow it too" }),
   keyGeneration: keyGeneration("bump to rotate this site's keys"),
 };

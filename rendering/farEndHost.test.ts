@@ -93,4 +93,20 @@ describe("the installer's manifest", () => {
       ["metrics", "/etc/systemd/system/wg-s2s-metrics.service"],
     ]);
   });
+
+  it("pushing to Cockpit (bundleCockpit) adds the agent's config, its token (root only) and its unit, with --metrics only", () => {
+    const tunnel = {
+      wgQuick: { file: "a", installedAs: "/a" },
+      networkd: { netdev: { file: "b", installedAs: "/b" }, network: { file: "c", installedAs: "/c" } },
+      netplan: { file: "d", installedAs: "/d" },
+    };
+    const push = installManifest({ ...tunnel, metricsPush: true }).filter((e) => e.installedAs.includes("push"));
+    expect(push.map((e) => [e.installedAs, e.mode, e.when])).toEqual([
+      ["/etc/wg-s2s/metrics-push.yml", "0644", "metrics"],
+      ["/etc/wg-s2s/cockpit-push-token", "0600", "metrics"],
+      ["/etc/systemd/system/wg-s2s-metrics-push.service", "0644", "metrics"],
+    ]);
+    // Negative control: without the owner's opt-in, nothing of it.
+    expect(installManifest(tunnel).filter((e) => e.installedAs.includes("push"))).toEqual([]);
+  });
 });

@@ -14,7 +14,14 @@ import { PATHS, UNITS, WG_INTERFACE, renderCloudConfig } from "../cloud-init/com
 import { NFT_TABLE, renderFirewallUnit, renderForwardPolicy } from "../cloud-init/firewall";
 import { addressPart, assertIntegerInRange, assertSiteName } from "../cloud-init/guards";
 import { renderSystemdUnit } from "../cloud-init/ini";
-import type { GatewaySpec } from "../planning/specs";
+import type { GatewayMetricsPushSpec, GatewaySpec } from "../planning/specs";
+import {
+  PUSH_PATHS,
+  PUSH_UNIT,
+  remoteWriteUrl,
+  renderPushAgentConfig,
+  renderPushAgentUnit,
+} from "../cloud-init/metricsPush";
 import {
   METRICS_PATHS,
   METRICS_UNIT,
@@ -38,6 +45,9 @@ export const FAR_END_FILES = {
   metricsScript: "wg-s2s-metrics",
   metricsConfig: "metrics.conf",
   metricsUnit: "wg-s2s-metrics.service",
+  pushConfig: "metrics-push.yml",
+  pushToken: "cockpit-push-token",
+  pushUnit: "wg-s2s-metrics-push.service",
 } as const;
 
 export const FAR_END_PATHS = {
@@ -87,6 +97,8 @@ export interface TunnelFiles {
   networkd: { netdev: { file: string; installedAs: string }; network: { file: string; installedAs: string } };
   netplan: { file: string; installedAs: string };
   dnsmasq?: { file: string; installedAs: string };
+  /** The bundle pushes the metrics to the deployer's Cockpit (remoteSites[].bundleCockpit). */
+  metricsPush?: boolean;
 }
 
 /**
@@ -166,6 +178,14 @@ export function installManifest(tunnel: TunnelFiles): ManifestEntry[] {
         [FAR_END_FILES.metricsScript, METRICS_PATHS.collectorScript, "0755"],
         [FAR_END_FILES.metricsConfig, METRICS_PATHS.collectorConfig, "0644"],
         [FAR_END_FILES.metricsUnit, METRICS_PATHS.collectorUnit, "0644"],
+        ...(tunnel.metricsPush
+          ? ([
+              [FAR_END_FILES.pushConfig, PUSH_PATHS.config, "0644"],
+              // The token: root only; its unit hands it to the agent as a systemd credential.
+              [FAR_END_FILES.pushToken, PUSH_PATHS.token, "0600"],
+              [FAR_END_FILES.pushUnit, PUSH_PATHS.unit, "0644"],
+            ] as const)
+          : []),
       ] as const
     ).map(([file, installedAs, mode]): ManifestEntry => ({
       file,
@@ -231,6 +251,8 @@ export function renderSiteFacts(spec: GatewaySpec, manifest: readonly ManifestEn
     ["METRICS_UNIT", METRICS_UNIT],
     ["METRICS_DIR", TEXTFILE_DIRECTORY],
     ["METRICS_TEXTFILE", METRICS_PATHS.textfile],
+    // Empty unless the bundle pushes to Cockpit (bundleCockpit).
+    ["PUSH_UNIT", spec.metrics.push ? PUSH_UNIT : ""],
   ];
   const lines = manifest.map((e) =>
     [e.file, e.installedAs, e.mode, e.group, e.when, e.role].map(manifestWord).join(" "),
@@ -329,6 +351,19 @@ export function renderFarEndHostFiles(
       metrics: spec.metrics,
     }),
     [FAR_END_FILES.metricsUnit]: renderCollectorUnit(),
+    ...(spec.metrics.push ? metricsPushFiles(spec.siteName, spec.metrics.push) : {}),
+  };
+}
+
+/** The Cockpit push agent's files, as our gateways have them (cloud-init/metricsPush.ts). */
+function metricsPushFiles(siteName: string, push: GatewayMetricsPushSpec): Record<string, string> {
+  return {
+    [FAR_END_FILES.pushConfig]: renderPushAgentConfig({
+      url: remoteWriteUrl(push.pushUrl),
+      instance: `${siteName}-gateway`,
+    }),
+    [FAR_END_FILES.pushToken]: `${push.token}\n`,
+    [FAR_END_FILES.pushUnit]: renderPushAgentUnit(),
   };
 }
 

@@ -118,8 +118,18 @@ function readme(spec: GatewaySpec, opts: OperatorBundleOptions): string {
     "  its users, re-added by a docker.service drop-in when Docker restarts.",
     "- With --metrics (opt-in): the tunnel metrics collector (wg-s2s-metrics.service), writing",
     `  every 10 s to ${METRICS_PATHS.textfile}, which Debian's and Ubuntu's`,
-    "  prometheus-node-exporter serve on port 9100 (install it first). Local only: nothing is sent",
-    "  anywhere; point your own Prometheus at it (docs/metrics.md of the stack lists the metrics).",
+    "  prometheus-node-exporter serve on port 9100 (install it first).",
+    ...(spec.metrics.push
+      ? [
+          "  At the stack owner's request (remoteSites[].bundleCockpit), it also pushes them to the",
+          "  stack owner's Scaleway Cockpit: wg-s2s-metrics-push.service runs Prometheus in agent mode",
+          "  (install the prometheus package first; its own prometheus.service is not needed) with a",
+          "  token of this site's own that can write metrics and nothing else. Leave out --metrics to refuse.",
+        ]
+      : [
+          "  Local only: nothing is sent anywhere; point your own Prometheus at it (the stack's",
+          "  docs/metrics.md lists the metrics).",
+        ]),
     "- firewalld (not handled by install.sh): put wg0 in a zone that may forward to your LAN,",
     "  for example: firewall-cmd --permanent --zone=trusted --add-interface=wg0; firewall-cmd --reload",
     "",
@@ -168,6 +178,7 @@ export function renderOperatorBundle(spec: GatewaySpec, opts: OperatorBundleOpti
     },
     netplan: { file: NETPLAN_FILES.config, installedAs: NETPLAN_PATH },
     dnsmasq: gateway.dnsmasq !== undefined ? { file: BUNDLE_FILES.dnsmasq, installedAs: PATHS.dnsmasq } : undefined,
+    metricsPush: spec.metrics.push !== undefined,
   });
   const bundle: Record<string, string> = {
     ...renderFarEndHostFiles(spec, manifest, opts.publicIp),

@@ -6,7 +6,7 @@
  * stack builds (an HA hub's two included) the push agent with the token as a 0600 file that
  * is only ever a secret. Off (the default): none of it.
  */
-import { ADMIN_CIDRS } from "../testkit/fixtures";
+import { ADMIN_CIDRS, OFFICE_EXTERNAL_SITE } from "../testkit/fixtures";
 import { parseCloudConfig } from "../testkit/cloudInit";
 import { mockUuid, runProgram, type ProgramRun } from "../testkit/programRun";
 
@@ -28,6 +28,27 @@ describe("cockpit: true", () => {
         cockpit: true,
         alertEmails: ["netops@example.com"],
         scalewaySite: { gateways: 2 },
+        remoteSites: [
+          {
+            name: "onprem",
+            subnet: "192.168.1.0/24",
+            gatewayAddress: "192.168.1.2",
+            tunnelAddress: "172.16.0.2",
+            testHostAddress: "192.168.1.3",
+          },
+          // One far end whose owner opted in to pushing, one that did not.
+          { ...OFFICE_EXTERNAL_SITE, bundleCockpit: true },
+          {
+            ...OFFICE_EXTERNAL_SITE,
+            name: "branch",
+            subnet: "192.168.20.0/24",
+            gatewayAddress: "192.168.20.1",
+            testHostAddress: "192.168.20.20",
+            tunnelAddress: "172.16.0.4",
+            publicIp: "198.51.100.78",
+            lanRouter: "192.168.20.254",
+          },
+        ],
       },
       keySeed: "cockpit",
     });
@@ -38,7 +59,7 @@ describe("cockpit: true", () => {
   test("one metrics data source, one token that writes metrics and nothing else, the alert manager mailing the address", () => {
     const [source] = run.ofType(T.source);
     expect(source.inputs).toMatchObject({ type: "metrics", retentionDays: 31, region: "fr-par" });
-    const [token] = run.ofType(T.token);
+    const token = run.ofType(T.token).find((t) => t.name === "wg-s2s-metrics-push")!;
     // Every one of the provider's nine scopes set explicitly (its defaults would also write logs), one of them true.
     const scopes = Object.entries(token.inputs.scopes as Record<string, boolean>);
     expect(scopes).toHaveLength(9);
@@ -75,6 +96,33 @@ describe("cockpit: true", () => {
     });
     // Each gateway's series are its own.
     expect(instances.sort()).toEqual(["onprem-gateway", "scaleway-gateway-a", "scaleway-gateway-b"]);
+  });
+
+  test("a far end pushes only where its owner opted in (bundleCockpit), with a write-only token of its own", () => {
+    const tokens = run
+      .ofType(T.token)
+      .map((t) => t.name)
+      .sort();
+    expect(tokens).toEqual(["wg-s2s-metrics-push", "wg-s2s-office-metrics-push"]);
+    const officeToken = run.ofType(T.token).find((t) => t.name === "wg-s2s-office-metrics-push")!;
+    expect(
+      Object.entries(officeToken.inputs.scopes as Record<string, boolean>)
+        .filter(([, v]) => v)
+        .map(([k]) => k),
+    ).toEqual(["writeMetrics"]);
+    const [source] = run.ofType(T.source);
+    const office = run.operatorBundle("office");
+    expect(office["metrics-push.yml"]).toContain(`  - url: ${source.state.pushUrl}/api/v1/push\n`);
+    expect(office["metrics-push.yml"]).toContain("        replacement: office-gateway\n");
+    expect(office["cockpit-push-token"]).toBe(`mock-cockpit-token-${mockUuid("wg-s2s-office-metrics-push-secret")}\n`);
+    expect(office["site.conf"]).toContain("PUSH_UNIT='wg-s2s-metrics-push.service'");
+    expect(office["README.txt"]).toContain("remoteSites[].bundleCockpit");
+    // The branch's owner did not opt in: local metrics only, no token, no agent.
+    const branch = run.operatorBundle("branch");
+    expect(Object.keys(branch).filter((f) => /push/.test(f))).toEqual([]);
+    expect(branch["site.conf"]).toContain("PUSH_UNIT=''");
+    expect(branch["README.txt"]).toContain("Local only: nothing is sent anywhere");
+    expect(JSON.stringify(branch)).not.toContain("mock-cockpit-token");
   });
 
   test("the token is only ever a secret", () => {

@@ -36,6 +36,15 @@ export function checkExternalSite(site: SiteView, cfg: StackConfig, p: Phrasing)
       ),
     );
   }
+  if (remote.bundleCockpit === true && !cfg.cockpit) {
+    issues.push(
+      issue(
+        `${site.path}.bundleCockpit`,
+        "is true, but cockpit is false: there is no Cockpit data source for the far end to push to.",
+        `turn Cockpit on with ${p.set("cockpit", true)}, or ${p.remove(`${site.path}.bundleCockpit`)}`,
+      ),
+    );
+  }
   if (!validSubnet(site)) return issues;
   const key = `${site.path}.subnet`;
   const prefix = prefixLength(site.subnet);
@@ -122,7 +131,7 @@ export function checkDhcpLan(site: SiteView, p: Phrasing): ConfigIssue[] {
     }
   }
   if (remote.kind === "simulated") {
-    for (const field of ["bundleInstalled", "bundleSshKeys"] as const) {
+    for (const field of ["bundleInstalled", "bundleSshKeys", "bundleCockpit"] as const) {
       if (remote[field] === undefined) continue;
       issues.push(
         issue(

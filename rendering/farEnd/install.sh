@@ -15,7 +15,7 @@
 set -eu
 
 BUNDLE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=/dev/null # generated beside this script: SITE, WG_IF, TABLE, HUB_TUNNEL_ADDRESS, HUB_ADDRESS, LISTEN_PORT, PEERS_DIAL_IN, LAN_DHCP, FW_SCRIPT, STATE, METRICS_UNIT, METRICS_DIR, METRICS_TEXTFILE, MANIFEST
+# shellcheck source=/dev/null # generated beside this script: SITE, WG_IF, TABLE, HUB_TUNNEL_ADDRESS, HUB_ADDRESS, LISTEN_PORT, PEERS_DIAL_IN, LAN_DHCP, FW_SCRIPT, STATE, METRICS_UNIT, METRICS_DIR, METRICS_TEXTFILE, PUSH_UNIT, MANIFEST
 . "$BUNDLE/site.conf"
 
 DRY_RUN=no
@@ -192,20 +192,25 @@ start_tunnel() { # FORM
 	esac
 }
 
-# The tunnel metrics collector (--metrics): node_exporter serves what it writes.
+# The tunnel metrics (--metrics): the collector, which node_exporter serves, and where the
+# stack's owner asked for it (PUSH_UNIT set), the agent that pushes them to their Cockpit.
 start_metrics() { # METRICS
 	[ "$1" = yes ] || return 0
 	if changed metrics; then run systemctl daemon-reload; fi
-	is_enabled "$METRICS_UNIT" || run systemctl enable "$METRICS_UNIT"
-	if ! is_active "$METRICS_UNIT"; then
-		run systemctl start "$METRICS_UNIT"
-	elif changed metrics; then
-		run systemctl restart "$METRICS_UNIT"
-	fi
+	for unit in "$METRICS_UNIT" $PUSH_UNIT; do
+		is_enabled "$unit" || run systemctl enable "$unit"
+		if ! is_active "$unit"; then
+			run systemctl start "$unit"
+		elif changed metrics; then
+			run systemctl restart "$unit"
+		fi
+	done
 }
 
 stop_metrics() {
-	if is_enabled "$METRICS_UNIT" || is_active "$METRICS_UNIT"; then run systemctl disable --now "$METRICS_UNIT"; fi
+	for unit in $PUSH_UNIT "$METRICS_UNIT"; do
+		if is_enabled "$unit" || is_active "$unit"; then run systemctl disable --now "$unit"; fi
+	done
 	if [ -e "$METRICS_TEXTFILE" ]; then run rm -f "$METRICS_TEXTFILE"; fi
 }
 
@@ -263,6 +268,9 @@ cmd_install() {
 	preflight "$form"
 	if [ "$metrics" = yes ] && [ ! -d "$METRICS_DIR" ]; then
 		die "--metrics writes node_exporter's textfile directory $METRICS_DIR, which is missing: apt-get install prometheus-node-exporter first (or install without --metrics)"
+	fi
+	if [ "$metrics" = yes ] && [ -n "$PUSH_UNIT" ] && ! have prometheus; then
+		die "--metrics pushes this site's metrics to the stack owner's Cockpit with Prometheus in agent mode: apt-get install prometheus first (or install without --metrics)"
 	fi
 	judged="tunnel traffic only"
 	[ "$scope" = tunnel ] || judged="every forwarded packet (dedicated host)"
