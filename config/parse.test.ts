@@ -394,6 +394,7 @@ describe("exported key lists", () => {
       fixedHosts: ["192.168.1.5"],
       bundleInstalled: true,
       bundleSshKeys: true,
+      bundleCockpit: true,
       privateNetworkId: "11111111-2222-3333-4444-555555555555",
     };
     expect(Object.keys(remote).sort()).toEqual([...REMOTE_SITE_KEYS].sort());
