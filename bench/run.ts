@@ -19,8 +19,9 @@
  *      restore to its resolution delivered, bytes pushed per minute for one gateway and peer.
  *   6. The HA failover lab (lab/haLab.ts, one run; Scaleway API stand-in): active gateway
  *      killed to the standby's tunnel up and to the first ping through it from a fixed-IP
- *      and from a NATed far end, the same with the endpoint hand-over withheld, and a
- *      partition of the private network to one gateway holding everything.
+ *      and from a NATed far end, the same with the endpoint hand-over withheld, a
+ *      partition of the private network to one gateway holding everything, and the rolling
+ *      replacement (drain/ready) from each start: longest gap and pings lost per far end.
  *   Every lab run also reports its phases (setup, boot, tunnel, checks, cleanup), so where a
  *   lab run's time goes stays visible (issue 11: a cleanup figure once read as 21.6 s was
  *   the cleanup step's start time, not its duration).
@@ -310,6 +311,31 @@ async function main() {
         "far ends see the hub at": `${h.kill.hubSeenByFixed}, ${h.kill.hubSeenByNated}`,
         "HA lab wall time (s)": h.wallS,
       });
+      if (h.rolling.length > 0) {
+        console.log(
+          "\nHA rolling replacement (gateway-a then gateway-b: keepalived stopped, drain 90, server replaced, ready 900; far ends ping every 0.2 s):",
+        );
+        console.table(
+          Object.fromEntries(
+            h.rolling.map((g) => [
+              `${g.activeAtStart} active at the start`,
+              {
+                failovers: g.failovers,
+                "IP moves": g.ipMoves,
+                "endpoints applied per claim": g.endpointsApplied.join(" / "),
+                "commands exit 0": g.steps.every((s) => s.exitCode === 0),
+                "drain/ready s": g.steps.map((s) => s.seconds).join(" / "),
+                "ended on": g.settledOn,
+                "fixed-IP: longest gap s": g.fixed.longestGapS,
+                "fixed-IP: lost/sent": `${g.fixed.lost}/${g.fixed.sent}`,
+                "NATed: longest gap s": g.nated.longestGapS,
+                "NATed: lost/sent": `${g.nated.lost}/${g.nated.sent}`,
+                "wall s": g.wallS,
+              },
+            ]),
+          ),
+        );
+      }
     }
   }
   if (o.vm && !o.programOnly && !o.labOnly && notHaOnly) {

@@ -33,8 +33,11 @@
  * the hub LAN through B; the far ends see the service IP as the hub's address); A comes back
  * (stays standby); kill B with the hand-over withheld (negative control: the NATed far end
  * is not back within the window); B comes back; partition of the private network between
- * the gateways, then healed; kill the active with the standby's agent replaced by `exit 0`
- * (negative control: the far ends stay down). Every wait is bounded; every process is
+ * the gateways, then healed; rolling replacements as the stack's hand-over commands run
+ * them (gateway-a then gateway-b: keepalived stopped, `wg-s2s-ha drain 90`, the server
+ * replaced, `wg-s2s-ha ready 900`), once with B active at the start (one failover) and once
+ * with A active (two), both far ends pinging throughout; kill the active with the standby's
+ * agent replaced by `exit 0` (negative control: the far ends stay down). Every wait is bounded; every process is
  * started here, tracked by PID and stopped, every namespace removed, at the end.
  */
 import { spawnSync } from "child_process";
@@ -45,7 +48,7 @@ import { renderKeepalivedConf } from "../cloud-init/ha/keepalived";
 import { destroyNetnsAll } from "./netns";
 import { LAB_HOME } from "./paths";
 import { preflight } from "./preflight";
-import { sleep, spawnBackground, type BackgroundProcess } from "./proc";
+import { run, sleep, spawnBackground, type BackgroundProcess } from "./proc";
 import type { ScalewayApiProcessConfig } from "./standins/scalewayApi";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -55,6 +58,10 @@ export const FAILOVER_AIM_S = 10;
 /** How long the negative controls watch for an answer that must not come. */
 export const HANDOVER_WINDOW_S = 12;
 export const NO_AGENT_WINDOW_S = 20;
+/** The far ends' ping interval during a rolling replacement, s. */
+export const ROLLING_PING_INTERVAL_S = 0.2;
+/** One failover's worth of pings lost: the aim's time at that interval. */
+export const FAILOVER_WORTH_PINGS = Math.round(FAILOVER_AIM_S / ROLLING_PING_INTERVAL_S);
 
 /** Why the HA lab cannot run here, or undefined. */
 export function haLabUnavailable(): string | undefined {
@@ -82,6 +89,39 @@ export interface FailoverFigures {
   ipMoves: number;
 }
 
+/** One far end's pings (every 0.2 s) to the hub LAN host during a rolling replacement. */
+export interface PingRecord {
+  sent: number;
+  received: number;
+  lost: number;
+  /** The longest time without a reply, s (from the start, between replies, to the end). */
+  longestGapS: number;
+}
+
+/** One step of a rolling replacement: a hand-over command as the engine runs it. */
+export interface RollingStep {
+  gateway: string;
+  command: string;
+  exitCode: number | null;
+  seconds: number;
+}
+
+export interface RollingFigures {
+  /** The gateway holding the service IP when the replacement began. */
+  activeAtStart: string;
+  /** Failovers the fixed order makes from that start: 2 when gateway-a is active, 1 when it is standby. */
+  failovers: number;
+  steps: RollingStep[];
+  ipMoves: number;
+  /** Each claim during the sequence: the handed-over endpoints it applied (0: it had none to apply). */
+  endpointsApplied: number[];
+  /** After the whole sequence: IP, routes and the only tunnel up on one gateway, both far ends answer. */
+  settledOn: string;
+  fixed: PingRecord;
+  nated: PingRecord;
+  wallS: number;
+}
+
 export interface HaLabResult {
   standIn: string;
   /** /proc/loadavg's 1-minute figure when the run began and ended. */
@@ -104,6 +144,11 @@ export interface HaLabResult {
     settledAfterHeal: boolean;
     ipMovesAtHeal: number;
   };
+  /**
+   * Rolling replacements, as the stack's hand-over commands run them (gateway-a, then
+   * gateway-b): one starting with B active (one failover), one with A active (two).
+   */
+  rolling: RollingFigures[];
   /** The same kill with the standby's agent replaced by `exit 0`. */
   noAgent: { reached: boolean };
   /** Where the run stopped, if it did not finish. */
@@ -424,6 +469,129 @@ ${up ? "ip link set wg0 up" : "true"}`,
     };
   }
 
+  /** A hand-over command on a gateway, as the stack's `remote.Command` runs it (bounded here). */
+  async function handOver(gw: Gw, args: string[], boundS: number): Promise<RollingStep> {
+    const r = await run(
+      ["nsenter", "-t", String(holders.get(gw.ns)!.pid), "-m", "-n", path.join(dir, gw.name, "agent"), ...args],
+      { timeoutMs: boundS * 1000 },
+    );
+    log(`${gw.label}: wg-s2s-ha ${args.join(" ")} -> ${r.timedOut ? "timed out" : r.code}: ${r.stdout.trim()}`);
+    return {
+      gateway: gw.label,
+      command: `wg-s2s-ha ${args.join(" ")}`,
+      exitCode: r.timedOut ? null : r.code,
+      seconds: round(r.ms / 1000)!,
+    };
+  }
+
+  /**
+   * One gateway's turn in a rolling replacement, as the engine runs it: the old hand-over
+   * command's delete (`systemctl stop keepalived`, which `drain` does under systemd; here
+   * keepalived gets the same SIGTERM, then `drain` runs with KEEPALIVED_UNIT absent), the
+   * old server deleted, the new one booted (empty state, fresh keepalived and `serve`, wg0
+   * as at boot, down; same server and NIC ids in the stand-in), the new command's create.
+   */
+  async function replaceGateway(gw: Gw): Promise<RollingStep[]> {
+    const steps: RollingStep[] = [];
+    const k = keepaliveds.get(gw.name)!;
+    process.kill(k.pid, "SIGTERM");
+    if (!(await k.waitExit(10_000))) throw new Error(`${gw.label}: keepalived did not stop on SIGTERM`);
+    steps.push(await handOver(gw, ["drain", "90"], 100));
+    await serves.get(gw.name)?.stop(500);
+    sh(gw.ns, "ip link set uplink down; ip link set pn0 down");
+    inHost(gw.ns, "ip link del wg0", false);
+    reboot(gw);
+    steps.push(await handOver(gw, ["ready", "900"], 60));
+    return steps;
+  }
+
+  /** Both far ends ping the hub LAN host every 0.2 s until stopped; then their record. */
+  function pingRecorder(ns: string, src: string): () => Promise<PingRecord> {
+    const t0 = Date.now();
+    const p = spawnBackground([
+      "nsenter",
+      "-t",
+      String(holders.get(ns)!.pid),
+      "-n",
+      "ping",
+      "-D",
+      "-n",
+      "-i",
+      String(ROLLING_PING_INTERVAL_S),
+      "-W",
+      "1",
+      "-w",
+      "300",
+      "-I",
+      src,
+      HUB_HOST,
+    ]);
+    pings.push(p);
+    return async () => {
+      const t1 = Date.now();
+      process.kill(p.pid, "SIGINT"); // ping's summary, as on ^C
+      if (!(await p.waitExit(3000))) await p.stop(500);
+      const out = p.output();
+      const replies = [...out.matchAll(/^\[(\d+\.\d+)\] \d+ bytes from/gm)].map((m) => Number(m[1]) * 1000);
+      const summary = /(\d+) packets transmitted, (\d+) received/.exec(out);
+      const sent = summary ? Number(summary[1]) : Math.round((t1 - t0) / 200);
+      const received = summary ? Number(summary[2]) : replies.length;
+      let gap = 0;
+      let last = t0;
+      for (const at of [...replies, t1]) {
+        gap = Math.max(gap, at - last);
+        last = at;
+      }
+      return { sent, received, lost: sent - received, longestGapS: round(gap / 1000)! };
+    };
+  }
+
+  /** The whole rolling replacement, gateway-a then gateway-b, while both far ends ping. */
+  async function rollingReplacement(): Promise<RollingFigures> {
+    const start = holderGw();
+    log(`rolling replacement, ${start.label} active`);
+    for (const [ns, src] of [
+      [NS.farf, FAR.fixed],
+      [NS.farn, FAR.nated],
+    ]) {
+      inHost(ns, `ping -c1 -W1 -I ${src} ${HUB_HOST} >/dev/null`, false);
+    }
+    const patches = ipPatches();
+    const logsBefore = [GW.a, GW.b].map((gw) => agentLog(gw).length);
+    const t = Date.now();
+    const stopFixed = pingRecorder(NS.farf, FAR.fixed);
+    const stopNated = pingRecorder(NS.farn, FAR.nated);
+    const steps: RollingStep[] = [];
+    try {
+      for (const gw of [GW.a, GW.b]) steps.push(...(await replaceGateway(gw)));
+    } finally {
+      // Settled, or 30 s; then one more second of pings answered (or not).
+      const on = await within(30, () => settledOn(GW.a) || settledOn(GW.b));
+      if (on !== undefined) await sleep(1000);
+      const fixed = await stopFixed();
+      const nated = await stopNated();
+      const holding = settledOn(GW.a) ? "A" : settledOn(GW.b) ? "B" : "none";
+      result.rolling.push({
+        activeAtStart: start.label,
+        failovers: start === GW.a ? 2 : 1,
+        steps,
+        ipMoves: ipPatches() - patches,
+        endpointsApplied: [GW.a, GW.b].flatMap((gw, i) =>
+          [
+            ...agentLog(gw)
+              .slice(logsBefore[i])
+              .matchAll(/handed-over endpoints applied: (\d+)|(no handed-over endpoints)/g),
+          ].map((m) => (m[1] ? Number(m[1]) : 0)),
+        ),
+        settledOn: holding,
+        fixed,
+        nated,
+        wallS: round((Date.now() - t) / 1000)!,
+      });
+    }
+    return result.rolling[result.rolling.length - 1];
+  }
+
   const result: HaLabResult = {
     standIn: "Scaleway API stand-in (lab/standins/scalewayApi.ts)",
     load: { before: loadAvg(), after: 0 },
@@ -438,6 +606,7 @@ ${up ? "ip link set wg0 up" : "true"}`,
       hubSeenByFixed: "",
     },
     partition: { winner: "", ipMovesDuring: -1, settledAfterHeal: false, ipMovesAtHeal: -1 },
+    rolling: [],
     noAgent: { reached: true },
     wallS: 0,
   };
@@ -512,9 +681,11 @@ ${up ? "ip link set wg0 up" : "true"}`,
       `#!/bin/sh
 # Lab stand-in for the kernel's WireGuard link down (wg_stop: no socket, no session, no
 # timer), which wireguard-go does not do: recreate wg0 with its configuration, down.
+# The daemon gets none of the caller's descriptors: the agent holds its lock on fd 9, and
+# a daemon inheriting it would hold the lock for as long as it runs.
 if [ "$*" = "link set dev wg0 down" ]; then
   conf=$(wg showconf wg0) || exit 1
-  /usr/bin/ip link del wg0 && wireguard-go wg0 >/dev/null 2>&1 || exit 1
+  /usr/bin/ip link del wg0 && wireguard-go wg0 >/dev/null 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- || exit 1
   printf '%s\\n' "$conf" > /run/wg0.conf && wg setconf wg0 /run/wg0.conf
   rc=$?; rm -f /run/wg0.conf; exit $rc
 fi
@@ -720,6 +891,31 @@ esac
     await sleep(10_000);
     result.partition.settledAfterHeal = settledOn(winner);
     result.partition.ipMovesAtHeal = ipPatches() - during;
+
+    // ---- rolling replacement, both orders: which gateway is active is runtime state, and
+    // the stack's order is fixed (gateway-a, then gateway-b). The partition usually leaves B
+    // active (the challenger claims last); a replacement always ends with the new A active.
+    for (const gw of [GW.a, GW.b]) {
+      // The lab has no systemd: drain's `systemctl stop` finds no such unit, and the lab
+      // stops keepalived itself right before (what `systemctl stop keepalived` does).
+      fs.appendFileSync(path.join(dir, gw.name, "ha.env"), "KEEPALIVED_UNIT=wg-s2s-ha-lab-absent.service\n");
+    }
+    const pairReady = () =>
+      (settledOn(GW.a) && agentState(GW.b) === "standby") || (settledOn(GW.b) && agentState(GW.a) === "standby");
+    if ((await within(20, pairReady)) === undefined)
+      throw new Error("no active/standby pair before the rolling replacement");
+    if (holderGw() === GW.a) {
+      // B active first, for the order with one failover: the one-gateway turn of a replacement.
+      log("B made active first (A replaced alone)");
+      await replaceGateway(GW.a);
+      if ((await within(20, pairReady)) === undefined) throw new Error("no pair after replacing A");
+    }
+    for (let i = 0; i < 2; i++) {
+      const r = await rollingReplacement();
+      if (r.settledOn === "none") throw new Error("the rolling replacement did not settle");
+      if (i === 0 && (await within(20, pairReady)) === undefined)
+        throw new Error("no pair after the first rolling replacement");
+    }
 
     // ---- negative control: the same kill without the agent leaves the far ends down
     log("kill the active with the standby's agent replaced by exit 0");

@@ -5,17 +5,20 @@
  * keepalived with the rendered configuration and the agent as it ships; the Scaleway API
  * stand-in (named as such in every result) moving the service IP and the VPC routes; a far
  * end with a fixed address and one behind a NAT. One run of all the events, then a check
- * per event. Its figures also go to `npm run bench`.
+ * per event (among them the rolling replacement the stack's hand-over commands make, both
+ * orders). Its figures also go to `npm run bench`.
  */
 import * as fs from "fs";
 import * as path from "path";
 import {
   FAILOVER_AIM_S,
+  FAILOVER_WORTH_PINGS,
   HANDOVER_WINDOW_S,
   NO_AGENT_WINDOW_S,
   haLabUnavailable,
   runHaLab,
   type HaLabResult,
+  type RollingFigures,
 } from "../lab/haLab";
 import { LAB_HOME } from "../lab/paths";
 import { describeUnless } from "../scripts/tier-skip";
@@ -39,6 +42,11 @@ describeUnless(haLabUnavailable())("HA hub failover (namespace lab, Scaleway API
     report(
       `hand-over withheld -> tunnel up ${w.tunnelUpS ?? "never"} s; fixed-IP far end ${w.firstPingFixedS ?? "none"} s, NATed far end ${w.firstPingNatedS ?? `none within ${HANDOVER_WINDOW_S}`} s (back on its own after ${w.natedEventuallyS ?? "more than 57"} s)`,
     );
+    for (const g of r.rolling) {
+      report(
+        `rolling replacement (gateway-a then gateway-b, drain/ready), ${g.activeAtStart} active at the start (${g.failovers} failover${g.failovers > 1 ? "s" : ""}): ${g.steps.map((s) => `${s.gateway} ${s.command} -> ${s.exitCode} in ${s.seconds} s`).join(", ")}; IP moves ${g.ipMoves}; endpoints applied per claim ${JSON.stringify(g.endpointsApplied)}; ended on ${g.settledOn}; fixed-IP far end longest gap ${g.fixed.longestGapS} s, lost ${g.fixed.lost} of ${g.fixed.sent}; NATed far end longest gap ${g.nated.longestGapS} s, lost ${g.nated.lost} of ${g.nated.sent}; ${g.wallS} s`,
+      );
+    }
     report(
       `partition: the standby MASTER after ${r.partition.challengerMasterS ?? "never"} s, settled after ${r.partition.settledS ?? "never within 60"} s on ${r.partition.winner}, IP moves ${r.partition.ipMovesDuring}; load ${r.load.before} -> ${r.load.after}; run ${r.wallS} s${r.error ? `; stopped: ${r.error}` : ""}`,
     );
@@ -90,6 +98,37 @@ describeUnless(haLabUnavailable())("HA hub failover (namespace lab, Scaleway API
     expect(r.partition.ipMovesDuring).toBeLessThanOrEqual(1);
     expect(r.partition.settledAfterHeal).toBe(true);
     expect(r.partition.ipMovesAtHeal).toBe(0);
+  });
+
+  /** One rolling replacement's checks; `activeAtStart` decides how many failovers the fixed order makes. */
+  function rolled(activeAtStart: "A" | "B"): void {
+    const g: RollingFigures | undefined = r.rolling.find((x) => x.activeAtStart === activeAtStart);
+    expect(g).toBeDefined();
+    expect(g!.failovers).toBe(activeAtStart === "A" ? 2 : 1);
+    // drain and ready on gateway-a, then on gateway-b, each exiting 0.
+    expect(g!.steps.map((s) => `${s.gateway} ${s.command} ${s.exitCode}`)).toEqual([
+      "A wg-s2s-ha drain 90 0",
+      "A wg-s2s-ha ready 900 0",
+      "B wg-s2s-ha drain 90 0",
+      "B wg-s2s-ha ready 900 0",
+    ]);
+    // One gateway holds the IP, the routes and the only tunnel up; both far ends answer.
+    expect(g!.settledOn).toBe("A");
+    expect(g!.ipMoves).toBe(g!.failovers);
+    // Every claim had the NATed far end's current endpoint to dial (pulled while standby).
+    expect(g!.endpointsApplied).toEqual(Array(g!.failovers).fill(2));
+    for (const far of [g!.fixed, g!.nated]) {
+      expect(far.longestGapS).toBeLessThanOrEqual(FAILOVER_AIM_S);
+      expect(far.lost).toBeLessThanOrEqual(g!.failovers * FAILOVER_WORTH_PINGS);
+    }
+  }
+
+  it(`rolling replacement with gateway-b active (one failover): every hand-over command exits 0, one gateway ends with everything, each far end loses at most ${FAILOVER_AIM_S} s of pings, no gap longer`, () => {
+    rolled("B");
+  });
+
+  it(`rolling replacement with gateway-a active (two failovers): every hand-over command exits 0, one gateway ends with everything, each far end loses at most 2 x ${FAILOVER_AIM_S} s of pings, no gap longer than ${FAILOVER_AIM_S} s`, () => {
+    rolled("A");
   });
 
   it(`negative control: the same kill without the agent leaves the far ends down for ${NO_AGENT_WINDOW_S} s`, () => {
