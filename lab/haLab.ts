@@ -900,8 +900,13 @@ esac
       // stops keepalived itself right before (what `systemctl stop keepalived` does).
       fs.appendFileSync(path.join(dir, gw.name, "ha.env"), "KEEPALIVED_UNIT=wg-s2s-ha-lab-absent.service\n");
     }
-    const pairReady = () =>
-      (settledOn(GW.a) && agentState(GW.b) === "standby") || (settledOn(GW.b) && agentState(GW.a) === "standby");
+    // A pair as a later `pulumi up` finds it: one active, the other standby with the active's
+    // endpoints pulled (the race between a new gateway's first pull and the next drain is
+    // the sequence's own, not one between two replacements).
+    const standbyOf = (active: Gw) =>
+      agentState(other(active)) === "standby" &&
+      fs.existsSync(path.join(dir, other(active).name, "state", "peer-endpoints"));
+    const pairReady = () => (settledOn(GW.a) && standbyOf(GW.a)) || (settledOn(GW.b) && standbyOf(GW.b));
     if ((await within(20, pairReady)) === undefined)
       throw new Error("no active/standby pair before the rolling replacement");
     if (holderGw() === GW.a) {
