@@ -306,13 +306,20 @@ test("ready waits until this gateway is active or standby; drain leaves the pair
       // Nobody takes over: drain still ends, bounded, and says so.
       "give_ip_to a",
       "agent drain 1",
+      // A standby is ready with the active's endpoints, or after PULL_WAIT seconds without.
+      "echo PULL_WAIT=1 >> ha.env; rm -f state/peer-endpoints; agent ready 5",
+      "printf 'k\\t198.51.100.7:51820\\n' > state/peer-endpoints; agent ready 5",
+      // The metadata service stops answering: that proves nothing, drain keeps asking.
+      "kill $standin; wait $standin 2>/dev/null; agent drain 1",
     ].join("\n"),
   });
   expect(out).toMatch(
-    /^rc\[ready 1\]=1\nrc\[ready x\]=2\nrc\[master\]=0\nactive=1\n.*is active\nrc\[ready 5\]=0\n.*drained; the other gateway holds the service IP\nrc\[drain 10\]=0\nwg0=down\nsnat=off\nactive=0\nrc\[drain 1\]=0\nstate=standby$/m,
+    /^rc\[ready 1\]=1\nrc\[ready x\]=2\nrc\[master\]=0\nactive=1\n.*is active\nrc\[ready 5\]=0\n.*drained; the other gateway holds the service IP\nrc\[drain 10\]=0\nwg0=down\nsnat=off\nactive=0\nrc\[drain 1\]=0\n.*standby; no endpoints from the other gateway after 1 s.*\nrc\[ready 5\]=0\n.*standby, with the active's endpoints\nrc\[ready 5\]=0\nrc\[drain 1\]=0\nstate=standby$/m,
   );
   const log = section(out, "agent").join("\n");
   expect(log).toMatch(/is not a member of the pair after 1 s \(state: none\)/);
   expect(log).toContain("usage: wg-s2s-ha ready SECONDS (1-3600)");
   expect(log).toContain("the other gateway did not take over within 1 s; replacing this one anyway");
+  // Twice: once with the IP here, once with the metadata service silent.
+  expect(log.match(/did not take over within 1 s/g)).toHaveLength(2);
 });
