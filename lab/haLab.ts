@@ -413,28 +413,7 @@ ${up ? "ip link set wg0 up" : "true"}`,
     const t0 = Date.now();
     lastKillAt = t0;
     await kill(active);
-    const pinger = (ns: string, src: string) => {
-      const p = spawnBackground([
-        "nsenter",
-        "-t",
-        String(holders.get(ns)!.pid),
-        "-n",
-        "ping",
-        "-D",
-        "-n",
-        "-i",
-        "0.2",
-        "-W",
-        "1",
-        "-w",
-        String(boundS + 5),
-        "-I",
-        src,
-        HUB_HOST,
-      ]);
-      pings.push(p);
-      return p;
-    };
+    const pinger = (ns: string, src: string) => farEndPinger(ns, src, 0.2, boundS + 5);
     const pf = pinger(NS.farf, FAR.fixed);
     const pn = pinger(NS.farn, FAR.nated);
     const firstReply = (p: BackgroundProcess) => {
@@ -505,9 +484,8 @@ ${up ? "ip link set wg0 up" : "true"}`,
     return steps;
   }
 
-  /** Both far ends ping the hub LAN host every 0.2 s until stopped; then their record. */
-  function pingRecorder(ns: string, src: string): () => Promise<PingRecord> {
-    const t0 = Date.now();
+  /** A far end pinging the hub LAN host every `intervalS`, timestamped (-D), for at most `deadlineS`. */
+  function farEndPinger(ns: string, src: string, intervalS: number, deadlineS: number): BackgroundProcess {
     const p = spawnBackground([
       "nsenter",
       "-t",
@@ -517,16 +495,23 @@ ${up ? "ip link set wg0 up" : "true"}`,
       "-D",
       "-n",
       "-i",
-      String(ROLLING_PING_INTERVAL_S),
+      String(intervalS),
       "-W",
       "1",
       "-w",
-      "300",
+      String(deadlineS),
       "-I",
       src,
       HUB_HOST,
     ]);
     pings.push(p);
+    return p;
+  }
+
+  /** Both far ends ping the hub LAN host every 0.2 s until stopped; then their record. */
+  function pingRecorder(ns: string, src: string): () => Promise<PingRecord> {
+    const t0 = Date.now();
+    const p = farEndPinger(ns, src, ROLLING_PING_INTERVAL_S, 300);
     return async () => {
       const t1 = Date.now();
       process.kill(p.pid, "SIGINT"); // ping's summary, as on ^C
