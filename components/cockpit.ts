@@ -7,6 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as scaleway from "@pulumiverse/scaleway";
+import type { GatewayMetricsPushSpec } from "../planning/specs";
 
 /** Days Cockpit keeps the tunnel metrics (the data source's retention, within Cockpit's 1 to 365). */
 export const METRICS_RETENTION_DAYS = 31;
@@ -33,10 +34,10 @@ export interface Cockpit {
   source: scaleway.observability.Source;
   token: scaleway.observability.Token;
   alertManager?: scaleway.observability.AlertManager;
-  /** Where gateways push: the data source's push URL. */
-  pushUrl: pulumi.Output<string>;
-  /** Secret: the token's secret key. */
-  pushToken: pulumi.Output<string>;
+  /** What the gateways we build push with: the data source's push URL and their token (secret). */
+  gatewayPush: pulumi.Output<GatewayMetricsPushSpec>;
+  /** A far end's push (`bundleCockpit`): the same data source, a token of that site's own. */
+  farEndPush(siteName: string): pulumi.Output<GatewayMetricsPushSpec>;
 }
 
 export function declareCockpit(name: string, args: CockpitArgs, parent: pulumi.Resource): Cockpit {
@@ -46,6 +47,8 @@ export function declareCockpit(name: string, args: CockpitArgs, parent: pulumi.R
     { region: args.region, type: "metrics", name: `${name}-tunnel-metrics`, retentionDays: METRICS_RETENTION_DAYS },
     opts,
   );
+  const pushWith = (token: scaleway.observability.Token) =>
+    pulumi.all([source.pushUrl, token.secretKey]).apply(([pushUrl, secret]) => ({ pushUrl, token: secret }));
   const token = declarePushToken(`${name}-metrics-push`, args.region, parent);
   const alertManager =
     args.alertEmails.length > 0
@@ -64,8 +67,9 @@ export function declareCockpit(name: string, args: CockpitArgs, parent: pulumi.R
     source,
     token,
     alertManager,
-    pushUrl: source.pushUrl,
-    pushToken: pulumi.secret(token.secretKey),
+    gatewayPush: pulumi.secret(pushWith(token)),
+    farEndPush: (siteName) =>
+      pulumi.secret(pushWith(declarePushToken(`${name}-${siteName}-metrics-push`, args.region, parent))),
   };
 }
 
@@ -73,7 +77,7 @@ export function declareCockpit(name: string, args: CockpitArgs, parent: pulumi.R
  * A token that writes metrics and nothing else: the gateways' one, and one per far end whose
  * bundle pushes (`bundleCockpit`), so each can be revoked on its own.
  */
-export function declarePushToken(name: string, region: string, parent: pulumi.Resource): scaleway.observability.Token {
+function declarePushToken(name: string, region: string, parent: pulumi.Resource): scaleway.observability.Token {
   return new scaleway.observability.Token(
     name,
     { region, name, scopes: { ...PUSH_TOKEN_SCOPES } },

@@ -7,8 +7,8 @@ import { renderOperatorBundle } from "../rendering/operatorBundle";
 import type { HostRole } from "./privateInstance";
 import { ScalewaySite, type HaGatewayContext } from "./scalewaySite";
 import { bareId } from "./haHub";
-import type { GatewayHaSpec, GatewayMetricsPushSpec } from "../planning/specs";
-import { declareCockpit, declarePushToken } from "./cockpit";
+import type { GatewayHaSpec } from "../planning/specs";
+import { declareCockpit } from "./cockpit";
 import {
   gatewaySpecFor,
   planTopology,
@@ -208,8 +208,7 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
 
     // Cockpit (config `cockpit`): one data source and one write-only token for every gateway we build.
     const cockpit = cfg.cockpit ? declareCockpit(name, { region, alertEmails: cfg.alertEmails }, this) : undefined;
-    const metricsPush: pulumi.Output<GatewayMetricsPushSpec> | undefined =
-      cockpit && pulumi.all([cockpit.pushUrl, cockpit.pushToken]).apply(([pushUrl, token]) => ({ pushUrl, token }));
+    const metricsPush = cockpit?.gatewayPush;
 
     const bundles: Record<string, pulumi.Output<Record<string, string>>> = {};
     for (const site of plan.sites) {
@@ -221,12 +220,7 @@ export class SiteToSiteVpn extends pulumi.ComponentResource {
         const operatorKeys = remote.bundleSshKeys ? cfg.sshPublicKeys.map((k) => k.trim()) : [];
         // The tunnel in three forms (wg-quick, networkd/, netplan/); install.sh installs one.
         // Metrics to the deployer's Cockpit only on request (bundleCockpit), with a token of this site's own.
-        const farEndPush =
-          cockpit && remote.bundleCockpit
-            ? pulumi
-                .all([cockpit.pushUrl, declarePushToken(`${name}-${site.name}-metrics-push`, region, this).secretKey])
-                .apply(([pushUrl, token]): GatewayMetricsPushSpec => ({ pushUrl, token }))
-            : undefined;
+        const farEndPush = cockpit && remote.bundleCockpit ? cockpit.farEndPush(site.name) : undefined;
         bundles[site.name] = pulumi.all([gatewayInputs(site), farEndPush]).apply(([r, push]) => {
           const spec = gatewaySpecFor(
             site,
