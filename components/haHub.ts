@@ -86,7 +86,7 @@ export function declareHaHub(name: string, args: HaHubArgs, parent: pulumi.Resou
     opts,
   );
   // Rotate with `pulumi up --replace <this key's URN>` (docs/ha.md): both gateways get the new
-  // key through their user-data, so both are replaced.
+  // key through their user-data, so both are replaced, one at a time (declareHandOver).
   const apiKey = new scaleway.iam.ApiKey(
     `${name}-failover`,
     {
