@@ -3,6 +3,13 @@
 import { runProgram, type ProgramRun } from "../testkit/programRun";
 import { allPublicIps, defaultLabConfig, sitesLabConfig } from "./labConfig";
 import { allNodes, buildTopology, RESOURCE_TYPES, type LabTopology, type ResourceView } from "./topology";
+import {
+  HUB_PUBLIC,
+  OFFICE_NAT_BEFORE,
+  PRODUCTION_NETWORK,
+  productionLabConfig,
+  WORKLOAD_ADDRESS,
+} from "./scenarios/productionTopology";
 
 let def: { run: ProgramRun; t: LabTopology };
 let three: { run: ProgramRun; t: LabTopology };
@@ -141,4 +148,65 @@ test("refuses a host address outside its private network and a public address ou
   expect(() =>
     topologyOf(mutated(pn.name, (r) => ({ ...r, inputs: { ...r.inputs, ipv4Subnet: { subnet: "10.9.0.0/24" } } }))),
   ).toThrow(/site onprem declares private network 10\.9\.0\.0\/24, the config says 192\.168\.1\.0\/24/);
+});
+
+describe("a hub joined to an existing network, an office behind NAT (the production shape)", () => {
+  let joined: { run: ProgramRun; input: Parameters<typeof buildTopology>[0] };
+  beforeAll(async () => {
+    const run = await runProgram({
+      config: productionLabConfig(),
+      publicIps: { scaleway: HUB_PUBLIC },
+      existingNetworks: {
+        [PRODUCTION_NETWORK.id]: { subnet: PRODUCTION_NETWORK.subnet, vpcId: PRODUCTION_NETWORK.vpcId },
+      },
+      keySeed: "topology-test",
+    });
+    joined = {
+      run,
+      input: {
+        prefix: "wgp0000",
+        config: run.config,
+        resources: run.resources,
+        workloads: { scaleway: WORKLOAD_ADDRESS },
+        natPublicIps: { office: OFFICE_NAT_BEFORE },
+      },
+    };
+  }, 120_000);
+
+  test("the workload is the hub's test host, leased by the network's DHCP; the routes into the joined VPC go through the gateway", () => {
+    const hub = buildTopology(joined.input).sites[0];
+    expect(hub.subnet).toBe(PRODUCTION_NETWORK.subnet);
+    expect(hub.testHost).toMatchObject({ id: "scaleway-wl", provisioning: "none" });
+    expect(hub.testHost.privateNic).toMatchObject({ address: `${WORKLOAD_ADDRESS}/24`, addressing: "ipam-dhcp" });
+    expect(hub.vpcRouter?.leases.map((l) => [l.host, l.address])).toEqual([
+      ["scaleway-gw", "192.168.0.2"],
+      ["scaleway-wl", WORKLOAD_ADDRESS],
+    ]);
+    const declared = joined.run.resources.filter((r) => r.type === RESOURCE_TYPES.route);
+    expect(declared.length).toBe(2);
+    expect(hub.vpcRouter?.customRoutes).toEqual(
+      declared
+        .map((r) => ({ destination: r.inputs.destination, nexthop: "192.168.0.2", resource: r.name }))
+        .sort((a, b) => a.destination.localeCompare(b.destination)),
+    );
+  });
+
+  test("the office's gateway has no public NIC: it dials out through the NAT the lab builds", () => {
+    const office = buildTopology(joined.input).sites[1];
+    expect(office.publicIp).toBe(OFFICE_NAT_BEFORE);
+    expect(office.gateway.publicNic).toBeUndefined();
+    // Without the NAT's address the office has no way out: refused, not guessed.
+    expect(() => buildTopology({ ...joined.input, natPublicIps: {} })).toThrow(
+      /site office needs a public IP in the lab's 198\.51\.100\.0\/24, got undefined/,
+    );
+  });
+
+  test("refuses a workload outside the joined network, and a joined hub without one", () => {
+    expect(() => buildTopology({ ...joined.input, workloads: { scaleway: "10.0.0.50" } })).toThrow(
+      /workload of site scaleway has address 10\.0\.0\.50, outside 192\.168\.0\.0\/24/,
+    );
+    expect(() => buildTopology({ ...joined.input, workloads: {} })).toThrow(
+      /expected exactly one private NIC for test-host of site scaleway, the program declared 0/,
+    );
+  });
 });

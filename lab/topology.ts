@@ -185,8 +185,13 @@ function scalewayNic(
   return { mac, address, id: idOf(nic) };
 }
 
-/** The subnet of a Scaleway-built site: its declared private network's (the config's is only the input). */
-function declaredSubnet(resources: ResourceView[], site: string, configured: string): string {
+/**
+ * The subnet of a Scaleway-built site: its declared private network's (the config's is only
+ * the input). A site that joins an existing network declares none: the config's subnet is
+ * the one the deploy checks against that network.
+ */
+function declaredSubnet(resources: ResourceView[], site: string, configured: string, joined: boolean): string {
+  if (joined) return configured;
   const pn = one(tagged(resources, T.privateNetwork, site), `private network of site ${site}`);
   const subnet = String(pn.inputs.ipv4Subnet?.subnet);
   if (subnet !== configured)
@@ -202,13 +207,20 @@ function declaredPublicIp(resources: ResourceView[], site: string): string | und
   return ip.state.address === undefined ? undefined : String(ip.state.address);
 }
 
-/** The VPC custom routes of a site's VPC, with next hops resolved to private addresses. */
-function customRoutesOf(resources: ResourceView[], site: string): VpcCustomRoute[] {
+/**
+ * The VPC custom routes of a site's VPC, with next hops resolved to private addresses. A
+ * site that joins an existing network declares no VPC: its routes are the ones into any VPC
+ * whose next hop is its gateway's NIC.
+ */
+function customRoutesOf(resources: ResourceView[], site: string, gatewayNicId: string): VpcCustomRoute[] {
   const vpc = tagged(resources, T.vpc, site);
-  if (vpc.length === 0) return [];
-  const vpcId = idOf(one(vpc, `VPC of site ${site}`));
+  const vpcId = vpc.length ? idOf(one(vpc, `VPC of site ${site}`)) : undefined;
   return resources
-    .filter((r) => r.type === T.route && bareId(r.inputs.vpcId) === vpcId)
+    .filter(
+      (r) =>
+        r.type === T.route &&
+        (vpcId === undefined ? bareId(r.inputs.nexthopResourceId) === gatewayNicId : bareId(r.inputs.vpcId) === vpcId),
+    )
     .map((r) => {
       const nic = byId(resources, T.privateNic, r.inputs.nexthopResourceId, `route ${r.name}`);
       return { destination: r.inputs.destination as string, nexthop: nicAddress(resources, nic), resource: r.name };
@@ -244,10 +256,22 @@ export interface TopologyInput {
    * config's publicIp; when given, each must agree with that.
    */
   publicIps?: Record<string, string>;
+  /**
+   * Site -> address of a host already on a network the site joins (`privateNetworkId`): the
+   * program builds no test host there, so the lab's test host is that workload, configured
+   * only by the network's DHCP (id `<site>-wl`, no user-data).
+   */
+  workloads?: Record<string, string>;
+  /**
+   * External site -> the public address of the NAT its gateway sits behind: a site without
+   * `publicIp` in its config dials out through the operator's NAT, so its gateway gets no
+   * public NIC and the lab builds that NAT itself.
+   */
+  natPublicIps?: Record<string, string>;
 }
 
 export function buildTopology(input: TopologyInput): LabTopology {
-  const { prefix, config, resources, publicIps } = input;
+  const { prefix, config, resources, publicIps, workloads = {}, natPublicIps = {} } = input;
   const inetLen = prefixLength(INTERNET_SUBNET);
   const node = (
     siteIndex: number,
@@ -255,15 +279,16 @@ export function buildTopology(input: TopologyInput): LabTopology {
     role: NodeRole,
     provisioning: LabNode["provisioning"],
     nic: Omit<PrivateNicSpec, "name" | "switchPort">,
+    short = ROLE_SHORT[role],
   ): LabNode => {
-    const id = `${site}-${ROLE_SHORT[role]}`;
+    const id = `${site}-${short}`;
     return {
       id,
       ns: `${prefix}-${id}`,
       site,
       role,
       provisioning,
-      privateNic: { ...nic, name: PRIVATE_NIC, switchPort: `s${siteIndex}-${ROLE_SHORT[role]}` },
+      privateNic: { ...nic, name: PRIVATE_NIC, switchPort: `s${siteIndex}-${short}` },
     };
   };
   const withPublic = (n: LabNode, siteIndex: number, site: string, ip: string | undefined): LabNode => {
@@ -294,14 +319,18 @@ export function buildTopology(input: TopologyInput): LabTopology {
       routePropagation: hub.routePropagation,
       allowSpokeToSpoke: false,
       lanRouter: undefined as string | undefined,
+      privateNetworkId: hub.privateNetworkId,
     },
     ...config.remoteSites.map((r) => ({ ...r, kind: r.kind })),
   ];
 
   const sites = siteDefs.map((s, index): LabSite => {
     const scalewayBuilt = s.kind !== "external";
-    const subnet = scalewayBuilt ? declaredSubnet(resources, s.name, s.subnet) : s.subnet;
-    const publicIp = scalewayBuilt ? declaredPublicIp(resources, s.name) : (s as { publicIp?: string }).publicIp;
+    const joined = Boolean((s as { privateNetworkId?: string }).privateNetworkId);
+    const subnet = scalewayBuilt ? declaredSubnet(resources, s.name, s.subnet, joined) : s.subnet;
+    const configuredIp = (s as { publicIp?: string }).publicIp;
+    const natIp = scalewayBuilt || configuredIp ? undefined : natPublicIps[s.name];
+    const publicIp = scalewayBuilt ? declaredPublicIp(resources, s.name) : (configuredIp ?? natIp);
     const len = prefixLength(subnet);
     const withLen = (a: string) => `${a}/${len}`;
     const base = {
@@ -317,7 +346,12 @@ export function buildTopology(input: TopologyInput): LabTopology {
     };
     if (scalewayBuilt) {
       const gw = scalewayNic(resources, s.name, "gateway", subnet);
-      const th = scalewayNic(resources, s.name, "test-host", subnet);
+      const workload = workloads[s.name];
+      const th = workload
+        ? { mac: labMac(index, "test-host"), address: workload }
+        : scalewayNic(resources, s.name, "test-host", subnet);
+      if (!contains(subnet, th.address))
+        throw new Error(`lab topology: workload of site ${s.name} has address ${th.address}, outside ${subnet}`);
       const gateway = withPublic(
         node(index, s.name, "gateway", "scaleway-user-data", {
           mac: gw.mac,
@@ -329,12 +363,14 @@ export function buildTopology(input: TopologyInput): LabTopology {
         s.name,
         publicIp,
       );
-      const testHost = node(index, s.name, "test-host", "scaleway-user-data", {
-        mac: th.mac,
-        address: withLen(th.address),
-        addressing: "ipam-dhcp",
-        hotplug: true,
-      });
+      const testHost = node(
+        index,
+        s.name,
+        "test-host",
+        workload ? "none" : "scaleway-user-data",
+        { mac: th.mac, address: withLen(th.address), addressing: "ipam-dhcp", hotplug: !workload },
+        workload ? "wl" : undefined,
+      );
       // Scaleway reserves the subnet's first host address for the VPC's own router/DHCP.
       const vr = node(index, s.name, "vpc-router", "lab-stand-in", {
         mac: labMac(index, "vpc-router"),
@@ -352,22 +388,18 @@ export function buildTopology(input: TopologyInput): LabTopology {
             { mac: gw.mac, address: gw.address, host: gateway.id },
             { mac: th.mac, address: th.address, host: testHost.id },
           ],
-          customRoutes: customRoutesOf(resources, s.name),
+          customRoutes: customRoutesOf(resources, s.name, gw.id),
         },
       };
     }
     // External: the operator's machines. The gateway's LAN address is configured by the operator.
-    const gateway = withPublic(
-      node(index, s.name, "gateway", "operator-bundle", {
-        mac: labMac(index, "gateway"),
-        address: withLen(s.gatewayAddress),
-        addressing: "static",
-        hotplug: false,
-      }),
-      index,
-      s.name,
-      publicIp,
-    );
+    const lanGateway = node(index, s.name, "gateway", "operator-bundle", {
+      mac: labMac(index, "gateway"),
+      address: withLen(s.gatewayAddress),
+      addressing: "static",
+      hotplug: false,
+    });
+    const gateway = natIp ? lanGateway : withPublic(lanGateway, index, s.name, publicIp);
     const dhcp = s.routePropagation === "dhcp";
     const testHost = node(index, s.name, "test-host", "none", {
       mac: labMac(index, "test-host"),

@@ -52,7 +52,7 @@ import {
 } from "../results";
 import { buildNetworkctlShim, buildSystemctlShim } from "../standins/build";
 import { standInsFor } from "../standins/list";
-import { PRIVATE_NIC, PUBLIC_NIC, RESOURCE_TYPES, type LabNode } from "../topology";
+import { bare, PRIVATE_NIC, PUBLIC_NIC, RESOURCE_TYPES, type LabNode } from "../topology";
 import { BUNDLE_FILES } from "../../rendering/operatorBundle";
 import { METRICS_PATHS, METRICS_UNIT } from "../../cloud-init/tunnelMetrics";
 import { DEFAULT_SCALEWAY_SITE } from "../../config/schema";
@@ -76,7 +76,6 @@ import {
 } from "./farEndHosts";
 
 import {
-  hubFromResources,
   HUB_PUBLIC,
   OFFICE_NAT_AFTER,
   OFFICE_NAT_BEFORE,
@@ -157,8 +156,6 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
         `${declaredNetworks} Vpc/PrivateNetwork resources declared`,
       ),
     );
-    const hubNic = hubFromResources(program.resources);
-    log(`    hub gateway ${hubNic.address} (IPAM), VPC routes: ${hubNic.routes.map((r) => r.destination).join(", ")}`);
     const bundles = {
       office: program.operatorBundle("office"),
       branch: program.operatorBundle("branch"),
@@ -180,7 +177,10 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       officeRouter,
       branchGw,
       branchHost,
-    } = productionTopology(prefix, hubNic, cfg);
+    } = productionTopology(prefix, program.resources, cfg);
+    log(
+      `    hub gateway ${hubGw.privateNic.address} (IPAM), VPC routes: ${vpcRouter.customRoutes.map((r) => r.destination).join(", ")}`,
+    );
     result.sites = t.sites.map((s) => ({
       name: s.name,
       kind: s.kind,
@@ -258,9 +258,10 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       await sleep(3000);
       await hotplugPrivateNic(t, hubGw);
       const d = await runDhcpClient(h, PRIVATE_NIC);
-      if (d.address !== hubNic.address) {
+      const ipam = bare(hubGw.privateNic.address!);
+      if (d.address !== ipam) {
         s.ok = false;
-        s.errors.push(`DHCP gave ${d.address ?? "nothing"}, expected the IPAM address ${hubNic.address}`);
+        s.errors.push(`DHCP gave ${d.address ?? "nothing"}, expected the IPAM address ${ipam}`);
       }
       s.dhcp = { ok: d.ok, address: d.address, ms: d.ms };
       const r = await ci;

@@ -1,22 +1,11 @@
 /**
  * The production scenario's fixed shape: the existing network the hub joins, the stack config
- * a user would set for it, and its lab topology, built by hand where the scenario differs from
- * what lab/topology.ts derives (the hub has no test host, the office sits behind NAT).
+ * a user would set for it, and its lab topology (lab/topology.ts, given the existing
+ * network's workload host and the office's NAT, which the program does not declare).
  */
-import type { DeclaredResource } from "../../testkit/programRun";
 import type { StackConfig } from "../../config/types";
 import { LAB_ADMIN_CIDR } from "../labConfig";
-import {
-  INTERNET_SUBNET,
-  labMac,
-  PRIVATE_NIC,
-  PUBLIC_NIC,
-  publicMac,
-  type LabNode,
-  type LabSite,
-  type LabTopology,
-  RESOURCE_TYPES as T,
-} from "../topology";
+import { buildTopology, RESOURCE_TYPES as T, type ResourceView } from "../topology";
 /** The existing network the hub joins (what the user's Scaleway project holds). */
 export const PRODUCTION_NETWORK = {
   id: "0a77ac4e-d000-4000-8000-000000000001",
@@ -66,171 +55,41 @@ export function productionLabConfig(): Record<string, unknown> {
   };
 }
 
-/** The hub gateway's NIC (MAC, IPAM address) and the routes declared into the existing VPC. */
-export function hubFromResources(resources: DeclaredResource[]) {
-  const nics = resources.filter((r) => r.type === T.privateNic);
-  if (nics.length !== 1) throw new Error(`expected one private NIC (the hub gateway's), got ${nics.length}`);
-  const nic = nics[0];
-  const ip = resources.find((r) => r.type === T.ipamIp && r.id === nic.inputs.ipamIpIds?.[0]);
-  if (!ip) throw new Error("the hub gateway's NIC has no IPAM address");
-  const routes = resources
-    .filter((r) => r.type === T.route && r.inputs.vpcId === PRODUCTION_NETWORK.vpcId)
-    .map((r) => {
-      if (r.inputs.nexthopResourceId !== nic.id) throw new Error(`${r.name} does not point at the gateway's NIC`);
-      return { destination: r.inputs.destination as string, nexthop: ip.inputs.address as string, resource: r.name };
-    })
-    .sort((a, b) => a.destination.localeCompare(b.destination));
-  return { mac: nic.state.macAddress as string, address: ip.inputs.address as string, routes };
-}
-
-const node = (
-  prefix: string,
-  index: number,
-  site: string,
-  short: string,
-  role: LabNode["role"],
-  provisioning: LabNode["provisioning"],
-  nic: Omit<LabNode["privateNic"], "name" | "switchPort">,
-  publicAddress?: string,
-): LabNode => ({
-  id: `${site}-${short}`,
-  ns: `${prefix}-${site}-${short}`,
-  site,
-  role,
-  provisioning,
-  privateNic: { ...nic, name: PRIVATE_NIC, switchPort: `s${index}-${short}` },
-  ...(publicAddress
-    ? {
-        publicNic: {
-          name: PUBLIC_NIC,
-          address: `${publicAddress}/24`,
-          mac: publicMac(index),
-          switchPort: `s${index}-pub`,
-        },
-      }
-    : {}),
-});
-
-/** The scenario's machines and sites (namespace names carry the run prefix). */
-export function productionTopology(prefix: string, hubNic: ReturnType<typeof hubFromResources>, cfg: StackConfig) {
-  const keepalive = cfg.keepalive;
-  // ---- topology (built by hand: the hub has no test host and office sits behind NAT)
-  const hubGw = node(
+/**
+ * The scenario's machines and sites (namespace names carry the run prefix), derived from the
+ * program's declarations like every other lab topology: the hub's workload is the existing
+ * host at WORKLOAD_ADDRESS, the office dials out through its NAT at OFFICE_NAT_BEFORE.
+ */
+export function productionTopology(prefix: string, resources: ResourceView[], cfg: StackConfig) {
+  const t = buildTopology({
     prefix,
-    0,
-    "scaleway",
-    "gw",
-    "gateway",
-    "scaleway-user-data",
-    { mac: hubNic.mac, address: `${hubNic.address}/24`, addressing: "ipam-dhcp", hotplug: true },
-    HUB_PUBLIC,
-  );
-  const workload = node(prefix, 0, "scaleway", "wl", "test-host", "none", {
-    mac: labMac(0, "test-host"),
-    address: `${WORKLOAD_ADDRESS}/24`,
-    addressing: "ipam-dhcp",
-    hotplug: false,
+    config: cfg,
+    resources,
+    publicIps: { scaleway: HUB_PUBLIC, branch: BRANCH_PUBLIC },
+    workloads: { scaleway: WORKLOAD_ADDRESS },
+    natPublicIps: { office: OFFICE_NAT_BEFORE },
   });
-  const vpcRouter = node(prefix, 0, "scaleway", "vr", "vpc-router", "lab-stand-in", {
-    mac: labMac(0, "vpc-router"),
-    address: "192.168.0.1/24",
-    addressing: "static",
-    hotplug: false,
-  });
-  const officeGw = node(prefix, 1, "office", "gw", "gateway", "operator-bundle", {
-    mac: labMac(1, "gateway"),
-    address: "192.168.1.2/24",
-    addressing: "static",
-    hotplug: false,
-  });
-  const officeHost = node(prefix, 1, "office", "th", "test-host", "none", {
-    mac: labMac(1, "test-host"),
-    addressing: "lan-dhcp",
-    hotplug: false,
-  });
-  const officeRouter = node(prefix, 1, "office", "lr", "lan-router", "lab-stand-in", {
-    mac: labMac(1, "lan-router"),
-    address: "192.168.1.1/24",
-    addressing: "static",
-    hotplug: false,
-  });
-  const branchGw = node(
-    prefix,
-    2,
-    "branch",
-    "gw",
-    "gateway",
-    "operator-bundle",
-    { mac: labMac(2, "gateway"), address: "192.168.2.2/24", addressing: "static", hotplug: false },
-    BRANCH_PUBLIC,
-  );
-  const branchHost = node(prefix, 2, "branch", "th", "test-host", "none", {
-    mac: labMac(2, "test-host"),
-    address: "192.168.2.3/24",
-    addressing: "static",
-    hotplug: false,
-  });
-  const hubSite: LabSite = {
-    index: 0,
-    name: "scaleway",
-    kind: "hub",
-    subnet: PRODUCTION_NETWORK.subnet,
-    routePropagation: "vpc-route",
-    tunnelAddress: cfg.scalewaySite.tunnelAddress,
-    allowSpokeToSpoke: false,
-    bridge: "br-s0",
-    gateway: hubGw,
-    testHost: workload,
-    vpcRouter: {
-      ...vpcRouter,
-      leases: [
-        { mac: hubNic.mac, address: hubNic.address, host: hubGw.id },
-        { mac: workload.privateNic.mac, address: WORKLOAD_ADDRESS, host: workload.id },
-      ],
-      customRoutes: hubNic.routes,
-    },
-    publicIp: HUB_PUBLIC,
-  };
-  const site = (index: number, name: string, gw: LabNode, th: LabNode, lr?: LabNode): LabSite => {
-    const r = cfg.remoteSites.find((s) => s.name === name)!;
-    return {
-      index,
-      name,
-      kind: "external",
-      subnet: r.subnet,
-      routePropagation: r.routePropagation,
-      tunnelAddress: r.tunnelAddress,
-      allowSpokeToSpoke: false,
-      bridge: `br-s${index}`,
-      gateway: gw,
-      testHost: th,
-      ...(lr ? { lanRouter: lr } : {}),
-      publicIp: r.publicIp ?? OFFICE_NAT_BEFORE,
-    };
-  };
-  const office = site(1, "office", officeGw, officeHost, officeRouter);
-  const branch = site(2, "branch", branchGw, branchHost);
-  const t: LabTopology = {
-    prefix,
-    switchNs: `${prefix}-switch`,
-    internet: { subnet: INTERNET_SUBNET, bridge: "br-inet" },
-    listenPort: cfg.listenPort,
-    tunnelMtu: cfg.mtu,
-    keepaliveSeconds: keepalive,
-    sites: [hubSite, office, branch],
-  };
+  const [hubSite, office, branch] = t.sites;
+  const vpcRouter = hubSite.vpcRouter!;
+  // Every route the program declares goes into the network it joins, through the hub gateway.
+  const routes = resources.filter((r) => r.type === T.route);
+  const astray = routes.filter((r) => r.inputs.vpcId !== PRODUCTION_NETWORK.vpcId);
+  if (astray.length || routes.length !== vpcRouter.customRoutes.length)
+    throw new Error(
+      `expected every route in ${PRODUCTION_NETWORK.vpcId} through the hub gateway's NIC; ${astray.map((r) => r.name).join(", ") || `${vpcRouter.customRoutes.length} of ${routes.length} do`}`,
+    );
   return {
     t,
     hubSite,
     office,
     branch,
-    hubGw,
-    workload,
+    hubGw: hubSite.gateway,
+    workload: hubSite.testHost,
     vpcRouter,
-    officeGw,
-    officeHost,
-    officeRouter,
-    branchGw,
-    branchHost,
+    officeGw: office.gateway,
+    officeHost: office.testHost,
+    officeRouter: office.lanRouter!,
+    branchGw: branch.gateway,
+    branchHost: branch.testHost,
   };
 }
