@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { markSecretOutputs, WgS2sProvider, type PackagedComponent } from "./package";
 import { SiteToSiteVpn } from "./siteToSiteVpn";
 import { wireGuardPublicKey } from "./wireguardKeys";
-import { OFFICE_EXTERNAL_SITE } from "../testkit/fixtures";
+import { OFFICE_EXTERNAL_SITE, ONPREM_SITE } from "../testkit/fixtures";
 import { REMOTE_SITE_KEYS, SCALEWAY_SITE_KEYS, STACK_CONFIG_KEYS } from "../config/schema";
 import { REMOTE_SITE_KINDS, ROUTE_PROPAGATIONS } from "../config/types";
 import { loadStackConfig } from "../config/validation";
@@ -36,17 +36,7 @@ const VPN = "wg-s2s:index:SiteToSiteVpn";
 const SETTINGS = {
   adminCidrs: ["203.0.113.7/32"],
   testHostPublicIp: true,
-  remoteSites: [
-    {
-      name: "onprem",
-      kind: "simulated",
-      subnet: "192.168.1.0/24",
-      gatewayAddress: "192.168.1.2",
-      testHostAddress: "192.168.1.3",
-      tunnelAddress: "172.16.0.2",
-    },
-    OFFICE_EXTERNAL_SITE,
-  ],
+  remoteSites: [{ ...ONPREM_SITE, kind: "simulated" }, OFFICE_EXTERNAL_SITE],
 };
 
 /** A schema property as one short string: `string`, `string[]`, `map<string>`, `#HubSite`, plus `(input)`/`(secret)`. */

@@ -7,6 +7,18 @@
 /** An operator's address (TEST-NET-3): the program refuses to run without adminCidrs. */
 export const ADMIN_CIDRS = ["203.0.113.7/32"];
 
+/**
+ * The simulated `onprem` spoke as a user writes it: the program's default remote site
+ * (config/schema.ts), spelled out for the tests that list it beside other sites.
+ */
+export const ONPREM_SITE = Object.freeze({
+  name: "onprem",
+  subnet: "192.168.1.0/24",
+  gatewayAddress: "192.168.1.2",
+  testHostAddress: "192.168.1.3",
+  tunnelAddress: "172.16.0.2",
+});
+
 /** An external office LAN whose DHCP its gateway owns, keeping the LAN's own router. */
 export const OFFICE_EXTERNAL_SITE = Object.freeze({
   name: "office",

@@ -6,7 +6,7 @@
  * stack builds (an HA hub's two included) the push agent with the token as a 0600 file that
  * is only ever a secret. Off (the default): none of it.
  */
-import { ADMIN_CIDRS, OFFICE_EXTERNAL_SITE } from "../testkit/fixtures";
+import { ADMIN_CIDRS, OFFICE_EXTERNAL_SITE, ONPREM_SITE } from "../testkit/fixtures";
 import { parseCloudConfig } from "../testkit/cloudInit";
 import { mockUuid, runProgram, type ProgramRun } from "../testkit/programRun";
 
@@ -29,13 +29,7 @@ describe("cockpit: true", () => {
         alertEmails: ["netops@example.com"],
         scalewaySite: { gateways: 2 },
         remoteSites: [
-          {
-            name: "onprem",
-            subnet: "192.168.1.0/24",
-            gatewayAddress: "192.168.1.2",
-            tunnelAddress: "172.16.0.2",
-            testHostAddress: "192.168.1.3",
-          },
+          ONPREM_SITE,
           // One far end whose owner opted in to pushing, one that did not.
           { ...OFFICE_EXTERNAL_SITE, bundleCockpit: true },
           {

@@ -8,7 +8,7 @@ import { spawnSync } from "child_process";
 import * as path from "path";
 import { parse } from "yaml";
 import { existingNetworkProblem } from "../config/existingNetwork";
-import { ADMIN_CIDRS as ADMIN, OFFICE_EXTERNAL_SITE as external } from "../testkit/fixtures";
+import { ADMIN_CIDRS as ADMIN, OFFICE_EXTERNAL_SITE as external, ONPREM_SITE } from "../testkit/fixtures";
 import { ProgramRun, runProgram } from "../testkit/programRun";
 
 const T = {
@@ -145,13 +145,7 @@ describe("endpoints on the hub wherever a peer's address is known", () => {
       config: {
         adminCidrs: ADMIN,
         remoteSites: [
-          {
-            name: "onprem",
-            subnet: "192.168.1.0/24",
-            gatewayAddress: "192.168.1.2",
-            testHostAddress: "192.168.1.3",
-            tunnelAddress: "172.16.0.2",
-          },
+          ONPREM_SITE,
           { ...external, name: "fixed", tunnelAddress: "172.16.0.3" },
           {
             ...external,

@@ -7,7 +7,7 @@
  */
 import { execFileSync } from "child_process";
 import { parse } from "yaml";
-import { ADMIN_CIDRS, OFFICE_EXTERNAL_SITE } from "../testkit/fixtures";
+import { ADMIN_CIDRS, OFFICE_EXTERNAL_SITE, ONPREM_SITE } from "../testkit/fixtures";
 import { runProgram } from "../testkit/programRun";
 
 const PYTHON = "/usr/bin/python3"; // cloud-init's interpreter and its python3-yaml
@@ -25,17 +25,7 @@ describe("user-data as cloud-init's YAML 1.1 parser reads it", () => {
       keySeed: "yaml11",
       config: {
         adminCidrs: ADMIN_CIDRS,
-        remoteSites: [
-          {
-            name: "onprem",
-            subnet: "192.168.1.0/24",
-            gatewayAddress: "192.168.1.2",
-            testHostAddress: "192.168.1.3",
-            tunnelAddress: "172.16.0.2",
-            routePropagation: "static",
-          },
-          OFFICE_EXTERNAL_SITE,
-        ],
+        remoteSites: [{ ...ONPREM_SITE, routePropagation: "static" }, OFFICE_EXTERNAL_SITE],
       },
     });
     const docs: Record<string, string> = {

@@ -2,6 +2,7 @@
 /** The Cockpit keys: off by default; alert addresses only with Cockpit on, one real address each, no repeats. */
 import { loadStackConfig } from "../validation";
 import { refusalLines } from "../../testkit/configRefusal";
+import { OFFICE_EXTERNAL_SITE, ONPREM_SITE } from "../../testkit/fixtures";
 
 const ADMIN = { adminCidrs: ["203.0.113.7/32"] };
 
@@ -30,28 +31,14 @@ describe("cockpit and alertEmails", () => {
   });
 
   it("refuses a far end's push without Cockpit, and on a site the stack builds itself", () => {
-    const office = {
-      name: "office",
-      kind: "external",
-      subnet: "192.168.10.0/24",
-      gatewayAddress: "192.168.10.2",
-      tunnelAddress: "172.16.0.3",
-      bundleCockpit: true,
-    };
+    const office = { ...OFFICE_EXTERNAL_SITE, bundleCockpit: true };
     expect(refusalLines({ remoteSites: [office] })).toEqual([
       expect.stringMatching(
         /^remoteSites\[0\]\.bundleCockpit: is true, but cockpit is false.*pulumi config set cockpit true/,
       ),
     ]);
     expect(refusalLines({ cockpit: true, remoteSites: [office] })).toEqual([]);
-    const simulated = {
-      name: "onprem",
-      subnet: "192.168.1.0/24",
-      gatewayAddress: "192.168.1.2",
-      testHostAddress: "192.168.1.3",
-      tunnelAddress: "172.16.0.2",
-      bundleCockpit: true,
-    };
+    const simulated = { ...ONPREM_SITE, bundleCockpit: true };
     expect(refusalLines({ cockpit: true, remoteSites: [simulated] })).toEqual([
       expect.stringMatching(/^remoteSites\[0\]\.bundleCockpit: is set on a simulated site/),
     ]);
