@@ -7,34 +7,13 @@
  * gone afterwards (fixes with a placeholder such as `<value>` are only checked for naming a
  * command). A valid control config passes, so the cases cannot all be failing for one reason.
  */
-import { generateKeyPairSync } from "crypto";
-import nacl from "tweetnacl";
 import { ConfigError, type ConfigIssue } from "./errors";
 import { loadStackConfig } from "./validation";
 import { DEFAULT_REMOTE_SITES } from "./schema";
+import { ed25519Line, rsaLine } from "../testkit/sshKeys";
 
 const ADMIN = ["203.0.113.7/32"];
 
-function wire(...fields: Buffer[]): Buffer {
-  return Buffer.concat(
-    fields.flatMap((f) => {
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(f.length);
-      return [length, f];
-    }),
-  );
-}
-const mpint = (b: Buffer) => (b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
-function ed25519Line(comment = "ops@laptop"): string {
-  const key = Buffer.from(nacl.sign.keyPair().publicKey);
-  return `ssh-ed25519 ${wire(Buffer.from("ssh-ed25519"), key).toString("base64")} ${comment}`;
-}
-function rsaLine(bits: number): string {
-  const jwk = generateKeyPairSync("rsa", { modulusLength: bits }).publicKey.export({ format: "jwk" });
-  const e = mpint(Buffer.from(jwk.e!, "base64url"));
-  const n = mpint(Buffer.from(jwk.n!, "base64url"));
-  return `ssh-rsa ${wire(Buffer.from("ssh-rsa"), e, n).toString("base64")} old@box`;
-}
 const KEY_A = ed25519Line();
 const KEY_B = ed25519Line("second@laptop");
 
@@ -118,7 +97,7 @@ const CASES: Case[] = [
   },
   {
     name: "an RSA key under 2048 bits",
-    config: { adminCidrs: ADMIN, sshPublicKeys: [rsaLine(1024)] },
+    config: { adminCidrs: ADMIN, sshPublicKeys: [rsaLine(1024, "old@box")] },
     key: "sshPublicKeys[0]",
     problem: /1024-bit RSA key/,
   },
@@ -376,7 +355,7 @@ function applyCommand(config: Record<string, unknown>, command: string): Record<
 describe("hostile configs are refused with the key and a runnable fix", () => {
   test("the control config is valid", () => {
     expect(issuesOf(withSites(onprem(), office()))).toEqual([]);
-    expect(issuesOf({ adminCidrs: ADMIN, sshPublicKeys: [KEY_A, KEY_B, rsaLine(2048)] })).toEqual([]);
+    expect(issuesOf({ adminCidrs: ADMIN, sshPublicKeys: [KEY_A, KEY_B, rsaLine(2048, "old@box")] })).toEqual([]);
   });
 
   test(`${CASES.length} cases, each on its own key`, () => {

@@ -1,13 +1,12 @@
 /** @tier unit */
-import { generateKeyPairSync } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import fc from "fast-check";
-import nacl from "tweetnacl";
 import { hostAddress } from "../addressing/ipv4";
 import { parseStackConfig } from "./parse";
 import type { RemoteSiteConfig, StackConfig } from "./types";
 import { ConfigError, formatIssue, type ConfigIssue } from "./errors";
 import { loadStackConfig, validateStackConfig } from "./validation";
+import { ecdsaLine, ed25519Line, rsaLine, text, wire } from "../testkit/sshKeys";
 
 const ADMIN = { adminCidrs: ["203.0.113.7/32"] };
 
@@ -37,36 +36,6 @@ function withExternal(overrides: Partial<RemoteSiteConfig> = {}): (c: StackConfi
   return (c) => {
     c.remoteSites.push(external(overrides));
   };
-}
-
-// --- OpenSSH public key lines built from real keys generated at test time --------------
-function wire(...fields: Buffer[]): Buffer {
-  return Buffer.concat(
-    fields.flatMap((f) => {
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(f.length);
-      return [length, f];
-    }),
-  );
-}
-const text = (s: string) => Buffer.from(s, "latin1");
-const mpint = (b: Buffer) => (b[0] & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
-
-function ed25519Line(comment = "ops@laptop"): string {
-  const publicKey = Buffer.from(nacl.sign.keyPair().publicKey);
-  return `ssh-ed25519 ${wire(text("ssh-ed25519"), publicKey).toString("base64")} ${comment}`;
-}
-function rsaLine(): string {
-  const jwk = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ format: "jwk" });
-  const e = mpint(Buffer.from(jwk.e!, "base64url"));
-  const n = mpint(Buffer.from(jwk.n!, "base64url"));
-  return `ssh-rsa ${wire(text("ssh-rsa"), e, n).toString("base64")}`;
-}
-function ecdsaLine(curve: "P-256" | "P-384" | "P-521"): string {
-  const name = { "P-256": "nistp256", "P-384": "nistp384", "P-521": "nistp521" }[curve];
-  const jwk = generateKeyPairSync("ec", { namedCurve: curve }).publicKey.export({ format: "jwk" });
-  const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, "base64url"), Buffer.from(jwk.y!, "base64url")]);
-  return `ecdsa-sha2-${name} ${wire(text(`ecdsa-sha2-${name}`), text(name), point).toString("base64")} ci`;
 }
 
 describe("validateStackConfig on good configs", () => {
