@@ -25,24 +25,50 @@ function sortedPeers(peers: readonly WireGuardPeerSpec[]): WireGuardPeerSpec[] {
   return [...peers].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-function peerAllowedIps(peer: WireGuardPeerSpec): string[] {
-  if (peer.allowedIps.length === 0) throw new Error(`wireguard: peer "${peer.name}" has no allowedIps`);
-  return sortCidrs(peer.allowedIps.map((cidr) => strictCidr(cidr, `wireguard: allowedIps of peer "${peer.name}"`)));
+function peerAllowedIps(peer: WireGuardPeerSpec, who = "wireguard"): string[] {
+  if (peer.allowedIps.length === 0) throw new Error(`${who}: peer "${peer.name}" has no allowedIps`);
+  return sortCidrs(peer.allowedIps.map((cidr) => strictCidr(cidr, `${who}: allowedIps of peer "${peer.name}"`)));
 }
 
-function peerSection(peer: WireGuardPeerSpec): IniSection {
-  assertSiteName(peer.name, "wireguard: peer name");
+/** A peer as every form of the tunnel writes it: each field checked, AllowedIPs sorted. */
+export interface CheckedPeer {
+  name: string;
+  publicKey: string;
+  presharedKey: string;
+  allowedIps: string[];
+  endpoint?: string;
+  /** Seconds; 0 is off. */
+  keepalive: number;
+}
+
+/**
+ * The peers in name order, each field checked; `who` (the renderer) starts every error, so
+ * wg0.conf, the networkd files and the netplan file refuse the same spec for the same reasons.
+ */
+export function checkedPeers(spec: WireGuardInterfaceSpec, who = "wireguard"): CheckedPeer[] {
+  return sortedPeers(spec.peers).map((peer) => {
+    assertSiteName(peer.name, `${who}: peer name`);
+    const publicKey = assertWireGuardKey(peer.publicKey, `${who}: public key of peer "${peer.name}"`);
+    const presharedKey = assertWireGuardKey(peer.presharedKey, `${who}: preshared key of peer "${peer.name}"`);
+    const allowedIps = peerAllowedIps(peer, who);
+    const endpoint =
+      peer.endpoint === undefined
+        ? undefined
+        : assertEndpoint(peer.endpoint, `${who}: endpoint of peer "${peer.name}"`);
+    const keepalive = peer.persistentKeepalive ?? 0;
+    assertIntegerInRange(keepalive, 0, 65535, `${who}: persistentKeepalive of peer "${peer.name}"`);
+    return { name: peer.name, publicKey, presharedKey, allowedIps, ...(endpoint ? { endpoint } : {}), keepalive };
+  });
+}
+
+function peerSection(peer: CheckedPeer): IniSection {
   const entries: [string, string | number][] = [
-    ["PublicKey", assertWireGuardKey(peer.publicKey, `wireguard: public key of peer "${peer.name}"`)],
-    ["PresharedKey", assertWireGuardKey(peer.presharedKey, `wireguard: preshared key of peer "${peer.name}"`)],
-    ["AllowedIPs", peerAllowedIps(peer).join(", ")],
+    ["PublicKey", peer.publicKey],
+    ["PresharedKey", peer.presharedKey],
+    ["AllowedIPs", peer.allowedIps.join(", ")],
   ];
-  if (peer.endpoint !== undefined) {
-    entries.push(["Endpoint", assertEndpoint(peer.endpoint, `wireguard: endpoint of peer "${peer.name}"`)]);
-  }
-  const keepalive = peer.persistentKeepalive ?? 0;
-  assertIntegerInRange(keepalive, 0, 65535, `wireguard: persistentKeepalive of peer "${peer.name}"`);
-  if (keepalive > 0) entries.push(["PersistentKeepalive", keepalive]);
+  if (peer.endpoint !== undefined) entries.push(["Endpoint", peer.endpoint]);
+  if (peer.keepalive > 0) entries.push(["PersistentKeepalive", peer.keepalive]);
   return { name: "Peer", comment: [peer.name], entries };
 }
 
@@ -51,10 +77,18 @@ function peerSection(peer: WireGuardPeerSpec): IniSection {
  * `ip route replace` PostUp lines (see renderWireGuardConfig).
  */
 export function tunnelRoutes(spec: WireGuardInterfaceSpec): string[] {
-  const routes = sortedPeers(spec.peers).flatMap(peerAllowedIps);
+  const routes = sortedPeers(spec.peers).flatMap((peer) => peerAllowedIps(peer));
   const duplicate = routes.find((cidr, i) => routes.indexOf(cidr) !== i);
   if (duplicate !== undefined) throw new Error(`wireguard: ${duplicate} is in the allowedIps of two peers`);
   return routes;
+}
+
+/** Checks the interface's own address, port and MTU (`who` starts the errors); returns tunnelRoutes. */
+export function checkInterface(spec: WireGuardInterfaceSpec, who = "wireguard"): string[] {
+  addressPart(spec.address, `${who}: interface address`);
+  assertIntegerInRange(spec.listenPort, 1, 65535, `${who}: listenPort`);
+  assertIntegerInRange(spec.mtu, 1280, 9000, `${who}: mtu`);
+  return tunnelRoutes(spec);
 }
 
 /**
@@ -64,10 +98,7 @@ export function tunnelRoutes(spec: WireGuardInterfaceSpec): string[] {
  * deterministic and re-runnable. MTU is explicit rather than wg-quick's guess.
  */
 export function renderWireGuardConfig(spec: WireGuardInterfaceSpec): string {
-  addressPart(spec.address, "wireguard: interface address");
-  assertIntegerInRange(spec.listenPort, 1, 65535, "wireguard: listenPort");
-  assertIntegerInRange(spec.mtu, 1280, 9000, "wireguard: mtu");
-  const routes = tunnelRoutes(spec);
+  const routes = checkInterface(spec);
   const iface: IniSection = {
     name: "Interface",
     entries: [
@@ -80,20 +111,13 @@ export function renderWireGuardConfig(spec: WireGuardInterfaceSpec): string {
     ],
   };
   return renderIni(
-    [iface, ...sortedPeers(spec.peers).map(peerSection)],
+    [iface, ...checkedPeers(spec).map(peerSection)],
     [
       "WireGuard site-to-site tunnel, generated by scaleway-wireguard-s2s. Holds secrets: mode 0600.",
       "Routes are set by the PostUp lines (Table = off): replace, not add, so a route the",
       "network already pushed for the same subnet never makes the interface fail to start.",
     ],
   );
-}
-
-function checkInterface(spec: WireGuardInterfaceSpec): string[] {
-  addressPart(spec.address, "wireguard: interface address");
-  assertIntegerInRange(spec.listenPort, 1, 65535, "wireguard: listenPort");
-  assertIntegerInRange(spec.mtu, 1280, 9000, "wireguard: mtu");
-  return tunnelRoutes(spec);
 }
 
 /**
@@ -104,7 +128,7 @@ function checkInterface(spec: WireGuardInterfaceSpec): string[] {
  */
 export function renderWireGuardNetdev(spec: WireGuardInterfaceSpec): string {
   checkInterface(spec);
-  const peerSections: IniSection[] = sortedPeers(spec.peers).map((peer) => {
+  const peerSections: IniSection[] = checkedPeers(spec).map((peer) => {
     const section = peerSection(peer);
     return {
       name: "WireGuardPeer",

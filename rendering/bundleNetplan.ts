@@ -9,16 +9,8 @@
  */
 import { Document } from "yaml";
 import { WG_INTERFACE } from "../cloud-init/common";
-import { tunnelRoutes } from "../cloud-init/wireguard";
-import {
-  addressPart,
-  assertEndpoint,
-  assertIntegerInRange,
-  assertSiteName,
-  assertWireGuardKey,
-  strictCidr,
-} from "../cloud-init/guards";
-import { sortCidrs } from "../addressing/ipv4";
+import { checkedPeers, checkInterface } from "../cloud-init/wireguard";
+import { assertWireGuardKey } from "../cloud-init/guards";
 import type { WireGuardInterfaceSpec } from "../planning/specs";
 
 export const NETPLAN_FILES = {
@@ -29,28 +21,13 @@ export const NETPLAN_PATH = "/etc/netplan/60-wg-s2s.yaml";
 
 /** The netplan document (plain data) for wg0. */
 export function netplanTunnel(spec: WireGuardInterfaceSpec): Record<string, unknown> {
-  assertIntegerInRange(spec.listenPort, 1, 65535, "netplan: listenPort");
-  assertIntegerInRange(spec.mtu, 1280, 9000, "netplan: mtu");
-  addressPart(spec.address, "netplan: interface address");
-  const routes = tunnelRoutes(spec);
-  const peers = [...spec.peers]
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((peer) => {
-      assertSiteName(peer.name, "netplan: peer name");
-      const keepalive = peer.persistentKeepalive ?? 0;
-      assertIntegerInRange(keepalive, 0, 65535, `netplan: persistentKeepalive of peer "${peer.name}"`);
-      return {
-        keys: {
-          public: assertWireGuardKey(peer.publicKey, `netplan: public key of peer "${peer.name}"`),
-          shared: assertWireGuardKey(peer.presharedKey, `netplan: preshared key of peer "${peer.name}"`),
-        },
-        "allowed-ips": sortCidrs(peer.allowedIps.map((c) => strictCidr(c, `netplan: allowedIps of "${peer.name}"`))),
-        ...(peer.endpoint !== undefined
-          ? { endpoint: assertEndpoint(peer.endpoint, `netplan: endpoint of peer "${peer.name}"`) }
-          : {}),
-        ...(keepalive > 0 ? { keepalive } : {}),
-      };
-    });
+  const routes = checkInterface(spec, "netplan");
+  const peers = checkedPeers(spec, "netplan").map((peer) => ({
+    keys: { public: peer.publicKey, shared: peer.presharedKey },
+    "allowed-ips": peer.allowedIps,
+    ...(peer.endpoint !== undefined ? { endpoint: peer.endpoint } : {}),
+    ...(peer.keepalive > 0 ? { keepalive: peer.keepalive } : {}),
+  }));
   return {
     network: {
       version: 2,
