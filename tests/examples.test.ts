@@ -190,20 +190,31 @@ function pythonEnumMember(name: string): string {
   return snake(name).toUpperCase();
 }
 
-/** The text between the parentheses of a call starting at `open` (the index of "("), and its end. */
-function callBody(src: string, open: number): { body: string; end: number } {
+/** Each character from `from` on that is outside string literals, with the bracket depth after it. */
+function* codeChars(text: string, from = 0): Generator<{ i: number; c: string; depth: number }> {
   let depth = 0;
   let quote: string | undefined;
-  for (let i = open; i < src.length; i++) {
-    const c = src[i];
+  for (let i = from; i < text.length; i++) {
+    const c = text[i];
     if (quote) {
       if (c === "\\") i++;
       else if (c === quote) quote = undefined;
       continue;
     }
-    if (c === '"' || c === "'") quote = c;
-    else if ("([{".includes(c)) depth++;
-    else if (")]}".includes(c) && --depth === 0) return { body: src.slice(open + 1, i), end: i };
+    if (c === '"' || c === "'") {
+      quote = c;
+      continue;
+    }
+    if ("([{".includes(c)) depth++;
+    else if (")]}".includes(c)) depth--;
+    yield { i, c, depth };
+  }
+}
+
+/** The text between the parentheses of a call starting at `open` (the index of "("), and its end. */
+function callBody(src: string, open: number): { body: string; end: number } {
+  for (const { i, c, depth } of codeChars(src, open)) {
+    if (")]}".includes(c) && depth === 0) return { body: src.slice(open + 1, i), end: i };
   }
   throw new Error("unbalanced call");
 }
@@ -211,20 +222,9 @@ function callBody(src: string, open: number): { body: string; end: number } {
 /** Splits at top-level commas. */
 function topLevel(text: string): string[] {
   const parts: string[] = [];
-  let depth = 0;
-  let quote: string | undefined;
   let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quote) {
-      if (c === "\\") i++;
-      else if (c === quote) quote = undefined;
-      continue;
-    }
-    if (c === '"' || c === "'") quote = c;
-    else if ("([{".includes(c)) depth++;
-    else if (")]}".includes(c)) depth--;
-    else if (c === "," && depth === 0) {
+  for (const { i, c, depth } of codeChars(text)) {
+    if (c === "," && depth === 0) {
       parts.push(text.slice(start, i));
       start = i + 1;
     }
