@@ -18,6 +18,12 @@ import type { StackConfig } from "./types";
 
 const ADMIN = { adminCidrs: ["203.0.113.7/32"] };
 
+/** Parses a stack with one remote site `b` (its required fields, plus `fields`); returns that site. */
+function parseRemoteSite(fields: Record<string, unknown>) {
+  const site = { name: "b", subnet: "192.168.7.0/24", gatewayAddress: "192.168.7.2", tunnelAddress: "172.16.0.9" };
+  return parseStackConfig({ ...ADMIN, remoteSites: [{ ...site, ...fields }] }).remoteSites[0];
+}
+
 /** Runs parseStackConfig expecting a ConfigError; returns its issues. */
 function parseIssues(raw: Record<string, unknown>) {
   try {
@@ -133,18 +139,14 @@ describe("parseStackConfig coercion (Pulumi passes config as strings)", () => {
     });
     expect(cfg.adminCidrs).toEqual(["203.0.113.7/32", "198.51.100.0/24"]);
     expect(cfg.scalewaySite.name).toBe("hub");
+    // The site as given, its number read from text, plus its defaults.
     expect(cfg.remoteSites).toEqual([
       {
-        name: "dc1",
-        kind: "external",
-        subnet: "10.20.0.0/16",
-        gatewayAddress: "10.20.0.2",
-        tunnelAddress: "172.16.0.2",
-        publicIp: "198.51.100.4",
+        ...remoteSites[0],
+        keyGeneration: 2,
         routePropagation: "static", // external sites have no VPC: static is their default
         allowSpokeToSpoke: false,
         testHost: false,
-        keyGeneration: 2,
       },
     ]);
   });
@@ -186,18 +188,7 @@ describe("parseStackConfig site objects", () => {
   });
 
   it("defaults kind, routePropagation, allowSpokeToSpoke and keyGeneration of remote sites", () => {
-    const [site] = parseStackConfig({
-      ...ADMIN,
-      remoteSites: [
-        {
-          name: "b",
-          subnet: "192.168.7.0/24",
-          gatewayAddress: "192.168.7.2",
-          tunnelAddress: "172.16.0.9",
-          testHostAddress: "192.168.7.3",
-        },
-      ],
-    }).remoteSites;
+    const site = parseRemoteSite({ testHostAddress: "192.168.7.3" });
     expect(site).toMatchObject({
       kind: "simulated",
       routePropagation: "vpc-route",
@@ -208,18 +199,7 @@ describe("parseStackConfig site objects", () => {
 
   it('leaves optional fields absent (not undefined-valued) and reads "" as not set', () => {
     // Except where "" would switch the deploy's shape (publicIp, privateNetworkId): config/hurried.test.ts.
-    const [site] = parseStackConfig({
-      ...ADMIN,
-      remoteSites: [
-        {
-          name: "b",
-          subnet: "192.168.7.0/24",
-          gatewayAddress: "192.168.7.2",
-          tunnelAddress: "172.16.0.9",
-          testHostAddress: "",
-        },
-      ],
-    }).remoteSites;
+    const site = parseRemoteSite({ testHostAddress: "" });
     expect(Object.keys(site)).not.toContain("publicIp");
     expect(Object.keys(site)).not.toContain("testHostAddress");
     expect(Object.keys(site)).not.toContain("lanRouter");
