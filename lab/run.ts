@@ -17,6 +17,7 @@ import { buildNetworkctlShim, buildSystemctlShim } from "./standins/build";
 import { standInsFor } from "./standins/list";
 import { allNodes, bare, buildTopology } from "./topology";
 import { bootAll } from "./scenarios/boot";
+import { checkRecorder } from "./scenarios/context";
 import { twoStepBeforeInstall, withBundlesInstalled } from "./scenarios/externalSites";
 import { NAMESPACE_LAB_SCENARIOS, runScenarios, type Need, type ScenarioRun } from "./scenarios/registry";
 
@@ -161,6 +162,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
       w: wiring,
       log,
       checks: result.checks,
+      check: checkRecorder(result.checks, (line) => log(`    ${line}`)),
       exec: (n, argv, o) => {
         const h = wiring.hosts.get(n.id);
         if (!h) throw new Error(`no lab host for ${n.id}`);

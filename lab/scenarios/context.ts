@@ -1,21 +1,48 @@
 /**
- * What every namespace-lab scenario works with: the topology, its wiring, the check list, and
- * how to run a command in a host.
+ * What every scenario works with. Both labs (namespaces and VMs): where its checks and log
+ * lines go, and the one way to record a check (ScenarioBase, CheckFn). The namespace lab's
+ * scenarios also get the topology, its wiring, and how to run a command in a host (Ctx).
  */
 import * as fs from "fs";
 import { type Exec } from "../checks";
 import { type RunOptions, type RunResult } from "../proc";
 import { type LabHost } from "../host";
 import { type Wiring } from "../network";
-import { type LabCheck } from "../results";
+import { labCheck, type LabCheck } from "../results";
 import { UNITS } from "../../cloud-init/common";
 import { type LabNode, type LabTopology } from "../topology";
 
-export interface Ctx {
-  t: LabTopology;
-  w: Wiring;
+/**
+ * Records one check (labCheck: `more.negativeControl` makes a negative control, which passes
+ * when what it provokes fails; `more.group` is its row in the namespace lab's table) in the
+ * run's list and logs it. Returns whether it came out as expected.
+ */
+export type CheckFn = (name: string, ok: boolean, detail: string, more?: Parameters<typeof labCheck>[3]) => boolean;
+
+/** Where a scenario's checks and log lines go: all a runner's context must have. */
+export interface ScenarioSink {
   log: (line: string) => void;
   checks: LabCheck[];
+}
+
+/** What every scenario of either lab works with: its sink and the one way to record a check into it. */
+export interface ScenarioBase extends ScenarioSink {
+  check: CheckFn;
+}
+
+/** The CheckFn of a run: appends to `checks`, one log line per check (its detail masked, as recorded). */
+export const checkRecorder =
+  (checks: LabCheck[], log: (line: string) => void): CheckFn =>
+  (name, ok, detail, more) => {
+    const c = labCheck(name, ok, detail, more);
+    checks.push(c);
+    log(`${ok ? "PASS" : "FAIL"} ${name}: ${c.detail}`);
+    return ok;
+  };
+
+export interface Ctx extends ScenarioBase {
+  t: LabTopology;
+  w: Wiring;
   /** Runs a command in a host. */
   exec(node: LabNode, argv: string[], opts?: RunOptions): Promise<RunResult>;
   /** Test host address per site (external dhcp hosts learn theirs at boot). */

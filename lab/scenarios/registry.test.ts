@@ -7,8 +7,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { RunResult } from "../proc";
-import { check, emptyMetrics } from "../results";
+import { emptyMetrics, type LabCheck } from "../results";
 import type { LabNode, LabTopology } from "../topology";
+import { checkRecorder } from "./context";
 import {
   NAMESPACE_LAB_SCENARIOS,
   runScenarios,
@@ -28,7 +29,7 @@ const example: Scenario = {
     const gw = r.t.sites[0].gateway;
     const out = await r.exec(gw, ["sysctl", "-n", "net.ipv4.ip_forward"]);
     const value = out.stdout.trim();
-    r.checks.push(check(`${gw.id} forwards IPv4`, "boot", "pass", value === "1", `ip_forward=${value}`));
+    r.check(`${gw.id} forwards IPv4`, value === "1", `ip_forward=${value}`, { group: "boot" });
   },
 };
 
@@ -38,11 +39,14 @@ const node = (id: string) => ({ id }) as LabNode;
 function fakeRun(stdout: string) {
   const ran: { host: string; argv: string[] }[] = [];
   const lines: string[] = [];
+  const log = (l: string) => void lines.push(l);
+  const checks: LabCheck[] = [];
   const r: ScenarioRun = {
     t: { sites: [{ gateway: node("wgl0000-scaleway-gw") }, { gateway: node("wgl0000-onprem-gw") }] } as LabTopology,
     w: { hosts: new Map(), daemons: [] },
-    log: (l) => lines.push(l),
-    checks: [],
+    log,
+    checks,
+    check: checkRecorder(checks, log),
     exec: async (n: LabNode, argv: string[]): Promise<RunResult> => {
       ran.push({ host: n.id, argv });
       return { code: 0, stdout, stderr: "", timedOut: false } as RunResult;
@@ -73,8 +77,9 @@ test("the README's example registers, runs where its needs are met, and records 
   expect(steps).toEqual(["hub gateway forwards IPv4"]);
   expect(on.ran).toEqual([{ host: "wgl0000-scaleway-gw", argv: ["sysctl", "-n", "net.ipv4.ip_forward"] }]);
   expect(on.r.checks).toEqual([
-    expect.objectContaining({ name: "wgl0000-scaleway-gw forwards IPv4", ok: true, outcome: "passed" }),
+    expect.objectContaining({ name: "wgl0000-scaleway-gw forwards IPv4", ok: true, outcome: "passed", group: "boot" }),
   ]);
+  expect(on.lines).toEqual(["PASS wgl0000-scaleway-gw forwards IPv4: ip_forward=1"]);
 
   const off = fakeRun("0\n");
   await runScenarios([example], "netns", off.r, new Set<Need>(["full-checks"]), () => undefined);

@@ -1,14 +1,16 @@
 /**
- * The namespace lab's scenarios after boot, as registered entries: what each is called,
- * which lab backends run it, what it needs of the run, what it checks. lab/run.ts loops
- * over NAMESPACE_LAB_SCENARIOS in this order; a scenario whose needs the run does not meet
- * is left out. "Adding a scenario" in lab/README.md shows the steps. The production shape
+ * Scenarios as registered entries: what each is called, which lab backends run it, what it
+ * needs of the run, what it checks. This file holds the entry type both labs share and the
+ * namespace lab's list: lab/run.ts loops over NAMESPACE_LAB_SCENARIOS in this order; a
+ * scenario whose needs the run does not meet is left out. The VM lab's list, with the
+ * phases its VMs run them in, is VM_LAB_SCENARIOS (lab/vm/scenarios/registry.ts). "Adding a
+ * scenario" in lab/README.md shows the steps. The production shape
  * (lab/scenarios/production.ts) is its topology plus PRODUCTION_SCENARIOS, run the same way.
  */
 import type { ProgramRun } from "../../testkit/programRun";
-import { check, maskSecrets, type LabCheck, type LabMetrics } from "../results";
+import { check, maskSecrets, type LabMetrics } from "../results";
 import { hubPingChecks, spokeToSpokeChecks } from "./connectivity";
-import type { Ctx } from "./context";
+import type { Ctx, ScenarioSink } from "./context";
 import { dhcpLeaseChecks, twoStepAfterInstall } from "./externalSites";
 import { faultLoss, faultNatRebinding, faultTunnelRestart, negativeMissingRoute, negativeWrongKey } from "./faults";
 import { throughputAndMtu } from "./throughput";
@@ -28,7 +30,13 @@ export type Need =
   /** An external site whose LAN hosts get their address by DHCP. */
   | "dhcp-lan"
   /** `--two-step` with at least one external site. */
-  | "two-step";
+  | "two-step"
+  /** VM lab, not `--no-reboot`: a scenario that reboots a VM, or leans on one that did. */
+  | "reboot"
+  /** VM lab, `--throughput`: bulk TCP, minutes of emulated CPU under TCG. */
+  | "throughput"
+  /** VM lab: at least one external site whose gateway is an operator's own VM (lab/vm/farEnd.ts). */
+  | "far-end";
 
 /** What a scenario works with: the run's context, its figures, and the program's declarations. */
 export interface ScenarioRun extends Ctx {
@@ -42,14 +50,10 @@ export interface ScenarioRun extends Ctx {
   setLossMethod(method: string): void;
 }
 
-/** What every scenario's context has: where its checks and log lines go. */
-export interface ScenarioBase {
-  log: (line: string) => void;
-  checks: LabCheck[];
-}
+export type { CheckFn, ScenarioBase, ScenarioSink } from "./context";
 
 /** One registered scenario; `R` is the context of the runner that loops over it (default: lab/run.ts's). */
-export interface Scenario<R extends ScenarioBase = ScenarioRun> {
+export interface Scenario<R extends ScenarioSink = ScenarioRun> {
   /** Progress line, and the failed check's name when an isolated scenario errs. */
   name: string | ((r: R) => string);
   backends: readonly Backend[];
@@ -61,7 +65,7 @@ export interface Scenario<R extends ScenarioBase = ScenarioRun> {
   run(r: R): Promise<void>;
 }
 
-export const scenarioName = <R extends ScenarioBase>(s: Scenario<R>, r: R): string =>
+export const scenarioName = <R extends ScenarioSink>(s: Scenario<R>, r: R): string =>
   typeof s.name === "string" ? s.name : s.name(r);
 
 export const NAMESPACE_LAB_SCENARIOS: readonly Scenario[] = [
@@ -167,7 +171,7 @@ export const NAMESPACE_LAB_SCENARIOS: readonly Scenario[] = [
  * Runs every scenario of `backend` whose needs `have` meets, in order, announcing each with
  * `step`. An isolated scenario's error becomes its failed check; any other error ends the run.
  */
-export async function runScenarios<R extends ScenarioBase>(
+export async function runScenarios<R extends ScenarioSink>(
   scenarios: readonly Scenario<R>[],
   backend: Backend,
   r: R,

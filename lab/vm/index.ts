@@ -8,7 +8,8 @@
  *
  * Steps: program run (mock runtime) -> plan from its resources -> cached image ->
  * namespaces, bridges, taps, stand-ins -> one qemu per server with a NoCloud seed ->
- * checks -> cleanup (also on failure and on SIGINT/SIGTERM).
+ * scenarios (VM_LAB_SCENARIOS, lab/vm/scenarios/registry.ts, by phase) -> cleanup (also on
+ * failure and on SIGINT/SIGTERM).
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -16,10 +17,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { REPO_ROOT } from "../paths";
 import { runOk } from "../proc";
-import { labCheck, writeResultFile } from "../results";
+import { writeResultFile } from "../results";
+import { checkRecorder } from "../scenarios/context";
 import { standInsFor } from "../standins/list";
 import type { LabNode } from "../topology";
-import { cloudInitChecks, defaultHostStart, ensureSavedStates, startVms, waitForCloudInit } from "./boot";
+import { defaultHostStart, ensureSavedStates, startVms, waitForCloudInit } from "./boot";
 import type { SshTarget } from "./guest";
 import { isFarEnd } from "./farEnd";
 import { DEFAULT_CACHE_ROOT, ensureImage, type VmImage } from "./image";
@@ -29,14 +31,8 @@ import { GENERIC_USER_DATA } from "./savedState";
 import { DEFAULT_TIMEOUTS, type VmLabOptions, type VmLabResult } from "./result";
 import { cleanup, recordOwner, sweepLeftovers, vmLabPrerequisites, type RunContext } from "./runState";
 import type { VmScenario } from "./scenarios/context";
-import { deployVerificationChecks } from "./scenarios/deployVerification";
-import { ubuntuLikeChecks, unreachableRepositoryCheck } from "./scenarios/image";
-import { cloudInitAfterRebootCheck, failClosedCheck, rebootCheck, tunnelStoppedControl } from "./scenarios/reboot";
-import { renewalCheck } from "./scenarios/renewal";
-import { farEndChecks } from "./scenarios/farEnd";
-import { throughputChecks } from "./scenarios/throughput";
-import { handshakeTiming } from "./scenarios/timing";
-import { kernelWireGuardChecks, pingBothWays, tunnelUpCheck, watchTunnel } from "./scenarios/tunnel";
+import { runVmScenarios, VM_LAB_SCENARIOS, vmLabNeeds } from "./scenarios/registry";
+import { watchTunnel } from "./scenarios/tunnel";
 
 export * from "./result";
 export { NETNS_PATTERN, VM_LAB_TOOLS, sweepLeftovers, vmLabPrerequisites } from "./runState";
@@ -85,12 +81,6 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     standIns: standInsFor("vm"),
     cleanupProblems: [],
   };
-  const check = (name: string, ok: boolean, detail: string, negativeControl = false) => {
-    result.checks.push(labCheck(name, ok, detail, { negativeControl }));
-    log(`${ok ? "PASS" : "FAIL"} ${name}: ${detail}`);
-    return ok;
-  };
-
   // Ctrl-C or a kill: stop every VM and namespace before the process goes.
   const onSignal = (signal: NodeJS.Signals) => {
     log(`${signal}: cleaning up`);
@@ -221,84 +211,47 @@ export async function runVmLab(options: VmLabOptions = {}): Promise<VmLabResult>
     const spokeTests = testHosts.filter((h) => h.site !== hubSite);
     if (!hubTest || !hubGateway || spokeTests.length === 0)
       throw new Error("the VM lab needs the hub's gateway and test host and at least one simulated site's test host");
-    const scenario: VmScenario = {
+    // The simulated site's gateway takes the checks that cut a tunnel (VmScenario.spokeGateway).
+    const spokeGateway = hosts.find((h) => h.site === spokeTests[0].site && h.role === "gateway");
+    if (!spokeGateway) throw new Error(`the VM lab needs the gateway of ${spokeTests[0].site}`);
+    const stopped = () => ctx.cleaned;
+    const scenario: Omit<VmScenario, "hubReady"> = {
       topology,
       hosts,
       vms: ctx.vms,
       switchNs: ctx.network.switchNs,
       target,
-      check,
+      log,
+      checks: result.checks,
+      check: checkRecorder(result.checks, log),
       result,
       timeouts,
       hubGateway,
       hubTest,
       spokeTests,
+      spokeGateway,
       farEndPublicKeys: new Set(farEnds.map((f) => String(program.outputs.publicKeys?.[f.site] ?? ""))),
-      log,
-      stopped: () => ctx.cleaned,
-    };
-
-    // The simulated site's gateway takes the checks that cut a tunnel (renewal, wg0 down,
-    // the fail-closed reboot), so that the far ends, which dial the hub, install their
-    // forms beside them: one VM reboots while the far end works, one core each.
-    const spokeGateway = hosts.find((h) => h.site === spokeTests[0].site && h.role === "gateway");
-    if (!spokeGateway) throw new Error(`the VM lab needs the gateway of ${spokeTests[0].site}`);
-
-    // Boot to tunnel: polled while the VMs boot, from the first moment SSH answers.
-    const tunnelWatch = watchTunnel(scenario, t0);
-    // The far ends start at once (what needs no hub runs while the gateways boot) and
-    // install once the hub's own checks are done (not beside them: on two cores that only
-    // slows both); they are done before anything restarts the hub's network.
-    let hubChecked!: (up: boolean) => void;
-    const hubReady = new Promise<boolean>((resolve) => (hubChecked = resolve));
-    const farEndRuns = farEnds.map((far) =>
-      farEndChecks(scenario, {
+      farEnds: farEnds.map((far) => ({
         host: far,
         target: { ...sshTarget(far, savedStates.get(far.id)!.sshKey), controlDir: ctx.sshControlDir },
         lanNs: ctx.network!.vpcNs.get(far.site)!,
         bundle: program.operatorBundle(far.site),
         resumed: started.resumed.get(far.id) ?? Promise.resolve(),
         startFailure: () => started.failures.get(far.id),
-        hubReady,
-      }),
+      })),
+      program,
+      rebootMethod: options.rebootMethod ?? "guest",
+      // Polled while the VMs boot, from the first moment SSH answers.
+      bootToTunnel: watchTunnel({ target, hubTest, spokeTests, timeouts, stopped }, t0),
+      stopped,
+    };
+    await runVmScenarios(
+      VM_LAB_SCENARIOS,
+      scenario,
+      vmLabNeeds(options, farEnds.length),
+      (name) => log(`scenario: ${name}`),
+      () => waitForCloudInit(ctx, hosts, result.hosts, timeouts.cloudInitMs, started.failures),
     );
-    try {
-      await waitForCloudInit(ctx, hosts, result.hosts, timeouts.cloudInitMs, started.failures);
-      await cloudInitChecks(hosts, result.hosts, target, check);
-      const tunnelSeconds = await tunnelWatch;
-      tunnelUpCheck(scenario, tunnelSeconds);
-
-      await kernelWireGuardChecks(scenario);
-      await deployVerificationChecks(scenario, program);
-      await pingBothWays(scenario);
-      await handshakeTiming(scenario);
-      // The hub's reboot before the far ends install: after it, only the simulated site's
-      // gateway is disrupted, and a reboot next to another gateway's boot took twice as long.
-      if (options.reboot !== false) await rebootCheck(scenario, options.rebootMethod ?? "guest");
-      hubChecked(tunnelSeconds !== undefined);
-    } finally {
-      hubChecked(false); // a no-op once settled; else the far ends stop waiting
-    }
-
-    // Beside the far ends from here on: checks that read the hosts, then the ones that cut
-    // the simulated site's tunnel.
-    if (options.reboot !== false) await cloudInitAfterRebootCheck(scenario);
-    await ubuntuLikeChecks(scenario);
-    await unreachableRepositoryCheck(scenario);
-    await renewalCheck(scenario, spokeGateway);
-    if (options.reboot !== false) {
-      // Negative control first: with the spoke's tunnel down, the ping must fail, or the
-      // checks above were not measuring the tunnel. The fail-closed reboot brings it back.
-      await tunnelStoppedControl(scenario, spokeGateway);
-      await failClosedCheck(scenario, spokeGateway);
-    }
-    const spokeChecksDone = Date.now();
-    const farEndResults = await Promise.all(farEndRuns);
-    // What the far ends cost this run beyond the checks they run beside.
-    if (farEnds.length) result.measurements.farEndWaitSeconds = (Date.now() - spokeChecksDone) / 1000;
-    for (const c of farEndResults.flat()) check(c.name, c.ok, c.detail, c.negativeControl);
-
-    if (options.throughput) await throughputChecks(scenario);
 
     result.ok = result.checks.every((c) => c.ok) && result.hosts.every((h) => h.cloudInitErrors.length === 0);
   } catch (e) {

@@ -117,7 +117,7 @@ export interface VmLabResult {
     handshakeToTestHostRatio: Record<string, number>;
     /** Per bundle form on the far-end VM: install.sh install began -> its check passed (ping across, handshake). */
     farEndInstallToCheckSeconds?: Record<string, number | undefined>;
-    /** Seconds the run waited for the far-end scenario after the spoke gateway's checks beside it were done: its cost to the run. */
+    /** Seconds the run waited for the "beside" scenarios (the far ends') once the "spoke" phase beside them was done: their cost to the run. */
     farEndWaitSeconds?: number;
     totalSeconds: number;
   };
@@ -127,5 +127,5 @@ export interface VmLabResult {
   error?: string;
 }
 
-/** Records one check (labCheck, and logs it); returns whether it came out as expected. Negative controls pass when what they provoke fails. */
-export type CheckFn = (name: string, ok: boolean, detail: string, negativeControl?: boolean) => boolean;
+/** The one check-recording function of both labs (lab/scenarios/context.ts). */
+export type { CheckFn } from "../scenarios/context";

@@ -10,45 +10,25 @@
  *   ruleset, forwarding and units as found, nothing of ours left -> negative control: the
  *   LAN no longer reaches the hub (only the tunnel carried it).
  *
- * Runs once the hub's own checks are done, beside the checks that cut the simulated
- * site's tunnel (which the far end does not cross); its checks are kept and recorded
- * together when it ends, so the run's list stays in one order.
+ * Starts with the VMs (what needs no hub runs while the gateways boot) and installs once
+ * the hub's own checks are done (`hubReady`), beside the checks that cut the simulated
+ * site's tunnel (which the far end does not cross): a "beside" entry of VM_LAB_SCENARIOS.
  */
 import { EXECUTABLE_FILES, FAR_END_FILES } from "../../../rendering/farEndHost";
 import { shQuote } from "../../../rendering/verificationScripts";
 import { nsRun } from "../../netns";
 import { parsePing } from "../../parsers";
 import { FAR_END_LEFTOVERS_SH, firstDifference, INTERNET_HOST } from "../../scenarios/farEndHosts";
-import type { LabNode } from "../../topology";
 import { ssh, sshScript, type SshTarget } from "../guest";
 import { privateAddress } from "../network";
 import { labCheck, type LabCheck } from "../../results";
-import type { VmScenario } from "./context";
+import type { FarEndVm, VmScenario } from "./context";
 
 /** The forms, in the order they are installed (each uninstalled before the next). */
 export const FAR_END_FORMS = ["netplan", "networkd", "wg-quick"] as const;
 
 /** Where the operator put the bundle: root's home, as the bundle's README says. */
 const BUNDLE_DIR = "/root/wg-s2s-bundle";
-
-export interface FarEndVm {
-  host: LabNode;
-  /** The operator's SSH access (the saved state's key: their host, their key). */
-  target: SshTarget;
-  /** Namespace of the office's LAN workstation (the site's test host). */
-  lanNs: string;
-  bundle: Record<string, string>;
-  /** Settles once the VM runs with this run's clock. */
-  resumed: Promise<void>;
-  /**
-   * Settles true once the hub's tunnel carries pings and the hub's own checks are done
-   * (false if it never does). Until then the far end does what needs no hub (the bundle's
-   * copy, its state, its LAN's own flow), while the gateways boot.
-   */
-  hubReady: Promise<boolean>;
-  /** Why it could not be started, once `resumed` settled. */
-  startFailure: () => string | undefined;
-}
 
 /**
  * The bundle's files written as `npm run bundle` writes them (directory 0700, data 0600,
@@ -168,7 +148,7 @@ export async function farEndChecks(s: VmScenario, far: FarEndVm): Promise<LabChe
     );
 
     // Each install is timed to its passing check, so it starts once the hub runs.
-    if (!(await far.hubReady)) {
+    if (!(await s.hubReady)) {
       check("the hub's tunnel came up", false, "no ping between the test hosts: nothing to reach across");
       return checks;
     }

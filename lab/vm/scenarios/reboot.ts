@@ -29,7 +29,7 @@ export async function tunnelStoppedControl(s: VmScenario, gw: LabNode): Promise<
       : without === "no answer"
         ? "wg0 down; ping unanswered, as it must be"
         : "could not run the ping (SSH failed)",
-    true,
+    { negativeControl: true },
   );
 }
 

@@ -94,7 +94,7 @@ export async function throughputChecks(s: VmScenario): Promise<void> {
     "negative control: without MSS clamping, the frag-needed black hole stalls bulk TCP",
     removedAll && stall,
     `${removedAll ? "clamp rules removed on both gateways" : `could not remove the clamp rules: ${unclamped.map((r) => r.stdout.trim() || r.stderr.trim()).join(" | ")}`}; ${stalled.detail}`,
-    true,
+    { negativeControl: true },
   );
   if (!restored.every((r) => r.code === 0 && Number(r.stdout.trim()) > 0))
     throw new Error("could not restore the gateways' forward policy");

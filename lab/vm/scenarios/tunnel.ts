@@ -15,12 +15,12 @@ import { gateways, pingOnce, type VmScenario } from "./context";
  * hub's test host to the first spoke's, polled from the first moment SSH answers.
  * Start it before waiting for cloud-init; await it afterwards.
  */
-export function watchTunnel(s: Omit<VmScenario, "vms" | "result">, t0: number): Promise<number | undefined> {
+export function watchTunnel(
+  s: Pick<VmScenario, "target" | "hubTest" | "spokeTests" | "timeouts" | "stopped">,
+  t0: number,
+): Promise<number | undefined> {
   return waitFor(
-    async () =>
-      (await pingOnce(s as VmScenario, s.hubTest, s.spokeTests[0])) === "answered"
-        ? (Date.now() - t0) / 1000
-        : undefined,
+    async () => ((await pingOnce(s, s.hubTest, s.spokeTests[0])) === "answered" ? (Date.now() - t0) / 1000 : undefined),
     s.timeouts.tunnelMs,
     // Each SSH handshake costs an emulated guest seconds of CPU: poll gently.
     10_000,
