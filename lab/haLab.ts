@@ -45,10 +45,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { renderHaAgentEnv } from "../cloud-init/ha/agent";
 import { renderKeepalivedConf } from "../cloud-init/ha/keepalived";
-import { destroyNetnsAll } from "./netns";
 import { LAB_HOME } from "./paths";
 import { preflight } from "./preflight";
 import { run, sleep, spawnBackground, type BackgroundProcess } from "./proc";
+import { startLabRun } from "./runLifecycle";
 import type { ScalewayApiProcessConfig } from "./standins/scalewayApi";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -192,9 +192,10 @@ export async function runHaLab(opts: { log?: (line: string) => void } = {}): Pro
   if (why) throw new Error(why);
   const log = opts.log ?? (() => undefined);
   const began = Date.now();
-  const P = `wgha${Math.floor(Math.random() * 0xffff)
-    .toString(16)
-    .padStart(4, "0")}`;
+  // The namespace lab's run ownership: a prefix no live run holds, an owner record and a
+  // reaper, so a run killed outright is swept by the next one.
+  const labRun = await startLabRun({ log });
+  const P = labRun.prefix;
   const NS = {
     inet: `${P}-inet`,
     gwa: `${P}-gwa`,
@@ -226,8 +227,8 @@ export async function runHaLab(opts: { log?: (line: string) => void } = {}): Pro
   };
   const other = (gw: Gw) => (gw === GW.a ? GW.b : GW.a);
 
-  fs.mkdirSync(LAB_HOME, { recursive: true, mode: 0o755 });
-  const dir = fs.mkdtempSync(path.join(LAB_HOME, "ha-"));
+  const dir = labRun.runDir;
+  fs.mkdirSync(dir, { recursive: true });
   fs.chmodSync(dir, 0o755);
   let standIn: BackgroundProcess | undefined;
   const holders = new Map<string, BackgroundProcess>();
@@ -931,8 +932,7 @@ esac
       if (holders.has(ns)) inHost(ns, "ip link del wg0", false);
     }
     for (const h of holders.values()) await h.stop();
-    await destroyNetnsAll(Object.values(NS));
-    fs.rmSync(dir, { recursive: true, force: true });
+    await labRun.finish();
   }
   result.load.after = loadAvg();
   result.wallS = round((Date.now() - began) / 1000)!;

@@ -24,14 +24,14 @@
  * for the rekey's 150 s. Every wait is bounded; every process is started here, tracked by
  * PID, and killed with the namespaces at the end.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "fs";
-import { tmpdir } from "os";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { renderForwardPolicy } from "../cloud-init/firewall";
 import { collectorScript, renderMetricsConfig } from "../cloud-init/tunnelMetrics";
 import { remoteWriteUrl, renderPushAgentConfig } from "../cloud-init/metricsPush";
-import { addNetns, addVethPair, destroyNetnsAll, ipIn, nsRun, nsRunOk } from "./netns";
+import { addNetns, addVethPair, ipIn, nsRun, nsRunOk } from "./netns";
 import { pollUntil, runOk, sleep, spawnBackground, type BackgroundProcess } from "./proc";
+import { startLabRun } from "./runLifecycle";
 
 const ROOT = path.resolve(__dirname, "..");
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
@@ -186,13 +186,16 @@ const WIREGUARD_RUN_DIR = "/var/run/wireguard";
 export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<MetricsLabResult> {
   const log = opts.log ?? (() => undefined);
   const healthySeconds = opts.healthySeconds ?? 150;
-  const tag = `wgm${process.pid % 100000}`;
+  // The namespace lab's run ownership: a prefix no live run holds, an owner record and a
+  // reaper, so a run killed outright is swept by the next one.
+  const labRun = await startLabRun({ log });
+  const tag = labRun.prefix;
   const ns = { gw: `${tag}-gw`, far: `${tag}-far`, office: `${tag}-off`, mon: `${tag}-mon` };
   // Interface names are global to wireguard-go's control sockets (/var/run/wireguard): unique.
   const wg = { gw: `${tag}g`, far: `${tag}f`, office: `${tag}o` };
   // wireguard-go creates that directory on the machine when it is missing: leave it as found.
   const hadWireGuardRunDir = existsSync(WIREGUARD_RUN_DIR);
-  const dir = mkdtempSync(path.join(tmpdir(), "wg-s2s-metrics-lab-"));
+  const dir = labRun.runDir;
   const procs: BackgroundProcess[] = [];
   const phasesMs: Record<string, number> = {};
   let phaseStart = Date.now();
@@ -610,7 +613,7 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
     };
   } finally {
     for (const p of [...procs].reverse()) await p.stop(3000);
-    await destroyNetnsAll(Object.values(ns));
+    await labRun.finish();
     for (const name of Object.values(wg)) rmSync(`${WIREGUARD_RUN_DIR}/${name}.sock`, { force: true });
     if (!hadWireGuardRunDir) {
       try {
@@ -619,7 +622,6 @@ export async function runMetricsLab(opts: MetricsLabOptions = {}): Promise<Metri
         /* absent, or another run's sockets are in it: theirs to remove */
       }
     }
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
