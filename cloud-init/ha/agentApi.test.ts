@@ -11,14 +11,8 @@ import { join } from "node:path";
 import { renderHaAgentEnv } from "./agent";
 import type { ScalewayApiProcessConfig } from "../../lab/standins/scalewayApi";
 import { requireRoot, requireTool, withNetns, withScratchDir } from "../../testkit/cloudInit";
+import { haPairState, IP_ID, NIC_B, PN, SERVER_A, SERVER_B, VPC } from "../../testkit/haApiStandIn";
 
-const SERVER_A = "aaaaaaaa-0000-4000-8000-000000000001";
-const SERVER_B = "bbbbbbbb-0000-4000-8000-000000000002";
-const NIC_A = "aaaaaaaa-0000-4000-8000-0000000000a1";
-const NIC_B = "bbbbbbbb-0000-4000-8000-0000000000b1";
-const PN = "cccccccc-0000-4000-8000-000000000003";
-const VPC = "dddddddd-0000-4000-8000-000000000004";
-const IP_ID = "eeeeeeee-0000-4000-8000-000000000005";
 const TOKEN = "0a0a0a0a-1111-4222-8333-444444444444";
 const IP_PATH = `/instance/v1/zones/fr-par-1/ips/${IP_ID}`;
 const ROOT = join(__dirname, "..", "..");
@@ -41,26 +35,9 @@ interface Scenario {
 
 function standInConfig(dir: string, s: Scenario): ScalewayApiProcessConfig {
   return {
-    state: {
-      zone: "fr-par-1",
-      region: "fr-par",
+    state: haPairState({
       token: TOKEN,
-      servers: [
-        {
-          id: SERVER_A,
-          name: "hub-a",
-          metadataSources: ["127.0.0.1"],
-          metadataLagsIps: s.metadataLags,
-          privateNics: [{ id: NIC_A, privateNetworkId: PN, macAddress: "02:00:00:00:00:0a" }],
-        },
-        {
-          id: SERVER_B,
-          name: "hub-b",
-          metadataSources: [],
-          privateNics: [{ id: NIC_B, privateNetworkId: PN, macAddress: "02:00:00:00:00:0b" }],
-        },
-      ],
-      ips: [{ id: IP_ID, address: "203.0.113.10", serverId: SERVER_B, project: "p" }],
+      metadataLagsIps: s.metadataLags,
       routes: [
         ...["10.20.0.0/24", "10.30.0.0/24"].map((destination, i) => ({
           id: `ffffffff-0000-4000-8000-00000000000${i}`,
@@ -82,7 +59,7 @@ function standInConfig(dir: string, s: Scenario): ScalewayApiProcessConfig {
           type: "custom",
         },
       ],
-    },
+    }),
     apiHost: "127.0.0.1",
     apiPort: 18080,
     metadataHost: "127.0.0.1",
