@@ -37,8 +37,9 @@ function readRawConfig(): Record<string, unknown> {
 
 /**
  * The Scaleway provider's zone and region the way @pulumiverse/scaleway's own `config` reads
- * them (config/vars.js: the stack's `scaleway:` key, else the environment variable when it
- * is non-empty), with where each came from so that errors can name it.
+ * them (node_modules/@pulumiverse/scaleway/config/vars.js: the stack's `scaleway:` key, else
+ * the environment variable when it is non-empty), with where each came from so that errors
+ * can name it.
  */
 function providerSettings(): ProviderSettings {
   const scaleway = new pulumi.Config("scaleway");
@@ -88,7 +89,7 @@ export = async () => {
     externalSiteBundles: vpn.externalSiteBundles,
     /** Per external site: pending (bundle not installed yet) or checked, what to hand to whom, the next command. */
     externalSites: vpn.externalSites,
-    /** The seed's ping test, run by `pulumi up` itself (config `verify`, on by default). */
+    /** The end-to-end ping test, run by `pulumi up` itself (config `verify`, on by default). */
     verification: vpn.verification,
   };
 };

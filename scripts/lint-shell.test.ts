@@ -86,7 +86,7 @@ describe("scripts/lint-shell.js", () => {
     expect(ok.status).toBe(0);
     expect(ok.out).toContain("shell blocks clean in README.md");
 
-    // SC2086 (unquoted expansion) on line 8 of docs/deploy.md.
+    // SC2086 (unquoted expansion) on line 8 of the planted deploy.md.
     const dirty = tempRepo({
       "README.md": readme,
       "docs/deploy.md": "# Deploy\n\n```sh\necho start\n```\n\n```bash\nrm -rf $HOME/tmp\n```\n",
