@@ -145,7 +145,7 @@ describe("renderWireGuardConfig", () => {
  * module) in a throw-away namespace with its own mount namespace, so wireguard-go's
  * socket directory is private: a fresh tmpfs over the whole /run there, so /run/wireguard
  * is made inside it and never on the machine (a mkdir under the machine's /run would land
- * on the machine even from a private mount namespace; issue 11). The namespace first gets the route Scaleway's DHCP would
+ * on the machine even from a private mount namespace). The namespace first gets the route Scaleway's DHCP would
  * push for the remote subnet: replace must win where wg-quick's `add` fails.
  */
 function wgQuickUp(config: string): { ok: boolean; output: string } {

@@ -8,7 +8,7 @@ export interface TestHostArgs extends SiteHostArgs {
   adminCidrs: string[];
 }
 
-/** The host the seed's ping test runs from or to, on the site's private network. */
+/** The host the end-to-end ping test runs from or to, on the site's private network. */
 export class TestHost extends pulumi.ComponentResource {
   public readonly server: scaleway.instance.Server;
   public readonly privateNic: scaleway.instance.PrivateNic;

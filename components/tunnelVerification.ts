@@ -28,7 +28,7 @@ export interface TunnelVerificationArgs {
  * After the instances exist, proves over SSH that the deployment works: cloud-init
  * finished on every Scaleway host, every gateway forwards under its loaded policy and has
  * a fresh handshake with each peer, and
- * the hub's test host pings each remote test host (the seed's test). Any failure fails
+ * the hub's test host pings each remote test host (the end-to-end test). Any failure fails
  * `pulumi up` with the step and what to look at. Host keys are pinned: each host's SSH
  * key pair is generated in state and installed by cloud-init, so a man in the middle is
  * refused instead of trusted on first use. Test hosts are reached through their gateway.

@@ -37,7 +37,7 @@ export interface Phrasing {
   setZone(zone: string): string;
 }
 
-/** The stack's phrasing: every fix is a `pulumi config` command (today's messages, unchanged). */
+/** The stack's phrasing: every fix is a `pulumi config` command the user can paste. */
 export const CONFIG_PHRASING: Phrasing = Object.freeze({
   subject: "Stack configuration has",
   consequence: "nothing was deployed",

@@ -1,6 +1,6 @@
 /** @tier unit */
 /**
- * Hostile and careless configs (issue 9): each case is raw stack config, as `pulumi config`
+ * Hostile and careless configs: each case is raw stack config, as `pulumi config`
  * would hand it over, that parse + validation must refuse before any resource exists. Every
  * case checks the key named, the problem, and that the fix is runnable: the first
  * `pulumi config set/rm` command in it is applied to the config, and the very issue must be
@@ -44,7 +44,7 @@ interface Case {
   problem: RegExp;
 }
 
-/** Every case is new with issue 9; the README's reference and the report list them. */
+/** Grouped by the part of the config a case attacks. */
 const CASES: Case[] = [
   // --- text reaching a host ------------------------------------------------------------
   {

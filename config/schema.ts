@@ -193,7 +193,7 @@ function remoteJoining(given: Record<string, unknown>): (FieldProblem & { field:
 }
 
 // ---------------------------------------------------------------------------------------
-// Sites. The defaults reproduce the seed's topology, with the gateways moved from .1 to .2:
+// Sites. The default topology is a hub and one simulated spoke, each gateway on .2, not .1:
 // Scaleway reserves .0, .1 and the last two addresses of every private network.
 
 const HUB_SUBNET = "192.168.0.0/24";

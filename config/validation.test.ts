@@ -10,7 +10,7 @@ import { ecdsaLine, ed25519Line, rsaLine, text, wire } from "../testkit/sshKeys"
 
 const ADMIN = { adminCidrs: ["203.0.113.7/32"] };
 
-/** The defaults with only adminCidrs set: the seed topology, valid. */
+/** The defaults with only adminCidrs set: a hub and the simulated onprem spoke, valid. */
 function base(): StackConfig {
   return parseStackConfig(ADMIN);
 }
@@ -243,7 +243,7 @@ const BAD_INPUTS: [string, Mutation, string, string][] = [
     "use an address from 192.168.0.2 to 192.168.0.253",
   ],
   [
-    "hub gateway on the seed's .1 (reserved)",
+    "hub gateway on .1 (reserved)",
     (c) => void (c.scalewaySite.gatewayAddress = "192.168.0.1"),
     "scalewaySite.gatewayAddress",
     "192.168.0.2 to 192.168.0.253",

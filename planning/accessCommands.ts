@@ -31,7 +31,7 @@ export function sshCommands(
 }
 
 /**
- * The seed's final test: from the hub's test host, ping each remote site's test host. A hub
+ * The end-to-end test: from the hub's test host, ping each remote site's test host. A hub
  * without a test host pings from its gateway's LAN address (the far gateway forwards
  * LAN-to-LAN flows only).
  */

@@ -3,7 +3,7 @@
  * Every renderer precondition (cloud-init/guards.ts, dnsmasq.ts, wireguard.ts, ...) is a
  * validation rule first: whatever config passes validation renders without throwing, so
  * `pulumi up` can never end in a stack trace from inside an apply. fast-check explores
- * external sites of every size and placement (the /31 that used to crash dhcpFor included);
+ * external sites of every size and placement (down to a /31, which dhcpFor cannot serve);
  * the negative control shows the same generator does reach configs the renderers refuse.
  */
 import fc from "fast-check";
@@ -126,7 +126,7 @@ describe("validated configs always render", () => {
     expect(seen.rendered).toBeGreaterThan(5);
   });
 
-  test("negative control: the /31 dhcp LAN validation now refuses does make the planner throw", () => {
+  test("negative control: a /31 dhcp LAN, which validation refuses, does make the planner throw", () => {
     const site = {
       name: "office",
       kind: "external",

@@ -14,7 +14,7 @@
  * command for a host runs in a private mount namespace with the host's own run directory
  * (holding an empty wireguard/) bound over /run, like the lab's hosts (lab/host.ts): the
  * two daemons (and anything else on the machine) never share it, and nothing depends on
- * the machine having, or gets to create, a /run/wireguard of its own (issue 11).
+ * the machine having, or gets to create, a /run/wireguard of its own.
  *
  * The namespaces come from the cloud-init testkit (per-run names, deleted afterwards) and
  * are linked only to each other. Every process in them is ours; cleanup kills those PIDs.

@@ -230,7 +230,7 @@ export interface PingRenewal {
 }
 
 /**
- * The seed's test: ping the remote test host; retried while routes settle. With `renew`,
+ * The end-to-end test: ping the remote test host; retried while routes settle. With `renew`,
  * each `everySeconds` without success renews the DHCP lease of the interface holding
  * `localAddress` (`networkctl renew`, systemd-networkd as on Ubuntu), so VPC routes created
  * after the host's first lease arrive without waiting for its natural renewal. Bounded in

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a command as if on a fresh machine, as far as test leftovers go (issue 11): in a
+# Runs a command as if on a fresh machine, as far as test leftovers go: in a
 # private mount namespace (propagation private, so nothing mounted here reaches the
 # machine) where
 #   /run                  is a fresh, empty tmpfs (no /run/wireguard, no /run/netns, no

@@ -1,11 +1,11 @@
 /** @tier system */
 /**
- * scripts/fresh-env.sh, the environment .ci/run runs lint and the tests in (issue 11).
+ * scripts/fresh-env.sh, the environment .ci/run runs lint and the tests in.
  * Leftovers are planted only inside a private mount namespace of this test (a tmpfs over
  * /run there), never on the machine; so is everything fresh-env.sh mounts.
  *
- * The failure it exists for, recreated: the old verificationScripts suite bound its socket
- * directory over /run/wireguard, which only exists once something else created it. With a
+ * The failure it exists for, recreated: a suite that binds its socket directory over
+ * /run/wireguard, which only exists once something else created it. With a
  * planted /run/wireguard that bind works (a leftover makes the broken suite pass); inside
  * fresh-env.sh it fails as on a fresh machine, "mount point does not exist".
  */

@@ -1,5 +1,5 @@
 /**
- * Test tiers (issue 11). Every *.test.ts names its tier in a `/** @tier NAME *\/` comment at
+ * Test tiers. Every *.test.ts names its tier in a `/** @tier NAME *\/` comment at
  * its top; jest.config.js makes one jest project per tier, scripts/tier-reporter.js sums
  * them up. A file without a tier (or with two) stops jest with the fix, so a new suite
  * cannot slip into no tier, or into `npm run test:fast` while it needs root.

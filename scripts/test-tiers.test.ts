@@ -1,6 +1,6 @@
 /** @tier unit */
 /**
- * The tier machinery (issue 11): every test file declares one tier, the reporter's summary
+ * The tier machinery: every test file declares one tier, the reporter's summary
  * counts per tier and names why a suite was skipped, a skipped suite is never a pass (and
  * fails the run under CI unless accepted), and the closing line is last.
  */

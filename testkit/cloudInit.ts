@@ -60,7 +60,7 @@ export class KeyRing {
 
 export const DEPLOY_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeDeployKeyForRendererTestsOnly0000000 deploy";
 
-/** The seed topology: hub "par" (192.168.0.0/24) and one remote site "onprem" (192.168.1.0/24). */
+/** Two sites: hub "par" (192.168.0.0/24) and one remote site "onprem" (192.168.1.0/24). */
 export function hubGatewaySpec(keys: KeyRing, routePropagation: RoutePropagation = "vpc-route"): GatewaySpec {
   const hub = keys.wireguardKeyPair("par");
   const spoke = keys.wireguardKeyPair("onprem");

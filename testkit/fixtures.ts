@@ -1,7 +1,6 @@
 /**
  * Config fixtures shared by the tests that run the program: one place for the sites they
- * deploy, so a change to the config model is made once. The seed's remote site is the
- * program's own default (DEFAULT_REMOTE_SITES in config/schema.ts).
+ * deploy, so a change to the config model is made once.
  */
 
 /** An operator's address (TEST-NET-3): the program refuses to run without adminCidrs. */

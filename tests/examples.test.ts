@@ -19,7 +19,7 @@ const SLOW = 240_000;
 
 /**
  * Arguments the examples use before the schema has them (checked absent until they land).
- * Empty: issue 10's existing-network arguments (`privateNetworkId`, `testHost`) are in.
+ * Empty while the schema has every argument the examples use.
  */
 const PENDING = new Set<string>([]);
 

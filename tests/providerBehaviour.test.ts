@@ -1,6 +1,6 @@
 /** @tier program */
 /**
- * What the provider's source says (issue 9), checked on the resources the real program
+ * What the provider's source says, checked on the resources the real program
  * declares under mocks:
  * - root volume set explicitly (l_ssd, 20 GB on DEV1-S), not the provider's SBS default;
  * - the test host's private NIC waits for the site's VPC routes, so its first lease has them;
@@ -12,7 +12,7 @@
  * value is kept at that path; replaceOnChanges: a change at, under or above the path forces
  * replacement), applied to the options the program really sends (captured from the mock
  * monitor) and to provider-shaped state. The real engine/provider diff needs a Scaleway
- * account; the old options serve as negative control.
+ * account; options that replace a server on any userData change serve as negative control.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -77,9 +77,9 @@ describe("provider behaviour", () => {
     }
   });
 
-  test("negative control: the old options (replaceOnChanges userData) would replace every server", () => {
-    const old = { replaceOnChanges: ["userData"], ignoreChanges: [] };
-    for (const s of servers()) expect(plannedAction(refreshedState(s), s.inputs, old)).toBe("replace");
+  test("negative control: replaceOnChanges userData would replace every server", () => {
+    const replacing = { replaceOnChanges: ["userData"], ignoreChanges: [] };
+    for (const s of servers()) expect(plannedAction(refreshedState(s), s.inputs, replacing)).toBe("replace");
   });
 
   test("a changed cloud-config still replaces the server", async () => {
