@@ -53,7 +53,7 @@ import type { ScalewayApiProcessConfig } from "./standins/scalewayApi";
 
 const ROOT = path.resolve(__dirname, "..");
 
-/** The aim of issue 21: kill -> first ping through the standby, both far ends. */
+/** The failover aim, kill -> first ping through the standby for both far ends: under the 15 s a NATed far end takes to re-handshake on its own. */
 export const FAILOVER_AIM_S = 10;
 /** How long the negative controls watch for an answer that must not come. */
 export const HANDOVER_WINDOW_S = 12;

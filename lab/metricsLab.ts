@@ -20,8 +20,8 @@
  * control: no tunnel-down alert for it), and drops the office's WireGuard UDP (cut) until
  * the office's alert is delivered, then lets it through again (restore) until the
  * resolution is delivered. Two peers of one gateway, one cut and one healthy, also show
- * that the alert names the peer that is down and no other; and the cut no longer waits
- * for the rekey's 150 s. Every wait is bounded; every process is started here, tracked by
+ * that the alert names the peer that is down and no other; and the cut does not wait for
+ * the rekey's 150 s. Every wait is bounded; every process is started here, tracked by
  * PID, and killed with the namespaces at the end.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "fs";

@@ -108,7 +108,7 @@ export function netnsPidsOf(names: string[]): Map<string, number[]> {
  * Kill every process in the named namespaces (TERM, then KILL after graceMs), then delete
  * them in that order, with one `ip -batch`. Tolerates absence. All namespaces at once, and
  * liveness polled by PID (not by rescanning /proc) every 50 ms: the lab's cleanup takes
- * well under 3 s instead of seconds per namespace (issue 11).
+ * well under 3 s, not seconds per namespace.
  */
 export async function destroyNetnsAll(names: string[], graceMs = 1500): Promise<void> {
   if (names.length === 0) return;

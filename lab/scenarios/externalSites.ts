@@ -1,11 +1,11 @@
 /**
- * External-site scenarios of the namespace lab (issue 9), kept out of lab/run.ts:
+ * External-site scenarios of the namespace lab, beside the registry that runs them (lab/scenarios/registry.ts):
  *
  * - `dhcpLeaseChecks`: on a `dhcp` external LAN, what a real DHCP client (dhclient + Debian's
  *   rfc3442 hook) ends up with after its lease from the gateway's dnsmasq: the default route
  *   via lanRouter, the tunnel routes via the gateway, resolv.conf with the configured (or
  *   default) DNS servers, and a lease address inside the pool and clear of every configured
- *   address. Negative control: the pre-fix dnsmasq.conf (no 0.0.0.0/0 in option 121, no
+ *   address. Negative control: a dnsmasq.conf without the routes it needs (no 0.0.0.0/0 in option 121, no
  *   option 6) served to the same client loses the default route and DNS.
  * - the two-step external deploy, in the order a user runs it: step 1 runs the hub's
  *   handshake check of `pulumi up` (bundleInstalled false) while the external gateway is not
@@ -153,8 +153,8 @@ export async function dhcpLeaseChecks(sc: ScenarioCtx, t: LabTopology, config: S
       ),
     );
 
-    // Negative control: the dnsmasq.conf this stack rendered before issue 9 (no default
-    // route in option 121, no DNS option). Same client, same hook: the route and DNS go.
+    // Negative control: a dnsmasq.conf without the default route in option 121 and without
+    // the DNS option. Same client, same hook: the route and DNS go.
     const gw = site.gateway;
     const current = (await sc.exec(gw, ["cat", PATHS.dnsmasq])).stdout;
     const preFix = current

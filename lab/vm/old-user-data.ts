@@ -1,6 +1,6 @@
 /**
- * The negative control for issue 14, recorded by hand (it needs a checkout of the
- * previous version): the VM lab with the gateways' user-data of a given checkout, on the
+ * A negative control recorded by hand (it needs a checkout of a version whose user-data
+ * installed packages at boot): the VM lab with the gateways' user-data of a given checkout, on the
  * same image with no reachable repository. That user-data installed wireguard-tools and
  * nftables with cloud-init's apt step and started `wg-quick@wg0`: here it must fail.
  *
