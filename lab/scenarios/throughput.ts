@@ -1,6 +1,5 @@
 /**
  * Bulk TCP through the tunnel and the MTU check (PMTU discovery blocked, MSS clamp on and off).
- * Moved unchanged from lab/run.ts (the orchestrator).
  */
 import { iperf3 } from "../checks";
 import { fragNeededDrops } from "../network";
@@ -49,55 +48,49 @@ export async function throughputAndMtu(c: Ctx, metrics: LabMetrics): Promise<voi
   );
 
   const dropsBefore = await fragNeededDrops(c.t);
-  if (farAddr) {
-    const h2h = await iperf3(serverOf(c, far.testHost), execOf(c, hub.testHost), farAddr, {
-      seconds: c.iperfSeconds,
-      port: 5201,
-    });
-    metrics.throughputMbps.hostToHostTunnel = h2h.ok ? h2h.mbps : null;
-    metrics.mtu.clampedTransferMbps = h2h.ok ? h2h.mbps : null;
+  /** One iperf3 transfer between two hosts, recorded as a check and a log line; its rate, or null. */
+  const bulkTcp = async (
+    from: LabNode,
+    to: LabNode,
+    target: string,
+    port: number,
+    how: { name: string; kind: "mtu" | "throughput"; logAs: string; bytesInDetail?: boolean },
+  ): Promise<number | null> => {
+    const r = await iperf3(serverOf(c, to), execOf(c, from), target, { seconds: c.iperfSeconds, port });
+    const rate = `${r.mbps} Mbit/s${how.bytesInDetail ? `, ${r.bytesReceived} bytes in ${c.iperfSeconds} s` : ""}`;
     c.checks.push(
       check(
-        `bulk TCP ${hub.testHost.id} -> ${far.testHost.id} through the tunnel (MTU 1500 hosts, frag-needed dropped)`,
-        "mtu",
+        how.name,
+        how.kind,
         "pass",
-        h2h.ok,
-        h2h.ok ? `${h2h.mbps} Mbit/s, ${h2h.bytesReceived} bytes in ${c.iperfSeconds} s` : (h2h.error ?? "no data"),
-        { mbps: h2h.mbps },
+        r.ok,
+        r.ok ? rate : (r.error ?? "no data"),
+        how.bytesInDetail ? { mbps: r.mbps } : undefined,
       ),
     );
-    c.log(`  iperf3 host-to-host via tunnel: ${h2h.ok ? `${h2h.mbps} Mbit/s` : `FAILED (${h2h.error})`}`);
+    c.log(`  iperf3 ${how.logAs}: ${r.ok ? `${r.mbps} Mbit/s` : `FAILED (${r.error})`}`);
+    return r.ok ? r.mbps : null;
+  };
+  if (farAddr) {
+    const mbps = await bulkTcp(hub.testHost, far.testHost, farAddr, 5201, {
+      name: `bulk TCP ${hub.testHost.id} -> ${far.testHost.id} through the tunnel (MTU 1500 hosts, frag-needed dropped)`,
+      kind: "mtu",
+      logAs: "host-to-host via tunnel",
+      bytesInDetail: true,
+    });
+    metrics.throughputMbps.hostToHostTunnel = mbps;
+    metrics.mtu.clampedTransferMbps = mbps;
   }
-  const g2gT = await iperf3(serverOf(c, far.gateway), execOf(c, hub.gateway), far.tunnelAddress, {
-    seconds: c.iperfSeconds,
-    port: 5202,
+  metrics.throughputMbps.gatewayToGatewayTunnel = await bulkTcp(hub.gateway, far.gateway, far.tunnelAddress, 5202, {
+    name: `bulk TCP ${hub.gateway.id} -> ${far.gateway.id} through the tunnel`,
+    kind: "throughput",
+    logAs: "gateway-to-gateway via tunnel",
   });
-  metrics.throughputMbps.gatewayToGatewayTunnel = g2gT.ok ? g2gT.mbps : null;
-  c.checks.push(
-    check(
-      `bulk TCP ${hub.gateway.id} -> ${far.gateway.id} through the tunnel`,
-      "throughput",
-      "pass",
-      g2gT.ok,
-      g2gT.ok ? `${g2gT.mbps} Mbit/s` : (g2gT.error ?? "no data"),
-    ),
-  );
-  c.log(`  iperf3 gateway-to-gateway via tunnel: ${g2gT.ok ? `${g2gT.mbps} Mbit/s` : `FAILED (${g2gT.error})`}`);
-  const g2gU = await iperf3(serverOf(c, far.gateway), execOf(c, hub.gateway), far.publicIp, {
-    seconds: c.iperfSeconds,
-    port: 5203,
+  metrics.throughputMbps.gatewayToGatewayUnderlay = await bulkTcp(hub.gateway, far.gateway, far.publicIp, 5203, {
+    name: `bulk TCP ${hub.gateway.id} -> ${far.gateway.id} over the raw underlay`,
+    kind: "throughput",
+    logAs: "gateway-to-gateway underlay",
   });
-  metrics.throughputMbps.gatewayToGatewayUnderlay = g2gU.ok ? g2gU.mbps : null;
-  c.checks.push(
-    check(
-      `bulk TCP ${hub.gateway.id} -> ${far.gateway.id} over the raw underlay`,
-      "throughput",
-      "pass",
-      g2gU.ok,
-      g2gU.ok ? `${g2gU.mbps} Mbit/s` : (g2gU.error ?? "no data"),
-    ),
-  );
-  c.log(`  iperf3 gateway-to-gateway underlay: ${g2gU.ok ? `${g2gU.mbps} Mbit/s` : `FAILED (${g2gU.error})`}`);
 
   if (farAddr && far.kind !== "external") {
     // Negative control: without the clamp on either gateway of the path, full-size segments
