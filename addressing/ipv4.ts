@@ -32,17 +32,30 @@ export type Ipv4ParseResult = { ok: true; address: string } | { ok: false; messa
 const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const CIDR_SHAPE = /^([0-9.]+)\/(0|[1-9]\d?)$/;
 
-/** Parses a dotted-quad IPv4 address (no prefix). Rejects leading zeros, which some tools read as octal. */
-export function parseIpv4(text: string): Ipv4ParseResult {
-  const cached = ipv4Cache.get(text);
-  if (cached) return cached;
-  if (ipv4Cache.size >= 4096) ipv4Cache.clear();
-  const result = Object.freeze(parseIpv4Uncached(text)) as Ipv4ParseResult;
-  ipv4Cache.set(text, result);
-  return result;
+/**
+ * `parse` with its results memoised (and frozen): validation asks about the same few strings
+ * many times (pairwise overlaps), and parsing through ip-address costs tens of microseconds.
+ * The cache starts over when it holds 4096 strings.
+ */
+function memoised<R extends object>(parse: (text: string) => R): (text: string) => R {
+  const cache = new Map<string, R>();
+  return (text) => {
+    const cached = cache.get(text);
+    if (cached) return cached;
+    if (cache.size >= 4096) cache.clear();
+    const result = Object.freeze(parse(text)) as R;
+    cache.set(text, result);
+    return result;
+  };
 }
 
-const ipv4Cache = new Map<string, Ipv4ParseResult>();
+const parseIpv4Memoised = memoised(parseIpv4Uncached);
+const parseCidrMemoised = memoised(parseCidrUncached);
+
+/** Parses a dotted-quad IPv4 address (no prefix). Rejects leading zeros, which some tools read as octal. */
+export function parseIpv4(text: string): Ipv4ParseResult {
+  return parseIpv4Memoised(text);
+}
 
 function parseIpv4Uncached(text: string): Ipv4ParseResult {
   if (typeof text !== "string" || !DOTTED_QUAD.test(text)) {
@@ -66,17 +79,8 @@ function parseIpv4Uncached(text: string): Ipv4ParseResult {
 
 /** Parses "a.b.c.d/len". Host bits set after the prefix get their own reason and a suggested network. */
 export function parseCidr(text: string): CidrParseResult {
-  // Validation asks about the same few strings many times (pairwise overlaps); parsing
-  // through ip-address costs tens of microseconds, so results are memoised (and frozen).
-  const cached = cidrCache.get(text);
-  if (cached) return cached;
-  if (cidrCache.size >= 4096) cidrCache.clear();
-  const result = Object.freeze(parseCidrUncached(text)) as CidrParseResult;
-  cidrCache.set(text, result);
-  return result;
+  return parseCidrMemoised(text);
 }
-
-const cidrCache = new Map<string, CidrParseResult>();
 
 function parseCidrUncached(text: string): CidrParseResult {
   const shape = typeof text === "string" ? CIDR_SHAPE.exec(text) : null;
