@@ -39,11 +39,7 @@ export class WireGuardKeyPair extends pulumi.ComponentResource {
   constructor(name: string, args: WireGuardKeyPairArgs, opts?: pulumi.ComponentResourceOptions) {
     checkGeneration("WireGuardKeyPair", args);
     super("wg-s2s:index:WireGuardKeyPair", name, {}, opts);
-    const bytes = new random.RandomBytes(
-      `${name}-private`,
-      { length: KEY_BYTES, keepers: { generation: String(args.generation) } },
-      { parent: this },
-    );
+    const bytes = keyBytes(`${name}-private`, args, this);
     // RandomBytes marks base64 secret already; say so again so no refactor can lose it.
     this.privateKey = pulumi.secret(bytes.base64);
     // A public key derived from a secret inherits secrecy; it is meant to be shared.
@@ -62,14 +58,19 @@ export class WireGuardPresharedKey extends pulumi.ComponentResource {
   constructor(name: string, args: WireGuardKeyPairArgs, opts?: pulumi.ComponentResourceOptions) {
     checkGeneration("WireGuardPresharedKey", args);
     super("wg-s2s:index:WireGuardPresharedKey", name, {}, opts);
-    const bytes = new random.RandomBytes(
-      `${name}-bytes`,
-      { length: KEY_BYTES, keepers: { generation: String(args.generation) } },
-      { parent: this },
-    );
+    const bytes = keyBytes(`${name}-bytes`, args, this);
     this.key = pulumi.secret(bytes.base64);
     this.registerOutputs({ key: this.key });
   }
+}
+
+/** A key's 32 random bytes, kept until the generation changes (their only keeper). */
+function keyBytes(name: string, args: WireGuardKeyPairArgs, parent: pulumi.Resource): random.RandomBytes {
+  return new random.RandomBytes(
+    name,
+    { length: KEY_BYTES, keepers: { generation: String(args.generation) } },
+    { parent },
+  );
 }
 
 /** The sites' keyGeneration rule, phrased for a caller; before super(), so nothing is declared. */
