@@ -69,6 +69,14 @@ function startRuns() {
   return runs;
 }
 
+/** One of the runs, once it ended; fails the suite with the run's output when it wrote no results JSON. */
+async function finished(which: keyof ReturnType<typeof startRuns>): Promise<{ run: CliRun; r: LabResult }> {
+  const run = await startRuns()[which];
+  if (!run.result)
+    throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
+  return { run, r: run.result };
+}
+
 /** Namespaces of a run prefix still present on the machine. */
 function namespacesOf(prefix: string): string[] {
   return execFileSync("ip", ["netns", "list"], { encoding: "utf8" })
@@ -91,10 +99,7 @@ if (!pf.ok) {
     let run: CliRun;
     let r: LabResult;
     beforeAll(async () => {
-      run = await startRuns().faults;
-      if (!run.result)
-        throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
-      r = run.result;
+      ({ run, r } = await finished("faults"));
     }, RUN_TIMEOUT_MS + 10_000);
 
     test("exits 0 and every check came out as expected", () => {
@@ -209,10 +214,7 @@ if (!pf.ok) {
     let run: CliRun;
     let r: LabResult;
     beforeAll(async () => {
-      run = await startRuns().sites;
-      if (!run.result)
-        throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
-      r = run.result;
+      ({ run, r } = await finished("sites"));
     }, RUN_TIMEOUT_MS + 10_000);
 
     test("exits 0 with every check as expected", () => {
@@ -269,10 +271,7 @@ if (!pf.ok) {
     let run: CliRun;
     let r: LabResult;
     beforeAll(async () => {
-      run = await startRuns().production;
-      if (!run.result)
-        throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}\n${run.stderr.slice(-2000)}`);
-      r = run.result;
+      ({ run, r } = await finished("production"));
     }, RUN_TIMEOUT_MS + 10_000);
 
     test("exits 0 with every check as expected, and prints its times", () => {
@@ -347,10 +346,9 @@ if (!pf.ok) {
     let r: LabResult;
     let code: number | null;
     beforeAll(async () => {
-      const run = await startRuns().external;
-      code = run.code;
-      if (!run.result) throw new Error(`no results JSON; exit ${run.code}\n${run.stdout.slice(-4000)}`);
-      r = run.result;
+      const done = await finished("external");
+      r = done.r;
+      code = done.run.code;
     }, RUN_TIMEOUT_MS + 10_000);
 
     const named = (prefix: string) => r.checks.filter((c) => c.name.startsWith(prefix));
