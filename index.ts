@@ -73,7 +73,7 @@ export = async () => {
   const args = { ...raw, zone: stackZone(raw.zone, providerSettings()) } as unknown as SiteToSiteVpnArgs;
   const vpn = asStackConfigErrors(() => new SiteToSiteVpn("wg-s2s", args));
 
-  // The component's outputs, under the names the README and earlier stacks use.
+  // The component's outputs, under the names the README uses and deployed stacks already export.
   return {
     gatewayPublicIps: vpn.gatewayPublicIps,
     publicKeys: vpn.publicKeys,

@@ -124,8 +124,8 @@ export interface SiteToSiteVpnArgs {
 
 /**
  * Argument paths whose value is a `pulumi.Input`: known values are checked, unknown ones are
- * passed on. Top-level only so far. A nested Input whose presence shapes the graph (issue
- * 10's `privateNetworkId`: join instead of create) needs a stand-in that keeps it "set" for
+ * passed on. Top-level only: a nested Input whose presence shapes the graph (such as
+ * `privateNetworkId`: join instead of create) would need a stand-in that keeps it "set" for
  * the rules, not a removal.
  */
 export const INPUT_ARGS = ["instanceType", "image"] as const satisfies readonly (keyof SiteToSiteVpnArgs)[];
