@@ -4,7 +4,7 @@
  * Moved unchanged from lab/run.ts (the orchestrator).
  */
 import * as path from "path";
-import { runUserData, type CloudInitResult } from "../cloudinit";
+import { runUserData, type CloudInitResult } from "../cloudInit";
 import { hotplugPrivateNic, nodeAddress, runDhcpClient } from "../network";
 import { pollUntil, sleep } from "../proc";
 import { emptyBootSummary, maskSecrets, type HostBootSummary } from "../results";

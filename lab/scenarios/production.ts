@@ -24,7 +24,7 @@ import * as path from "path";
 import { runProgram } from "../../testkit/programRun";
 import { iperf3, waitForPing, ping, type Exec } from "../checks";
 import type { PingStats } from "../parsers";
-import { runUserData } from "../cloudinit";
+import { runUserData } from "../cloudInit";
 import { LabHost } from "../host";
 import { addBridge, addNetns, addVethPair, attachToBridge, ipIn, nsRun, nsRunOk } from "../netns";
 import {

@@ -1,6 +1,6 @@
 /** @tier unit */
 import { parse } from "yaml";
-import { LAB_CLOUD_CFG, summariseCloudConfig } from "./cloudinit";
+import { LAB_CLOUD_CFG, summariseCloudConfig } from "./cloudInit";
 
 test("summarises what the lab applies and lists what it does not", () => {
   const s = summariseCloudConfig(
