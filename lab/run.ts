@@ -1,9 +1,9 @@
 /**
  * The namespace lab, end to end: run the program under mocks, build the topology it
  * declares out of namespaces, boot every host from its own user-data with real
- * cloud-init, then the seed's ping test, bulk TCP, the MTU check and (with `faults`) the
- * faults and negative controls. Always cleans up. See lab/README section in the project
- * README ("What is verified here") for the design and the stand-ins.
+ * cloud-init, then the registered scenarios (lab/scenarios/registry.ts): the tutorial's
+ * ping test, bulk TCP, the MTU check and (with `faults`) the faults and negative controls.
+ * Always cleans up. lab/README.md has the design and the stand-ins.
  */
 import { randomBytes } from "crypto";
 import * as path from "path";
