@@ -22,20 +22,25 @@ export interface DebFile {
 
 const sha256Of = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
+/** A package at an exact version (as apt's own resolution chose it). */
+export interface PinnedPackage {
+  package: string;
+  version: string;
+}
+
 /**
- * The .deb of each package at this machine's candidate version, downloaded once into
- * `<cacheRoot>/debs/` (`apt-get download`: no dependency resolution, so list every package
- * the VM lacks). Bounded; throws with apt's own words when a package cannot be had.
+ * The .deb of each package, downloaded once into `<cacheRoot>/debs/` (`apt-get download`:
+ * no dependency resolution, so list every package the VM lacks): at the version given, or
+ * at this machine's candidate for a bare name. Bounded; throws with apt's own words when a
+ * package cannot be had.
  */
-export async function fetchDebs(cacheRoot: string, packages: readonly string[]): Promise<DebFile[]> {
+export async function fetchDebs(cacheRoot: string, packages: readonly (string | PinnedPackage)[]): Promise<DebFile[]> {
   const dir = path.join(cacheRoot, "debs");
   fs.mkdirSync(dir, { recursive: true });
   const debs: DebFile[] = [];
-  for (const pkg of packages) {
-    const policy = (await runOk(["apt-cache", "policy", pkg], { timeoutMs: 30_000 })).stdout;
-    const candidate = /Candidate:\s*(\S+)/.exec(policy)?.[1];
-    if (!candidate || candidate === "(none)")
-      throw new Error(`no Debian package ${pkg} on this machine's apt sources (apt-get update first)`);
+  for (const wanted of packages) {
+    const pkg = typeof wanted === "string" ? wanted : wanted.package;
+    const candidate = typeof wanted === "string" ? await candidateVersion(pkg) : wanted.version;
     // apt-get download names the file <package>_<version with : as %3a>_<arch>.deb.
     const prefix = `${pkg}_${candidate.replace(/:/g, "%3a")}_`;
     const find = () => fs.readdirSync(dir).find((f) => f.startsWith(prefix) && f.endsWith(".deb"));
@@ -56,6 +61,14 @@ export async function fetchDebs(cacheRoot: string, packages: readonly string[]):
     debs.push({ package: pkg, file: path.join(dir, file), sha256: sha256Of(path.join(dir, file)) });
   }
   return debs;
+}
+
+async function candidateVersion(pkg: string): Promise<string> {
+  const policy = (await runOk(["apt-cache", "policy", pkg], { timeoutMs: 30_000 })).stdout;
+  const candidate = /Candidate:\s*(\S+)/.exec(policy)?.[1];
+  if (!candidate || candidate === "(none)")
+    throw new Error(`no Debian package ${pkg} on this machine's apt sources (apt-get update first)`);
+  return candidate;
 }
 
 /**
