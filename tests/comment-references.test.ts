@@ -63,7 +63,7 @@ function shellComments(text: string): { line: number; text: string }[] {
 /** The repo-relative paths a comment line names: first segment a top-level folder of the repository. */
 export function pathsIn(comment: string, topLevel: ReadonlySet<string>): string[] {
   const out: string[] = [];
-  for (const m of comment.matchAll(/(?<=^|[\s`'"(\[{<,;=])[\w.@*<>{}-]+(?:\/[\w.@*<>{}-]*)+/g)) {
+  for (const m of comment.matchAll(/(?<=^|[\s`'"([{<,;=])[\w.@*<>{}-]+(?:\/[\w.@*<>{}-]*)+/g)) {
     const path = m[0].replace(/[.]+$/, "");
     if (/[*<>{}]/.test(path)) continue; // a pattern or placeholder, not one file
     if (!topLevel.has(path.split("/")[0])) continue;
