@@ -242,16 +242,14 @@ export function serveRepo(dir: string, host: string, port: number, log: (line: s
       return;
     }
     const size = fs.statSync(file).size;
+    // Logged once the whole answer was handed to the kernel; an aborted one is not.
+    res.on("finish", () => done(200));
     res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": size });
-    if (req.method === "HEAD") {
-      res.end();
-      done(200);
-      return;
-    }
-    fs.createReadStream(file)
-      .on("error", () => res.destroy())
-      .on("end", () => done(200))
-      .pipe(res);
+    if (req.method === "HEAD") res.end();
+    else
+      fs.createReadStream(file)
+        .on("error", () => res.destroy())
+        .pipe(res);
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
