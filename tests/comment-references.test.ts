@@ -5,7 +5,6 @@
  * .sh file and lists, as file:line, each repo-relative path that names nothing. A path counts
  * when its first segment is one of the repository's own top-level folders; absolute paths
  * (/etc/…), URLs and patterns (`lab/scenarios/*.ts`, `cloud-init/<name>.ts`) do not.
- * lab/ is not read yet: it still names a README that is not there (lab/run.ts).
  */
 import { execFileSync } from "child_process";
 import { existsSync, readFileSync } from "fs";
@@ -95,7 +94,7 @@ function tracked(): string[] {
     cwd: ROOT,
     encoding: "utf8",
   });
-  return out.split("\0").filter((f) => f !== "" && !f.startsWith("lab/") && existsSync(join(ROOT, f)));
+  return out.split("\0").filter((f) => f !== "" && existsSync(join(ROOT, f)));
 }
 
 function topLevelFolders(): Set<string> {
