@@ -6,37 +6,14 @@ import {
   type StandInIp,
   type StandInRoute,
 } from "./scalewayApi";
+import { haPairState, IP_ID, NIC_A, NIC_B, PN, SERVER_A, SERVER_B, VPC } from "../../testkit/haApiStandIn";
 
-const SERVER_A = "aaaaaaaa-0000-4000-8000-000000000001";
-const SERVER_B = "bbbbbbbb-0000-4000-8000-000000000002";
-const NIC_A = "aaaaaaaa-0000-4000-8000-0000000000a1";
-const NIC_B = "bbbbbbbb-0000-4000-8000-0000000000b1";
-const PN = "cccccccc-0000-4000-8000-000000000003";
-const VPC = "dddddddd-0000-4000-8000-000000000004";
-const IP_ID = "eeeeeeee-0000-4000-8000-000000000005";
 const ROUTE_ID = "ffffffff-0000-4000-8000-000000000006";
 const TOKEN = "00000000-1111-4222-8333-444444444444";
 
 function freshState(): ScalewayApiState {
-  return {
-    zone: "fr-par-1",
-    region: "fr-par",
+  return haPairState({
     token: TOKEN,
-    servers: [
-      {
-        id: SERVER_A,
-        name: "hub-a",
-        metadataSources: ["127.0.0.1"],
-        privateNics: [{ id: NIC_A, privateNetworkId: PN, macAddress: "02:00:00:00:00:0a" }],
-      },
-      {
-        id: SERVER_B,
-        name: "hub-b",
-        metadataSources: [],
-        privateNics: [{ id: NIC_B, privateNetworkId: PN, macAddress: "02:00:00:00:00:0b" }],
-      },
-    ],
-    ips: [{ id: IP_ID, address: "203.0.113.10", serverId: SERVER_B, project: "p" }],
     routes: [
       {
         id: ROUTE_ID,
@@ -57,7 +34,7 @@ function freshState(): ScalewayApiState {
         type: "subnet",
       },
     ],
-  };
+  });
 }
 
 let api: RunningScalewayApi;
