@@ -49,6 +49,7 @@ import { LAB_HOME } from "./paths";
 import { preflight } from "./preflight";
 import { run, sleep, spawnBackground, type BackgroundProcess } from "./proc";
 import { startLabRun } from "./runLifecycle";
+import { IP_ID, NIC_A, NIC_B, PN, SERVER_A, SERVER_B, VPC } from "../testkit/haApiStandIn";
 import type { ScalewayApiProcessConfig } from "./standins/scalewayApi";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -159,15 +160,8 @@ export interface HaLabResult {
 const SERVICE_IP = "203.0.113.10";
 const API = "198.51.100.1";
 const TOKEN = "5c0a1e00-1111-4222-8333-444444444444";
-const IDS = {
-  serverA: "aaaaaaaa-0000-4000-8000-000000000001",
-  serverB: "bbbbbbbb-0000-4000-8000-000000000002",
-  nicA: "aaaaaaaa-0000-4000-8000-0000000000a1",
-  nicB: "bbbbbbbb-0000-4000-8000-0000000000b1",
-  pn: "cccccccc-0000-4000-8000-000000000003",
-  vpc: "dddddddd-0000-4000-8000-000000000004",
-  ip: "eeeeeeee-0000-4000-8000-000000000005",
-};
+/** The stand-in's ids of the two gateways, their NICs, the network and the service IP (testkit/haApiStandIn.ts). */
+const IDS = { serverA: SERVER_A, serverB: SERVER_B, nicA: NIC_A, nicB: NIC_B, pn: PN, vpc: VPC, ip: IP_ID };
 const HUB_HOST = "192.168.0.10";
 const FAR = { fixed: "10.20.0.1", nated: "10.50.0.1" };
 
