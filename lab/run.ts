@@ -12,11 +12,11 @@ import { allPublicIps, defaultLabConfig, HUB_NAME, sitesLabConfig } from "./labC
 import { buildSwitch, startLanRouter, startVpcRouter, wireNode } from "./network";
 import { concludeLabRun, startLabRun } from "./runLifecycle";
 import { preflight } from "./preflight";
-import { check, emptyMetrics, maskSecrets, type LabMetrics, type LabResult, type StandIn } from "./results";
+import { emptyMetrics, maskSecrets, type LabMetrics, type LabResult, type StandIn } from "./results";
 import { buildNetworkctlShim, buildSystemctlShim } from "./standins/build";
 import { standInsFor } from "./standins/list";
 import { allNodes, bare, buildTopology } from "./topology";
-import { bootAll } from "./scenarios/boot";
+import { bootAll, bootCheck } from "./scenarios/boot";
 import { checkRecorder } from "./scenarios/context";
 import { twoStepBeforeInstall, withBundlesInstalled } from "./scenarios/externalSites";
 import { NAMESPACE_LAB_SCENARIOS, runScenarios, type Need, type ScenarioRun } from "./scenarios/registry";
@@ -207,21 +207,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
     result.hosts = boot.summaries;
     for (const h of boot.summaries) {
       result.metrics.cloudInitMs[h.host] = h.cloudInitMs;
-      const waited =
-        h.nicWaitSeconds !== undefined && h.nicWaitSeconds !== null
-          ? `, waited ${h.nicWaitSeconds} s for the private NIC (tunnel already up)`
-          : "";
-      c.checks.push(
-        check(
-          `boot ${h.host} (${h.provisioning})`,
-          "boot",
-          "pass",
-          h.ok,
-          h.ok
-            ? `${h.cloudInitMs !== null ? `cloud-init ${h.cloudInitMs} ms` : "no user-data"}${h.dhcp ? `, DHCP ${h.dhcp.address}` : ""}${h.routesSh ? ", operator bundle's routes.sh applied" : ""}${waited}`
-            : h.errors.join(" | ").slice(0, 600),
-        ),
-      );
+      c.checks.push(bootCheck(h));
     }
     result.metrics.timeToFirstPingMs = boot.firstPing;
     const times = Object.values(boot.firstPing);

@@ -7,7 +7,7 @@ import * as path from "path";
 import { runUserData, type CloudInitResult } from "../cloudInit";
 import { hotplugPrivateNic, nodeAddress, runDhcpClient } from "../network";
 import { pollUntil, sleep } from "../proc";
-import { emptyBootSummary, maskSecrets, type HostBootSummary } from "../results";
+import { check, emptyBootSummary, maskSecrets, type HostBootSummary, type LabCheck } from "../results";
 import { UNITS } from "../../cloud-init/common";
 import { bare, type LabNode, type LabSite } from "../topology";
 import { type Ctx, readText, nicOrdering, host, execOf } from "./context";
@@ -164,4 +164,26 @@ export async function bootAll(
   });
   await Promise.all([...boots, ...pollers]);
   return { summaries: [...summaries.values()], firstPing };
+}
+
+/** A host's boot as a check: what configured it (cloud-init, the bundle, nothing of ours), its lease, the bundle's routes and any wait for its private NIC. */
+export function bootCheck(h: HostBootSummary): LabCheck {
+  const configured =
+    h.cloudInitMs !== null
+      ? `cloud-init ${h.cloudInitMs} ms`
+      : h.provisioning === "operator-bundle"
+        ? "bundle installed"
+        : "no user-data";
+  const waited =
+    h.nicWaitSeconds !== undefined && h.nicWaitSeconds !== null
+      ? `, waited ${h.nicWaitSeconds} s for the private NIC (tunnel already up)`
+      : "";
+  const detail = `${configured}${h.dhcp ? `, DHCP ${h.dhcp.address}` : ""}${h.routesSh ? ", operator bundle's routes.sh applied" : ""}${waited}`;
+  return check(
+    `boot ${h.host} (${h.provisioning})`,
+    "boot",
+    "pass",
+    h.ok,
+    h.ok ? detail : h.errors.join(" | ").slice(0, 600),
+  );
 }

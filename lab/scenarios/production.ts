@@ -25,6 +25,7 @@ import { runProgram } from "../../testkit/programRun";
 import { iperf3, waitForPing, ping, type Exec } from "../checks";
 import type { PingStats } from "../parsers";
 import { runUserData } from "../cloudInit";
+import { bootCheck } from "./boot";
 import { LabHost } from "../host";
 import { addBridge, addNetns, addVethPair, attachToBridge, ipIn, nsRun, nsRunOk } from "../netns";
 import {
@@ -361,18 +362,7 @@ export async function runProduction(opts: ProductionOptions = {}): Promise<LabRe
       firstPing("branch", async () => "192.168.2.3"),
     ]);
     result.hosts = summaries;
-    for (const h of summaries)
-      checks.push(
-        check(
-          `boot ${h.host} (${h.provisioning})`,
-          "boot",
-          "pass",
-          h.ok,
-          h.ok
-            ? `${h.cloudInitMs !== null ? `cloud-init ${h.cloudInitMs} ms` : h.provisioning === "operator-bundle" ? "bundle installed" : "no user-data"}${h.dhcp ? `, DHCP ${h.dhcp.address}` : ""}${h.routesSh ? ", routes.sh applied" : ""}`
-            : h.errors.join(" | ").slice(0, 600),
-        ),
-      );
+    for (const h of summaries) checks.push(bootCheck(h));
     const times = Object.values(result.metrics.timeToFirstPingMs);
     result.metrics.timeToAllTunnelsMs =
       times.length && times.every((x) => x !== null) ? Math.max(...(times as number[])) : null;
