@@ -190,7 +190,7 @@ export async function runLab(opts: LabOptions = {}): Promise<LabResult> {
       ? (async () => {
           step("two-step 1: pulumi up's checks run before any operator installed a bundle");
           try {
-            await twoStepBeforeInstall(c, t, program, step2);
+            await twoStepBeforeInstall({ ...c, program, step2 });
           } finally {
             log("    operators install their bundles now: external gateways boot");
             installed();

@@ -205,17 +205,22 @@ export async function dhcpLeaseChecks(sc: ScenarioCtx, t: LabTopology, config: S
   }
 }
 
+/** What the two-step checks work with: the run's hosts, and the program's first and second runs. */
+export interface TwoStepRun extends ScenarioCtx {
+  t: LabTopology;
+  /** Step 1: bundleInstalled false. */
+  program: ProgramRun;
+  /** Step 2: bundleInstalled true. */
+  step2: ProgramRun;
+}
+
 /**
  * Step 1, while the external gateways are not installed: the hub's handshake check of
  * `pulumi up` passes without them, they have never shaken hands, and step 2's check run
  * now fails (bounded) naming the external peer, so the order is real.
  */
-export async function twoStepBeforeInstall(
-  sc: ScenarioCtx,
-  t: LabTopology,
-  step1: ProgramRun,
-  step2: ProgramRun,
-): Promise<void> {
+export async function twoStepBeforeInstall(sc: TwoStepRun): Promise<void> {
+  const { t, program: step1, step2 } = sc;
   const hub = t.sites[0];
   const externals = t.sites.filter((s) => s.kind === "external");
   const script = verifyScript(step1, `${hub.name}-handshake`);
@@ -265,12 +270,8 @@ export async function twoStepBeforeInstall(
 }
 
 /** Step 2, once the bundles are installed: nothing replaced, and the step-2 checks pass. */
-export async function twoStepAfterInstall(
-  sc: ScenarioCtx,
-  t: LabTopology,
-  step1: ProgramRun,
-  step2: ProgramRun,
-): Promise<void> {
+export async function twoStepAfterInstall(sc: TwoStepRun): Promise<void> {
+  const { t, program: step1, step2 } = sc;
   const hub = t.sites[0];
   const servers = (p: ProgramRun) =>
     JSON.stringify(p.ofType(RESOURCE_TYPES.server).map((s) => [s.name, s.inputs.userData]));

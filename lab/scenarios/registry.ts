@@ -82,7 +82,7 @@ export const NAMESPACE_LAB_SCENARIOS: readonly Scenario[] = [
     backends: ["netns"],
     needs: ["two-step"],
     checks: "pulumi up's checks once the operators installed their bundles",
-    run: (r) => twoStepAfterInstall(r, r.t, r.program, r.step2!),
+    run: (r) => twoStepAfterInstall({ ...r, step2: r.step2! }),
   },
   {
     name: "seed ping test: hub test host <-> every remote test host",
