@@ -111,6 +111,13 @@ const ROWS: readonly StandInRow[] = [
     },
   },
   {
+    replaces: "the image's package mirror (reached from the instance's public IP)",
+    vm: {
+      name: "package-mirror stand-in (lab/standins/packageMirror.ts)",
+      why: "no VM reaches a real mirror; after the unreachable-repository check a namespace on the internet bridge serves a flat repository (trusted, unsigned: each file's SHA-256 is in the index) of Debian's exact files fetched on this machine, for what the gateways' extras unit installs that the image lacks; the gateways get it as one added sources.list.d line, the image's own source stays unreachable",
+    },
+  },
+  {
     replaces: "the internet and Scaleway's routed public IPs",
     netns: {
       name: "internet bridge 198.51.100.0/24 (TEST-NET-2)",

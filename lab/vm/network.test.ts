@@ -70,7 +70,8 @@ test("the stand-in per private network is the namespace lab's: same namespace na
     ["onprem", "wgvm00aa11-onprem-vr"],
     ["office", "wgvm00aa11-office-th"],
   ]);
-  for (const ns of [net.switchNs, ...net.vpcNs.values()]) expect(ns).toMatch(NETNS_PATTERN);
+  // The package mirror's too: a killed run's leftover sweep must find it.
+  for (const ns of [net.switchNs, ...net.vpcNs.values(), net.mirrorNs]) expect(ns).toMatch(NETNS_PATTERN);
   const conf = renderVpcRouterDnsmasq(t.sites[0], { leaseFile: "/l", pidFile: "/p", logFile: "/g" });
   expect(conf).toContain("interface=ens5");
   expect(conf).toContain("dhcp-option=121,192.168.1.0/24,192.168.0.1");

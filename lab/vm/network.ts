@@ -8,12 +8,16 @@
  *                          services on it (lab/standins/vpcRouter.ts, shared with the
  *                          namespace lab): DHCP/IPAM and the VPC router at the subnet's first
  *                          address. Its veth is plugged into the network's bridge.
+ *   <prefix>-mirror        the package-mirror stand-in (lab/standins/packageMirror.ts) on
+ *                          the internet bridge; made only when a scenario opens the mirror
+ *                          (lab/vm/scenarios/packageMirror.ts), so until then no VM reaches
+ *                          any package repository.
  *
  * Nothing here touches the machine's own namespace: every link is created inside a lab
  * namespace and there is no veth, route or NAT to the root namespace.
  */
 import * as path from "node:path";
-import { addBridge, addNetns, addVethPair, attachToBridge, ipIn, listNetns, nsRunOk } from "../netns";
+import { addBridge, addNetns, addVethPair, attachToBridge, destroyNetns, ipIn, listNetns, nsRunOk } from "../netns";
 import { run, type BackgroundProcess } from "../proc";
 import { addInternetHost } from "../scenarios/farEndHosts";
 import { startVpcRouter } from "../standins/vpcRouter";
@@ -37,6 +41,8 @@ export interface LabNetwork {
   vpcNs: Map<string, string>;
   /** A host on the internet bridge that far ends already talk to (present when there are far ends). */
   internetNs?: string;
+  /** The package-mirror stand-in's namespace, when a scenario made it (addPackageMirrorHost). */
+  mirrorNs: string;
   taps: Tap[];
   dnsmasq: { site: string; process: BackgroundProcess; pid: number }[];
 }
@@ -78,6 +84,7 @@ export function plannedNetwork(t: LabTopology): LabNetwork {
     switchNs: t.switchNs,
     vpcNs: new Map(t.sites.map((s) => [s.name, s.vpcRouter?.ns ?? s.testHost.ns])),
     internetNs: t.sites.some((s) => !s.vpcRouter) ? `${t.prefix}-inet` : undefined,
+    mirrorNs: packageMirrorNs(t.prefix),
     taps: [],
     dnsmasq: [],
   };
@@ -139,10 +146,37 @@ async function addLanHost(site: LabSite, switchNs: string): Promise<void> {
   await ipIn(lan.ns, ["route", "add", "default", "via", bare(site.gateway.privateNic.address!)]);
 }
 
+/** The package-mirror stand-in's address: on the internet segment, as a real mirror is reached from the public NIC. */
+export const PACKAGE_MIRROR_ADDRESS = "198.51.100.80";
+
+export const packageMirrorNs = (prefix: string): string => `${prefix}-mirror`;
+
+/**
+ * The package-mirror stand-in's namespace on the internet bridge at PACKAGE_MIRROR_ADDRESS,
+ * where the gateways' public NICs are (on-link: they have no default route).
+ */
+export async function addPackageMirrorHost(t: LabTopology): Promise<string> {
+  const taken = t.sites
+    .flatMap((s) => [s.gateway, s.testHost])
+    .find((h) => h.publicNic && bare(h.publicNic.address!) === PACKAGE_MIRROR_ADDRESS);
+  if (taken) throw new Error(`the package mirror's address ${PACKAGE_MIRROR_ADDRESS} is ${taken.id}'s public address`);
+  const ns = packageMirrorNs(t.prefix);
+  await addNetns(ns);
+  await addVethPair({ ns, name: "eth0" }, { ns: t.switchNs, name: "s1-mirror" });
+  await attachToBridge(t.switchNs, "s1-mirror", t.internet.bridge);
+  await ipIn(ns, ["addr", "add", `${PACKAGE_MIRROR_ADDRESS}/${t.internet.subnet.split("/")[1]}`, "dev", "eth0"]);
+  await ipIn(ns, ["link", "set", "eth0", "up"]);
+  return ns;
+}
+
+/** Ends what runs in the mirror's namespace (by pid: only the mirror this run started there) and deletes it. */
+export const removePackageMirrorHost = (prefix: string): Promise<void> => destroyNetns(packageMirrorNs(prefix));
+
 /** Stops the stand-ins by pid and deletes the namespaces (their links go with them). */
 export async function destroyNetwork(lab: LabNetwork): Promise<string[]> {
   const problems: string[] = [];
   await Promise.all(lab.dnsmasq.map((d) => d.process.stop()));
+  await destroyNetns(lab.mirrorNs);
   const existing = new Set(await listNetns());
   const all = [...lab.vpcNs.values(), ...(lab.internetNs ? [lab.internetNs] : []), lab.switchNs];
   for (const netns of all.filter((n) => existing.has(n))) {

@@ -15,6 +15,7 @@ import { deployVerificationChecks } from "./deployVerification";
 import { farEndChecks } from "./farEnd";
 import { ubuntuLikeChecks, unreachableRepositoryCheck } from "./image";
 import { cloudInitAfterRebootCheck, failClosedCheck, rebootCheck, tunnelStoppedControl } from "./reboot";
+import { packageMirrorChecks } from "./packageMirror";
 import { renewalCheck } from "./renewal";
 import { throughputChecks } from "./throughput";
 import { handshakeTiming } from "./timing";
@@ -167,6 +168,18 @@ export const VM_LAB_SCENARIOS: readonly VmLabScenario[] = [
     checks:
       "rebooted without nft the gateway does not forward; once nft is back one `systemctl start` restores the ping",
     run: (r) => failClosedCheck(r, r.spokeGateway),
+  },
+  {
+    // After the unreachable-repository check (it proves the tunnel needs no package) and
+    // after the checks that disturb the simulated site's gateway: nothing before sees a mirror.
+    name: "package-mirror stand-in: the gateways' extras installed",
+    backends: ["vm"],
+    needs: [],
+    phase: "spoke",
+    isolated: true,
+    checks:
+      "the mirror opens; on each gateway wg-s2s-extras.service installs its packages from it, wg(8) reads wg0 and node_exporter serves the tunnel metrics",
+    run: packageMirrorChecks,
   },
   {
     name: "throughput and MTU",
