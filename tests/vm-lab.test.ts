@@ -139,6 +139,15 @@ describeVm("VM lab (npm run lab -- --vm)", () => {
     for (const r of ratios) expect(r).toBeGreaterThan(0);
   });
 
+  it("once the repository answers (the package-mirror stand-in), each gateway's extras unit installs what it names: wg(8) and node_exporter's tunnel metrics", () => {
+    if (!ran()) return;
+    const installs = checkNamed(/installs its packages from the package-mirror stand-in$/);
+    const working = checkNamed(/: wg\(8\) from the mirror reads wg0; node_exporter serves the tunnel metrics/);
+    expect(installs.map((c) => c.name.split(":")[0]).sort()).toEqual(["onprem-gw", "scaleway-gw"]);
+    expect(working).toHaveLength(2);
+    for (const c of [...installs, ...working]) expect(c).toMatchObject({ ok: true });
+  });
+
   it("the far end (an office router already forwarding its LAN) installs, checks, survives an nftables restart and uninstalls every form on real systemd", () => {
     if (!ran()) return;
     expect(result!.farEnds?.map((h) => [h.name, h.start])).toEqual([["office-gw", "saved-state"]]);
