@@ -9,9 +9,9 @@
  *   2. The namespace lab, default topology: time to first ping, RTT, throughput host-to-host
  *      and gateway-to-gateway through the tunnel and over the raw underlay, MTU check.
  *   3. Lab time to all tunnels up for 1/2/4/8 remote sites.
- *   4. The VM lab (one run, Ubuntu-like image, package repository unreachable): each
- *      gateway's boot to first handshake (guest uptime, from its kernel log) divided by
- *      the booted test hosts' boot to cloud-init done (guest uptime, mean), boot to first
+ *   4. The VM lab (one run, Ubuntu-like image, no package repository until the
+ *      package-mirror stand-in opens near the end): each gateway's boot to first
+ *      handshake (guest uptime, from its kernel log) divided by the booted test hosts' boot to cloud-init done (guest uptime, mean), boot to first
  *      cross-site ping, and after a gateway reboot, reboot to first ping; hosts resumed from
  *      a saved running state (lab/vm/savedState.ts) with their qemu start to cloud-init
  *      done, and any saved state the run had to build first; the run's wall time.
@@ -343,7 +343,9 @@ async function main() {
     out.vmLab = vm;
     if ("skipped" in vm) console.log(`\nVM lab: ${vm.skipped}`);
     else {
-      console.log(`\nVM lab (one run, ${vm.accel}, image ${vm.image}, package repository unreachable):`);
+      console.log(
+        `\nVM lab (one run, ${vm.accel}, image ${vm.image}, package repository unreachable until the package-mirror stand-in opens near the end):`,
+      );
       console.table({
         ...Object.fromEntries(
           Object.entries(vm.handshakeRatio).map(([gw, r]) => [
