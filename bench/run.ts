@@ -11,8 +11,9 @@
  *   3. Lab time to all tunnels up for 1/2/4/8 remote sites.
  *   4. The VM lab (one run, Ubuntu-like image, no package repository until the
  *      package-mirror stand-in opens near the end): each gateway's boot to first
- *      handshake (guest uptime, from its kernel log) divided by the booted test hosts' boot to cloud-init done (guest uptime, mean), boot to first
- *      cross-site ping, and after a gateway reboot, reboot to first ping; hosts resumed from
+ *      handshake (guest uptime, from its kernel log) divided by the booted test hosts'
+ *      boot to cloud-init done (guest uptime, mean), boot to first cross-site ping, and
+ *      after a gateway reboot, reboot to first ping; hosts resumed from
  *      a saved running state (lab/vm/savedState.ts) with their qemu start to cloud-init
  *      done, and any saved state the run had to build first; the run's wall time.
  *   5. The metrics lab (lab/metricsLab.ts): tunnel cut to the tunnel-down alert delivered,
